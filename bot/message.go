@@ -1,0 +1,96 @@
+package bot
+
+// Severity orders how urgent a card is; routing and colours key off it.
+type Severity string
+
+// Severities, from least to most urgent.
+const (
+	SeverityInfo     Severity = "info"
+	SeverityWarning  Severity = "warning"
+	SeverityCritical Severity = "critical"
+)
+
+// ButtonStyle hints how a platform should draw a button.
+type ButtonStyle string
+
+// Button styles.
+const (
+	StyleDefault ButtonStyle = ""
+	StylePrimary ButtonStyle = "primary"
+	StyleDanger  ButtonStyle = "danger"
+)
+
+// Button actions. Every button has a typed twin: Action plus Value is the command
+// "<action> <value>", so a click and a typed line take the same path.
+const (
+	ActionApprove = "approve"
+	ActionReject  = "reject"
+	ActionSilence = "silence"
+)
+
+// Button is a clickable control on a card.
+type Button struct {
+	Action string // what the click does: ActionApprove, ActionReject, ActionSilence
+	Value  string // what it acts on: a proposal or incident ID
+	Label  string
+	Style  ButtonStyle
+}
+
+// Command returns the typed command equivalent to clicking the button.
+func (b Button) Command() string {
+	if b.Action == ActionSilence {
+		return "silence incident " + b.Value + " for 1h"
+	}
+	return b.Action + " " + b.Value
+}
+
+// Field is one labelled value on a card, such as "value: 97.2".
+type Field struct {
+	Label string
+	Value string
+}
+
+// Section is a block of a card: text, optional fields, optional buttons.
+type Section struct {
+	Text    string
+	Fields  []Field
+	Buttons []Button
+}
+
+// Image is a picture attached to a message, a chart most often.
+type Image struct {
+	Name string // file name, e.g. "inc-3f2a.png"
+	Path string // where the file was written, if it was
+	Alt  string // text for screen readers and text-only platforms
+	PNG  []byte
+}
+
+// Message is one chat message: a reply, or a card that may be edited later.
+type Message struct {
+	Title    string
+	Severity Severity
+	Text     string
+	Fields   []Field
+	Sections []Section
+	Image    *Image
+	Footer   string
+	// Ephemeral asks for a reply only the user who acted can see, where the platform can.
+	Ephemeral bool
+}
+
+// Empty reports whether m has nothing to show.
+func (m Message) Empty() bool {
+	return m.Title == "" && m.Text == "" && len(m.Fields) == 0 && len(m.Sections) == 0 && m.Image == nil
+}
+
+// Buttons returns every button of the message, in order.
+func (m Message) Buttons() []Button {
+	var out []Button
+	for _, s := range m.Sections {
+		out = append(out, s.Buttons...)
+	}
+	return out
+}
+
+// Text returns a plain reply.
+func Text(s string) Message { return Message{Text: s} }

@@ -1,0 +1,182 @@
+// Package config owns the bot's one Config: loaded from YAML, overridden from SMARTCLOUDOPS_*
+// environment variables, filled with defaults and validated, reporting every problem at once with
+// its field path and line. Secrets are references (env:NAME, file:PATH, ssm:/path) resolved at
+// start-up and never printed. It sits beside the flow: internal/app reads it to build every stage.
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole configuration of one bot.
+type Config struct {
+	DataDir      string          `yaml:"data_dir"` // where the store, charts and logs live
+	Listen       string          `yaml:"listen"`   // HTTP address for health, metrics, webhook and API
+	Log          Log             `yaml:"log"`
+	Console      Console         `yaml:"console"`
+	Slack        Slack           `yaml:"slack"`
+	Discord      Discord         `yaml:"discord"`
+	Roles        map[string]Role `yaml:"roles"`
+	Prometheus   Prometheus      `yaml:"prometheus"`
+	Alertmanager Alertmanager    `yaml:"alertmanager"`
+	Checks       []Check         `yaml:"checks"`
+	Rules        Rules           `yaml:"rules"`
+	Actions      Actions         `yaml:"actions"`
+	Executor     Executor        `yaml:"executor"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text, json, or empty for text on a terminal and JSON otherwise
+}
+
+// Console configures the terminal adapter.
+type Console struct {
+	Enabled bool   `yaml:"enabled"`
+	User    string `yaml:"user"` // who typed commands are from; default the OS user
+}
+
+// Route sends cards whose severity and labels match to a channel. Empty fields match anything.
+type Route struct {
+	Severity string            `yaml:"severity"`
+	Labels   map[string]string `yaml:"labels"`
+	Channel  string            `yaml:"channel"`
+}
+
+// Slack configures the Socket Mode adapter.
+type Slack struct {
+	Enabled        bool    `yaml:"enabled"`
+	BotToken       Secret  `yaml:"bot_token"` // xoxb-…, as a reference
+	AppToken       Secret  `yaml:"app_token"` // xapp-…, as a reference
+	APIURL         string  `yaml:"api_url"`   // override for tests; must end with "/"
+	DefaultChannel string  `yaml:"default_channel"`
+	Routes         []Route `yaml:"routes"`
+}
+
+// Discord configures the Discord adapter.
+type Discord struct {
+	Enabled        bool    `yaml:"enabled"`
+	Token          Secret  `yaml:"token"`
+	ApplicationID  string  `yaml:"application_id"`
+	GuildID        string  `yaml:"guild_id"`
+	PublicKey      string  `yaml:"public_key"` // enables the HTTP interactions endpoint
+	DefaultChannel string  `yaml:"default_channel"`
+	Routes         []Route `yaml:"routes"`
+}
+
+// Role lists who holds a role. Members are "platform:id", such as "slack:U123", "discord:4567"
+// or "console:alice"; groups are platform groups, such as "slack:S0123" (a user group) or
+// "discord:8910" (a Discord role).
+type Role struct {
+	Users  []string `yaml:"users"`
+	Groups []string `yaml:"groups"`
+}
+
+// TLS configures a client's TLS.
+type TLS struct {
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// BasicAuth is a user and a password reference.
+type BasicAuth struct {
+	User     string `yaml:"user"`
+	Password Secret `yaml:"password"`
+}
+
+// Prometheus configures the Prometheus query source.
+type Prometheus struct {
+	URL         string     `yaml:"url"`
+	BearerToken Secret     `yaml:"bearer_token"`
+	BasicAuth   *BasicAuth `yaml:"basic_auth"`
+	TLS         TLS        `yaml:"tls"`
+	Timeout     Duration   `yaml:"timeout"`
+}
+
+// Alertmanager configures the webhook intake and the silences API.
+type Alertmanager struct {
+	URL          string `yaml:"url"`           // for silences; empty disables them
+	WebhookToken Secret `yaml:"webhook_token"` // bearer token the webhook must carry; empty for none
+}
+
+// Check is one scheduled detector check.
+type Check struct {
+	Name      string            `yaml:"name"`
+	Source    string            `yaml:"source"`   // procfs, prometheus or replay
+	Metric    string            `yaml:"metric"`   // procfs: cpu, memory, load, disk
+	Query     string            `yaml:"query"`    // prometheus: PromQL
+	File      string            `yaml:"file"`     // replay: CSV of timestamp,value
+	Speed     float64           `yaml:"speed"`    // replay: points per tick; default 1
+	Schedule  string            `yaml:"schedule"` // cron spec or @every 15s
+	Model     string            `yaml:"model"`    // "default" or a model file from `detect train`
+	Threshold float64           `yaml:"threshold"`
+	Severity  string            `yaml:"severity"`
+	Unit      string            `yaml:"unit"`
+	Labels    map[string]string `yaml:"labels"`
+}
+
+// Rules says where rule files come from.
+type Rules struct {
+	Paths []string `yaml:"paths"` // files or directories of rule YAML
+}
+
+// Actions configures the actions rules may propose.
+type Actions struct {
+	Script  ScriptAction  `yaml:"script"`
+	Webhook WebhookAction `yaml:"webhook"`
+	AWS     AWSAction     `yaml:"aws"`
+}
+
+// ScriptAction configures the allow-listed script action.
+type ScriptAction struct {
+	Dir     string   `yaml:"dir"` // only scripts in this directory may run
+	Timeout Duration `yaml:"timeout"`
+}
+
+// WebhookAction configures the webhook action.
+type WebhookAction struct {
+	Secret       Secret   `yaml:"secret"` // HMAC key for the signature header
+	AllowedHosts []string `yaml:"allowed_hosts"`
+	Timeout      Duration `yaml:"timeout"`
+}
+
+// AWSAction configures the AWS actions.
+type AWSAction struct {
+	Enabled  bool   `yaml:"enabled"`
+	Region   string `yaml:"region"`
+	Endpoint string `yaml:"endpoint"` // override, e.g. for a local test endpoint
+}
+
+// Executor configures how approved actions run.
+type Executor struct {
+	DryRun      bool     `yaml:"dry_run"`      // describe, never execute
+	Timeout     Duration `yaml:"timeout"`      // per action
+	MaxPerHour  int      `yaml:"max_per_hour"` // across all rules
+	ExpireAfter Duration `yaml:"expire_after"` // default expiry of proposals without a rule policy
+}
+
+// Duration is a time.Duration written as "30s" or "5m" in YAML.
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Default returns the configuration used when no file is given: the console adapter, this
+// machine's metrics, and the example rules.
+func Default() Config {
+	return Config{
+		DataDir:    "./data",
+		Listen:     "127.0.0.1:9090",
+		Console:    Console{Enabled: true},
+		Roles:      map[string]Role{},
+		Prometheus: Prometheus{Timeout: Duration(10 * time.Second)},
+		Actions: Actions{
+			Script:  ScriptAction{Timeout: Duration(30 * time.Second)},
+			Webhook: WebhookAction{Timeout: Duration(10 * time.Second)},
+		},
+		Executor: Executor{Timeout: Duration(5 * time.Minute), MaxPerHour: 20, ExpireAfter: Duration(time.Hour)},
+	}
+}

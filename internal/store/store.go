@@ -1,0 +1,55 @@
+package store
+
+import (
+	"context"
+	"errors"
+)
+
+// Errors returned by Store implementations.
+var (
+	// ErrNotFound is returned by Get when the key does not exist.
+	ErrNotFound = errors.New("store: key not found")
+	// ErrConflict is returned by Txn when a compared key is no longer at the expected revision.
+	ErrConflict = errors.New("store: revision conflict")
+	// ErrClosed is returned after Close.
+	ErrClosed = errors.New("store: closed")
+	// ErrSchema is returned by Open when the data was written by an incompatible version.
+	ErrSchema = errors.New("store: incompatible schema version")
+)
+
+// KV is one stored key with its value and the revision of its last write.
+type KV struct {
+	Key   string
+	Value []byte
+	Rev   uint64 // > 0 for stored keys
+}
+
+// Cmp is a condition of a transaction: Key must be at revision Rev, where 0 means "absent".
+type Cmp struct {
+	Key string
+	Rev uint64
+}
+
+// Op is one write of a transaction: a put of Value, or a delete when Delete is set.
+type Op struct {
+	Key    string
+	Value  []byte
+	Delete bool
+}
+
+// Store keeps the bot's state. Implementations are safe for concurrent use.
+type Store interface {
+	// Get returns the key, or ErrNotFound.
+	Get(ctx context.Context, key string) (KV, error)
+	// List returns every key that starts with prefix, in key order.
+	List(ctx context.Context, prefix string) ([]KV, error)
+	// Put writes the value unconditionally and returns the new revision.
+	Put(ctx context.Context, key string, value []byte) (uint64, error)
+	// Delete removes the key; deleting an absent key is not an error.
+	Delete(ctx context.Context, key string) error
+	// Txn applies ops atomically if every cmp holds, and returns the revision of the write;
+	// otherwise it changes nothing and returns ErrConflict.
+	Txn(ctx context.Context, cmps []Cmp, ops []Op) (uint64, error)
+	// Close releases the store.
+	Close() error
+}
