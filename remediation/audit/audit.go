@@ -1,0 +1,238 @@
+// Package audit owns the tamper-evident record of everything the bot decides and does, the last
+// step of the flow: proposals, approvals, rejections, executions and their results, rule changes
+// and refused attempts. Records are appended to the store in a hash chain: each record's hash
+// covers its content and the previous record's hash, and a head key holds the last sequence number
+// and hash. Verify walks the chain, so any edit, insertion, reordering or deletion of a stored
+// record is detected.
+package audit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smartcloudops/smartcloudops/internal/obs"
+	"github.com/smartcloudops/smartcloudops/internal/store"
+)
+
+const (
+	prefix  = "audit/records/"
+	headKey = "audit/head"
+)
+
+// Record is one audited step.
+type Record struct {
+	Seq         uint64            `json:"seq"`
+	Time        time.Time         `json:"time"`
+	Kind        string            `json:"kind"` // e.g. proposal.created, proposal.approved, action.succeeded
+	Correlation string            `json:"cid,omitempty"`
+	User        string            `json:"user,omitempty"`
+	Proposal    string            `json:"proposal,omitempty"`
+	Incident    string            `json:"incident,omitempty"`
+	Rule        string            `json:"rule,omitempty"`
+	RuleVersion string            `json:"rule_version,omitempty"`
+	PlanHash    string            `json:"plan_hash,omitempty"`
+	Target      string            `json:"target,omitempty"`
+	Outcome     string            `json:"outcome,omitempty"`
+	Detail      string            `json:"detail,omitempty"`
+	Extra       map[string]string `json:"extra,omitempty"`
+	PrevHash    string            `json:"prev_hash"`
+	Hash        string            `json:"hash"`
+}
+
+type head struct {
+	Seq  uint64 `json:"seq"`
+	Hash string `json:"hash"`
+}
+
+// Options configures a Log. Store is required.
+type Options struct {
+	Store      store.Store
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Now        func() time.Time
+}
+
+// Log appends and verifies audit records.
+type Log struct {
+	st      store.Store
+	log     *slog.Logger
+	now     func() time.Time
+	records prometheus.Counter
+}
+
+// New returns a Log on o.Store.
+func New(o Options) (*Log, error) {
+	if o.Store == nil {
+		return nil, errors.New("audit: Store is required")
+	}
+	if o.Logger == nil {
+		o.Logger = obs.Discard()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	l := &Log{st: o.Store, log: o.Logger.With(obs.KeyComponent, "audit"), now: o.Now,
+		records: prometheus.NewCounter(prometheus.CounterOpts{Name: "smartcloudops_audit_records_total", Help: "Audit records appended."})}
+	if o.Registerer != nil {
+		o.Registerer.MustRegister(l.records)
+	}
+	return l, nil
+}
+
+// hashOf is the SHA-256 of the record's JSON with Hash empty; PrevHash is part of it.
+func hashOf(r Record) string {
+	r.Hash = ""
+	b, _ := json.Marshal(r)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func recordKey(seq uint64) string { return fmt.Sprintf("%s%020d", prefix, seq) }
+
+// Append adds r to the chain, filling Seq, Time (if zero), the correlation ID from ctx (if
+// empty) and the hashes. It retries when another writer appended first.
+func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
+	if r.Correlation == "" {
+		r.Correlation = obs.Correlation(ctx)
+	}
+	if r.Time.IsZero() {
+		r.Time = l.now()
+	}
+	r.Time = r.Time.UTC().Round(0)
+	for attempt := 0; ; attempt++ {
+		var h head
+		kv, err := l.st.Get(ctx, headKey)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return r, fmt.Errorf("audit: read head: %w", err)
+		default:
+			if err := json.Unmarshal(kv.Value, &h); err != nil {
+				return r, fmt.Errorf("audit: corrupt head: %w", err)
+			}
+		}
+		r.Seq, r.PrevHash = h.Seq+1, h.Hash
+		r.Hash = hashOf(r)
+		rb, _ := json.Marshal(r)
+		hb, _ := json.Marshal(head{Seq: r.Seq, Hash: r.Hash})
+		_, err = l.st.Txn(ctx, []store.Cmp{{Key: headKey, Rev: kv.Rev}, {Key: recordKey(r.Seq), Rev: 0}},
+			[]store.Op{{Key: recordKey(r.Seq), Value: rb}, {Key: headKey, Value: hb}})
+		if errors.Is(err, store.ErrConflict) && attempt < 100 {
+			continue
+		}
+		if err != nil {
+			return r, fmt.Errorf("audit: append %s: %w", r.Kind, err)
+		}
+		l.records.Inc()
+		return r, nil
+	}
+}
+
+// Filter selects records for List; zero fields match everything.
+type Filter struct {
+	Since    time.Time
+	Proposal string
+	Rule     string
+	Target   string
+	// Match, when set, matches the rule, target, proposal or incident of a record.
+	Match string
+	Limit int // the most recent Limit records; 0 for all
+}
+
+func (f Filter) ok(r Record) bool {
+	if !f.Since.IsZero() && r.Time.Before(f.Since) {
+		return false
+	}
+	if f.Proposal != "" && r.Proposal != f.Proposal {
+		return false
+	}
+	if f.Rule != "" && r.Rule != f.Rule {
+		return false
+	}
+	if f.Target != "" && r.Target != f.Target {
+		return false
+	}
+	if m := f.Match; m != "" && r.Rule != m && r.Target != m && r.Proposal != m && r.Incident != m && !strings.HasPrefix(r.Target, m+"/") {
+		return false
+	}
+	return true
+}
+
+// List returns the records that match f, oldest first.
+func (l *Log) List(ctx context.Context, f Filter) ([]Record, error) {
+	kvs, err := l.st.List(ctx, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("audit: list: %w", err)
+	}
+	var out []Record
+	for _, kv := range kvs {
+		var r Record
+		if err := json.Unmarshal(kv.Value, &r); err != nil {
+			return nil, fmt.Errorf("audit: record %s is corrupt: %w", kv.Key, err)
+		}
+		if f.ok(r) {
+			out = append(out, r)
+		}
+	}
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[len(out)-f.Limit:]
+	}
+	return out, nil
+}
+
+// Verify checks the whole chain and returns the number of records checked. Any break — a record
+// whose hash does not match its content, a missing or extra sequence number, a record whose
+// previous hash is not its predecessor's, or a head that does not match the last record — is an
+// error naming the first bad record.
+func (l *Log) Verify(ctx context.Context) (int, error) {
+	kvs, err := l.st.List(ctx, prefix)
+	if err != nil {
+		return 0, fmt.Errorf("audit: list: %w", err)
+	}
+	var h head
+	hkv, err := l.st.Get(ctx, headKey)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if len(kvs) > 0 {
+			return 0, errors.New("audit: the chain head is missing but records exist")
+		}
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("audit: read head: %w", err)
+	}
+	if err := json.Unmarshal(hkv.Value, &h); err != nil {
+		return 0, fmt.Errorf("audit: corrupt head: %w", err)
+	}
+	prev := ""
+	for i, kv := range kvs {
+		var r Record
+		if err := json.Unmarshal(kv.Value, &r); err != nil {
+			return i, fmt.Errorf("audit: record %s is not valid JSON: %w", kv.Key, err)
+		}
+		want := uint64(i + 1)
+		switch {
+		case kv.Key != recordKey(r.Seq):
+			return i, fmt.Errorf("audit: record stored at %s claims seq %d", kv.Key, r.Seq)
+		case r.Seq != want:
+			return i, fmt.Errorf("audit: record %d is missing (found %d next)", want, r.Seq)
+		case r.PrevHash != prev:
+			return i, fmt.Errorf("audit: record %d does not follow record %d (chain broken)", r.Seq, r.Seq-1)
+		case hashOf(r) != r.Hash:
+			return i, fmt.Errorf("audit: record %d was altered (hash mismatch)", r.Seq)
+		}
+		prev = r.Hash
+	}
+	if h.Seq != uint64(len(kvs)) || h.Hash != prev {
+		return len(kvs), fmt.Errorf("audit: the head names record %d but the chain ends at %d (records removed from the end?)", h.Seq, len(kvs))
+	}
+	return len(kvs), nil
+}

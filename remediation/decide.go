@@ -1,0 +1,186 @@
+package remediation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/smartcloudops/smartcloudops/internal/obs"
+)
+
+// errNoChange ends an update without writing, when the proposal already is where it should be.
+var errNoChange = errors.New("no change")
+
+// Approve records who's approval of proposal id. When the policy's approvers are complete the
+// plan runs, once: only the caller whose compare-and-set moved the proposal to approved goes on
+// to run it, so double clicks, redelivered events and racing approvers cannot run it twice.
+// The returned proposal is the latest state (succeeded or failed when it ran).
+func (mg *Manager) Approve(ctx context.Context, id string, who Actor) (Proposal, error) {
+	if paused, by := mg.Paused(ctx); paused {
+		return Proposal{}, obs.UserErrorf("remediation is paused (by %s); an admin can `resume`", by)
+	}
+	now := mg.o.Now().UTC()
+	var complete bool
+	p, err := mg.update(ctx, id, func(p *Proposal) error {
+		complete = false
+		if err := mg.mayApprove(*p, who, now); err != nil {
+			return err
+		}
+		p.Approvals = append(p.Approvals, Approval{Actor: who, At: now, PlanHash: p.PlanHash})
+		if len(p.Approvals) >= p.Policy.MinApprovers {
+			if err := mg.exec.admit(now); err != nil {
+				return err
+			}
+			p.State, p.DecidedBy, p.DecidedAt = StateApproved, &who, now
+			complete = true
+		}
+		return nil
+	})
+	if err != nil {
+		if obs.IsUser(err) {
+			mg.audit(ctx, "proposal.approve_refused", p, who, "refused", err.Error())
+		}
+		return p, err
+	}
+	if !complete {
+		mg.audit(ctx, "proposal.approval_added", p, who, "pending", fmt.Sprintf("%d of %d approvals", len(p.Approvals), p.Policy.MinApprovers))
+		mg.o.OnChange(ctx, p)
+		return p, nil
+	}
+	mg.audit(ctx, "proposal.approved", p, who, "approved", "")
+	mg.o.OnChange(ctx, p)
+	return mg.run(ctx, p)
+}
+
+// mayApprove applies the policy; its errors are for the person who tried.
+func (mg *Manager) mayApprove(p Proposal, who Actor, now time.Time) error {
+	if p.State != StatePending {
+		return obs.UserErrorf("proposal %s is already %s", p.ID, p.State)
+	}
+	if !now.Before(p.ExpiresAt) {
+		return obs.UserErrorf("proposal %s expired at %s", p.ID, p.ExpiresAt.Format(time.RFC3339))
+	}
+	if !slices.ContainsFunc(p.Policy.Roles, who.Has) {
+		return obs.UserErrorf("approving %s needs role %s", p.ID, strings.Join(p.Policy.Roles, " or "))
+	}
+	if !p.Policy.AllowRequester && who.ID == p.Requester.ID {
+		return obs.UserErrorf("%s requested %s and its policy does not let the requester approve it", who.Name, p.ID)
+	}
+	for _, a := range p.Approvals {
+		if a.Actor.ID == who.ID {
+			return obs.UserErrorf("%s has already approved %s (%d of %d approvals)", who.Name, p.ID, len(p.Approvals), p.Policy.MinApprovers)
+		}
+	}
+	return nil
+}
+
+// Reject declines proposal id. Anyone who may approve may reject, and so may the requester.
+func (mg *Manager) Reject(ctx context.Context, id string, who Actor, reason string) (Proposal, error) {
+	now := mg.o.Now().UTC()
+	p, err := mg.update(ctx, id, func(p *Proposal) error {
+		if p.State != StatePending {
+			return obs.UserErrorf("proposal %s is already %s", p.ID, p.State)
+		}
+		if !slices.ContainsFunc(p.Policy.Roles, who.Has) && who.ID != p.Requester.ID {
+			return obs.UserErrorf("rejecting %s needs role %s", p.ID, strings.Join(p.Policy.Roles, " or "))
+		}
+		p.State, p.DecidedBy, p.DecidedAt, p.Reason = StateRejected, &who, now, reason
+		return nil
+	})
+	if err != nil {
+		if obs.IsUser(err) {
+			mg.audit(ctx, "proposal.reject_refused", p, who, "refused", err.Error())
+		}
+		return p, err
+	}
+	mg.audit(ctx, "proposal.rejected", p, who, "rejected", reason)
+	mg.o.OnChange(ctx, p)
+	return p, nil
+}
+
+// Recover runs once at start-up: a proposal left running by a stopped process may or may not
+// have acted, so it becomes unknown and is reported, never re-run; one left approved had not
+// started and fails with that reason. It returns the proposals it changed.
+func (mg *Manager) Recover(ctx context.Context) ([]Proposal, error) {
+	stuck, err := mg.List(ctx, StateRunning, StateApproved)
+	if err != nil {
+		return nil, err
+	}
+	var out []Proposal
+	for _, s := range stuck {
+		p, err := mg.update(ctx, s.ID, func(p *Proposal) error {
+			switch p.State {
+			case StateRunning:
+				p.State = StateUnknown
+				p.Reason = "the bot stopped while the action was running; check the target by hand — it will not be re-run"
+			case StateApproved:
+				p.State = StateFailed
+				p.Error = "the bot stopped after the approval, before the action started; propose it again if still needed"
+			default:
+				return errNoChange
+			}
+			p.FinishedAt = mg.o.Now().UTC()
+			return nil
+		})
+		if errors.Is(err, errNoChange) {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		mg.audit(ctx, "proposal.recovered", p, Actor{ID: "bot"}, string(p.State), p.Reason+p.Error)
+		mg.log.WarnContext(ctx, "proposal interrupted by restart", obs.KeyProposal, p.ID, "state", p.State)
+		mg.o.OnChange(ctx, p)
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// ExpireDue marks pending proposals past their expiry as expired.
+func (mg *Manager) ExpireDue(ctx context.Context) error {
+	pending, err := mg.List(ctx, StatePending)
+	if err != nil {
+		return err
+	}
+	now := mg.o.Now().UTC()
+	for _, s := range pending {
+		if now.Before(s.ExpiresAt) {
+			continue
+		}
+		p, err := mg.update(ctx, s.ID, func(p *Proposal) error {
+			if p.State != StatePending {
+				return errNoChange
+			}
+			p.State, p.Reason = StateExpired, "no decision before "+p.ExpiresAt.Format(time.RFC3339)
+			return nil
+		})
+		if errors.Is(err, errNoChange) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		mg.audit(ctx, "proposal.expired", p, Actor{ID: "bot"}, "expired", p.Reason)
+		mg.o.OnChange(ctx, p)
+	}
+	return nil
+}
+
+// Run expires due proposals every interval until ctx ends.
+func (mg *Manager) Run(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := mg.ExpireDue(ctx); err != nil && ctx.Err() == nil {
+				mg.log.ErrorContext(ctx, "expiring proposals", obs.KeyErr, err)
+			}
+		}
+	}
+}

@@ -1,0 +1,270 @@
+package remediation
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smartcloudops/smartcloudops/internal/obs"
+	"github.com/smartcloudops/smartcloudops/internal/store"
+	"github.com/smartcloudops/smartcloudops/remediation/audit"
+)
+
+const (
+	proposalPrefix = "proposals/"
+	pausedKey      = "remediation/paused"
+)
+
+// Options configures a Manager. Store, Audit and Actions are required.
+type Options struct {
+	Store   store.Store
+	Audit   *audit.Log
+	Actions func(name string) (Action, bool)
+	// RuleVersion returns a rule's current version, so an approval given to an older version is
+	// void. Nil skips the check.
+	RuleVersion func(rule string) (string, bool)
+	// OnChange is called after every state change of a proposal (to post or edit its card).
+	OnChange      func(ctx context.Context, p Proposal)
+	DryRun        bool          // describe, never execute
+	Timeout       time.Duration // per action; default 5m
+	MaxPerHour    int           // executions across all rules; 0 for no limit
+	DefaultExpiry time.Duration // when a policy has none; default 1h
+	Logger        *slog.Logger
+	Registerer    prometheus.Registerer
+	Now           func() time.Time
+}
+
+// Manager owns proposals: it stores them before they are shown, applies approval policies, and
+// runs approved plans exactly once through the executor.
+type Manager struct {
+	o    Options
+	log  *slog.Logger
+	exec *executor
+	m    *metrics
+}
+
+// New returns a Manager.
+func New(o Options) (*Manager, error) {
+	if o.Store == nil || o.Audit == nil || o.Actions == nil {
+		return nil, errors.New("remediation: Store, Audit and Actions are required")
+	}
+	if o.Logger == nil {
+		o.Logger = obs.Discard()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Minute
+	}
+	if o.DefaultExpiry <= 0 {
+		o.DefaultExpiry = time.Hour
+	}
+	if o.OnChange == nil {
+		o.OnChange = func(context.Context, Proposal) {}
+	}
+	mg := &Manager{o: o, log: o.Logger.With(obs.KeyComponent, "remediation")}
+	mg.m = newMetrics(o.Registerer, mg)
+	mg.exec = newExecutor(o.Timeout, o.MaxPerHour, o.Now)
+	return mg, nil
+}
+
+// Request asks for a proposal.
+type Request struct {
+	Action      string
+	Params      map[string]any // raw; normalized against the action's schema
+	Rule        string
+	RuleVersion string
+	Incident    string
+	Requester   Actor
+	Policy      Policy
+	DryRun      bool
+}
+
+func newID() string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return "p-" + hex.EncodeToString(b[:])
+}
+
+// Propose validates the request, describes exactly what would run, stores the proposal and
+// audits it, all before anyone is shown it.
+func (mg *Manager) Propose(ctx context.Context, r Request) (Proposal, error) {
+	act, ok := mg.o.Actions(r.Action)
+	if !ok {
+		return Proposal{}, obs.UserErrorf("unknown action %q", r.Action)
+	}
+	params, err := act.Schema().Normalize(r.Params)
+	if err != nil {
+		return Proposal{}, obs.UserErrorf("action %s: %v", r.Action, strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	for k, v := range params {
+		if s, ok := v.(string); ok && strings.Contains(s, "{{") {
+			return Proposal{}, obs.UserErrorf("action %s: param %q still holds a template: %s", r.Action, k, s)
+		}
+	}
+	desc, err := act.Describe(ctx, params)
+	if err != nil {
+		return Proposal{}, fmt.Errorf("describe %s: %w", r.Action, err)
+	}
+	pol := r.Policy
+	if pol.MinApprovers < 1 {
+		pol.MinApprovers = 1
+	}
+	if pol.Expires <= 0 {
+		pol.Expires = mg.o.DefaultExpiry
+	}
+	if len(pol.Roles) == 0 {
+		pol.Roles = []string{"operator"}
+	}
+	now := mg.o.Now().UTC()
+	p := Proposal{
+		State: StatePending,
+		Plan: Plan{Action: r.Action, Params: params, Target: act.Target(params), Description: desc,
+			Rule: r.Rule, RuleVersion: r.RuleVersion, DryRun: r.DryRun || mg.o.DryRun},
+		Policy: pol, Incident: r.Incident, Requester: r.Requester, Correlation: obs.Correlation(ctx),
+		CreatedAt: now, ExpiresAt: now.Add(pol.Expires),
+	}
+	p.PlanHash = p.Plan.Hash()
+	for attempt := 0; ; attempt++ {
+		p.ID = newID()
+		err = mg.write(ctx, &p, 0)
+		if errors.Is(err, store.ErrConflict) && attempt < 10 {
+			continue
+		}
+		if err != nil {
+			return Proposal{}, fmt.Errorf("store proposal: %w", err)
+		}
+		break
+	}
+	mg.audit(ctx, "proposal.created", p, r.Requester, "", desc)
+	mg.log.InfoContext(ctx, "proposal created", obs.KeyProposal, p.ID, obs.KeyAction, r.Action, "target", p.Plan.Target, obs.KeyRule, r.Rule)
+	mg.o.OnChange(ctx, p)
+	return p, nil
+}
+
+// write stores p if the stored copy is still at rev (0: must not exist), updating p.rev.
+func (mg *Manager) write(ctx context.Context, p *Proposal, rev uint64) error {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	nrev, err := mg.o.Store.Txn(ctx, []store.Cmp{{Key: proposalPrefix + p.ID, Rev: rev}}, []store.Op{{Key: proposalPrefix + p.ID, Value: b}})
+	if err != nil {
+		return err
+	}
+	p.rev = nrev
+	return nil
+}
+
+// Get returns a proposal by ID.
+func (mg *Manager) Get(ctx context.Context, id string) (Proposal, error) {
+	kv, err := mg.o.Store.Get(ctx, proposalPrefix+id)
+	if errors.Is(err, store.ErrNotFound) {
+		return Proposal{}, obs.UserErrorf("no proposal %q (see `proposals`)", id)
+	}
+	if err != nil {
+		return Proposal{}, err
+	}
+	var p Proposal
+	if err := json.Unmarshal(kv.Value, &p); err != nil {
+		return Proposal{}, fmt.Errorf("proposal %s is corrupt: %w", id, err)
+	}
+	p.rev = kv.Rev
+	return p, nil
+}
+
+// List returns proposals in any of states (all when none), newest first.
+func (mg *Manager) List(ctx context.Context, states ...State) ([]Proposal, error) {
+	kvs, err := mg.o.Store.List(ctx, proposalPrefix)
+	if err != nil {
+		return nil, err
+	}
+	var out []Proposal
+	for _, kv := range kvs {
+		var p Proposal
+		if err := json.Unmarshal(kv.Value, &p); err != nil {
+			mg.log.ErrorContext(ctx, "corrupt proposal skipped", "key", kv.Key, obs.KeyErr, err)
+			continue
+		}
+		p.rev = kv.Rev
+		if len(states) == 0 || slices.Contains(states, p.State) {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b Proposal) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	return out, nil
+}
+
+// update applies fn to the stored proposal with compare-and-set, retrying on conflicts with a
+// fresh copy, so that concurrent deciders each see the other's write. fn returns an error to
+// leave the proposal unchanged.
+func (mg *Manager) update(ctx context.Context, id string, fn func(p *Proposal) error) (Proposal, error) {
+	for attempt := 0; ; attempt++ {
+		p, err := mg.Get(ctx, id)
+		if err != nil {
+			return p, err
+		}
+		rev := p.rev
+		if err := fn(&p); err != nil {
+			return p, err
+		}
+		err = mg.write(ctx, &p, rev)
+		if errors.Is(err, store.ErrConflict) && attempt < 50 {
+			continue
+		}
+		return p, err
+	}
+}
+
+func (mg *Manager) audit(ctx context.Context, kind string, p Proposal, who Actor, outcome, detail string) {
+	_, err := mg.o.Audit.Append(ctx, audit.Record{
+		Kind: kind, User: who.ID, Proposal: p.ID, Incident: p.Incident, Rule: p.Plan.Rule, RuleVersion: p.Plan.RuleVersion,
+		PlanHash: p.PlanHash, Target: p.Plan.Target, Outcome: outcome, Detail: detail,
+	})
+	if err != nil {
+		mg.log.ErrorContext(ctx, "audit append failed", obs.KeyProposal, p.ID, "kind", kind, obs.KeyErr, err)
+	}
+}
+
+// Paused reports whether remediation is paused, and by whom.
+func (mg *Manager) Paused(ctx context.Context) (bool, string) {
+	kv, err := mg.o.Store.Get(ctx, pausedKey)
+	if err != nil {
+		return false, ""
+	}
+	return true, string(kv.Value)
+}
+
+// Pause stops all executions until Resume; approvals are refused meanwhile.
+func (mg *Manager) Pause(ctx context.Context, who Actor) error {
+	if !who.Has(RoleAdmin) {
+		return obs.UserErrorf("pause needs role admin")
+	}
+	if _, err := mg.o.Store.Put(ctx, pausedKey, []byte(who.Name)); err != nil {
+		return err
+	}
+	_, err := mg.o.Audit.Append(ctx, audit.Record{Kind: "remediation.paused", User: who.ID})
+	return err
+}
+
+// Resume lifts a Pause.
+func (mg *Manager) Resume(ctx context.Context, who Actor) error {
+	if !who.Has(RoleAdmin) {
+		return obs.UserErrorf("resume needs role admin")
+	}
+	if err := mg.o.Store.Delete(ctx, pausedKey); err != nil {
+		return err
+	}
+	_, err := mg.o.Audit.Append(ctx, audit.Record{Kind: "remediation.resumed", User: who.ID})
+	return err
+}

@@ -1,0 +1,272 @@
+package remediation
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/smartcloudops/smartcloudops/internal/obs"
+	"github.com/smartcloudops/smartcloudops/internal/store"
+	"github.com/smartcloudops/smartcloudops/remediation/audit"
+)
+
+// countingAction counts executions; block, when set, holds Execute until closed.
+type countingAction struct {
+	runs  atomic.Int32
+	block chan struct{}
+	fail  error
+}
+
+func (a *countingAction) Name() string { return "test.scale" }
+func (a *countingAction) Schema() Schema {
+	return Schema{{Name: "group", Type: TypeString, Required: true}, {Name: "to", Type: TypeInt}}
+}
+func (a *countingAction) Target(p Params) string { return "asg/" + p.String("group") }
+func (a *countingAction) Describe(_ context.Context, p Params) (string, error) {
+	return p.String("group") + " -> " + string(rune('0'+p.Int("to"))), nil
+}
+func (a *countingAction) Execute(ctx context.Context, p Params) (Result, error) {
+	a.runs.Add(1)
+	if a.block != nil {
+		select {
+		case <-a.block:
+		case <-ctx.Done():
+			return Result{}, ctx.Err()
+		}
+	}
+	return Result{Summary: "scaled " + p.String("group")}, a.fail
+}
+
+type fixture struct {
+	st  store.Store
+	al  *audit.Log
+	act *countingAction
+	mg  *Manager
+	now time.Time
+}
+
+func newFixture(t *testing.T, st store.Store, mut func(*Options)) *fixture {
+	t.Helper()
+	f := &fixture{st: st, act: &countingAction{}, now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	f.al, _ = audit.New(audit.Options{Store: st})
+	o := Options{Store: st, Audit: f.al, Now: func() time.Time { return f.now },
+		Actions: func(n string) (Action, bool) { return f.act, n == "test.scale" }}
+	if mut != nil {
+		mut(&o)
+	}
+	var err error
+	if f.mg, err = New(o); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+var (
+	alice = Actor{ID: "console:alice", Name: "alice", Roles: []string{"sre"}}
+	bob   = Actor{ID: "slack:U2", Name: "bob", Roles: []string{"sre"}}
+	eve   = Actor{ID: "slack:U3", Name: "eve", Roles: []string{"viewer"}}
+	rule  = Actor{ID: "rule:web-cpu-high", Name: "rule web-cpu-high"}
+)
+
+func (f *fixture) propose(t *testing.T, pol Policy) Proposal {
+	t.Helper()
+	p, err := f.mg.Propose(context.Background(), Request{Action: "test.scale", Params: map[string]any{"group": "web-asg", "to": 3},
+		Rule: "web-cpu-high", RuleVersion: "v1", Requester: rule, Policy: pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestProposeApproveRuns(t *testing.T) {
+	f := newFixture(t, store.NewMemory(), nil)
+	p := f.propose(t, Policy{Roles: []string{"sre"}})
+	if p.State != StatePending || p.Plan.Description != "web-asg -> 3" || p.Plan.Target != "asg/web-asg" {
+		t.Fatalf("proposal: %+v", p)
+	}
+	got, err := f.mg.Approve(context.Background(), p.ID, alice)
+	if err != nil || got.State != StateSucceeded || got.Result != "scaled web-asg" || f.act.runs.Load() != 1 {
+		t.Fatalf("approve: %+v %v runs=%d", got, err, f.act.runs.Load())
+	}
+	if _, err := f.mg.Approve(context.Background(), p.ID, bob); err == nil || !obs.IsUser(err) || !strings.Contains(err.Error(), "already succeeded") {
+		t.Fatalf("second approve: %v", err)
+	}
+	if n, err := f.al.Verify(context.Background()); err != nil || n < 4 {
+		t.Fatalf("audit: %d %v", n, err)
+	}
+}
+
+func TestPolicy(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, store.NewMemory(), nil)
+	p := f.propose(t, Policy{Roles: []string{"sre"}, MinApprovers: 2, Expires: time.Hour})
+	if _, err := f.mg.Approve(ctx, p.ID, eve); err == nil || !strings.Contains(err.Error(), "needs role sre") {
+		t.Fatalf("viewer approved: %v", err)
+	}
+	got, err := f.mg.Approve(ctx, p.ID, alice)
+	if err != nil || got.State != StatePending || len(got.Approvals) != 1 {
+		t.Fatalf("first of two: %+v %v", got, err)
+	}
+	if _, err := f.mg.Approve(ctx, p.ID, alice); err == nil || !strings.Contains(err.Error(), "already approved") {
+		t.Fatalf("same approver twice: %v", err)
+	}
+	if f.act.runs.Load() != 0 {
+		t.Fatal("ran before enough approvals")
+	}
+	if got, err = f.mg.Approve(ctx, p.ID, bob); err != nil || got.State != StateSucceeded {
+		t.Fatalf("second approver: %+v %v", got, err)
+	}
+
+	// The requester may not approve their own proposal unless the policy allows it.
+	mine, _ := f.mg.Propose(ctx, Request{Action: "test.scale", Params: map[string]any{"group": "g"}, Requester: alice, Policy: Policy{Roles: []string{"sre"}}})
+	if _, err := f.mg.Approve(ctx, mine.ID, alice); err == nil || !strings.Contains(err.Error(), "requester") {
+		t.Fatalf("self approval: %v", err)
+	}
+
+	// Expiry.
+	old := f.propose(t, Policy{Roles: []string{"sre"}, Expires: time.Minute})
+	f.now = f.now.Add(2 * time.Minute)
+	if _, err := f.mg.Approve(ctx, old.ID, bob); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("expired approve: %v", err)
+	}
+	if err := f.mg.ExpireDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.mg.Get(ctx, old.ID); got.State != StateExpired {
+		t.Fatalf("state after sweep: %s", got.State)
+	}
+	if _, err := f.mg.Approve(ctx, "p-nope", bob); err == nil || !obs.IsUser(err) {
+		t.Fatalf("unknown proposal: %v", err)
+	}
+}
+
+func TestRacingApprovalsRunOnce(t *testing.T) {
+	f := newFixture(t, store.NewMemory(), nil)
+	p := f.propose(t, Policy{Roles: []string{"sre"}})
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			who := Actor{ID: "slack:U" + string(rune('A'+i%26)) + string(rune('a'+i/26)), Name: "x", Roles: []string{"sre"}}
+			if _, err := f.mg.Approve(context.Background(), p.ID, who); err == nil {
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if f.act.runs.Load() != 1 || ok.Load() != 1 {
+		t.Fatalf("runs=%d successful approvals=%d, want 1 and 1", f.act.runs.Load(), ok.Load())
+	}
+}
+
+func TestRestartWhileRunningLeavesUnknown(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory()
+	f := newFixture(t, st, nil)
+	f.act.block = make(chan struct{})
+	p := f.propose(t, Policy{Roles: []string{"sre"}})
+	done := make(chan Proposal)
+	go func() { got, _ := f.mg.Approve(ctx, p.ID, alice); done <- got }()
+	for f.act.runs.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	// A second process starts on the same store while the first is mid-action.
+	g := newFixture(t, st, nil)
+	changed, err := g.mg.Recover(ctx)
+	if err != nil || len(changed) != 1 || changed[0].State != StateUnknown {
+		t.Fatalf("Recover: %+v %v", changed, err)
+	}
+	close(f.act.block)
+	got := <-done
+	if got.State != StateUnknown {
+		t.Fatalf("the old run overwrote the recovered state: %s", got.State)
+	}
+	if _, err := g.mg.Approve(ctx, p.ID, bob); err == nil {
+		t.Fatal("an unknown proposal was approved again")
+	}
+	if f.act.runs.Load()+g.act.runs.Load() != 1 {
+		t.Fatal("re-run after recovery")
+	}
+}
+
+func TestPendingSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	st, err := store.OpenBolt(path, store.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newFixture(t, st, nil).propose(t, Policy{Roles: []string{"sre"}})
+	st.Close()
+	st, err = store.OpenBolt(path, store.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	g := newFixture(t, st, nil)
+	if _, err := g.mg.Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := g.mg.Approve(ctx, p.ID, alice)
+	if err != nil || got.State != StateSucceeded {
+		t.Fatalf("approve after restart: %+v %v", got, err)
+	}
+}
+
+func TestApprovalVoidWhenRuleChanges(t *testing.T) {
+	version := "v1"
+	f := newFixture(t, store.NewMemory(), func(o *Options) {
+		o.RuleVersion = func(string) (string, bool) { return version, true }
+	})
+	p := f.propose(t, Policy{Roles: []string{"sre"}})
+	version = "v2"
+	got, err := f.mg.Approve(context.Background(), p.ID, alice)
+	if err != nil || got.State != StateVoid || !strings.Contains(got.Reason, "v1 -> v2") || f.act.runs.Load() != 0 {
+		t.Fatalf("void: %+v %v", got, err)
+	}
+}
+
+func TestDryRunFailureAndPause(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, store.NewMemory(), func(o *Options) { o.DryRun = true })
+	got, _ := f.mg.Approve(ctx, f.propose(t, Policy{Roles: []string{"sre"}}).ID, alice)
+	if got.State != StateSucceeded || !strings.HasPrefix(got.Result, "dry run: would run test.scale web-asg -> 3") || f.act.runs.Load() != 0 {
+		t.Fatalf("dry run: %+v", got)
+	}
+	g := newFixture(t, store.NewMemory(), nil)
+	g.act.fail = errors.New("boom")
+	got, _ = g.mg.Approve(ctx, g.propose(t, Policy{Roles: []string{"sre"}}).ID, alice)
+	if got.State != StateFailed || got.Error != "boom" {
+		t.Fatalf("failure: %+v", got)
+	}
+	admin := Actor{ID: "console:root", Name: "root", Roles: []string{"admin"}}
+	if err := g.mg.Pause(ctx, alice); err == nil {
+		t.Fatal("non-admin paused")
+	}
+	g.mg.Pause(ctx, admin)
+	if _, err := g.mg.Approve(ctx, g.propose(t, Policy{Roles: []string{"sre"}}).ID, alice); err == nil || !strings.Contains(err.Error(), "paused") {
+		t.Fatalf("approve while paused: %v", err)
+	}
+	g.mg.Resume(ctx, admin)
+	if paused, _ := g.mg.Paused(ctx); paused {
+		t.Fatal("still paused")
+	}
+}
+
+func TestProposeRefusesBadParams(t *testing.T) {
+	f := newFixture(t, store.NewMemory(), nil)
+	_, err := f.mg.Propose(context.Background(), Request{Action: "test.scale", Params: map[string]any{"to": "three", "colour": 1}})
+	if err == nil || !obs.IsUser(err) || !strings.Contains(err.Error(), `"group": required`) || !strings.Contains(err.Error(), `"colour": unknown`) {
+		t.Fatalf("bad params: %v", err)
+	}
+	if _, err := f.mg.Propose(context.Background(), Request{Action: "nope"}); err == nil || !obs.IsUser(err) {
+		t.Fatalf("unknown action: %v", err)
+	}
+}

@@ -1,0 +1,61 @@
+package remediation
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	actions  *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// proposalsCollector reports the number of proposals in each state, read from the store at scrape
+// time so that it is right across restarts.
+type proposalsCollector struct {
+	mg   *Manager
+	desc *prometheus.Desc
+}
+
+func (c proposalsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c proposalsCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ps, err := c.mg.List(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		return
+	}
+	counts := map[State]int{}
+	for _, p := range ps {
+		counts[p.State]++
+	}
+	for _, s := range States {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[s]), string(s))
+	}
+}
+
+func newMetrics(reg prometheus.Registerer, mg *Manager) *metrics {
+	m := &metrics{
+		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smartcloudops_actions_total", Help: "Action executions by action and outcome (succeeded, failed, dry_run).",
+		}, []string{"action", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "smartcloudops_action_duration_seconds", Help: "How long actions ran.",
+			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300},
+		}, []string{"action"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.actions, m.duration, proposalsCollector{mg: mg,
+			desc: prometheus.NewDesc("smartcloudops_proposals", "Proposals by state.", []string{"state"}, nil)})
+	}
+	return m
+}
+
+func (m *metrics) observe(action, outcome string, d time.Duration) {
+	m.actions.WithLabelValues(action, outcome).Inc()
+	m.duration.WithLabelValues(action).Observe(d.Seconds())
+}
