@@ -1,0 +1,340 @@
+package detector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/robfig/cron/v3"
+
+	"github.com/smartcloudops/smartcloudops/internal/obs"
+	"github.com/smartcloudops/smartcloudops/internal/store"
+)
+
+// Source returns the points that arrived since its previous call, one Series per label set.
+type Source interface {
+	Fetch(ctx context.Context, now time.Time) ([]Series, error)
+}
+
+// SourceFunc adapts a function to Source.
+type SourceFunc func(ctx context.Context, now time.Time) ([]Series, error)
+
+// Fetch calls f.
+func (f SourceFunc) Fetch(ctx context.Context, now time.Time) ([]Series, error) { return f(ctx, now) }
+
+// CheckSpec is one configured check: a source scored by a model on a schedule.
+type CheckSpec struct {
+	Name      string
+	Severity  string
+	Unit      string
+	Labels    map[string]string // added to every series' labels
+	Source    Source
+	Schedule  cron.Schedule
+	Threshold float64 // score that makes an anomaly
+	Factory   Factory // a fresh model for each new series
+}
+
+// Options configures a Detector. Logger and Registerer are required.
+type Options struct {
+	Checks     []CheckSpec
+	OnAnomaly  func(ctx context.Context, a Anomaly)  // called once per series per tick with an anomaly
+	OnRecovery func(ctx context.Context, r Recovery) // called when an anomalous series is normal again
+	// Store keeps per-series model state so a restart resumes without warm-up; nil keeps none.
+	Store store.Store
+	// LoadModel restores a model from its saved state; required with Store.
+	LoadModel  func(data []byte) (Model, error)
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Now        func() time.Time
+}
+
+// Detector runs checks on their schedules.
+type Detector struct {
+	o      Options
+	log    *slog.Logger
+	m      *metrics
+	checks []*check
+	ready  atomic.Bool
+}
+
+// New returns a Detector for the checks in o.
+func New(o Options) (*Detector, error) {
+	if o.Logger == nil || o.Registerer == nil {
+		return nil, errors.New("detector: Logger and Registerer are required")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.OnAnomaly == nil {
+		o.OnAnomaly = func(context.Context, Anomaly) {}
+	}
+	if o.OnRecovery == nil {
+		o.OnRecovery = func(context.Context, Recovery) {}
+	}
+	d := &Detector{o: o, log: o.Logger.With(obs.KeyComponent, "detector"), m: newMetrics(o.Registerer)}
+	seen := map[string]bool{}
+	for _, s := range o.Checks {
+		if s.Name == "" || s.Source == nil || s.Factory == nil || s.Schedule == nil {
+			return nil, fmt.Errorf("detector: check %q needs a name, source, model and schedule", s.Name)
+		}
+		if seen[s.Name] {
+			return nil, fmt.Errorf("detector: check %q is defined twice", s.Name)
+		}
+		seen[s.Name] = true
+		d.checks = append(d.checks, &check{spec: s, d: d, series: map[string]*seriesState{}})
+	}
+	return d, nil
+}
+
+// Run schedules every check and blocks until ctx ends, then waits for running ticks.
+func (d *Detector) Run(ctx context.Context) error {
+	c := cron.New(cron.WithLocation(time.UTC))
+	for _, ch := range d.checks {
+		c.Schedule(ch.spec.Schedule, cron.FuncJob(func() { ch.scheduled(ctx) }))
+	}
+	c.Start()
+	d.ready.Store(true)
+	<-ctx.Done()
+	d.ready.Store(false)
+	<-c.Stop().Done()
+	return nil
+}
+
+// Ready reports whether the checks are scheduled.
+func (d *Detector) Ready() bool { return d.ready.Load() || len(d.checks) == 0 }
+
+// RunOnce runs every check once, now, and returns the anomalies found (for `detect once`).
+func (d *Detector) RunOnce(ctx context.Context) ([]Anomaly, []error) {
+	var out []Anomaly
+	var errs []error
+	for _, ch := range d.checks {
+		found, err := ch.tick(ctx)
+		out = append(out, found...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("check %s: %w", ch.spec.Name, err))
+		}
+	}
+	return out, errs
+}
+
+// Tick runs one check now, as its schedule would.
+func (d *Detector) Tick(ctx context.Context, name string) ([]Anomaly, error) {
+	for _, ch := range d.checks {
+		if ch.spec.Name == name {
+			return ch.tick(ctx)
+		}
+	}
+	return nil, fmt.Errorf("no check %q", name)
+}
+
+// CheckStatus is what `status` and /readyz show about a check.
+type CheckStatus struct {
+	Name      string
+	Up        bool // false while the source fails
+	LastTick  time.Time
+	LastError string
+	Series    int
+	Skipped   uint64 // ticks skipped because the previous one still ran
+	Anomalous int    // series in an anomalous span now
+}
+
+// Status returns every check's status.
+func (d *Detector) Status() []CheckStatus {
+	out := make([]CheckStatus, 0, len(d.checks))
+	for _, ch := range d.checks {
+		ch.mu.Lock()
+		st := CheckStatus{Name: ch.spec.Name, Up: ch.failures == 0, LastTick: ch.lastTick, LastError: ch.lastErr,
+			Series: len(ch.series), Skipped: ch.skipped.Load()}
+		for _, s := range ch.series {
+			if !s.since.IsZero() {
+				st.Anomalous++
+			}
+		}
+		ch.mu.Unlock()
+		out = append(out, st)
+	}
+	return out
+}
+
+// History returns the recent scored points of every series of a check, keyed by label set.
+func (d *Detector) History(name string) map[string][]Scored {
+	for _, ch := range d.checks {
+		if ch.spec.Name != name {
+			continue
+		}
+		ch.mu.Lock()
+		defer ch.mu.Unlock()
+		out := make(map[string][]Scored, len(ch.series))
+		for k, s := range ch.series {
+			out[k] = s.history()
+		}
+		return out
+	}
+	return nil
+}
+
+// check is one CheckSpec with its per-series state.
+type check struct {
+	spec    CheckSpec
+	d       *Detector
+	running atomic.Bool
+	skipped atomic.Uint64
+
+	mu        sync.Mutex
+	series    map[string]*seriesState
+	failures  int
+	nextTry   time.Time
+	lastTick  time.Time
+	lastErr   string
+	loadedAll bool
+}
+
+// scheduled is the cron job: jitter, no overlap, backoff while the source fails.
+func (ch *check) scheduled(ctx context.Context) {
+	if !ch.running.CompareAndSwap(false, true) {
+		ch.skipped.Add(1)
+		ch.d.m.skipped.WithLabelValues(ch.spec.Name).Inc()
+		return
+	}
+	defer ch.running.Store(false)
+	now := ch.d.o.Now()
+	interval := ch.spec.Schedule.Next(now).Sub(now)
+	if j := min(interval/10, 5*time.Second); j > 0 {
+		select {
+		case <-time.After(rand.N(j)):
+		case <-ctx.Done():
+			return
+		}
+	}
+	ch.mu.Lock()
+	wait := ch.nextTry.After(ch.d.o.Now())
+	ch.mu.Unlock()
+	if wait {
+		return
+	}
+	ctx, _ = obs.EnsureCorrelation(obs.WithCorrelation(ctx, ""))
+	if _, err := ch.tick(ctx); err != nil && ctx.Err() == nil {
+		ch.d.log.WarnContext(ctx, "check failed", obs.KeyCheck, ch.spec.Name, obs.KeyErr, err)
+	}
+}
+
+func (ch *check) tick(ctx context.Context) ([]Anomaly, error) {
+	start := time.Now()
+	name := ch.spec.Name
+	defer func() { ch.d.m.tick.WithLabelValues(name).Observe(time.Since(start).Seconds()) }()
+	ch.loadStates(ctx)
+	batch, err := ch.spec.Source.Fetch(ctx, ch.d.o.Now())
+	ch.mu.Lock()
+	ch.lastTick = ch.d.o.Now()
+	if err != nil {
+		defer ch.mu.Unlock()
+		ch.failures++
+		ch.lastErr = err.Error()
+		backoff := min(time.Duration(1<<min(ch.failures, 10))*time.Second, 5*time.Minute)
+		ch.nextTry = ch.d.o.Now().Add(backoff)
+		ch.d.m.sourceErrors.WithLabelValues(name).Inc()
+		ch.d.m.up.WithLabelValues(name).Set(0)
+		return nil, err
+	}
+	ch.failures, ch.lastErr, ch.nextTry = 0, "", time.Time{}
+	ch.d.m.up.WithLabelValues(name).Set(1)
+
+	var found []Anomaly
+	var recovered []Recovery
+	var maxScore float64
+	var points int
+	for _, s := range batch {
+		labels := maps.Clone(s.Labels)
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		maps.Copy(labels, ch.spec.Labels)
+		key := Key(labels)
+		st, ok := ch.series[key]
+		if !ok {
+			st = &seriesState{labels: labels, model: ch.spec.Factory()}
+			ch.series[key] = st
+		}
+		as, recs, n, ms := ch.observe(st, s.Points)
+		points += n
+		maxScore = max(maxScore, ms)
+		found = append(found, as...)
+		recovered = append(recovered, recs...)
+	}
+	ch.d.m.points.WithLabelValues(name).Add(float64(points))
+	ch.d.m.maxScore.WithLabelValues(name).Set(maxScore)
+	ch.saveStates(ctx)
+	ch.mu.Unlock() // callbacks may read the check's state
+	for _, a := range found {
+		ch.d.m.anomalies.WithLabelValues(name).Inc()
+		ch.d.o.OnAnomaly(ctx, a)
+	}
+	for _, r := range recovered {
+		ch.d.o.OnRecovery(ctx, r)
+	}
+	return found, nil
+}
+
+// observe scores new points of one series. It returns, in order, the anomaly of each anomalous
+// span seen in the batch (its highest-scoring point) and the recovery that ended it, the number
+// of points scored and the highest score.
+func (ch *check) observe(st *seriesState, pts []Point) ([]Anomaly, []Recovery, int, float64) {
+	var best *Scored
+	var found []Anomaly
+	var recs []Recovery
+	var n int
+	var maxScore float64
+	flush := func() {
+		if best == nil {
+			return
+		}
+		found = append(found, Anomaly{
+			Check: ch.spec.Name, Severity: ch.spec.Severity, Unit: ch.spec.Unit, Labels: maps.Clone(st.labels),
+			T: best.T, Value: best.V, Score: best.Score, Expected: best.Expected, Lower: best.Lower, Upper: best.Upper,
+			Since: st.since, Models: append([]string(nil), st.models...), History: st.history(),
+		})
+		best = nil
+	}
+	for _, p := range pts {
+		if !Valid(p.V) || (!st.lastT.IsZero() && !p.T.After(st.lastT)) {
+			continue // NaN/Inf, duplicate or out-of-order timestamps are not scored
+		}
+		st.lastT = p.T
+		sc := st.model.Observe(p)
+		st.dirty = true
+		n++
+		maxScore = max(maxScore, sc.Score)
+		pt := Scored{Point: p, Score: sc.Score, Expected: sc.Expected, Lower: sc.Lower, Upper: sc.Upper}
+		st.push(pt)
+		if sc.Score >= ch.spec.Threshold {
+			if st.since.IsZero() {
+				st.since = p.T
+			}
+			st.normals = 0
+			if best == nil || sc.Score >= best.Score {
+				best = &pt
+				ch.lastModels(st, sc.Models)
+			}
+			continue
+		}
+		if !st.since.IsZero() {
+			st.normals++
+			if st.normals >= normalToRecover {
+				flush()
+				recs = append(recs, Recovery{Check: ch.spec.Name, Labels: maps.Clone(st.labels), T: p.T, Since: st.since})
+				st.since, st.normals = time.Time{}, 0
+			}
+		}
+	}
+	flush()
+	return found, recs, n, maxScore
+}
+
+func (ch *check) lastModels(st *seriesState, m []string) { st.models = append(st.models[:0], m...) }

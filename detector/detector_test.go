@@ -1,0 +1,165 @@
+package detector_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smartcloudops/smartcloudops/detector"
+	"github.com/smartcloudops/smartcloudops/detector/source/replay"
+	"github.com/smartcloudops/smartcloudops/internal/config"
+	"github.com/smartcloudops/smartcloudops/internal/obs"
+	"github.com/smartcloudops/smartcloudops/internal/store"
+)
+
+// spike is a noisy flat series around 40 with a jump to 97 for a few points near the end.
+func spike(n, at int) []detector.Point {
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	pts := make([]detector.Point, n)
+	for i := range pts {
+		v := 40 + 3*math.Sin(float64(i)/5) + float64(i%7)/3
+		if i >= at && i < at+6 {
+			v = 97
+		}
+		pts[i] = detector.Point{T: t0.Add(time.Duration(i) * time.Minute), V: v}
+	}
+	return pts
+}
+
+// meanModel is a deterministic test model: the score is how far the value is from the running
+// mean, in multiples of 10, capped at 1; the band is mean ± 10. It warms up for 20 points.
+type meanModel struct {
+	N   int     `json:"n"`
+	Sum float64 `json:"sum"`
+}
+
+func (m *meanModel) Name() string { return "mean" }
+func (m *meanModel) Observe(p detector.Point) detector.Score {
+	var s detector.Score
+	if m.N >= 20 {
+		mean := m.Sum / float64(m.N)
+		s = detector.Score{Score: min(1, math.Abs(p.V-mean)/40), Expected: mean, Lower: mean - 10, Upper: mean + 10, Models: []string{"mean"}}
+	}
+	m.N++
+	m.Sum += p.V
+	return s
+}
+func (m *meanModel) MarshalBinary() ([]byte, error) { return json.Marshal(m) }
+func (m *meanModel) UnmarshalBinary(b []byte) error  { return json.Unmarshal(b, m) }
+
+func loadMean(b []byte) (detector.Model, error) {
+	m := &meanModel{}
+	return m, m.UnmarshalBinary(b)
+}
+
+const threshold = 0.5
+
+func newDetector(t *testing.T, src detector.Source, st store.Store, an *[]detector.Anomaly, rec *[]detector.Recovery) *detector.Detector {
+	t.Helper()
+	sched, _ := config.ParseSchedule("@every 1s")
+	d, err := detector.New(detector.Options{
+		Checks: []detector.CheckSpec{{Name: "cpu", Severity: "warning", Unit: "%", Labels: map[string]string{"asg": "web-asg"},
+			Source: src, Schedule: sched, Threshold: threshold, Factory: func() detector.Model { return &meanModel{} }}},
+		OnAnomaly:  func(_ context.Context, a detector.Anomaly) { *an = append(*an, a) },
+		OnRecovery: func(_ context.Context, r detector.Recovery) { *rec = append(*rec, r) },
+		Store:      st, LoadModel: loadMean,
+		Logger: obs.Discard(), Registerer: prometheus.NewRegistry(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestSpikeBecomesAnomalyThenRecovers(t *testing.T) {
+	src, _ := replay.New(replay.Options{Points: spike(600, 500), Speed: 20})
+	var an []detector.Anomaly
+	var rec []detector.Recovery
+	d := newDetector(t, src, nil, &an, &rec)
+	for !src.Done() {
+		if _, err := d.Tick(context.Background(), "cpu"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(an) == 0 {
+		t.Fatal("the spike was not found")
+	}
+	a := an[0]
+	if a.Value != 97 || a.Labels["asg"] != "web-asg" || a.Since.IsZero() || a.Since.After(a.T) || len(a.History) == 0 {
+		t.Fatalf("anomaly lacks what a person needs: value %v labels %v since %v t %v history %d", a.Value, a.Labels, a.Since, a.T, len(a.History))
+	}
+	if !(a.Upper < a.Value) || a.Score < threshold {
+		t.Fatalf("value %v should be above the band (%v..%v), score %v", a.Value, a.Lower, a.Upper, a.Score)
+	}
+	if len(rec) == 0 || !rec[0].Since.Equal(a.Since) {
+		t.Fatalf("no recovery after the spike: %+v", rec)
+	}
+}
+
+// TestRestartResumesState checks the model state is saved and restored, so a second detector
+// on the same store scores the next points as the first would have.
+func TestRestartResumesState(t *testing.T) {
+	pts := spike(400, 1000)
+	st := store.NewMemory()
+	var an []detector.Anomaly
+	var rec []detector.Recovery
+	first, _ := replay.New(replay.Options{Points: pts[:300], Speed: 300})
+	d1 := newDetector(t, first, st, &an, &rec)
+	d1.Tick(context.Background(), "cpu")
+
+	cont, _ := replay.New(replay.Options{Points: pts[300:], Speed: 100})
+	d2 := newDetector(t, cont, st, &an, &rec)
+	d2.Tick(context.Background(), "cpu")
+	whole, _ := replay.New(replay.Options{Points: pts, Speed: 400})
+	d3 := newDetector(t, whole, nil, &an, &rec)
+	d3.Tick(context.Background(), "cpu")
+	h2, h3 := d2.History("cpu"), d3.History("cpu")
+	for k, s2 := range h2 {
+		s3 := h3[k]
+		last2, last3 := s2[len(s2)-1], s3[len(s3)-1]
+		if last2.T != last3.T || math.Abs(last2.Expected-last3.Expected) > 1e-9 || math.Abs(last2.Score-last3.Score) > 1e-9 {
+			t.Fatalf("restored scoring differs: %+v vs %+v", last2, last3)
+		}
+		return
+	}
+	t.Fatal("no series after restart")
+}
+
+func TestFailingSourceIsDegraded(t *testing.T) {
+	src := detector.SourceFunc(func(context.Context, time.Time) ([]detector.Series, error) {
+		return nil, errors.New("connection refused")
+	})
+	var an []detector.Anomaly
+	var rec []detector.Recovery
+	d := newDetector(t, src, nil, &an, &rec)
+	if _, err := d.Tick(context.Background(), "cpu"); err == nil {
+		t.Fatal("no error")
+	}
+	st := d.Status()[0]
+	if st.Up || st.LastError != "connection refused" {
+		t.Fatalf("status: %+v", st)
+	}
+}
+
+func TestBadPointsAreSkipped(t *testing.T) {
+	t0 := time.Now()
+	src, _ := replay.New(replay.Options{Points: []detector.Point{
+		{T: t0, V: 1}, {T: t0, V: 2}, {T: t0.Add(-time.Second), V: 3}, {T: t0.Add(time.Second), V: math.NaN()}, {T: t0.Add(2 * time.Second), V: math.Inf(1)}, {T: t0.Add(3 * time.Second), V: 4},
+	}, Speed: 10})
+	var an []detector.Anomaly
+	var rec []detector.Recovery
+	d := newDetector(t, src, nil, &an, &rec)
+	if _, err := d.Tick(context.Background(), "cpu"); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range d.History("cpu") {
+		if len(h) != 2 {
+			t.Fatalf("scored %d points, want 2 (duplicates, unordered, NaN and Inf skipped)", len(h))
+		}
+	}
+}

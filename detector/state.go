@@ -1,0 +1,43 @@
+package detector
+
+import "time"
+
+// historyLen is how many scored points each series keeps for charts and rule windows.
+const historyLen = 240
+
+// normalToRecover is how many consecutive normal points end an anomalous span.
+const normalToRecover = 3
+
+// seriesState is what a check keeps per series between ticks.
+type seriesState struct {
+	labels  map[string]string
+	model   Model
+	hist    []Scored // ring buffer
+	next    int
+	full    bool
+	since   time.Time // start of the current anomalous span; zero when normal
+	normals int       // consecutive normal points while anomalous
+	lastT   time.Time
+	dirty   bool     // model changed since the last save
+	models  []string // which models flagged the span's best point
+}
+
+func (s *seriesState) push(p Scored) {
+	if len(s.hist) < historyLen {
+		s.hist = append(s.hist, p)
+		return
+	}
+	s.hist[s.next] = p
+	s.next = (s.next + 1) % historyLen
+	s.full = true
+}
+
+// history returns the kept points oldest first.
+func (s *seriesState) history() []Scored {
+	if !s.full {
+		return append([]Scored(nil), s.hist...)
+	}
+	out := make([]Scored, 0, historyLen)
+	out = append(out, s.hist[s.next:]...)
+	return append(out, s.hist[:s.next]...)
+}
