@@ -1,0 +1,287 @@
+// Package incident owns the third stage of the flow: an anomaly from the detector, or an alert
+// group from Alertmanager, becomes an Incident with a fingerprint. Repeats update the open incident
+// with that fingerprint instead of opening another; an incident resolves when its series is normal
+// again or Alertmanager says its alerts resolved. Silences held in the store mute the bot's own
+// anomaly incidents. Changes are reported through Options.OnChange, which the wiring connects to
+// the rules and the notifier; this package imports neither.
+package incident
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smartcloudops/smartcloudops/internal/obs"
+	"github.com/smartcloudops/smartcloudops/internal/store"
+)
+
+// Incident sources.
+const (
+	SourceDetector     = "detector"
+	SourceAlertmanager = "alertmanager"
+)
+
+// Incident states.
+const (
+	StateOpen     = "open"
+	StateResolved = "resolved"
+)
+
+// Incident is something worth a person's attention, with its latest evidence.
+type Incident struct {
+	ID          string            `json:"id"`
+	Fingerprint string            `json:"fingerprint"`
+	Source      string            `json:"source"`
+	Title       string            `json:"title"`
+	Severity    string            `json:"severity"`
+	State       string            `json:"state"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Check       string            `json:"check,omitempty"`
+	Unit        string            `json:"unit,omitempty"`
+	Value       float64           `json:"value"`
+	Score       float64           `json:"score"`
+	Expected    float64           `json:"expected"`
+	Lower       float64           `json:"lower"`
+	Upper       float64           `json:"upper"`
+	Models      []string          `json:"models,omitempty"`
+	Since       time.Time         `json:"since"`     // start of the anomalous span, or of the first alert
+	OpenedAt    time.Time         `json:"opened_at"` // when the bot opened it
+	LastSeen    time.Time         `json:"last_seen"`
+	ResolvedAt  time.Time         `json:"resolved_at,omitzero"`
+	Updates     int               `json:"updates"`
+	GroupKey    string            `json:"group_key,omitempty"` // Alertmanager's group key
+	Alerts      []Alert           `json:"alerts,omitempty"`
+	ChartPath   string            `json:"chart_path,omitempty"`
+	Silenced    string            `json:"silenced,omitempty"` // ID of the silence muting it
+	Proposals   []string          `json:"proposals,omitempty"`
+}
+
+// Alert is one Alertmanager alert inside an incident.
+type Alert struct {
+	Fingerprint string            `json:"fingerprint"`
+	Status      string            `json:"status"` // firing or resolved
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	StartsAt    time.Time         `json:"starts_at"`
+	EndsAt      time.Time         `json:"ends_at,omitzero"`
+}
+
+// Change says what happened to an incident.
+type Change int
+
+// Changes.
+const (
+	Opened Change = iota + 1
+	Updated
+	Resolved
+)
+
+func (c Change) String() string {
+	return [...]string{"", "opened", "updated", "resolved"}[c]
+}
+
+// Options configures a Manager. Store is required.
+type Options struct {
+	Store store.Store
+	// OnChange is called after an incident is opened, updated or resolved, unless it is silenced.
+	OnChange   func(ctx context.Context, inc Incident, c Change)
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Now        func() time.Time
+}
+
+// Manager keeps incidents in the store.
+type Manager struct {
+	o      Options
+	log    *slog.Logger
+	opened *prometheus.CounterVec
+	mu     sync.Mutex // serialises open-or-update per manager; the store CAS guards across processes
+}
+
+const (
+	incPrefix = "incidents/by-id/"
+	fpPrefix  = "incidents/open/" // fingerprint → ID of the open incident
+)
+
+// New returns a Manager.
+func New(o Options) (*Manager, error) {
+	if o.Store == nil {
+		return nil, errors.New("incident: Store is required")
+	}
+	if o.Logger == nil {
+		o.Logger = obs.Discard()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.OnChange == nil {
+		o.OnChange = func(context.Context, Incident, Change) {}
+	}
+	m := &Manager{o: o, log: o.Logger.With(obs.KeyComponent, "incident"),
+		opened: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smartcloudops_incidents_opened_total", Help: "Incidents opened, by source."}, []string{"source"})}
+	if o.Registerer != nil {
+		o.Registerer.MustRegister(m.opened, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "smartcloudops_incidents_open", Help: "Incidents open now."}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			kvs, err := o.Store.List(ctx, fpPrefix)
+			if err != nil {
+				return -1
+			}
+			return float64(len(kvs))
+		}))
+	}
+	return m, nil
+}
+
+func newID() string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return "inc-" + hex.EncodeToString(b[:])
+}
+
+// upsert opens the incident for fp, or updates the open one, with fn applied; it returns the
+// incident and whether it was opened. isNew tells fn which case it is in.
+func (m *Manager) upsert(ctx context.Context, fp string, fn func(inc *Incident, isNew bool) (changed bool)) (Incident, Change, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for attempt := 0; ; attempt++ {
+		var inc Incident
+		var cmps []store.Cmp
+		isNew := false
+		idkv, err := m.o.Store.Get(ctx, fpPrefix+fp)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			isNew = true
+			inc = Incident{ID: newID(), Fingerprint: fp, State: StateOpen, OpenedAt: m.o.Now().UTC()}
+			cmps = []store.Cmp{{Key: fpPrefix + fp, Rev: 0}, {Key: incPrefix + inc.ID, Rev: 0}}
+		case err != nil:
+			return inc, 0, err
+		default:
+			kv, err := m.o.Store.Get(ctx, incPrefix+string(idkv.Value))
+			if err != nil {
+				return inc, 0, fmt.Errorf("open incident %s: %w", idkv.Value, err)
+			}
+			if err := json.Unmarshal(kv.Value, &inc); err != nil {
+				return inc, 0, fmt.Errorf("incident %s is corrupt: %w", idkv.Value, err)
+			}
+			cmps = []store.Cmp{{Key: fpPrefix + fp, Rev: idkv.Rev}, {Key: incPrefix + inc.ID, Rev: kv.Rev}}
+		}
+		if !fn(&inc, isNew) && !isNew {
+			return inc, 0, nil
+		}
+		change := Updated
+		ops := []store.Op{{Key: incPrefix + inc.ID, Value: mustJSON(inc)}}
+		switch {
+		case inc.State == StateResolved:
+			change = Resolved
+			ops = append(ops, store.Op{Key: fpPrefix + fp, Delete: true})
+		case isNew:
+			change = Opened
+			ops = append(ops, store.Op{Key: fpPrefix + fp, Value: []byte(inc.ID)})
+		}
+		_, err = m.o.Store.Txn(ctx, cmps, ops)
+		if errors.Is(err, store.ErrConflict) && attempt < 20 {
+			continue
+		}
+		if err != nil {
+			return inc, 0, err
+		}
+		if change == Opened {
+			m.opened.WithLabelValues(inc.Source).Inc()
+			m.log.InfoContext(ctx, "incident opened", obs.KeyIncident, inc.ID, "title", inc.Title)
+		}
+		return inc, change, nil
+	}
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("incident: marshal: %v", err)) // only plain data is marshalled
+	}
+	return b
+}
+
+// notify reports a change unless the incident is silenced.
+func (m *Manager) notify(ctx context.Context, inc Incident, c Change) {
+	if c == 0 || inc.Silenced != "" {
+		return
+	}
+	m.o.OnChange(ctx, inc, c)
+}
+
+// Get returns an incident by ID.
+func (m *Manager) Get(ctx context.Context, id string) (Incident, error) {
+	kv, err := m.o.Store.Get(ctx, incPrefix+id)
+	if errors.Is(err, store.ErrNotFound) {
+		return Incident{}, obs.UserErrorf("no incident %q (see `incidents`)", id)
+	}
+	if err != nil {
+		return Incident{}, err
+	}
+	var inc Incident
+	if err := json.Unmarshal(kv.Value, &inc); err != nil {
+		return Incident{}, fmt.Errorf("incident %s is corrupt: %w", id, err)
+	}
+	return inc, nil
+}
+
+// List returns incidents, newest first; only open ones unless all is set.
+func (m *Manager) List(ctx context.Context, all bool) ([]Incident, error) {
+	kvs, err := m.o.Store.List(ctx, incPrefix)
+	if err != nil {
+		return nil, err
+	}
+	var out []Incident
+	for _, kv := range kvs {
+		var inc Incident
+		if err := json.Unmarshal(kv.Value, &inc); err != nil {
+			m.log.ErrorContext(ctx, "corrupt incident skipped", "key", kv.Key, obs.KeyErr, err)
+			continue
+		}
+		if all || inc.State == StateOpen {
+			out = append(out, inc)
+		}
+	}
+	slices.SortFunc(out, func(a, b Incident) int { return b.OpenedAt.Compare(a.OpenedAt) })
+	return out, nil
+}
+
+// Update applies fn to a stored incident (for example to record a chart path or a proposal).
+func (m *Manager) Update(ctx context.Context, id string, fn func(inc *Incident)) (Incident, error) {
+	for attempt := 0; ; attempt++ {
+		kv, err := m.o.Store.Get(ctx, incPrefix+id)
+		if err != nil {
+			return Incident{}, err
+		}
+		var inc Incident
+		if err := json.Unmarshal(kv.Value, &inc); err != nil {
+			return inc, err
+		}
+		fn(&inc)
+		_, err = m.o.Store.Txn(ctx, []store.Cmp{{Key: incPrefix + id, Rev: kv.Rev}}, []store.Op{{Key: incPrefix + id, Value: mustJSON(inc)}})
+		if errors.Is(err, store.ErrConflict) && attempt < 20 {
+			continue
+		}
+		return inc, err
+	}
+}
+
+func cloneLabels(l map[string]string) map[string]string {
+	if l == nil {
+		return map[string]string{}
+	}
+	return maps.Clone(l)
+}

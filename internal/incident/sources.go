@@ -1,0 +1,212 @@
+package incident
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/smartcloudops/smartcloudops/detector"
+)
+
+// AnomalyFingerprint identifies the incident of a check's series.
+func AnomalyFingerprint(check string, labels map[string]string) string {
+	return "detector/" + check + "/" + detector.Fingerprint(labels)
+}
+
+// FromAnomaly opens an incident for the anomaly's series, or updates the open one.
+func (m *Manager) FromAnomaly(ctx context.Context, a detector.Anomaly) (Incident, Change, error) {
+	fp := AnomalyFingerprint(a.Check, a.Labels)
+	sil, err := m.matchSilence(ctx, a.Labels, a.Check)
+	if err != nil {
+		return Incident{}, 0, err
+	}
+	inc, change, err := m.upsert(ctx, fp, func(inc *Incident, isNew bool) bool {
+		if isNew {
+			inc.Source, inc.Check, inc.Unit = SourceDetector, a.Check, a.Unit
+			inc.Labels = cloneLabels(a.Labels)
+			inc.Since = a.Since.UTC()
+			inc.Title = anomalyTitle(a)
+		} else {
+			inc.Updates++
+		}
+		inc.Severity = a.Severity
+		if inc.Severity == "" {
+			inc.Severity = "warning"
+		}
+		inc.Value, inc.Score, inc.Expected, inc.Lower, inc.Upper = a.Value, a.Score, a.Expected, a.Lower, a.Upper
+		inc.Models = append([]string(nil), a.Models...)
+		inc.LastSeen = a.T.UTC()
+		inc.Silenced = sil
+		return true
+	})
+	if err != nil {
+		return inc, 0, fmt.Errorf("incident for %s: %w", a.Check, err)
+	}
+	m.notify(ctx, inc, change)
+	return inc, change, nil
+}
+
+func anomalyTitle(a detector.Anomaly) string {
+	dir := "above"
+	if a.Value < a.Expected {
+		dir = "below"
+	}
+	where := labelSummary(a.Labels)
+	if where != "" {
+		where = " on " + where
+	}
+	return fmt.Sprintf("%s %s the expected band%s", a.Check, dir, where)
+}
+
+// labelSummary lists the identifying labels of a series for a title, short ones first.
+func labelSummary(l map[string]string) string {
+	keys := make([]string, 0, len(l))
+	for k := range l {
+		if k != "__name__" && k != "metric" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+"="+l[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// FromRecovery resolves the incident of a series that is normal again.
+func (m *Manager) FromRecovery(ctx context.Context, r detector.Recovery) (Incident, Change, error) {
+	return m.resolve(ctx, AnomalyFingerprint(r.Check, r.Labels), r.T)
+}
+
+func (m *Manager) resolve(ctx context.Context, fp string, t time.Time) (Incident, Change, error) {
+	if _, err := m.o.Store.Get(ctx, fpPrefix+fp); err != nil {
+		return Incident{}, 0, nil // nothing open: nothing to resolve
+	}
+	inc, change, err := m.upsert(ctx, fp, func(inc *Incident, isNew bool) bool {
+		if isNew {
+			return false
+		}
+		inc.State, inc.ResolvedAt = StateResolved, t.UTC()
+		return true
+	})
+	if err != nil {
+		return inc, 0, err
+	}
+	m.notify(ctx, inc, change)
+	return inc, change, nil
+}
+
+// AlertGroup is one Alertmanager notification, reduced to what incidents need.
+type AlertGroup struct {
+	GroupKey     string
+	Status       string // firing or resolved
+	Receiver     string
+	GroupLabels  map[string]string
+	CommonLabels map[string]string
+	CommonAnnots map[string]string
+	Alerts       []Alert
+}
+
+// FromAlertGroup opens or updates the incident of an Alertmanager group. A notification that
+// changes nothing (a redelivery) changes nothing here either; a resolved notification resolves
+// the incident.
+func (m *Manager) FromAlertGroup(ctx context.Context, g AlertGroup) (Incident, Change, error) {
+	fp := "alertmanager/" + g.GroupKey
+	if g.Status == "resolved" {
+		if _, err := m.o.Store.Get(ctx, fpPrefix+fp); err != nil {
+			return Incident{}, 0, nil // already resolved, or never seen: a redelivery
+		}
+	}
+	inc, change, err := m.upsert(ctx, fp, func(inc *Incident, isNew bool) bool {
+		if isNew {
+			inc.Source, inc.GroupKey = SourceAlertmanager, g.GroupKey
+			inc.Since = earliest(g.Alerts)
+		}
+		merged, changed := mergeAlerts(inc.Alerts, g.Alerts)
+		if !changed && !isNew {
+			return false
+		}
+		if !isNew {
+			inc.Updates++
+		}
+		inc.Alerts = merged
+		inc.Labels = cloneLabels(g.CommonLabels)
+		inc.Annotations = maps.Clone(g.CommonAnnots)
+		inc.Severity = g.CommonLabels["severity"]
+		if inc.Severity == "" {
+			inc.Severity = "warning"
+		}
+		inc.Title = alertTitle(g, merged)
+		inc.LastSeen = m.o.Now().UTC()
+		if g.Status == "resolved" {
+			inc.State, inc.ResolvedAt = StateResolved, m.o.Now().UTC()
+		}
+		return true
+	})
+	if err != nil {
+		return inc, 0, fmt.Errorf("incident for alert group %q: %w", g.GroupKey, err)
+	}
+	m.notify(ctx, inc, change)
+	return inc, change, nil
+}
+
+func earliest(as []Alert) time.Time {
+	var t time.Time
+	for _, a := range as {
+		if t.IsZero() || a.StartsAt.Before(t) {
+			t = a.StartsAt
+		}
+	}
+	return t.UTC()
+}
+
+// mergeAlerts folds new alert states into the known ones by fingerprint.
+func mergeAlerts(old, in []Alert) ([]Alert, bool) {
+	idx := map[string]int{}
+	out := append([]Alert(nil), old...)
+	for i, a := range out {
+		idx[a.Fingerprint] = i
+	}
+	changed := false
+	for _, a := range in {
+		i, ok := idx[a.Fingerprint]
+		if !ok {
+			idx[a.Fingerprint] = len(out)
+			out = append(out, a)
+			changed = true
+			continue
+		}
+		if out[i].Status != a.Status || !out[i].EndsAt.Equal(a.EndsAt) && a.Status == "resolved" {
+			out[i] = a
+			changed = true
+		}
+	}
+	return out, changed
+}
+
+func alertTitle(g AlertGroup, as []Alert) string {
+	name := g.CommonLabels["alertname"]
+	if name == "" {
+		name = g.GroupLabels["alertname"]
+	}
+	if name == "" {
+		name = "alerts"
+	}
+	firing := 0
+	for _, a := range as {
+		if a.Status == "firing" {
+			firing++
+		}
+	}
+	where := labelSummary(g.GroupLabels)
+	if where != "" && where != "alertname="+name {
+		where = " (" + strings.TrimPrefix(strings.ReplaceAll(where, "alertname="+name+", ", ""), "alertname="+name) + ")"
+	} else {
+		where = ""
+	}
+	return fmt.Sprintf("%s%s: %d of %d firing", name, where, firing, len(as))
+}
