@@ -163,17 +163,23 @@ func (d *Detector) Status() []CheckStatus {
 	return out
 }
 
-// History returns the recent scored points of every series of a check, keyed by label set.
-func (d *Detector) History(name string) map[string][]Scored {
+// SeriesHistory is the recent scored points of one series.
+type SeriesHistory struct {
+	Labels map[string]string
+	Points []Scored
+}
+
+// History returns the recent scored points of every series of a check.
+func (d *Detector) History(name string) []SeriesHistory {
 	for _, ch := range d.checks {
 		if ch.spec.Name != name {
 			continue
 		}
 		ch.mu.Lock()
 		defer ch.mu.Unlock()
-		out := make(map[string][]Scored, len(ch.series))
-		for k, s := range ch.series {
-			out[k] = s.history()
+		out := make([]SeriesHistory, 0, len(ch.series))
+		for _, s := range ch.series {
+			out = append(out, SeriesHistory{Labels: maps.Clone(s.labels), Points: s.history()})
 		}
 		return out
 	}
@@ -325,6 +331,13 @@ func (ch *check) observe(st *seriesState, pts []Point) ([]Anomaly, []Recovery, i
 			continue
 		}
 		if !st.since.IsZero() {
+			// A span ends when the score is low and the value is back inside the expected
+			// band: a model that holds its score down after an alert must not end the span
+			// while the value is still far off.
+			if sc.Upper > sc.Lower && (p.V > sc.Upper || p.V < sc.Lower) {
+				st.normals = 0
+				continue
+			}
 			st.normals++
 			if st.normals >= normalToRecover {
 				flush()

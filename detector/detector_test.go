@@ -50,7 +50,7 @@ func (m *meanModel) Observe(p detector.Point) detector.Score {
 	return s
 }
 func (m *meanModel) MarshalBinary() ([]byte, error) { return json.Marshal(m) }
-func (m *meanModel) UnmarshalBinary(b []byte) error  { return json.Unmarshal(b, m) }
+func (m *meanModel) UnmarshalBinary(b []byte) error { return json.Unmarshal(b, m) }
 
 func loadMean(b []byte) (detector.Model, error) {
 	m := &meanModel{}
@@ -119,8 +119,8 @@ func TestRestartResumesState(t *testing.T) {
 	d3 := newDetector(t, whole, nil, &an, &rec)
 	d3.Tick(context.Background(), "cpu")
 	h2, h3 := d2.History("cpu"), d3.History("cpu")
-	for k, s2 := range h2 {
-		s3 := h3[k]
+	for i := range h2 {
+		s2, s3 := h2[i].Points, h3[i].Points
 		last2, last3 := s2[len(s2)-1], s3[len(s3)-1]
 		if last2.T != last3.T || math.Abs(last2.Expected-last3.Expected) > 1e-9 || math.Abs(last2.Score-last3.Score) > 1e-9 {
 			t.Fatalf("restored scoring differs: %+v vs %+v", last2, last3)
@@ -158,8 +158,8 @@ func TestBadPointsAreSkipped(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, h := range d.History("cpu") {
-		if len(h) != 2 {
-			t.Fatalf("scored %d points, want 2 (duplicates, unordered, NaN and Inf skipped)", len(h))
+		if len(h.Points) != 2 {
+			t.Fatalf("scored %d points, want 2 (duplicates, unordered, NaN and Inf skipped)", len(h.Points))
 		}
 	}
 }

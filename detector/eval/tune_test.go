@@ -1,0 +1,97 @@
+package eval
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smartcloudops/smartcloudops/detector"
+	"github.com/smartcloudops/smartcloudops/detector/model"
+)
+
+// TestTuneReport replays the NAB development set with model parameters taken from the
+// SMARTCLOUDOPS_TUNE_PARAMS environment variable (JSON, overlaid on model.DefaultParams) and
+// prints the scores overall, per category and, with SMARTCLOUDOPS_TUNE_SERIES=1, per series. It
+// is a tool for studying the models, so it runs only when SMARTCLOUDOPS_TUNE=1; the categories can
+// be limited with SMARTCLOUDOPS_TUNE_CATEGORIES=a,b.
+func TestTuneReport(t *testing.T) {
+	if os.Getenv("SMARTCLOUDOPS_TUNE") != "1" {
+		t.Skip("set SMARTCLOUDOPS_TUNE=1 to replay NAB with chosen parameters")
+	}
+	p := model.DefaultParams()
+	if js := os.Getenv("SMARTCLOUDOPS_TUNE_PARAMS"); js != "" {
+		if err := json.Unmarshal([]byte(js), &p); err != nil {
+			t.Fatalf("SMARTCLOUDOPS_TUNE_PARAMS: %v", err)
+		}
+	}
+	if _, err := model.NewEnsemble(p); err != nil {
+		t.Fatal(err)
+	}
+	var cats []string
+	if c := os.Getenv("SMARTCLOUDOPS_TUNE_CATEGORIES"); c != "" {
+		cats = strings.Split(c, ",")
+	}
+	c, err := LoadCorpus(needNAB(t), LoadOptions{Categories: cats})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := model.NewEnsemble
+	switch os.Getenv("SMARTCLOUDOPS_TUNE_MODEL") {
+	case model.NameRobust:
+		mk = model.NewRobust
+	case model.NameForest:
+		mk = model.NewForest
+	}
+	factory := func() detector.Model {
+		m, _ := mk(p)
+		return m
+	}
+	r, err := Run(c, RunOptions{Factory: factory, Threshold: model.DefaultThreshold})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if os.Getenv("SMARTCLOUDOPS_TUNE_SERIES") == "1" {
+		for i, s := range c.Series {
+			times := make([]int, 0)
+			l, err := NewLabels(s.Key, s.Category, pointTimes(s.Points), s.Windows)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc := r.Series[i].Scores
+			for j, v := range sc {
+				if l.class[j] != rowProbation && v >= model.DefaultThreshold {
+					times = append(times, j)
+				}
+			}
+			var win []string
+			for j := 0; j < len(sc); j++ {
+				if l.class[j] >= 0 && (j == 0 || l.class[j-1] != l.class[j]) {
+					k := j
+					for k+1 < len(sc) && l.class[k+1] == l.class[j] {
+						k++
+					}
+					win = append(win, fmt.Sprintf("[%d,%d]", j, k))
+				}
+			}
+			e := EventF1([]Scored{{Labels: l, Scores: sc}}, model.DefaultThreshold)
+			fmt.Fprintf(&b, "%-55s n=%5d prob=%3d TP %d FN %d FP %d windows %s detections %v\n",
+				s.Key, len(sc), probationRows(len(sc)), e.TP, e.FN, e.FP, strings.Join(win, " "), times)
+		}
+	}
+	t.Log("\n" + b.String())
+}
+
+func pointTimes(pts []detector.Point) []time.Time {
+	out := make([]time.Time, len(pts))
+	for i, p := range pts {
+		out[i] = p.T
+	}
+	return out
+}

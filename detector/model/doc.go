@@ -1,0 +1,40 @@
+// Package model holds SmartCloudOps' streaming anomaly models, the implementations of
+// detector.Model that checks run per series. It sits inside the detector stage of the flow
+// (sources → detector → incidents → rules → remediation → notifier/bot adapters): a check feeds
+// each new point to Observe and turns a Score at or above its threshold into an anomaly.
+//
+// Three models share one engine:
+//
+//   - "robust": range tracking on six statistics of the series, each of which names a part of
+//     Score.Models when it fires: the value ("level"), a short-term mean ("shift"), a slow mean
+//     ("drift"), the value on a logarithmic scale ("ratio"), the local variability, which counts
+//     only when it falls below its range ("flat": a flatline or stuck value), and the residual
+//     from a seasonal baseline ("robust"; level, damped trend, time-of-day and hour-of-week
+//     profiles learnt online with Huber-clipped updates).
+//   - "forest": an isolation forest over window features of the baseline's residuals, refitted
+//     every few dozen points on a decimated sample of recent history ("forest").
+//   - "ensemble": both, the one that ships (see Default and DefaultThreshold).
+//
+// Each statistic keeps the range it has covered on this series: a running maximum and minimum
+// that sink slowly back toward the recent centre when no new extreme renews them (Params.RangeRate,
+// about 10,000 points of memory). Incidents are mostly values, levels, flatlines or seasonal
+// departures the series has not produced recently; recurring spikes of the usual size, quantised
+// steps, and the large errors of a baseline still learning stay inside the range.
+// A statistic's excess e beyond its range, in range widths, becomes the likelihood 1 − 2^(−e/m)
+// in [0,1), where m is Params.Margin: the probability that an ordinary new extreme (whose excess
+// is taken as exponential with median m) falls short of this one. The robust score is the largest
+// of the six; 0.5 means an excess of m. The smoothed statistics are judged against their ranges
+// as of a snapshot taken every 16 points, since a mean creeping upward would otherwise renew its
+// own range at every step and never show a large excess, and only once their ranges have seen
+// enough independent values. The forest's raw isolation score goes through a tail
+// calibrator, an exponentially forgetting histogram that turns it into the probability of a value
+// at least as extreme on this series, reported as −log10(p)/10. In the ensemble the forest only
+// raises the score when the statistics already lean toward an anomaly (Params.Agree) and the
+// forest alone would alarm, so its false alarms on ordinary windows never page anyone.
+//
+// After a score reaches the alarm level the model stays quiet for a refractory number of points,
+// so one incident yields one detection rather than a burst.
+//
+// State per series is a few kilobytes and round-trips through MarshalBinary; Load restores any
+// model from those bytes, which start with a versioned header naming the model.
+package model

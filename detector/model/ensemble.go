@@ -1,0 +1,310 @@
+package model
+
+import (
+	"math"
+
+	"github.com/smartcloudops/smartcloudops/detector"
+)
+
+// Part names reported in detector.Score.Models.
+const (
+	PartLevel  = "level"  // a value beyond the range the series has covered
+	PartShift  = "shift"  // a short-term mean beyond the range it has covered: a level shift
+	PartRobust = "robust" // a departure from the seasonal baseline larger than any recent one
+	PartDrift  = "drift"  // a slow mean beyond the range it has covered: a gradual shift
+	PartRatio  = "ratio"  // a value beyond the range on a logarithmic scale: a change by a factor
+	PartFlat   = "flat"   // a local variability below its range: a flatline or stuck value
+	PartForest = "forest" // a window of features the isolation forest isolates quickly
+)
+
+// Model names, saved in the state header.
+const (
+	NameRobust   = "robust"
+	NameForest   = "forest"
+	NameEnsemble = "ensemble"
+)
+
+// Indexes of the statistics whose range the engine tracks, in the order of partNames.
+const (
+	statLevel  = iota // the value
+	statShift         // short-term mean of the values
+	statRobust        // residual from the seasonal baseline, in robust scales
+	statDrift         // slow mean of the values
+	statRatio         // logarithm of the value
+	statFlat          // logarithm of the local variability
+	stats             // number of statistics
+)
+
+var partNames = [stats + 1]string{PartLevel, PartShift, PartRobust, PartDrift, PartRatio, PartFlat, PartForest}
+
+// statInfo says how each statistic is judged. A smoothed statistic creeps toward a new level over
+// several points and would renew its own range at every step, so it is judged against a snapshot
+// of its range taken every lagPoints points (lagged). A statistic that depends on the baseline or
+// on the means starts its range only after the warm-up, when their start-up transients have
+// passed (afterWarmup). Local variability counts only when it falls below its range (lowOnly):
+// bursts of noise already show in the value and the residual.
+var statInfo = [stats]struct{ lagged, afterWarmup, lowOnly bool }{
+	statLevel:  {},
+	statShift:  {lagged: true, afterWarmup: true},
+	statRobust: {afterWarmup: true},
+	statDrift:  {lagged: true, afterWarmup: true},
+	statRatio:  {},
+	statFlat:   {lagged: true, afterWarmup: true, lowOnly: true},
+}
+
+const (
+	// lagPoints is the spacing of the range snapshots smoothed statistics are judged against.
+	lagPoints = 16
+	// driftShare is the drift mean's rate as a share of ShiftRate.
+	driftShare = 0.2
+	// matureSamples is how many independent values a mean's range must have seen before it is
+	// judged.
+	matureSamples = 16
+	// scaleFloor is the least residual scale, as a share of the value range, so on a flat or
+	// quantised stretch a routine blip is not an enormous z-score.
+	scaleFloor = 0.03
+	// logOffset is the share of the value range added before taking logarithms, so zeros stay
+	// finite.
+	logOffset = 0.01
+	// flatOffset is the share of the slow mean absolute step added to the short-term one before
+	// taking its logarithm: a series going flat falls about log(1/flatOffset) below its usual
+	// variability, while the long runs of equal values of a quantised series cannot fall
+	// further than that and soon stop being new.
+	flatOffset = 0.1
+	// maxValue bounds the magnitude of values the models learn from, so sums of squares and
+	// differences stay finite.
+	maxValue = 1e150
+)
+
+// engine implements the three models; useStats and useForest select the parts that vote.
+type engine struct {
+	name      string
+	p         Params
+	useStats  bool
+	useForest bool
+
+	base       baseline
+	smooth     float64 // short-term exponential mean of the values
+	drift      float64 // slower exponential mean of the values
+	vol        float64 // short-term mean absolute step
+	calm       float64 // slow mean absolute step
+	ext        [stats]extreme
+	lagged     [stats]extreme // snapshot of ext, for the smoothed statistics
+	forestTail tail
+	trees      forest
+	quiet      uint32  // points left in the refractory period
+	quietPeak  float32 // the score that started it
+	sinceFit   uint32
+	strideAt   uint32
+}
+
+func newEngine(name string, p Params) *engine {
+	e := &engine{name: name, p: p}
+	switch name {
+	case NameRobust:
+		e.useStats = true
+	case NameForest:
+		e.useForest = true
+	default:
+		e.useStats, e.useForest = true, true
+	}
+	return e
+}
+
+// NewRobust returns the range-tracking model over the value, its means, its logarithm, its local
+// variability and its residual from the seasonal baseline. p must pass Validate; use
+// DefaultParams.
+func NewRobust(p Params) (detector.Model, error) { return newChecked(NameRobust, p) }
+
+// NewForest returns the isolation-forest model over the baseline's window features.
+func NewForest(p Params) (detector.Model, error) { return newChecked(NameForest, p) }
+
+// NewEnsemble returns the combined model: the robust parts, with the forest able to raise a
+// score they already lean toward.
+func NewEnsemble(p Params) (detector.Model, error) { return newChecked(NameEnsemble, p) }
+
+// breakthrough is the score that ends a quiet period early when it beats the score that began it.
+const breakthrough = 0.9
+
+func newChecked(name string, p Params) (detector.Model, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return newEngine(name, p), nil
+}
+
+// Default returns the factory that ships: the ensemble with DefaultParams. Pair it with
+// DefaultThreshold.
+func Default() detector.Factory {
+	p := DefaultParams()
+	return func() detector.Model { return newEngine(NameEnsemble, p) }
+}
+
+// Name implements detector.Model.
+func (e *engine) Name() string { return e.name }
+
+// ready is the number of points after which statistic i is judged: the warm-up, and for a mean
+// the time its range needs to see matureSamples independent values, one per time constant.
+func (e *engine) ready(i int) int {
+	var rate float64
+	switch i {
+	case statShift, statFlat:
+		rate = e.p.ShiftRate
+	case statDrift:
+		rate = e.p.ShiftRate * driftShare
+	default:
+		if statInfo[i].afterWarmup {
+			// Its range starts only when the warm-up ends; judging the next point against a
+			// range of one value would alarm on every new series.
+			return 2 * e.p.Warmup
+		}
+		return e.p.Warmup
+	}
+	return e.p.Warmup + int(matureSamples/rate)
+}
+
+// logOf maps a non-negative quantity onto a logarithmic scale, offset by a small share of the
+// value range.
+func (e *engine) logOf(x float64) float64 {
+	return math.Log(max(x, 0) + logOffset*e.ext[statLevel].width())
+}
+
+// Observe implements detector.Model: it scores pt from the state, then learns from it. Values that
+// are NaN, infinite or beyond ±1e150 get a zero score and are not learnt.
+func (e *engine) Observe(pt detector.Point) detector.Score {
+	f := e.base.predict(pt.T, &e.p)
+	band := e.p.Band * f.scale
+	s := detector.Score{Expected: f.expected, Lower: f.expected - band, Upper: f.expected + band}
+	if !detector.Valid(pt.V) || math.Abs(pt.V) > maxValue {
+		return s
+	}
+	x := pt.V
+	if e.base.n == 0 {
+		s.Expected, s.Lower, s.Upper = x, x, x
+		e.base.learn(pt.T, x, f, &e.p)
+		e.smooth, e.drift = x, x
+		e.ext[statLevel].start(x)
+		e.ext[statRatio].start(e.logOf(x))
+		return s
+	}
+	z := (x - f.expected) / max(f.scale, scaleFloor*e.ext[statLevel].width())
+	smooth := e.smooth + e.p.ShiftRate*(x-e.smooth)
+	drift := e.drift + e.p.ShiftRate*driftShare*(x-e.drift)
+	jump := x - e.base.prev
+	vol := e.vol + e.p.ShiftRate*(math.Abs(jump)-e.vol)
+	var cur, centre [stats]float64
+	cur[statLevel], centre[statLevel] = x, smooth
+	cur[statShift], centre[statShift] = smooth, smooth
+	cur[statRobust] = clip(z, 1e6)
+	cur[statDrift], centre[statDrift] = drift, drift
+	cur[statRatio], centre[statRatio] = e.logOf(x), e.logOf(smooth)
+	calm := e.calm + e.p.SlowScaleRate*(math.Abs(jump)-e.calm)
+	cur[statFlat] = math.Log(vol + flatOffset*calm + 1e-300)
+	centre[statFlat] = cur[statFlat]
+
+	var fx [features]int16
+	fx[0] = quantise(z)
+	fx[1] = quantise((smooth - f.expected) / f.scale)
+	fx[2] = quantise(math.Log2((vol + 1e-12) / (f.scale + 1e-12)))
+	fx[3] = quantise(jump / f.scale)
+
+	n := int(e.base.n)
+	forestStat := 0.0
+	if e.useForest && e.trees.fitted {
+		forestStat = math.Exp(12 * (e.trees.score(&fx, e.p.Trees) - 0.5))
+	}
+	if n >= e.p.Warmup {
+		var part [stats + 1]float64
+		stat := 0.0
+		if e.useStats {
+			for i, v := range cur {
+				if n < e.ready(i) {
+					continue
+				}
+				ref := &e.ext[i]
+				if statInfo[i].lagged {
+					ref = &e.lagged[i]
+				}
+				ex := ref.excess(v)
+				if statInfo[i].lowOnly && v >= ref.lo {
+					ex = 0
+				}
+				part[i] = 1 - math.Exp2(-ex/e.p.Margin)
+				stat = max(stat, part[i])
+			}
+		}
+		if e.useForest && e.trees.fitted {
+			part[stats] = scoreOf(e.forestTail.prob(forestStat))
+		}
+		switch {
+		case !e.useStats:
+			s.Score = part[stats]
+		case e.useForest && stat >= e.p.Agree && part[stats] >= e.p.Alarm:
+			// The forest raises the score only when a statistic already leans toward an anomaly
+			// and the forest alone would alarm, so its false alarms on ordinary windows never
+			// page anyone.
+			s.Score = max(stat, (stat+part[stats])/2)
+		default:
+			s.Score = stat
+		}
+		for i, name := range partNames {
+			if part[i] >= e.p.Alarm {
+				s.Models = append(s.Models, name)
+			}
+		}
+		switch {
+		case e.quiet > 0 && s.Score >= breakthrough && s.Score > float64(e.quietPeak):
+			// A much stronger anomaly during the quiet period is reported, and restarts it: a
+			// marginal alarm must never hide a real incident right after it.
+			e.quiet, e.quietPeak = uint32(e.p.Refractory), float32(s.Score)
+		case e.quiet > 0:
+			e.quiet--
+			s.Score = min(s.Score, math.Nextafter(e.p.Alarm, 0))
+		case s.Score >= e.p.Alarm:
+			e.quiet, e.quietPeak = uint32(e.p.Refractory), float32(s.Score)
+		}
+	}
+
+	// Learn.
+	e.base.learn(pt.T, x, f, &e.p)
+	n++
+	for i, v := range cur {
+		switch {
+		case !statInfo[i].afterWarmup || n > e.p.Warmup:
+			e.ext[i].learn(v, centre[i], e.p.RangeRate)
+		case n == e.p.Warmup:
+			e.ext[i].start(v)
+		}
+	}
+	if n%lagPoints == 0 || n == e.p.Warmup {
+		e.lagged = e.ext
+	}
+	e.smooth, e.drift, e.vol, e.calm = smooth, drift, vol, calm
+	if e.useForest {
+		if e.trees.fitted {
+			e.forestTail.add(forestStat, e.p.TailRate)
+		}
+		e.strideAt++
+		if e.strideAt >= uint32(e.p.Stride) {
+			e.strideAt = 0
+			e.trees.add(&fx)
+		}
+		e.sinceFit++
+		if e.sinceFit >= uint32(e.p.Refit) && e.trees.ringN >= treeSample {
+			e.sinceFit = 0
+			e.trees.fit(e.p.Trees, uint64(e.base.n))
+		}
+	}
+	return s
+}
+
+// scoreOf maps a tail probability to a score in [0,1]: −log10(p)/10.
+func scoreOf(p float64) float64 {
+	if !(p < 1) {
+		return 0
+	}
+	if p <= 0 {
+		return 1
+	}
+	return min(1, -math.Log10(p)/10)
+}
