@@ -19,7 +19,7 @@ type executor struct {
 	now        func() time.Time
 
 	mu     sync.Mutex
-	starts []time.Time               // admissions in the last hour
+	starts []time.Time              // admissions in the last hour
 	locks  map[string]chan struct{} // per-target locks
 	wg     sync.WaitGroup
 }
@@ -87,7 +87,8 @@ func (mg *Manager) run(ctx context.Context, p Proposal) (Proposal, error) {
 	defer cancel()
 
 	act, ok := mg.o.Actions(p.Plan.Action)
-	if reason := mg.voidReason(p, act, ok); reason != "" {
+	params, reason := mg.voidReason(p, act, ok)
+	if reason != "" {
 		p, err := mg.update(ctx, p.ID, func(p *Proposal) error {
 			if p.State != StateApproved {
 				return errNoChange
@@ -129,9 +130,9 @@ func (mg *Manager) run(ctx context.Context, p Proposal) (Proposal, error) {
 	start := time.Now()
 	var res Result
 	if p.Plan.DryRun {
-		res = Result{Summary: "dry run: would run " + p.Plan.Action + " " + p.Plan.Description}
+		res = Result{Summary: "dry run: would run " + p.Plan.Summary()}
 	} else {
-		res, err = act.Execute(ctx, p.Plan.Params)
+		res, err = act.Execute(ctx, params)
 		if err == nil && ctx.Err() != nil {
 			err = ctx.Err()
 		}
@@ -179,30 +180,33 @@ func (mg *Manager) finish(ctx context.Context, id string, from State, res Result
 	return p, nil
 }
 
-// voidReason says why an approval no longer covers the plan, or "" when it still does.
-func (mg *Manager) voidReason(p Proposal, act Action, ok bool) string {
+// voidReason says why an approval no longer covers the plan, or "" when it still does. It also
+// returns the plan's parameters in their schema types again (stored proposals come back from
+// JSON with numbers as float64 and lists as []any).
+func (mg *Manager) voidReason(p Proposal, act Action, ok bool) (Params, string) {
 	if !ok {
-		return fmt.Sprintf("action %s is no longer available", p.Plan.Action)
+		return nil, fmt.Sprintf("action %s is no longer available", p.Plan.Action)
 	}
 	if h := p.Plan.Hash(); h != p.PlanHash {
-		return "the plan changed after it was proposed"
+		return nil, "the plan changed after it was proposed"
 	}
 	for _, a := range p.Approvals {
 		if a.PlanHash != p.PlanHash {
-			return fmt.Sprintf("%s approved a different plan", a.Actor.Name)
+			return nil, fmt.Sprintf("%s approved a different plan", a.Actor.Name)
 		}
 	}
-	if _, err := act.Schema().Normalize(map[string]any(p.Plan.Params)); err != nil {
-		return fmt.Sprintf("the parameters no longer fit action %s: %v", p.Plan.Action, err)
+	params, err := act.Schema().Normalize(map[string]any(p.Plan.Params))
+	if err != nil {
+		return nil, fmt.Sprintf("the parameters no longer fit action %s: %v", p.Plan.Action, err)
 	}
 	if p.Plan.Rule != "" && mg.o.RuleVersion != nil {
 		cur, ok := mg.o.RuleVersion(p.Plan.Rule)
 		if !ok {
-			return fmt.Sprintf("rule %s was removed after the approval", p.Plan.Rule)
+			return nil, fmt.Sprintf("rule %s was removed after the approval", p.Plan.Rule)
 		}
 		if cur != p.Plan.RuleVersion {
-			return fmt.Sprintf("rule %s changed (version %s -> %s) after the approval", p.Plan.Rule, p.Plan.RuleVersion, cur)
+			return nil, fmt.Sprintf("rule %s changed (version %s -> %s) after the approval", p.Plan.Rule, p.Plan.RuleVersion, cur)
 		}
 	}
-	return ""
+	return params, ""
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -67,6 +68,15 @@ type Plan struct {
 	Rule        string `json:"rule,omitempty"`
 	RuleVersion string `json:"rule_version,omitempty"`
 	DryRun      bool   `json:"dry_run,omitempty"`
+}
+
+// Summary says what will run in one line, such as "aws.autoscaling.scale web-asg desired 2 -> 3"
+// or "script scale_up.sh web-asg 2 3".
+func (p Plan) Summary() string {
+	if p.Description == p.Action || strings.HasPrefix(p.Description, p.Action+" ") {
+		return p.Description
+	}
+	return p.Action + " " + p.Description
 }
 
 // Hash is a stable digest of what the plan does: action, parameters, target and rule version.

@@ -1,0 +1,137 @@
+package script
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// allowList decides which files may run. It keeps names, not file handles, and resolves them on
+// every call so that the check and the run see the same file system state.
+type allowList struct {
+	dir     string            // absolute, cleaned Options.Dir as configured; "" when unset
+	realDir string            // dir with symbolic links resolved
+	files   map[string]string // Allow entries by full path and by unambiguous base name
+}
+
+func newAllowList(dir string, allow []string) (*allowList, error) {
+	a := &allowList{files: map[string]string{}}
+	var errs []error
+	if dir != "" {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("Dir %q: %w", dir, err))
+		} else if real, err := filepath.EvalSymlinks(abs); err != nil {
+			errs = append(errs, fmt.Errorf("Dir %q: %w", dir, err))
+		} else if fi, err := os.Stat(real); err != nil {
+			errs = append(errs, fmt.Errorf("Dir %q: %w", dir, err))
+		} else if !fi.IsDir() {
+			errs = append(errs, fmt.Errorf("Dir %q: not a directory", dir))
+		} else {
+			a.dir, a.realDir = abs, real
+		}
+	}
+	bases := map[string]int{}
+	var fulls []string
+	for i, p := range allow {
+		if strings.TrimSpace(p) == "" {
+			errs = append(errs, fmt.Errorf("Allow[%d]: empty path", i))
+			continue
+		}
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("Allow[%d] %q: %w", i, p, err))
+			continue
+		}
+		if _, err := checkExecutable(abs); err != nil {
+			errs = append(errs, fmt.Errorf("Allow[%d]: %w", i, err))
+			continue
+		}
+		if _, dup := a.files[abs]; !dup {
+			a.files[abs] = abs
+			fulls = append(fulls, abs)
+			bases[filepath.Base(abs)]++
+		}
+	}
+	for _, full := range fulls {
+		if b := filepath.Base(full); bases[b] == 1 {
+			a.files[b] = full
+		}
+	}
+	return a, errors.Join(errs...)
+}
+
+// resolve maps a script name from the parameters to the real path to execute.
+func (a *allowList) resolve(name string) (string, error) {
+	if name == "" || strings.ContainsRune(name, 0) {
+		return "", fmt.Errorf("%w: invalid name %q", ErrNotAllowed, name)
+	}
+	if p, ok := a.files[name]; ok {
+		return checkExecutable(p)
+	}
+	if a.dir == "" {
+		return "", fmt.Errorf("%w: %q is not in the allow-list", ErrNotAllowed, name)
+	}
+	for _, elem := range strings.Split(filepath.ToSlash(name), "/") {
+		if elem == ".." {
+			return "", fmt.Errorf("%w: %q contains \"..\"", ErrNotAllowed, name)
+		}
+	}
+	rel := filepath.Clean(name)
+	if filepath.IsAbs(rel) {
+		var ok bool
+		if rel, ok = within(a.dir, rel); !ok {
+			if rel, ok = within(a.realDir, filepath.Clean(name)); !ok {
+				return "", fmt.Errorf("%w: %q is outside %s", ErrNotAllowed, name, a.dir)
+			}
+		}
+	}
+	if rel == "." {
+		return "", fmt.Errorf("%w: %q names the directory itself", ErrNotAllowed, name)
+	}
+	real, err := filepath.EvalSymlinks(filepath.Join(a.realDir, rel))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("%w: %q does not exist in %s", ErrNotAllowed, name, a.dir)
+		}
+		return "", fmt.Errorf("%w: %q: %v", ErrNotAllowed, name, err)
+	}
+	if _, ok := within(a.realDir, real); !ok {
+		return "", fmt.Errorf("%w: %q resolves outside %s", ErrNotAllowed, name, a.dir)
+	}
+	return checkExecutable(real)
+}
+
+// within reports whether path lies strictly inside dir, and its path relative to dir.
+func within(dir, path string) (string, bool) {
+	rel, err := filepath.Rel(dir, path)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return "", false
+	}
+	return rel, true
+}
+
+// checkExecutable resolves links in p and checks that it is a regular file with an execute bit.
+func checkExecutable(p string) (string, error) {
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("%w: %s does not exist", ErrNotAllowed, p)
+		}
+		return "", fmt.Errorf("%w: %s: %v", ErrNotAllowed, p, err)
+	}
+	fi, err := os.Stat(real)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s: %v", ErrNotAllowed, p, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("%w: %s is not a regular file", ErrNotAllowed, p)
+	}
+	if fi.Mode().Perm()&0o111 == 0 {
+		return "", fmt.Errorf("%w: %s is not executable", ErrNotAllowed, p)
+	}
+	return real, nil
+}
