@@ -1,0 +1,52 @@
+//go:build integration
+
+package testenv
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestIntegrationStartAndCleanup starts each server in a subtest, checks that it answers on
+// loopback, and checks that its port is closed once the subtest's cleanup has run.
+func TestIntegrationStartAndCleanup(t *testing.T) {
+	var addrs []string
+	t.Run("servers", func(t *testing.T) {
+		node := StartNodeExporter(t)
+		am := StartAlertmanager(t, AMOptions{WebhookURL: "http://127.0.0.1:1/unused"})
+		prom := StartPrometheus(t, PromOptions{ScrapeTargets: []string{node}, AlertmanagerURL: am,
+			RuleFiles: map[string]string{"empty.yml": "groups: []\n"}})
+		for _, u := range []string{"http://" + node + "/metrics", am + "/-/ready", prom + "/-/ready", prom + "/api/v1/status/config"} {
+			resp, err := http.Get(u)
+			if err != nil {
+				t.Fatalf("GET %s: %v", u, err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("GET %s: HTTP %d", u, resp.StatusCode)
+			}
+		}
+		for _, raw := range []string{am, prom} {
+			u, err := url.Parse(raw)
+			if err != nil || u.Hostname() != "127.0.0.1" {
+				t.Errorf("server URL %s is not on 127.0.0.1", raw)
+			}
+			addrs = append(addrs, u.Host)
+		}
+		if !strings.HasPrefix(node, "127.0.0.1:") {
+			t.Errorf("node exporter address %s is not on 127.0.0.1", node)
+		}
+		addrs = append(addrs, node)
+	})
+	for _, a := range addrs {
+		c, err := net.DialTimeout("tcp", a, time.Second)
+		if err == nil {
+			c.Close()
+			t.Errorf("%s still accepts connections after cleanup", a)
+		}
+	}
+}
