@@ -75,7 +75,7 @@ func IncidentCard(inc incident.Incident, props []remediation.Proposal) Message {
 // ProposalSection states exactly what a proposal will run, its state, and — while it waits —
 // the Approve and Reject buttons.
 func ProposalSection(p remediation.Proposal) Section {
-	what := p.Plan.Action + " " + p.Plan.Description
+	what := p.Plan.Summary()
 	if p.Plan.DryRun {
 		what += " (dry run)"
 	}

@@ -249,7 +249,7 @@ func (n *Notifier) deliver(ctx context.Context, t Target, key string, msg Messag
 }
 
 func threadMessage(p remediation.Proposal) Message {
-	title := fmt.Sprintf("%s %s: %s", p.ID, p.State, p.Plan.Action+" "+p.Plan.Description)
+	title := fmt.Sprintf("%s %s: %s", p.ID, p.State, p.Plan.Summary())
 	body := p.Result
 	if p.Error != "" {
 		body = "error: " + p.Error
