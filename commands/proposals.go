@@ -47,7 +47,7 @@ func (r *Router) proposals(ctx context.Context, c *call) (bot.Message, error) {
 	}
 	var b strings.Builder
 	for _, p := range ps {
-		fmt.Fprintf(&b, "%s  %-9s %s %s", p.ID, p.State, p.Plan.Action, p.Plan.Description)
+		fmt.Fprintf(&b, "%s  %-9s %s", p.ID, p.State, p.Plan.Summary())
 		if p.Plan.Rule != "" {
 			fmt.Fprintf(&b, " (rule %s %s)", p.Plan.Rule, p.Plan.RuleVersion)
 		}
@@ -125,7 +125,7 @@ func (r *Router) runAction(ctx context.Context, c *call) (bot.Message, error) {
 	if err != nil {
 		return bot.Message{}, err
 	}
-	return bot.Text(fmt.Sprintf("Proposal %s: %s %s — another operator must type \"approve %s\"", p.ID, p.Plan.Action, p.Plan.Description, p.ID)), nil
+	return bot.Text(fmt.Sprintf("Proposal %s: %s — another operator must type \"approve %s\"", p.ID, p.Plan.Summary(), p.ID)), nil
 }
 
 func (r *Router) pause(ctx context.Context, c *call) (bot.Message, error) {

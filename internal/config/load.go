@@ -21,18 +21,22 @@ const EnvPrefix = "SMARTCLOUDOPS_"
 // environ (os.Environ() form) and validates the result. Every problem is reported at once, each
 // naming the file, line and field path.
 func Load(path string, environ []string) (Config, error) {
-	cfg := Default()
-	lines := map[string]int{}
-	name := "(defaults)"
-	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return cfg, fmt.Errorf("config: %w", err)
-		}
-		name = path
-		if cfg, lines, err = Parse(path, data); err != nil {
-			return cfg, err
-		}
+	if path == "" {
+		return LoadBytes("(defaults)", nil, environ)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Default(), fmt.Errorf("config: %w", err)
+	}
+	return LoadBytes(path, data, environ)
+}
+
+// LoadBytes is Load for a configuration held in memory (the embedded default); name is used
+// in messages.
+func LoadBytes(name string, data []byte, environ []string) (Config, error) {
+	cfg, lines, err := Parse(name, data)
+	if err != nil {
+		return cfg, err
 	}
 	var errs []error
 	if err := applyEnv(&cfg, environ); err != nil {

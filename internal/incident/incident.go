@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/smartcloudops/smartcloudops/detector"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
 	"github.com/smartcloudops/smartcloudops/internal/store"
 )
@@ -95,7 +96,10 @@ func (c Change) String() string {
 type Options struct {
 	Store store.Store
 	// OnChange is called after an incident is opened, updated or resolved, unless it is silenced.
-	OnChange   func(ctx context.Context, inc Incident, c Change)
+	OnChange func(ctx context.Context, inc Incident, c Change)
+	// Chart, when set, draws the chart of an anomaly incident when it opens and returns the
+	// file's path ("" when it could not).
+	Chart      func(id string, a detector.Anomaly) string
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time

@@ -29,6 +29,9 @@ func (m *Manager) FromAnomaly(ctx context.Context, a detector.Anomaly) (Incident
 			inc.Labels = cloneLabels(a.Labels)
 			inc.Since = a.Since.UTC()
 			inc.Title = anomalyTitle(a)
+			if m.o.Chart != nil {
+				inc.ChartPath = m.o.Chart(inc.ID, a)
+			}
 		} else {
 			inc.Updates++
 		}

@@ -28,6 +28,8 @@ var (
 type BoltOptions struct {
 	// LockTimeout bounds the wait for the file lock held by another process; default 2s.
 	LockTimeout time.Duration
+	// ReadOnly opens the file with a shared lock for reading, beside a running bot.
+	ReadOnly bool
 }
 
 // Bolt is the embedded Store on a single bbolt file.
@@ -40,15 +42,34 @@ func OpenBolt(path string, o BoltOptions) (*Bolt, error) {
 	if o.LockTimeout <= 0 {
 		o.LockTimeout = 2 * time.Second
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("store: create data dir: %w", err)
+	if !o.ReadOnly {
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return nil, fmt.Errorf("store: create data dir: %w", err)
+		}
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.LockTimeout})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.LockTimeout, ReadOnly: o.ReadOnly})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("store: %s is locked by another smartcloudops process", path)
 		}
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if o.ReadOnly {
+		err = db.View(func(tx *bolt.Tx) error {
+			meta := tx.Bucket(bucketMeta)
+			if meta == nil || tx.Bucket(bucketKV) == nil {
+				return fmt.Errorf("%w: not a smartcloudops store", ErrSchema)
+			}
+			if v := meta.Get(metaSchema); len(v) != 8 || binary.BigEndian.Uint64(v) > SchemaVersion {
+				return fmt.Errorf("%w: unsupported schema", ErrSchema)
+			}
+			return nil
+		})
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store: open %s: %w", path, err)
+		}
+		return &Bolt{db: db}, nil
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(bucketKV); err != nil {

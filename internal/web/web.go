@@ -26,8 +26,8 @@ type Options struct {
 	Addr     string
 	Gatherer prometheus.Gatherer
 	// Ready returns nil when the bot is ready to serve (store open, checks scheduled), or the
-	// reasons it is not.
-	Ready func() error
+	// reasons it is not; detail is shown either way (e.g. degraded checks).
+	Ready func() (detail string, err error)
 	// Handlers are mounted as given, e.g. "POST /api/v1/alertmanager".
 	Handlers map[string]http.Handler
 	Logger   *slog.Logger
@@ -47,7 +47,7 @@ func New(o Options) (*Server, error) {
 		return nil, errors.New("web: Addr, Gatherer and Logger are required")
 	}
 	if o.Ready == nil {
-		o.Ready = func() error { return nil }
+		o.Ready = func() (string, error) { return "", nil }
 	}
 	s := &Server{o: o, log: o.Logger.With(obs.KeyComponent, "web"), mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -56,12 +56,16 @@ func New(o Options) (*Server, error) {
 	})
 	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := o.Ready(); err != nil {
+		detail, err := o.Ready()
+		if err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintf(w, "not ready: %v\n", err)
 			return
 		}
 		fmt.Fprintln(w, "ready")
+		if detail != "" {
+			fmt.Fprintln(w, detail)
+		}
 	})
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError)}))
 	for pattern, h := range o.Handlers {

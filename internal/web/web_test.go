@@ -19,7 +19,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 	reg.MustRegister(c)
 	c.Inc()
 	ready := errors.New("store not open")
-	s, err := New(Options{Addr: "127.0.0.1:0", Gatherer: reg, Logger: obs.Discard(), Ready: func() error { return ready }})
+	s, err := New(Options{Addr: "127.0.0.1:0", Gatherer: reg, Logger: obs.Discard(), Ready: func() (string, error) { return "degraded checks: cpu: refused", ready }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 		t.Fatalf("readyz %d %q", code, body)
 	}
 	ready = nil
-	if code, _, _ := get("/readyz", nil); code != 200 {
+	if code, body, _ := get("/readyz", nil); code != 200 || !strings.Contains(body, "degraded checks: cpu: refused") {
 		t.Fatalf("readyz after ready %d", code)
 	}
 	if code, body, _ := get("/metrics", nil); code != 200 || !strings.Contains(body, "smartcloudops_test_total 1") {

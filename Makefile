@@ -1,0 +1,56 @@
+# SmartCloudOps — see README.md. Every target works offline once the Go modules are cached.
+GO       ?= go
+BIN      ?= bin/smartcloudops
+IMAGE    ?= smartcloudops:dev
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+NAB      ?= ../shared/data/nab
+PKGS     := ./...
+
+.PHONY: build run test test-integration lint bench eval docker ci fuzz clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/smartcloudops
+
+## run: the bot on its embedded default, replaying the bundled incident (type `help`)
+run: build
+	$(BIN) serve --demo
+
+## test: unit and end-to-end tests with the race detector (hermetic: loopback fakes only)
+test:
+	$(GO) test -race -count=1 $(PKGS)
+
+## test-integration: tests against real Prometheus, node exporter and Alertmanager
+## (install them with scripts/install-test-deps.sh)
+test-integration:
+	$(GO) test -race -count=1 -tags integration -run 'Integration' $(PKGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) vet -tags integration $(PKGS)
+
+## bench: the benchmarks behind the performance figures (one core, as the targets are stated)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 $(PKGS)
+
+## eval: the detector on the NAB development set → reports/detector-eval.md
+eval:
+	$(GO) run ./cmd/smartcloudops detect eval --nab $(NAB) --out reports/nab --markdown reports/detector-eval.md
+
+## fuzz: a short run of every fuzz target
+fuzz:
+	@for pkg in $$($(GO) list $(PKGS)); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 10s $$pkg || exit 1; \
+		done; \
+	done
+
+docker:
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+
+## ci: what .ci/run runs
+ci: lint test test-integration
+
+clean:
+	rm -rf bin reports/nab

@@ -1,0 +1,210 @@
+// Package app wires the flow together and owns the bot's lifecycle: it builds every component
+// from the Config — store, detector, incidents, rules, remediation, notifier, chat adapters,
+// commands and the HTTP server — connects their callbacks so data moves sources → detector →
+// incidents → rules → remediation → notifier → adapters, and runs them in one errgroup until
+// the context ends, then shuts down in order: intake first, running actions next, the store last.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	promsrc "github.com/smartcloudops/smartcloudops/detector/source/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/smartcloudops/smartcloudops/bot"
+	"github.com/smartcloudops/smartcloudops/bot/discord"
+	"github.com/smartcloudops/smartcloudops/commands"
+	"github.com/smartcloudops/smartcloudops/detector"
+	"github.com/smartcloudops/smartcloudops/internal/config"
+	"github.com/smartcloudops/smartcloudops/internal/incident"
+	"github.com/smartcloudops/smartcloudops/internal/store"
+	"github.com/smartcloudops/smartcloudops/internal/web"
+	"github.com/smartcloudops/smartcloudops/remediation"
+	"github.com/smartcloudops/smartcloudops/remediation/audit"
+	"github.com/smartcloudops/smartcloudops/rules"
+)
+
+// Options configures the bot. Config and Logger are required; In and Out feed the console.
+type Options struct {
+	Config config.Config
+	// Defaults says the configuration is the embedded default: example rules and scripts are
+	// extracted under the data dir and used.
+	Defaults bool
+	Demo     bool // replay the bundled incident instead of watching this machine
+	In       io.Reader
+	Out      io.Writer
+	Logger   *slog.Logger
+	Version  string
+	Environ  []string
+	// Store, when set, is used instead of opening the bbolt file (tests).
+	Store store.Store
+	// Ready, when set, is called once everything is running (tests).
+	Ready func(*Bot)
+}
+
+// Bot is a built bot, exposed to tests and the CLI.
+type Bot struct {
+	opts      Options
+	cfg       config.Config
+	log       *slog.Logger
+	reg       *prometheus.Registry
+	Store     store.Store
+	Audit     *audit.Log
+	Incidents *incident.Manager
+	Proposals *remediation.Manager
+	Rules     *rules.Engine
+	Detector  *detector.Detector
+	Notifier  *bot.Notifier
+	Router    *commands.Router
+	Web       *web.Server
+	adapters  []bot.Adapter
+	discord   *discord.Adapter
+	actions   map[string]remediation.Action
+	prom      *promsrc.Client
+	ssm       config.SSMFunc
+	closers   []func()
+}
+
+// Run builds the bot from o and runs it until ctx ends.
+func Run(ctx context.Context, o Options) error {
+	b, err := Build(ctx, o)
+	if err != nil {
+		return err
+	}
+	return b.Run(ctx)
+}
+
+// Registry is the bot's metrics registry.
+func (b *Bot) Registry() *prometheus.Registry { return b.reg }
+
+func newRegistry(version string) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "smartcloudops_build_info", Help: "Build information; always 1."}, []string{"version", "goversion"})
+	info.WithLabelValues(version, runtime.Version()).Set(1)
+	reg.MustRegister(info)
+	return reg
+}
+
+// prepareData makes the data dir, extracts the embedded examples when the default
+// configuration is used, and sets up the demo.
+func prepareData(o *Options) error {
+	cfg := &o.Config
+	if o.Demo {
+		// The demo keeps its state apart and starts fresh each time, so the replay is new again.
+		cfg.DataDir = filepath.Join(cfg.DataDir, "demo")
+		if err := os.RemoveAll(cfg.DataDir); err != nil {
+			return fmt.Errorf("reset demo data: %w", err)
+		}
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if o.Defaults || o.Demo {
+		dir, err := extractExamples(filepath.Join(cfg.DataDir, "defaults"))
+		if err != nil {
+			return fmt.Errorf("extract the bundled examples: %w", err)
+		}
+		if len(cfg.Rules.Paths) == 0 || o.Defaults {
+			cfg.Rules.Paths = []string{filepath.Join(dir, "rules")}
+		}
+		if cfg.Actions.Script.Dir == "" || o.Defaults {
+			cfg.Actions.Script.Dir = filepath.Join(dir, "actions")
+		}
+		if o.Demo {
+			sched := "@every 1s"
+			cfg.Checks = []config.Check{{Name: "demo-cpu", Source: "replay", File: filepath.Join(dir, "demo", "cpu-spike.csv"),
+				Speed: 40, Schedule: sched, Model: "default", Severity: "critical", Unit: "%",
+				Labels: map[string]string{"asg": "web-asg", "service": "web"}}}
+		}
+	}
+	return nil
+}
+
+// Run runs every component until ctx ends, then shuts down in order.
+func (b *Bot) Run(ctx context.Context) error {
+	defer b.close()
+	runCtx, stopIntake := context.WithCancel(ctx)
+	defer stopIntake()
+	g, gctx := errgroup.WithContext(runCtx)
+	g.Go(func() error { return b.Detector.Run(gctx) })
+	g.Go(func() error { return b.Notifier.Run(gctx) })
+	g.Go(func() error { return b.Rules.Run(gctx) })
+	g.Go(func() error { return b.Proposals.Run(gctx, 15*time.Second) })
+	if b.Web != nil {
+		g.Go(func() error { return b.Web.Run(gctx) })
+	}
+	for _, a := range b.adapters {
+		g.Go(func() error {
+			if err := a.Run(gctx, b.Router.Handle); err != nil && gctx.Err() == nil {
+				return fmt.Errorf("%s: %w", a.Name(), err)
+			}
+			return nil
+		})
+	}
+	if b.opts.Ready != nil {
+		go func() {
+			for !b.Detector.Ready() && gctx.Err() == nil {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if gctx.Err() == nil {
+				b.opts.Ready(b)
+			}
+		}()
+	}
+	b.log.InfoContext(ctx, "smartcloudops running", "data_dir", b.cfg.DataDir, "checks", len(b.cfg.Checks), "rules", len(b.Rules.Rules()), "listen", b.cfg.Listen)
+	err := g.Wait()
+	// Intake has stopped. Let actions that are running finish, within a bound.
+	done := make(chan struct{})
+	go func() { b.Proposals.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		b.log.Warn("actions still running at shutdown; they will show as unknown after the next start")
+	}
+	b.Notifier.Flush(context.WithoutCancel(ctx))
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	b.log.Info("smartcloudops stopped")
+	return err
+}
+
+func (b *Bot) close() {
+	for i := len(b.closers) - 1; i >= 0; i-- {
+		b.closers[i]()
+	}
+}
+
+// ready reports whether the bot can serve: the store answers and the checks are scheduled.
+// Degraded checks are listed in the detail but do not make the bot unready: restarting it would
+// not bring a failing Prometheus back.
+func (b *Bot) ready() (string, error) {
+	if _, err := b.Store.Get(context.Background(), "ready/probe"); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", fmt.Errorf("store: %w", err)
+	}
+	if !b.Detector.Ready() {
+		return "", errors.New("checks not scheduled yet")
+	}
+	var down []string
+	for _, s := range b.Detector.Status() {
+		if !s.Up {
+			down = append(down, s.Name+": "+s.LastError)
+		}
+	}
+	if len(down) > 0 {
+		return fmt.Sprintf("degraded checks: %s", strings.Join(down, "; ")), nil
+	}
+	return "", nil
+}

@@ -1,0 +1,221 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/user"
+	"path/filepath"
+
+	"github.com/smartcloudops/smartcloudops/bot"
+	"github.com/smartcloudops/smartcloudops/bot/console"
+	"github.com/smartcloudops/smartcloudops/commands"
+	"github.com/smartcloudops/smartcloudops/detector"
+	"github.com/smartcloudops/smartcloudops/detector/model"
+	"github.com/smartcloudops/smartcloudops/examples"
+	"github.com/smartcloudops/smartcloudops/internal/chart"
+	"github.com/smartcloudops/smartcloudops/internal/incident"
+	"github.com/smartcloudops/smartcloudops/internal/obs"
+	"github.com/smartcloudops/smartcloudops/internal/store"
+	"github.com/smartcloudops/smartcloudops/internal/web"
+	"github.com/smartcloudops/smartcloudops/remediation"
+	"github.com/smartcloudops/smartcloudops/remediation/audit"
+)
+
+func extractExamples(dir string) (string, error) { return examples.Extract(dir) }
+
+// Build constructs every component without starting any.
+func Build(ctx context.Context, o Options) (*Bot, error) {
+	if o.Logger == nil {
+		return nil, errors.New("app: Logger is required")
+	}
+	if o.Version == "" {
+		o.Version = "dev"
+	}
+	if err := prepareData(&o); err != nil {
+		return nil, err
+	}
+	cfg := o.Config
+	b := &Bot{opts: o, cfg: cfg, log: o.Logger, reg: newRegistry(o.Version)}
+	ok := false
+	defer func() {
+		if !ok {
+			b.close()
+		}
+	}()
+	if o.Store != nil {
+		b.Store = o.Store
+	} else {
+		st, err := store.OpenBolt(filepath.Join(cfg.DataDir, "smartcloudops.db"), store.BoltOptions{})
+		if err != nil {
+			return nil, err
+		}
+		b.Store = st
+		b.closers = append(b.closers, func() {
+			if err := st.Close(); err != nil {
+				b.log.Error("closing the store", obs.KeyErr, err)
+			}
+		})
+	}
+	var err error
+	if b.Audit, err = audit.New(audit.Options{Store: b.Store, Logger: b.log, Registerer: b.reg}); err != nil {
+		return nil, err
+	}
+	if err := b.buildActions(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := b.prometheusClient(ctx); err != nil {
+		return nil, fmt.Errorf("prometheus: %w", err)
+	}
+	notify := &lateNotifier{}
+	chartDir := filepath.Join(cfg.DataDir, "charts")
+	if b.Incidents, err = incident.New(incident.Options{Store: b.Store, Logger: b.log, Registerer: b.reg,
+		OnChange: notify.incident, Chart: func(id string, a detector.Anomaly) string { return b.drawChart(chartDir, id, a) }}); err != nil {
+		return nil, err
+	}
+	if err := b.buildRules(ctx); err != nil {
+		return nil, err
+	}
+	if b.Proposals, err = remediation.New(remediation.Options{
+		Store: b.Store, Audit: b.Audit, Logger: b.log, Registerer: b.reg,
+		Actions:     func(n string) (remediation.Action, bool) { a, ok := b.actions[n]; return a, ok },
+		RuleVersion: b.ruleVersion, OnChange: notify.proposal,
+		DryRun: cfg.Executor.DryRun, Timeout: cfg.Executor.Timeout.D(), MaxPerHour: cfg.Executor.MaxPerHour,
+		DefaultExpiry: cfg.Executor.ExpireAfter.D(),
+	}); err != nil {
+		return nil, err
+	}
+	if err := b.buildDetector(); err != nil {
+		return nil, err
+	}
+	if err := b.buildAdapters(ctx); err != nil {
+		return nil, err
+	}
+	var targets []bot.Target
+	for _, a := range b.adapters {
+		targets = append(targets, b.target(a))
+	}
+	if b.Notifier, err = bot.NewNotifier(bot.NotifierOptions{Targets: targets, Store: b.Store, Incidents: b.Incidents, Proposals: b.Proposals, Logger: b.log}); err != nil {
+		return nil, err
+	}
+	notify.n = b.Notifier
+	if b.Router, err = commands.New(commands.Options{
+		Incidents: b.Incidents, Proposals: b.Proposals, Audit: b.Audit, Detector: b.Detector,
+		Rules: &rulesService{b: b}, Actions: b.actionNames, Roles: b.roles, Version: o.Version,
+		Querier: b.querier(), Silencer: b.silencer(),
+		Logger: b.log, Registerer: b.reg,
+	}); err != nil {
+		return nil, err
+	}
+	if err := b.buildWeb(); err != nil {
+		return nil, err
+	}
+	// A proposal left running by a previous process is reported, never re-run.
+	recovered, err := b.Proposals.Recover(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("recover proposals: %w", err)
+	}
+	for _, p := range recovered {
+		b.log.Warn("proposal interrupted by a restart", obs.KeyProposal, p.ID, "state", p.State)
+	}
+	ok = true
+	return b, nil
+}
+
+// lateNotifier forwards changes to the notifier, which is built after the domain services.
+type lateNotifier struct{ n *bot.Notifier }
+
+func (l *lateNotifier) incident(ctx context.Context, inc incident.Incident, c incident.Change) {
+	if l.n != nil {
+		l.n.IncidentChanged(ctx, inc, c)
+	}
+}
+
+func (l *lateNotifier) proposal(ctx context.Context, p remediation.Proposal) {
+	if l.n != nil {
+		l.n.ProposalChanged(ctx, p)
+	}
+}
+
+func (b *Bot) drawChart(dir, id string, a detector.Anomaly) string {
+	s := chart.Series{Title: fmt.Sprintf("%s  %s", a.Check, bot.Labels(a.Labels)), Unit: a.Unit, SpanStart: a.Since, SpanEnd: a.T}
+	for _, h := range a.History {
+		s.Times = append(s.Times, h.T)
+		s.Values = append(s.Values, h.V)
+		s.Expected = append(s.Expected, h.Expected)
+		s.Lower = append(s.Lower, h.Lower)
+		s.Upper = append(s.Upper, h.Upper)
+	}
+	path := filepath.Join(dir, id+".png")
+	if err := chart.WriteFile(path, s, chart.Options{}); err != nil {
+		b.log.Warn("chart not drawn", obs.KeyIncident, id, obs.KeyErr, err)
+		return ""
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return path
+	}
+	return abs
+}
+
+func (b *Bot) buildDetector() error {
+	var specs []detector.CheckSpec
+	for _, c := range b.cfg.Checks {
+		spec, err := b.checkSpec(c)
+		if err != nil {
+			return fmt.Errorf("check %s: %w", c.Name, err)
+		}
+		specs = append(specs, spec)
+	}
+	var err error
+	b.Detector, err = detector.New(detector.Options{
+		Checks: specs, Store: b.Store, LoadModel: model.Load, Logger: b.log, Registerer: b.reg,
+		OnAnomaly:  b.onAnomaly,
+		OnRecovery: b.onRecovery,
+	})
+	return err
+}
+
+func (b *Bot) buildAdapters(ctx context.Context) error {
+	if b.cfg.Console.Enabled && b.opts.In != nil && b.opts.Out != nil {
+		name := b.cfg.Console.User
+		if name == "" {
+			name = osUser()
+		}
+		c, err := console.New(console.Options{In: b.opts.In, Out: b.opts.Out, User: name, Logger: b.log})
+		if err != nil {
+			return err
+		}
+		b.adapters = append(b.adapters, c)
+	}
+	return b.buildChatAdapters(ctx)
+}
+
+func osUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return "operator"
+}
+
+func (b *Bot) buildWeb() error {
+	if b.cfg.Listen == "" {
+		return nil
+	}
+	handlers := map[string]http.Handler{}
+	if err := b.mountAlertmanager(handlers); err != nil {
+		return err
+	}
+	b.mountChatHTTP(handlers)
+	s, err := web.New(web.Options{Addr: b.cfg.Listen, Gatherer: b.reg, Ready: b.ready, Handlers: handlers, Logger: b.log})
+	if err != nil {
+		return err
+	}
+	b.Web = s
+	return nil
+}

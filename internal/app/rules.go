@@ -1,0 +1,260 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smartcloudops/smartcloudops/commands"
+	"github.com/smartcloudops/smartcloudops/detector/model"
+	"github.com/smartcloudops/smartcloudops/internal/config"
+	"github.com/smartcloudops/smartcloudops/internal/obs"
+	"github.com/smartcloudops/smartcloudops/internal/store"
+	"github.com/smartcloudops/smartcloudops/remediation"
+	"github.com/smartcloudops/smartcloudops/remediation/audit"
+	"github.com/smartcloudops/smartcloudops/rules"
+)
+
+type configRoute = config.Route
+
+func (b *Bot) schema(name string) (remediation.Schema, bool) {
+	a, ok := b.actions[name]
+	if !ok {
+		return nil, false
+	}
+	return a.Schema(), true
+}
+
+// buildRules starts the engine on the rule set synced into the store by `rules sync`, or else on
+// the rule files of the configuration.
+func (b *Bot) buildRules(ctx context.Context) error {
+	var err error
+	b.Rules, err = rules.NewEngine(rules.EngineOptions{Store: b.Store, Logger: b.log, Registerer: b.reg,
+		OnFire: b.onFire, Actions: b.schema, Query: b.queryFunc()})
+	if err != nil {
+		return err
+	}
+	set, info, err := rules.LoadFromStore(ctx, b.Store, rules.LoadOptions{Actions: b.schema})
+	if err == nil && set != nil && set.Len() > 0 {
+		b.log.Info("rules loaded from the store", "commit", info.Commit, "rules", set.Len())
+		b.Rules.SetRules(set)
+		return nil
+	}
+	if len(b.cfg.Rules.Paths) == 0 {
+		return nil
+	}
+	set, err = rules.Load(b.cfg.Rules.Paths, rules.LoadOptions{Actions: b.schema})
+	if err != nil {
+		return fmt.Errorf("rules: %w", err)
+	}
+	b.Rules.SetRules(set)
+	return nil
+}
+
+// rulesService adapts the engine to the chat commands.
+type rulesService struct{ b *Bot }
+
+func (s *rulesService) info(r *rules.Rule) commands.RuleInfo {
+	ri := commands.RuleInfo{Name: r.Name, Group: r.Group, Version: r.Version, File: r.File, Enabled: r.Enabled, Source: r.Source,
+		Action: r.Action.Name}
+	switch r.Input {
+	case rules.InputQuery:
+		ri.Input = "query"
+	case rules.InputCheck:
+		ri.Input = "check " + r.Check
+	case rules.InputAlert:
+		var ms []string
+		for _, m := range r.Alert {
+			ms = append(ms, m.String())
+		}
+		ri.Input = "alert {" + strings.Join(ms, ",") + "}"
+	}
+	for _, st := range s.b.Rules.State(r.Name) {
+		if st.State == rules.PhaseFiring {
+			ri.Firing++
+		}
+		if st.FiredAt.After(ri.LastFired) {
+			ri.LastFired = st.FiredAt
+		}
+	}
+	return ri
+}
+
+func (s *rulesService) List() []commands.RuleInfo {
+	var out []commands.RuleInfo
+	for _, r := range s.b.Rules.Rules() {
+		out = append(out, s.info(r))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (s *rulesService) Show(name string) (commands.RuleInfo, bool) {
+	r, ok := s.b.Rules.Rule(name)
+	if !ok {
+		return commands.RuleInfo{}, false
+	}
+	return s.info(r), true
+}
+
+func (s *rulesService) SetEnabled(ctx context.Context, name string, on bool, by string) error {
+	r, ok := s.b.Rules.Rule(name)
+	if !ok {
+		return obs.UserErrorf("no rule %q (see `rules list`)", name)
+	}
+	if err := s.b.Rules.SetEnabled(ctx, name, on); err != nil {
+		return err
+	}
+	kind := "rule.disabled"
+	if on {
+		kind = "rule.enabled"
+	}
+	_, err := s.b.Audit.Append(ctx, audit.Record{Kind: kind, User: by, Rule: name, RuleVersion: r.Version})
+	return err
+}
+
+// Sync reloads the configured rule files; nothing changes unless every rule is valid.
+func (s *rulesService) Sync(ctx context.Context, by string) (string, error) {
+	if len(s.b.cfg.Rules.Paths) == 0 {
+		return "", obs.UserErrorf("no rule paths are configured (rules.paths)")
+	}
+	set, err := rules.Load(s.b.cfg.Rules.Paths, rules.LoadOptions{Actions: s.b.schema})
+	if err != nil {
+		return "", obs.UserErrorf("rules not synced, nothing changed:\n%v", err)
+	}
+	old := map[string]string{}
+	for _, r := range s.b.Rules.Rules() {
+		old[r.Name] = r.Version
+	}
+	var added, changed []string
+	for _, r := range set.Rules() {
+		v, ok := old[r.Name]
+		switch {
+		case !ok:
+			added = append(added, r.Name)
+		case v != r.Version:
+			changed = append(changed, fmt.Sprintf("%s %s -> %s", r.Name, v, r.Version))
+		}
+		delete(old, r.Name)
+	}
+	var removed []string
+	for n := range old {
+		removed = append(removed, n)
+	}
+	sort.Strings(removed)
+	s.b.Rules.SetRules(set)
+	summary := fmt.Sprintf("%d rules loaded; added: %s; changed: %s; removed: %s", set.Len(), list(added), list(changed), list(removed))
+	if _, err := s.b.Audit.Append(ctx, audit.Record{Kind: "rules.synced", User: by, Detail: summary}); err != nil {
+		return "", err
+	}
+	return summary, nil
+}
+
+func list(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+// Test replays the last hour of the rule's input through a fresh evaluator and says what the
+// rule would have proposed. Query rules replay Prometheus' history; check rules replay the
+// check's scored points kept by the detector.
+func (s *rulesService) Test(ctx context.Context, name string) (string, error) {
+	r, ok := s.b.Rules.Rule(name)
+	if !ok {
+		return "", obs.UserErrorf("no rule %q (see `rules list`)", name)
+	}
+	to := time.Now()
+	from := to.Add(-time.Hour)
+	switch r.Input {
+	case rules.InputQuery:
+		rng := s.b.rangeFunc()
+		if rng == nil {
+			return "", obs.UserErrorf("rule %s reads Prometheus, and no prometheus.url is configured", name)
+		}
+		set, err := rules.Parse([]rules.File{{Name: r.File, Data: []byte(wrapRule(r))}}, rules.LoadOptions{Actions: s.b.schema})
+		if err != nil {
+			return "", err
+		}
+		rep, err := rules.Backtest(ctx, set, rng, rules.BacktestOptions{From: from, To: to})
+		if err != nil {
+			return "", err
+		}
+		return rep.String(), nil
+	case rules.InputCheck:
+		return s.testCheckRule(ctx, r, from)
+	}
+	return "", obs.UserErrorf("rule %s takes Alertmanager alerts, which the bot does not keep a history of; use `rules test` files in CI", name)
+}
+
+// wrapRule turns one rule's source back into a rule file with its group.
+func wrapRule(r *rules.Rule) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "groups:\n  - name: %s\n    interval: %s\n    rules:\n", r.Group, r.Interval)
+	for i, line := range strings.Split(strings.TrimRight(r.Source, "\n"), "\n") {
+		prefix := "        "
+		if i == 0 {
+			prefix = "      - "
+			line = strings.TrimPrefix(strings.TrimLeft(line, " "), "- ")
+		}
+		b.WriteString(prefix + strings.TrimPrefix(line, "  ") + "\n")
+	}
+	return b.String()
+}
+
+func (s *rulesService) testCheckRule(ctx context.Context, r *rules.Rule, from time.Time) (string, error) {
+	var fired []string
+	eng, err := rules.NewEngine(rules.EngineOptions{Store: store.NewMemory(), Logger: s.b.log, Registerer: prometheus.NewRegistry(),
+		OnFire: func(_ context.Context, f rules.Firing) error {
+			fired = append(fired, fmt.Sprintf("%s %v", f.T.UTC().Format("15:04:05"), f.Params))
+			return nil
+		}})
+	if err != nil {
+		return "", err
+	}
+	set, err := rules.Parse([]rules.File{{Name: r.File, Data: []byte(wrapRule(r))}}, rules.LoadOptions{Actions: s.b.schema})
+	if err != nil {
+		return "", err
+	}
+	eng.SetRules(set)
+	var thr float64
+	for _, c := range s.b.cfg.Checks {
+		if c.Name == r.Check {
+			thr = c.Threshold
+		}
+	}
+	if thr == 0 {
+		thr = model.DefaultThreshold
+	}
+	points := 0
+	for _, sh := range s.b.Detector.History(r.Check) {
+		labels := sh.Labels
+		var since time.Time
+		for _, h := range sh.Points {
+			if h.T.Before(from) {
+				continue
+			}
+			points++
+			if h.Score < thr {
+				since = time.Time{}
+				continue
+			}
+			if since.IsZero() {
+				since = h.T
+			}
+			if err := eng.OnAnomaly(ctx, rules.Anomaly{Check: r.Check, Labels: labels, Value: h.V, Score: h.Score,
+				Expected: h.Expected, Lower: h.Lower, Upper: h.Upper, Since: since, T: h.T}); err != nil {
+				return "", err
+			}
+		}
+	}
+	if len(fired) == 0 {
+		return fmt.Sprintf("Rule %s over the last hour (%d points of check %s): would have proposed nothing.", r.Name, points, r.Check), nil
+	}
+	return fmt.Sprintf("Rule %s over the last hour (%d points of check %s) would have proposed %d time(s):\n%s", r.Name, points, r.Check, len(fired), strings.Join(fired, "\n")), nil
+}

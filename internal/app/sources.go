@@ -1,0 +1,237 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/smartcloudops/smartcloudops/bot"
+	"github.com/smartcloudops/smartcloudops/detector"
+	"github.com/smartcloudops/smartcloudops/detector/model"
+	"github.com/smartcloudops/smartcloudops/detector/source/procfs"
+	"github.com/smartcloudops/smartcloudops/detector/source/prometheus"
+	"github.com/smartcloudops/smartcloudops/detector/source/replay"
+	"github.com/smartcloudops/smartcloudops/internal/alertmanager"
+	"github.com/smartcloudops/smartcloudops/internal/chart"
+	"github.com/smartcloudops/smartcloudops/internal/config"
+	"github.com/smartcloudops/smartcloudops/internal/incident"
+	"github.com/smartcloudops/smartcloudops/internal/obs"
+	"github.com/smartcloudops/smartcloudops/rules"
+)
+
+// secret resolves a reference from the configuration.
+func (b *Bot) secret(ctx context.Context, s config.Secret) (string, error) {
+	lookup := func(k string) (string, bool) {
+		for _, kv := range b.opts.Environ {
+			if name, v, ok := strings.Cut(kv, "="); ok && name == k {
+				return v, true
+			}
+		}
+		return "", false
+	}
+	if b.opts.Environ == nil {
+		lookup = os.LookupEnv
+	}
+	v, err := s.Resolve(ctx, lookup, b.ssm)
+	return v.Reveal(), err
+}
+
+// prometheusClient builds the Prometheus client once, when prometheus.url is configured.
+func (b *Bot) prometheusClient(ctx context.Context) (*prometheus.Client, error) {
+	if b.prom != nil || b.cfg.Prometheus.URL == "" {
+		return b.prom, nil
+	}
+	pc := b.cfg.Prometheus
+	o := prometheus.Options{URL: pc.URL, Timeout: pc.Timeout.D(), Logger: b.log,
+		TLS: prometheus.TLSOptions{CAFile: pc.TLS.CAFile, CertFile: pc.TLS.CertFile, KeyFile: pc.TLS.KeyFile, InsecureSkipVerify: pc.TLS.InsecureSkipVerify}}
+	var err error
+	if o.BearerToken, err = b.secret(ctx, pc.BearerToken); err != nil {
+		return nil, fmt.Errorf("prometheus.bearer_token: %w", err)
+	}
+	if pc.BasicAuth != nil {
+		pw, err := b.secret(ctx, pc.BasicAuth.Password)
+		if err != nil {
+			return nil, fmt.Errorf("prometheus.basic_auth.password: %w", err)
+		}
+		o.BasicAuth = &prometheus.BasicAuth{User: pc.BasicAuth.User, Password: pw}
+	}
+	b.prom, err = prometheus.New(o)
+	return b.prom, err
+}
+
+// queryFunc answers query rules from Prometheus (nil without one).
+func (b *Bot) queryFunc() rules.QueryFunc {
+	if b.prom == nil {
+		return nil
+	}
+	return func(ctx context.Context, q string, t time.Time) ([]rules.Sample, error) {
+		series, err := b.prom.Instant(ctx, q, t)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]rules.Sample, 0, len(series))
+		for _, s := range series {
+			for _, p := range s.Points {
+				out = append(out, rules.Sample{Labels: s.Labels, Value: p.V, T: p.T})
+			}
+		}
+		return out, nil
+	}
+}
+
+// rangeFunc answers backtests from Prometheus (nil without one).
+func (b *Bot) rangeFunc() rules.RangeFunc {
+	if b.prom == nil {
+		return nil
+	}
+	return func(ctx context.Context, r *rules.Rule, from, to time.Time, step time.Duration) ([]rules.RangeSeries, error) {
+		series, err := b.prom.Range(ctx, r.Query, from, to, step)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]rules.RangeSeries, len(series))
+		for i, s := range series {
+			out[i].Labels = s.Labels
+			for _, p := range s.Points {
+				out[i].Points = append(out[i].Points, rules.RangePoint{T: p.T, V: p.V})
+			}
+		}
+		return out, nil
+	}
+}
+
+// checkSpec builds a detector check from its configuration.
+func (b *Bot) checkSpec(c config.Check) (detector.CheckSpec, error) {
+	sched, err := config.ParseSchedule(c.Schedule)
+	if err != nil {
+		return detector.CheckSpec{}, err
+	}
+	spec := detector.CheckSpec{Name: c.Name, Severity: c.Severity, Unit: c.Unit, Labels: c.Labels, Schedule: sched, Threshold: c.Threshold}
+	if spec.Severity == "" {
+		spec.Severity = "warning"
+	}
+	if spec.Threshold == 0 {
+		spec.Threshold = model.DefaultThreshold
+	}
+	switch c.Model {
+	case "", "default":
+		spec.Factory = model.Default()
+	default:
+		if spec.Factory, err = model.LoadFile(c.Model); err != nil {
+			return spec, fmt.Errorf("model: %w", err)
+		}
+	}
+	switch c.Source {
+	case "procfs":
+		spec.Source, err = procfs.New(procfs.Options{Metric: c.Metric})
+	case "replay":
+		speed := int(c.Speed)
+		spec.Source, err = replay.Open(c.File, replay.Options{Speed: speed, Rebase: true})
+	case "prometheus":
+		var pc *prometheus.Client
+		if pc, err = b.prometheusClient(context.Background()); err == nil {
+			spec.Source = promSource{pc, c.Query}
+		}
+	default:
+		err = fmt.Errorf("unknown source %q", c.Source)
+	}
+	return spec, err
+}
+
+// promSource runs a check's query at every tick; each result series is scored on its own.
+type promSource struct {
+	c *prometheus.Client
+	q string
+}
+
+func (s promSource) Fetch(ctx context.Context, now time.Time) ([]detector.Series, error) {
+	res, err := s.c.Instant(ctx, s.q, now)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]detector.Series, len(res))
+	for i, r := range res {
+		out[i] = detector.Series{Labels: r.Labels, Points: r.Points}
+	}
+	return out, nil
+}
+
+// mountAlertmanager serves the webhook and builds the silences client.
+func (b *Bot) mountAlertmanager(handlers map[string]http.Handler) error {
+	ctx := context.Background()
+	token, err := b.secret(ctx, b.cfg.Alertmanager.WebhookToken)
+	if err != nil {
+		return fmt.Errorf("alertmanager.webhook_token: %w", err)
+	}
+	h, err := alertmanager.NewHandler(alertmanager.HandlerOptions{Deliver: b.onAlertmanager, BearerToken: token, Logger: b.log, Registerer: b.reg})
+	if err != nil {
+		return err
+	}
+	handlers["POST /api/v1/alertmanager"] = h
+	return nil
+}
+
+// onAlertmanager turns one webhook notification into an incident and feeds the alert rules.
+func (b *Bot) onAlertmanager(ctx context.Context, m *alertmanager.Message) error {
+	g := incident.AlertGroup{GroupKey: m.GroupKey, Status: m.Status, Receiver: m.Receiver, GroupLabels: m.GroupLabels,
+		CommonLabels: m.CommonLabels, CommonAnnots: m.CommonAnnotations}
+	for _, a := range m.Alerts {
+		g.Alerts = append(g.Alerts, incident.Alert{Fingerprint: a.Fingerprint, Status: a.Status, Labels: a.Labels,
+			Annotations: a.Annotations, StartsAt: a.StartsAt, EndsAt: a.EndsAt})
+	}
+	inc, change, err := b.Incidents.FromAlertGroup(ctx, g)
+	if err != nil {
+		return err
+	}
+	if change == 0 {
+		return nil // a redelivery: already handled
+	}
+	rctx := withIncident(ctx, inc.ID)
+	for _, a := range m.Alerts {
+		if err := b.Rules.OnAlert(rctx, rules.Alert{Labels: a.Labels, Annotations: a.Annotations, Status: a.Status,
+			StartsAt: a.StartsAt, EndsAt: a.EndsAt, Fingerprint: a.Fingerprint}); err != nil {
+			b.log.WarnContext(ctx, "alert rules failed", obs.KeyIncident, inc.ID, obs.KeyErr, err)
+		}
+	}
+	return nil
+}
+
+// promQuerier answers the chat `query` command.
+type promQuerier struct {
+	b *Bot
+}
+
+func (q promQuerier) Query(ctx context.Context, promql string, rng time.Duration) (bot.Message, error) {
+	now := time.Now()
+	step := max(rng/240, 15*time.Second)
+	series, err := q.b.prom.Range(ctx, promql, now.Add(-rng), now, step)
+	if err != nil {
+		return bot.Message{}, obs.UserErrorf("query failed: %v", err)
+	}
+	if len(series) == 0 {
+		return bot.Text("The query returned no series."), nil
+	}
+	m := bot.Message{Title: "query " + promql}
+	for i, s := range series {
+		if i == 10 {
+			m.Footer = fmt.Sprintf("%d more series not shown", len(series)-10)
+			break
+		}
+		last := s.Points[len(s.Points)-1]
+		m.Fields = append(m.Fields, bot.Field{Label: bot.Labels(s.Labels), Value: fmt.Sprintf("%.4g", last.V)})
+	}
+	first := series[0]
+	cs := chart.Series{Title: promql + " " + bot.Labels(first.Labels)}
+	for _, p := range first.Points {
+		cs.Times = append(cs.Times, p.T)
+		cs.Values = append(cs.Values, p.V)
+	}
+	if png, err := chart.Render(cs, chart.Options{}); err == nil {
+		name := fmt.Sprintf("query-%d.png", now.UnixNano())
+		m.Image = &bot.Image{Name: name, PNG: png, Path: q.b.saveChart(name, png), Alt: "chart of " + promql}
+	}
+	return m, nil
+}

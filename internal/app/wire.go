@@ -1,0 +1,129 @@
+package app
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/smartcloudops/smartcloudops/bot"
+	"github.com/smartcloudops/smartcloudops/detector"
+	"github.com/smartcloudops/smartcloudops/internal/incident"
+	"github.com/smartcloudops/smartcloudops/internal/obs"
+	"github.com/smartcloudops/smartcloudops/remediation"
+	"github.com/smartcloudops/smartcloudops/rules"
+)
+
+type incidentKey struct{}
+
+// withIncident carries the incident behind a rule evaluation to the proposal it may make.
+func withIncident(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, incidentKey{}, id)
+}
+
+func incidentOf(ctx context.Context) string {
+	id, _ := ctx.Value(incidentKey{}).(string)
+	return id
+}
+
+// onAnomaly moves an anomaly along the flow: incident first, then the check rules.
+func (b *Bot) onAnomaly(ctx context.Context, a detector.Anomaly) {
+	inc, _, err := b.Incidents.FromAnomaly(ctx, a)
+	if err != nil {
+		b.log.ErrorContext(ctx, "anomaly not recorded", obs.KeyCheck, a.Check, obs.KeyErr, err)
+		return
+	}
+	if inc.Silenced != "" {
+		return // a silenced incident proposes nothing
+	}
+	err = b.Rules.OnAnomaly(withIncident(ctx, inc.ID), rules.Anomaly{
+		Check: a.Check, Labels: a.Labels, Value: a.Value, Score: a.Score, Expected: a.Expected,
+		Lower: a.Lower, Upper: a.Upper, Since: a.Since, T: a.T,
+	})
+	if err != nil {
+		b.log.WarnContext(ctx, "check rules failed", obs.KeyCheck, a.Check, obs.KeyErr, err)
+	}
+}
+
+func (b *Bot) onRecovery(ctx context.Context, r detector.Recovery) {
+	if _, _, err := b.Incidents.FromRecovery(ctx, r); err != nil {
+		b.log.ErrorContext(ctx, "recovery not recorded", obs.KeyCheck, r.Check, obs.KeyErr, err)
+	}
+	if err := b.Rules.OnCheckDone(ctx, r.Check, r.T); err != nil {
+		b.log.WarnContext(ctx, "check rules failed", obs.KeyCheck, r.Check, obs.KeyErr, err)
+	}
+}
+
+// onFire turns a rule firing into a stored proposal, linked to the incident behind it.
+func (b *Bot) onFire(ctx context.Context, f rules.Firing) error {
+	ap := f.Rule.Approval
+	incID := incidentOf(ctx)
+	p, err := b.Proposals.Propose(ctx, remediation.Request{
+		Action: f.Rule.Action.Name, Params: map[string]any(f.Params), Rule: f.Rule.Name, RuleVersion: f.Version,
+		Incident: incID, Requester: remediation.Actor{ID: "rule:" + f.Rule.Name, Name: "rule " + f.Rule.Name},
+		Policy: remediation.Policy{Roles: ap.Roles, MinApprovers: ap.MinApprovers, AllowRequester: ap.AllowRequester, Expires: ap.Expires},
+		DryRun: f.Rule.DryRun,
+	})
+	if err != nil {
+		return err
+	}
+	if incID != "" {
+		if _, err := b.Incidents.Update(ctx, incID, func(inc *incident.Incident) {
+			if !slices.Contains(inc.Proposals, p.ID) {
+				inc.Proposals = append(inc.Proposals, p.ID)
+			}
+		}); err != nil {
+			b.log.WarnContext(ctx, "proposal not linked to its incident", obs.KeyProposal, p.ID, obs.KeyIncident, incID, obs.KeyErr, err)
+		}
+	}
+	return nil
+}
+
+func (b *Bot) ruleVersion(name string) (string, bool) {
+	r, ok := b.Rules.Rule(name)
+	if !ok {
+		return "", false
+	}
+	return r.Version, true
+}
+
+// roles returns the configured roles of a chat user. The person at the console owns the
+// process, so unless the configuration names console users in some role, they are admin.
+func (b *Bot) roles(u bot.User) []string {
+	id := u.Platform + ":" + u.ID
+	var out []string
+	consoleNamed := false
+	for name, r := range b.cfg.Roles {
+		member := slices.Contains(r.Users, id)
+		for _, g := range u.Groups {
+			member = member || slices.Contains(r.Groups, u.Platform+":"+g)
+		}
+		if member {
+			out = append(out, name)
+		}
+		for _, m := range r.Users {
+			consoleNamed = consoleNamed || strings.HasPrefix(m, "console:")
+		}
+	}
+	if u.Platform == "console" && !consoleNamed {
+		out = append(out, remediation.RoleAdmin)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (b *Bot) target(a bot.Adapter) bot.Target {
+	conv := func(rs []configRoute) []bot.Route {
+		out := make([]bot.Route, len(rs))
+		for i, r := range rs {
+			out[i] = bot.Route{Severity: r.Severity, Labels: r.Labels, Channel: r.Channel}
+		}
+		return out
+	}
+	switch a.Name() {
+	case "slack":
+		return bot.Target{Adapter: a, DefaultChannel: b.cfg.Slack.DefaultChannel, Routes: conv(b.cfg.Slack.Routes)}
+	case "discord":
+		return bot.Target{Adapter: a, DefaultChannel: b.cfg.Discord.DefaultChannel, Routes: conv(b.cfg.Discord.Routes)}
+	}
+	return bot.Target{Adapter: a, DefaultChannel: a.Name()}
+}
