@@ -262,3 +262,28 @@ func threadMessage(p remediation.Proposal) Message {
 	}
 	return Message{Title: title, Text: body}
 }
+
+// Note posts m in the thread of the card for key (an incident or proposal ID) on every platform
+// that shows it. Cards not posted yet get no note.
+func (n *Notifier) Note(ctx context.Context, key string, m Message) error {
+	var errs []error
+	for _, t := range n.o.Targets {
+		kv, err := n.o.Store.Get(ctx, "cards/"+key+"/"+t.Adapter.Name())
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var rec cardRecord
+		if err := json.Unmarshal(kv.Value, &rec); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if _, err := t.Adapter.PostThread(ctx, rec.Ref, m); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", t.Adapter.Name(), err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -27,6 +27,7 @@ const detectUsage = `usage: smartcloudops detect <command> [flags]
 commands:
   train   fit a model on history and write a model file
   eval    replay a NAB-layout corpus through the shipped model and score it
+  once    run every configured check once and print what it finds
 
 Run "smartcloudops detect <command> --help" for the flags of a command.
 `
@@ -46,6 +47,8 @@ func runDetect(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return detectTrain(ctx, args[1:], stdout, stderr)
 	case "eval":
 		return detectEval(ctx, args[1:], stdout, stderr)
+	case "once":
+		return detectOnce(ctx, args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "detect: unknown command %q\n%s", args[0], detectUsage)
 	return 2

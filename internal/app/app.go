@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,6 +75,8 @@ type Bot struct {
 	prom      *promsrc.Client
 	ssm       config.SSMFunc
 	closers   []func()
+	runCtx    context.Context // ends when Run stops taking new work
+	wg        sync.WaitGroup  // follow-ups (verifications) started by Run's components
 }
 
 // Run builds the bot from o and runs it until ctx ends.
@@ -137,6 +140,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	defer b.close()
 	runCtx, stopIntake := context.WithCancel(ctx)
 	defer stopIntake()
+	b.runCtx = runCtx
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return b.Detector.Run(gctx) })
 	g.Go(func() error { return b.Notifier.Run(gctx) })
@@ -173,6 +177,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	case <-time.After(30 * time.Second):
 		b.log.Warn("actions still running at shutdown; they will show as unknown after the next start")
 	}
+	b.wg.Wait()
 	b.Notifier.Flush(context.WithoutCancel(ctx))
 	if errors.Is(err, context.Canceled) {
 		err = nil

@@ -62,12 +62,14 @@ func testConfig(t *testing.T, dataDir string) config.Config {
 	if err := os.MkdirAll(actions, 0o750); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile("testdata/actions/scale_up.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(actions, "scale_up.sh"), b, 0o750); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"scale_up.sh", "fail.sh"} {
+		b, err := os.ReadFile(filepath.Join("testdata/actions", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(actions, name), b, 0o750); err != nil {
+			t.Fatal(err)
+		}
 	}
 	cfg := config.Default()
 	cfg.DataDir = dataDir
@@ -125,6 +127,7 @@ var proposalRE = regexp.MustCompile(`Proposal (p-[0-9a-f]+): script scale_up.sh 
 func TestDemoLoop(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
+	cfg.Executor.Settle = config.Duration(300 * time.Millisecond)
 	r := start(t, cfg, nil)
 	id := r.out.waitFor(t, proposalRE, 30*time.Second)
 	chart := r.out.waitFor(t, regexp.MustCompile(`chart: (\S+\.png)`), time.Second)
@@ -135,6 +138,7 @@ func TestDemoLoop(t *testing.T) {
 	r.send(t, "approve "+id)
 	r.out.waitFor(t, regexp.MustCompile(id+` succeeded`), 10*time.Second)
 	r.out.waitFor(t, regexp.MustCompile(`scaling web-asg from 2 to 3 instances`), 5*time.Second)
+	r.out.waitFor(t, regexp.MustCompile(`Verification `+id+` after 300ms: cleared`), 10*time.Second)
 	r.send(t, "approve "+id)
 	r.out.waitFor(t, regexp.MustCompile(`proposal `+id+` is already succeeded`), 5*time.Second)
 	r.send(t, "history")
@@ -242,4 +246,24 @@ func childBot(t *testing.T) {
 	id := r.out.waitFor(t, proposalRE, 30*time.Second)
 	r.send(t, "approve "+id)
 	time.Sleep(time.Minute) // killed long before this ends
+}
+
+// TestRuleDisabledAfterFailures approves a remedy that fails; with max_failures 1 its rule is
+// disabled, the card's thread says so, and the audit trail records it.
+func TestRuleDisabledAfterFailures(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.Rules.Paths = []string{"testdata/rules-fail"}
+	cfg.Executor.MaxFailures = 1
+	r := start(t, cfg, nil)
+	id := r.out.waitFor(t, regexp.MustCompile(`Proposal (p-[0-9a-f]+): script fail.sh web-asg`), 30*time.Second)
+	r.send(t, "approve "+id)
+	r.out.waitFor(t, regexp.MustCompile(id+` failed: .*exit`), 10*time.Second)
+	r.out.waitFor(t, regexp.MustCompile(`Rule e2e-broken-remedy is disabled: its action failed 1 times in a row`), 10*time.Second)
+	r.send(t, "rules list")
+	r.out.waitFor(t, regexp.MustCompile(`e2e-broken-remedy\s+\S+\s+disabled`), 5*time.Second)
+	r.send(t, "history e2e-broken-remedy")
+	r.out.waitFor(t, regexp.MustCompile(`rule.disabled`), 5*time.Second)
+	r.stop()
+	verifyAudit(t, dir)
 }

@@ -38,7 +38,7 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 		return nil, err
 	}
 	cfg := o.Config
-	b := &Bot{opts: o, cfg: cfg, log: o.Logger, reg: newRegistry(o.Version)}
+	b := &Bot{opts: o, cfg: cfg, log: o.Logger, reg: newRegistry(o.Version), runCtx: ctx}
 	ok := false
 	defer func() {
 		if !ok {
@@ -100,7 +100,7 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 	if b.Notifier, err = bot.NewNotifier(bot.NotifierOptions{Targets: targets, Store: b.Store, Incidents: b.Incidents, Proposals: b.Proposals, Logger: b.log}); err != nil {
 		return nil, err
 	}
-	notify.n = b.Notifier
+	notify.n, notify.after = b.Notifier, b.afterRun
 	if b.Router, err = commands.New(commands.Options{
 		Incidents: b.Incidents, Proposals: b.Proposals, Audit: b.Audit, Detector: b.Detector,
 		Rules: &rulesService{b: b}, Actions: b.actionNames, Roles: b.roles, Version: o.Version,
@@ -125,7 +125,10 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 }
 
 // lateNotifier forwards changes to the notifier, which is built after the domain services.
-type lateNotifier struct{ n *bot.Notifier }
+type lateNotifier struct {
+	n     *bot.Notifier
+	after func(context.Context, remediation.Proposal)
+}
 
 func (l *lateNotifier) incident(ctx context.Context, inc incident.Incident, c incident.Change) {
 	if l.n != nil {
@@ -136,6 +139,9 @@ func (l *lateNotifier) incident(ctx context.Context, inc incident.Incident, c in
 func (l *lateNotifier) proposal(ctx context.Context, p remediation.Proposal) {
 	if l.n != nil {
 		l.n.ProposalChanged(ctx, p)
+	}
+	if l.after != nil {
+		l.after(ctx, p)
 	}
 }
 

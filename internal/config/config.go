@@ -61,6 +61,7 @@ type Discord struct {
 	ApplicationID  string  `yaml:"application_id"`
 	GuildID        string  `yaml:"guild_id"`
 	PublicKey      string  `yaml:"public_key"` // enables the HTTP interactions endpoint
+	APIURL         string  `yaml:"api_url"`    // override of https://discord.com (scheme and host), for tests
 	DefaultChannel string  `yaml:"default_channel"`
 	Routes         []Route `yaml:"routes"`
 }
@@ -156,6 +157,11 @@ type Executor struct {
 	Timeout     Duration `yaml:"timeout"`      // per action
 	MaxPerHour  int      `yaml:"max_per_hour"` // across all rules
 	ExpireAfter Duration `yaml:"expire_after"` // default expiry of proposals without a rule policy
+	// Settle is how long after an action succeeded the bot checks whether its incident cleared
+	// and says so in the card's thread; 0 turns the check off.
+	Settle Duration `yaml:"settle"`
+	// MaxFailures disables a rule whose actions failed this many times in a row; 0 never does.
+	MaxFailures int `yaml:"max_failures"`
 }
 
 // Duration is a time.Duration written as "30s" or "5m" in YAML.
@@ -177,6 +183,7 @@ func Default() Config {
 			Script:  ScriptAction{Timeout: Duration(30 * time.Second)},
 			Webhook: WebhookAction{Timeout: Duration(10 * time.Second)},
 		},
-		Executor: Executor{Timeout: Duration(5 * time.Minute), MaxPerHour: 20, ExpireAfter: Duration(time.Hour)},
+		Executor: Executor{Timeout: Duration(5 * time.Minute), MaxPerHour: 20, ExpireAfter: Duration(time.Hour),
+			Settle: Duration(2 * time.Minute), MaxFailures: 3},
 	}
 }

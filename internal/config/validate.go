@@ -189,6 +189,9 @@ func (c *Config) validate() []fieldError {
 	if c.Executor.Timeout <= 0 {
 		add("executor.timeout", "must be positive")
 	}
+	if c.Executor.MaxFailures < 0 {
+		add("executor.max_failures", "must not be negative")
+	}
 	if c.Executor.MaxPerHour < 0 {
 		add("executor.max_per_hour", "must not be negative")
 	}

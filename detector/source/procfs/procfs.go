@@ -52,7 +52,14 @@ func New(o Options) (*Source, error) {
 		return nil, fmt.Errorf("procfs: %w", err)
 	}
 	host, _ := os.Hostname()
-	return &Source{o: o, fs: fs, host: host}, nil
+	s := &Source{o: o, fs: fs, host: host}
+	if o.Metric == "cpu" {
+		// Take the first reading now, so the first Fetch can already report a rate.
+		if _, err := s.Fetch(context.Background(), time.Now()); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // Fetch implements detector.Source.
