@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/smartcloudops/smartcloudops/internal/config"
 )
 
 type composeFile struct {
@@ -162,5 +164,13 @@ func TestPrometheusConfigJobs(t *testing.T) {
 	node := jobs["node"]
 	if len(node) == 0 || !strings.HasSuffix(node[0], ":9100") {
 		t.Errorf("node job targets %q, want node exporter on :9100", node)
+	}
+}
+
+// TestComposeBotConfigIsValid loads the bot's configuration for the compose stack with the bot's
+// own loader, so it cannot drift from the configuration schema.
+func TestComposeBotConfigIsValid(t *testing.T) {
+	if _, err := config.Load("smartcloudops.yml", nil); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -50,6 +50,12 @@ type fixture struct {
 	now time.Time
 }
 
+// newFixtureOptions returns Options over st with an audit log and a fixed clock.
+func newFixtureOptions(st store.Store) Options {
+	al, _ := audit.New(audit.Options{Store: st})
+	return Options{Store: st, Audit: al}
+}
+
 func newFixture(t *testing.T, st store.Store, mut func(*Options)) *fixture {
 	t.Helper()
 	f := &fixture{st: st, act: &countingAction{}, now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/smartcloudops/smartcloudops/examples"
 	"github.com/smartcloudops/smartcloudops/internal/app"
@@ -47,8 +49,20 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		cfg.Listen = *listen
 	}
 	log := obs.NewLogger(stderr, obs.LogOptions{Level: cfg.Log.Level, Format: cfg.Log.Format})
-	err = app.Run(ctx, app.Options{Config: cfg, Defaults: *cfgPath == "", Demo: *demo, In: stdin, Out: stdout,
-		Logger: log, Version: version, Environ: os.Environ()})
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := make(chan struct{}, 1)
+	go func() {
+		for range hup {
+			select {
+			case reload <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	err = app.Run(ctx, app.Options{Config: cfg, ConfigPath: *cfgPath, Reload: reload, Defaults: *cfgPath == "", Demo: *demo,
+		In: stdin, Out: stdout, Logger: log, Version: version, Environ: os.Environ()})
 	if err != nil {
 		fmt.Fprintf(stderr, "smartcloudops: %v\n", err)
 		return 1

@@ -63,7 +63,7 @@ func (b *Bot) buildChatAdapters(ctx context.Context) error {
 			return fmt.Errorf("slack.app_token: %w", err)
 		}
 		a, err := slack.New(slack.Options{BotToken: bt, AppToken: at, APIURL: sc.APIURL, DefaultChannel: sc.DefaultChannel,
-			Logger: b.log, Registerer: b.reg})
+			Logger: b.log, Registerer: b.regr})
 		if err != nil {
 			return fmt.Errorf("slack: %w", err)
 		}
@@ -75,7 +75,7 @@ func (b *Bot) buildChatAdapters(ctx context.Context) error {
 			return fmt.Errorf("discord.token: %w", err)
 		}
 		a, err := discord.New(discord.Options{Token: tok, ApplicationID: dc.ApplicationID, GuildID: dc.GuildID, PublicKey: dc.PublicKey,
-			DefaultChannel: dc.DefaultChannel, BaseURL: dc.APIURL, Logger: b.log, Registerer: b.reg, Now: time.Now})
+			DefaultChannel: dc.DefaultChannel, BaseURL: dc.APIURL, Logger: b.log, Registerer: b.regr, Now: time.Now})
 		if err != nil {
 			return fmt.Errorf("discord: %w", err)
 		}

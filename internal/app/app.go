@@ -48,6 +48,10 @@ type Options struct {
 	Logger   *slog.Logger
 	Version  string
 	Environ  []string
+	// ConfigPath is the file the configuration came from; Reload reads it again.
+	ConfigPath string
+	// Reload asks for the configuration to be reloaded (SIGHUP in main).
+	Reload <-chan struct{}
 	// Store, when set, is used instead of opening the bbolt file (tests).
 	Store store.Store
 	// Ready, when set, is called once everything is running (tests).
@@ -60,6 +64,7 @@ type Bot struct {
 	cfg       config.Config
 	log       *slog.Logger
 	reg       *prometheus.Registry
+	regr      *recordingRegisterer // what components register with
 	Store     store.Store
 	Audit     *audit.Log
 	Incidents *incident.Manager
@@ -75,6 +80,7 @@ type Bot struct {
 	prom      *promsrc.Client
 	ssm       config.SSMFunc
 	closers   []func()
+	reload    *reloadMetrics
 	runCtx    context.Context // ends when Run stops taking new work
 	wg        sync.WaitGroup  // follow-ups (verifications) started by Run's components
 }
@@ -91,13 +97,16 @@ func Run(ctx context.Context, o Options) error {
 // Registry is the bot's metrics registry.
 func (b *Bot) Registry() *prometheus.Registry { return b.reg }
 
-func newRegistry(version string) *prometheus.Registry {
+func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+func registerBuildInfo(reg prometheus.Registerer, version string) {
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "smartcloudops_build_info", Help: "Build information; always 1."}, []string{"version", "goversion"})
 	info.WithLabelValues(version, runtime.Version()).Set(1)
 	reg.MustRegister(info)
-	return reg
 }
 
 // prepareData makes the data dir, extracts the embedded examples when the default
@@ -146,6 +155,9 @@ func (b *Bot) Run(ctx context.Context) error {
 	g.Go(func() error { return b.Notifier.Run(gctx) })
 	g.Go(func() error { return b.Rules.Run(gctx) })
 	g.Go(func() error { return b.Proposals.Run(gctx, 15*time.Second) })
+	if b.opts.Reload != nil {
+		g.Go(func() error { return b.reloadLoop(gctx) })
+	}
 	if b.Web != nil {
 		g.Go(func() error { return b.Web.Run(gctx) })
 	}

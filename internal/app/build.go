@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"time"
 
 	"github.com/smartcloudops/smartcloudops/bot"
 	"github.com/smartcloudops/smartcloudops/bot/console"
@@ -38,7 +39,10 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 		return nil, err
 	}
 	cfg := o.Config
-	b := &Bot{opts: o, cfg: cfg, log: o.Logger, reg: newRegistry(o.Version), runCtx: ctx}
+	b := &Bot{opts: o, cfg: cfg, log: o.Logger, reg: newRegistry(), runCtx: ctx}
+	b.regr = &recordingRegisterer{Registerer: b.reg}
+	registerBuildInfo(b.regr, o.Version)
+	b.reload = newReloadMetrics(b.regr, time.Now())
 	ok := false
 	defer func() {
 		if !ok {
@@ -60,7 +64,7 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 		})
 	}
 	var err error
-	if b.Audit, err = audit.New(audit.Options{Store: b.Store, Logger: b.log, Registerer: b.reg}); err != nil {
+	if b.Audit, err = audit.New(audit.Options{Store: b.Store, Logger: b.log, Registerer: b.regr}); err != nil {
 		return nil, err
 	}
 	if err := b.buildActions(ctx); err != nil {
@@ -71,7 +75,7 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 	}
 	notify := &lateNotifier{}
 	chartDir := filepath.Join(cfg.DataDir, "charts")
-	if b.Incidents, err = incident.New(incident.Options{Store: b.Store, Logger: b.log, Registerer: b.reg,
+	if b.Incidents, err = incident.New(incident.Options{Store: b.Store, Logger: b.log, Registerer: b.regr,
 		OnChange: notify.incident, Chart: func(id string, a detector.Anomaly) string { return b.drawChart(chartDir, id, a) }}); err != nil {
 		return nil, err
 	}
@@ -79,7 +83,7 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 		return nil, err
 	}
 	if b.Proposals, err = remediation.New(remediation.Options{
-		Store: b.Store, Audit: b.Audit, Logger: b.log, Registerer: b.reg,
+		Store: b.Store, Audit: b.Audit, Logger: b.log, Registerer: b.regr,
 		Actions:     func(n string) (remediation.Action, bool) { a, ok := b.actions[n]; return a, ok },
 		RuleVersion: b.ruleVersion, OnChange: notify.proposal,
 		DryRun: cfg.Executor.DryRun, Timeout: cfg.Executor.Timeout.D(), MaxPerHour: cfg.Executor.MaxPerHour,
@@ -105,7 +109,7 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 		Incidents: b.Incidents, Proposals: b.Proposals, Audit: b.Audit, Detector: b.Detector,
 		Rules: &rulesService{b: b}, Actions: b.actionNames, Roles: b.roles, Version: o.Version,
 		Querier: b.querier(), Silencer: b.silencer(),
-		Logger: b.log, Registerer: b.reg,
+		Logger: b.log, Registerer: b.regr,
 	}); err != nil {
 		return nil, err
 	}
@@ -177,7 +181,7 @@ func (b *Bot) buildDetector() error {
 	}
 	var err error
 	b.Detector, err = detector.New(detector.Options{
-		Checks: specs, Store: b.Store, LoadModel: model.Load, Logger: b.log, Registerer: b.reg,
+		Checks: specs, Store: b.Store, LoadModel: model.Load, Logger: b.log, Registerer: b.regr,
 		OnAnomaly:  b.onAnomaly,
 		OnRecovery: b.onRecovery,
 	})

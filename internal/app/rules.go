@@ -33,7 +33,7 @@ func (b *Bot) schema(name string) (remediation.Schema, bool) {
 // the rule files of the configuration.
 func (b *Bot) buildRules(ctx context.Context) error {
 	var err error
-	b.Rules, err = rules.NewEngine(rules.EngineOptions{Store: b.Store, Logger: b.log, Registerer: b.reg,
+	b.Rules, err = rules.NewEngine(rules.EngineOptions{Store: b.Store, Logger: b.log, Registerer: b.regr,
 		OnFire: b.onFire, Actions: b.schema, Query: b.queryFunc()})
 	if err != nil {
 		return err

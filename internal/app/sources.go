@@ -166,7 +166,7 @@ func (b *Bot) mountAlertmanager(handlers map[string]http.Handler) error {
 	if err != nil {
 		return fmt.Errorf("alertmanager.webhook_token: %w", err)
 	}
-	h, err := alertmanager.NewHandler(alertmanager.HandlerOptions{Deliver: b.onAlertmanager, BearerToken: token, Logger: b.log, Registerer: b.reg})
+	h, err := alertmanager.NewHandler(alertmanager.HandlerOptions{Deliver: b.onAlertmanager, BearerToken: token, Logger: b.log, Registerer: b.regr})
 	if err != nil {
 		return err
 	}
