@@ -16,7 +16,7 @@ import (
 	"github.com/smartcloudops/smartcloudops/detector/model"
 )
 
-func runCLI(args ...string) (int, string, string) {
+func runDetectCLI(args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
 	code := runDetect(context.Background(), args, &out, &errb)
 	return code, out.String(), errb.String()
@@ -43,7 +43,7 @@ func TestDetectUsage(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			if code, out, errs := runCLI(tc.args...); code != tc.code {
+			if code, out, errs := runDetectCLI(tc.args...); code != tc.code {
 				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, out, errs)
 			}
 		})
@@ -63,7 +63,7 @@ func TestTrainCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "m.model")
-	code, stdout, stderr := runCLI("train", "--csv", in, "--out", out)
+	code, stdout, stderr := runDetectCLI("train", "--csv", in, "--out", out)
 	if code != 0 || !strings.Contains(stderr, "skipped 1") {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
@@ -110,7 +110,7 @@ func promServer(t *testing.T, series int) *httptest.Server {
 func TestTrainPrometheus(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "m.model")
 	srv := promServer(t, 1)
-	code, stdout, stderr := runCLI("train", "--prometheus", srv.URL, "--query", "up", "--from", "2023-11-14T22:00:00Z",
+	code, stdout, stderr := runDetectCLI("train", "--prometheus", srv.URL, "--query", "up", "--from", "2023-11-14T22:00:00Z",
 		"--to", "2023-11-15T00:00:00Z", "--out", out, "--model", "robust")
 	if code != 0 || !strings.Contains(stdout, "300 points") {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
@@ -120,10 +120,10 @@ func TestTrainPrometheus(t *testing.T) {
 		t.Fatalf("model file: %v", err)
 	}
 	two := promServer(t, 2)
-	if code, _, stderr := runCLI("train", "--prometheus", two.URL, "--query", "up", "--from", "1h", "--out", out); code != 1 || !strings.Contains(stderr, "2 series") {
+	if code, _, stderr := runDetectCLI("train", "--prometheus", two.URL, "--query", "up", "--from", "1h", "--out", out); code != 1 || !strings.Contains(stderr, "2 series") {
 		t.Errorf("two series: exit %d, stderr %s", code, stderr)
 	}
-	if code, _, stderr := runCLI("train", "--prometheus", srv.URL, "--query", "down", "--from", "1h", "--out", out); code != 1 || !strings.Contains(stderr, "down") {
+	if code, _, stderr := runDetectCLI("train", "--prometheus", srv.URL, "--query", "down", "--from", "1h", "--out", out); code != 1 || !strings.Contains(stderr, "down") {
 		t.Errorf("bad query: exit %d, stderr %s", code, stderr)
 	}
 }
@@ -135,7 +135,7 @@ func TestEvalNAB(t *testing.T) {
 	}
 	dir := t.TempDir()
 	md := filepath.Join(dir, "r.md")
-	code, stdout, stderr := runCLI("eval", "--nab", nab, "--categories", "realAdExchange", "--out", dir, "--json", "--markdown", md)
+	code, stdout, stderr := runDetectCLI("eval", "--nab", nab, "--categories", "realAdExchange", "--out", dir, "--json", "--markdown", md)
 	if code != 0 {
 		t.Fatalf("exit %d\nstderr: %s", code, stderr)
 	}

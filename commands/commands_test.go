@@ -1,0 +1,156 @@
+package commands
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smartcloudops/smartcloudops/bot"
+	"github.com/smartcloudops/smartcloudops/internal/incident"
+	"github.com/smartcloudops/smartcloudops/internal/obs"
+	"github.com/smartcloudops/smartcloudops/internal/store"
+	"github.com/smartcloudops/smartcloudops/remediation"
+	"github.com/smartcloudops/smartcloudops/remediation/audit"
+)
+
+type echoAction struct{}
+
+func (echoAction) Name() string { return "echo" }
+func (echoAction) Schema() remediation.Schema {
+	return remediation.Schema{{Name: "msg", Type: remediation.TypeString, Required: true}}
+}
+func (echoAction) Target(p remediation.Params) string { return "echo/" + p.String("msg") }
+func (echoAction) Describe(_ context.Context, p remediation.Params) (string, error) {
+	return "say " + p.String("msg"), nil
+}
+func (echoAction) Execute(_ context.Context, p remediation.Params) (remediation.Result, error) {
+	return remediation.Result{Summary: "said " + p.String("msg")}, nil
+}
+
+func newRouter(t *testing.T) (*Router, *audit.Log) {
+	t.Helper()
+	st := store.NewMemory()
+	al, _ := audit.New(audit.Options{Store: st})
+	inc, _ := incident.New(incident.Options{Store: st})
+	mg, _ := remediation.New(remediation.Options{Store: st, Audit: al,
+		Actions: func(n string) (remediation.Action, bool) { return echoAction{}, n == "echo" }})
+	roles := map[string][]string{"alice": {"operator"}, "root": {"admin"}}
+	r, err := New(Options{Incidents: inc, Proposals: mg, Audit: al, Logger: obs.Discard(), Version: "test",
+		Roles: func(u bot.User) []string { return roles[u.ID] }, Actions: func() []string { return []string{"echo"} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, al
+}
+
+func say(r *Router, user, line string) bot.Message {
+	return r.Handle(context.Background(), bot.Event{Kind: bot.EventCommand, User: bot.User{Platform: "slack", ID: user, Name: user}, Text: line})
+}
+
+func TestCommands(t *testing.T) {
+	r, al := newRouter(t)
+	cases := []struct {
+		user, line string
+		want       []string
+	}{
+		{"bob", "", []string{"Type `help`"}},
+		{"bob", "hepl", []string{`unknown command "hepl"`, `did you mean "help"`}},
+		{"bob", "help approve", []string{"approve <proposal>"}},
+		{"bob", "whoami", []string{"slack:bob", "roles: viewer"}},
+		{"bob", "run echo msg=hi", []string{"`run` needs role operator"}},
+		{"bob", "pause", []string{"`pause` needs role admin"}},
+		{"alice", "run echo", []string{`"msg": required`}},
+		{"alice", "run echo msg=hi msg=ho", []string{`parameter "msg" given twice`}},
+		{"alice", "run nope x=1", []string{`unknown action "nope"`}},
+		{"alice", `reject "unterminated`, []string{"unterminated quote"}},
+		{"bob", "approve p-000000", []string{`no proposal "p-000000"`}},
+		{"bob", "proposals bogus", []string{`unknown state "bogus"`}},
+		{"bob", "silence incident inc-1 for soon", []string{"needs role operator"}},
+		{"alice", "silence incident inc-1 for soon", []string{`"soon" is not a duration`}},
+		{"alice", "silence env=prod for 2h deploy", []string{"Silenced anomalies", `env="prod"`}},
+		{"alice", "silence env!=prod for 2h", []string{"only equality matchers"}},
+		{"bob", "incidents", []string{"No open incidents."}},
+		{"bob", "history", []string{"command.denied"}},
+	}
+	for _, c := range cases {
+		got := say(r, c.user, c.line)
+		for _, w := range c.want {
+			if !strings.Contains(got.Text, w) {
+				t.Errorf("%s %q: reply %q lacks %q", c.user, c.line, got.Text, w)
+			}
+		}
+	}
+	recs, _ := al.List(context.Background(), audit.Filter{})
+	if len(recs) == 0 || recs[0].Kind != "command.denied" || recs[0].User != "slack:bob" {
+		t.Fatalf("refused command not audited: %+v", recs)
+	}
+}
+
+// TestRunNeedsAnotherApprover proposes by hand and checks the same policy holds for buttons.
+func TestRunNeedsAnotherApprover(t *testing.T) {
+	r, _ := newRouter(t)
+	reply := say(r, "alice", "run echo msg=hello")
+	id := strings.Fields(reply.Text)[1]
+	id = strings.TrimSuffix(id, ":")
+	if !strings.HasPrefix(id, "p-") {
+		t.Fatalf("no proposal in %q", reply.Text)
+	}
+	if got := say(r, "alice", "approve "+id); !strings.Contains(got.Text, "does not let the requester approve") {
+		t.Fatalf("self approval: %q", got.Text)
+	}
+	if got := say(r, "bob", "approve "+id); !strings.Contains(got.Text, "needs role operator") || !got.Ephemeral {
+		t.Fatalf("viewer approval: %+v", got)
+	}
+	click := bot.Event{Kind: bot.EventButton, User: bot.User{Platform: "slack", ID: "root", Name: "root"}, Button: bot.Button{Action: bot.ActionApprove, Value: id}}
+	if got := r.Handle(context.Background(), click); !strings.Contains(got.Text, id+" succeeded: said hello") {
+		t.Fatalf("admin click: %q", got.Text)
+	}
+	if got := r.Handle(context.Background(), click); !strings.Contains(got.Text, "already succeeded") {
+		t.Fatalf("second click: %q", got.Text)
+	}
+	if got := say(r, "bob", "proposals all"); !strings.Contains(got.Text, id+"  succeeded echo say hello") {
+		t.Fatalf("proposals: %q", got.Text)
+	}
+	_ = time.Second
+}
+
+func TestSplit(t *testing.T) {
+	cases := map[string][]string{
+		`approve p-1`:                       {"approve", "p-1"},
+		`  reject  p-1   "too risky now" `:  {"reject", "p-1", "too risky now"},
+		`query 'rate(x[5m]) > 0.5' 1h`:      {"query", "rate(x[5m]) > 0.5", "1h"},
+		`run scale "asg=web count=6"`:       {"run", "scale", "asg=web count=6"},
+		`say \"hi\"`:                        {"say", `"hi"`},
+		"reject p-1 “smart quotes”":         {"reject", "p-1", "smart quotes"},
+		`silence alertname="X",env=~"p.*"`: {"silence", `alertname=X,env=~p.*`},
+	}
+	for in, want := range cases {
+		got, err := Split(in)
+		if err != nil || strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("Split(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{`"open`, `trailing\`, "bad \xff utf8", strings.Repeat("x", maxLine+1)} {
+		if _, err := Split(bad); err == nil || !obs.IsUser(err) {
+			t.Errorf("Split(%q) = %v, want a user error", bad, err)
+		}
+	}
+}
+
+func FuzzSplit(f *testing.F) {
+	for _, s := range []string{"approve p-1", `reject p-1 "why not"`, `a 'b c' d\ e`, "“x”", `\`, `"`, ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		words, err := Split(s)
+		if err != nil {
+			return
+		}
+		for _, w := range words {
+			if strings.ContainsAny(w, "\n\t") && !strings.ContainsAny(s, "\"'\\") {
+				t.Fatalf("unquoted word %q holds whitespace", w)
+			}
+		}
+	})
+}
