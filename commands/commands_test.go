@@ -117,12 +117,12 @@ func TestRunNeedsAnotherApprover(t *testing.T) {
 
 func TestSplit(t *testing.T) {
 	cases := map[string][]string{
-		`approve p-1`:                       {"approve", "p-1"},
-		`  reject  p-1   "too risky now" `:  {"reject", "p-1", "too risky now"},
-		`query 'rate(x[5m]) > 0.5' 1h`:      {"query", "rate(x[5m]) > 0.5", "1h"},
-		`run scale "asg=web count=6"`:       {"run", "scale", "asg=web count=6"},
-		`say \"hi\"`:                        {"say", `"hi"`},
-		"reject p-1 “smart quotes”":         {"reject", "p-1", "smart quotes"},
+		`approve p-1`:                      {"approve", "p-1"},
+		`  reject  p-1   "too risky now" `: {"reject", "p-1", "too risky now"},
+		`query 'rate(x[5m]) > 0.5' 1h`:     {"query", "rate(x[5m]) > 0.5", "1h"},
+		`run scale "asg=web count=6"`:      {"run", "scale", "asg=web count=6"},
+		`say \"hi\"`:                       {"say", `"hi"`},
+		"reject p-1 “smart quotes”":        {"reject", "p-1", "smart quotes"},
 		`silence alertname="X",env=~"p.*"`: {"silence", `alertname=X,env=~p.*`},
 	}
 	for in, want := range cases {
