@@ -160,3 +160,47 @@ func num(v float64, unit string) string {
 	}
 	return s
 }
+
+// CardItem is one incident of a grouped card, with its proposals.
+type CardItem struct {
+	Incident  incident.Incident
+	Proposals []remediation.Proposal
+}
+
+// GroupCard shows several incidents that arrived together on one card: a line per incident with
+// its evidence, its proposals with their buttons, and a Silence button.
+func GroupCard(vs []CardItem) Message {
+	rank := map[Severity]int{SeverityInfo: 0, SeverityWarning: 1, SeverityCritical: 2}
+	m := Message{Title: fmt.Sprintf("%d incidents at once", len(vs)), Severity: SeverityInfo}
+	open := 0
+	for _, v := range vs {
+		inc := v.Incident
+		sev := Severity(inc.Severity)
+		if inc.State == incident.StateOpen {
+			open++
+			if rank[sev] > rank[m.Severity] {
+				m.Severity = sev
+			}
+		}
+		text := fmt.Sprintf("%s (%s)", inc.Title, inc.ID)
+		if inc.State == incident.StateResolved {
+			text = "Resolved: " + text
+		}
+		sec := Section{Text: text}
+		if w := Labels(inc.Labels); w != "" {
+			sec.Fields = append(sec.Fields, Field{"where", w})
+		}
+		if inc.Source == incident.SourceDetector {
+			sec.Fields = append(sec.Fields, Field{"value", fmt.Sprintf("%s (expected %s), score %.2f", num(inc.Value, inc.Unit), num(inc.Expected, inc.Unit), inc.Score)})
+		}
+		if inc.State == incident.StateOpen && inc.Silenced == "" {
+			sec.Buttons = []Button{{Action: ActionSilence, Value: inc.ID, Label: "Silence 1h"}}
+		}
+		m.Sections = append(m.Sections, sec)
+		for _, p := range v.Proposals {
+			m.Sections = append(m.Sections, ProposalSection(p))
+		}
+	}
+	m.Footer = fmt.Sprintf("%d of %d open · grouped to keep the channel readable", open, len(vs))
+	return m
+}

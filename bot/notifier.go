@@ -114,12 +114,11 @@ func (n *Notifier) enqueue(key string, j job) {
 	}
 }
 
-// Run renders queued cards until ctx ends, then drains what is queued.
+// Run renders queued cards until ctx ends.
 func (n *Notifier) Run(ctx context.Context) error {
 	for {
-		n.mu.Lock()
-		if len(n.order) == 0 {
-			n.mu.Unlock()
+		batch := n.take()
+		if len(batch) == 0 {
 			select {
 			case <-ctx.Done():
 				return nil
@@ -127,125 +126,283 @@ func (n *Notifier) Run(ctx context.Context) error {
 				continue
 			}
 		}
-		key := n.order[0]
-		n.order = n.order[1:]
-		j := n.pending[key]
-		delete(n.pending, key)
-		n.mu.Unlock()
 		jctx, _ := obs.EnsureCorrelation(context.WithoutCancel(ctx))
-		if err := n.render(jctx, key, j); err != nil {
-			n.log.ErrorContext(jctx, "card not delivered", "card", key, obs.KeyErr, err)
-		}
+		n.process(jctx, batch)
 	}
 }
 
-// Flush renders everything queued now (for tests and `detect once`).
+// Flush renders everything queued now (for shutdown and tests).
 func (n *Notifier) Flush(ctx context.Context) {
-	for {
-		n.mu.Lock()
-		if len(n.order) == 0 {
-			n.mu.Unlock()
-			return
+	for batch := n.take(); len(batch) > 0; batch = n.take() {
+		n.process(ctx, batch)
+	}
+}
+
+// take removes every queued job, oldest first.
+func (n *Notifier) take() []queued {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]queued, len(n.order))
+	for i, k := range n.order {
+		out[i] = queued{key: k, job: n.pending[k]}
+	}
+	n.order = n.order[:0]
+	clear(n.pending)
+	return out
+}
+
+type queued struct {
+	key string
+	job job
+}
+
+// Bursts: when a pass finds at least groupAt incidents with no card yet for one channel, they
+// share grouped cards of up to groupMax incidents each instead of flooding the channel.
+const (
+	groupAt  = 5
+	groupMax = 10
+)
+
+// view is what one card shows.
+type view struct {
+	key    string
+	inc    *incident.Incident
+	props  []remediation.Proposal
+	msg    Message
+	sev    string
+	labels map[string]string
+}
+
+func (n *Notifier) load(ctx context.Context, q queued) (view, error) {
+	v := view{key: q.key}
+	if q.job.incident != "" {
+		inc, err := n.o.Incidents.Get(ctx, q.job.incident)
+		if err != nil {
+			return v, err
 		}
-		key := n.order[0]
-		n.order = n.order[1:]
-		j := n.pending[key]
-		delete(n.pending, key)
-		n.mu.Unlock()
-		if err := n.render(ctx, key, j); err != nil {
-			n.log.ErrorContext(ctx, "card not delivered", "card", key, obs.KeyErr, err)
+		props, err := n.proposalsOf(ctx, inc)
+		if err != nil {
+			return v, err
+		}
+		v.inc, v.props = &inc, props
+		v.msg, v.sev, v.labels = IncidentCard(inc, props), inc.Severity, inc.Labels
+		return v, nil
+	}
+	p, err := n.o.Proposals.Get(ctx, q.job.proposal)
+	if err != nil {
+		return v, err
+	}
+	v.props = []remediation.Proposal{p}
+	v.msg, v.sev = ProposalCard(p), "warning"
+	return v, nil
+}
+
+func (n *Notifier) proposalsOf(ctx context.Context, inc incident.Incident) ([]remediation.Proposal, error) {
+	var props []remediation.Proposal
+	for _, id := range inc.Proposals {
+		p, err := n.o.Proposals.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		props = append(props, p)
+	}
+	return props, nil
+}
+
+func (n *Notifier) process(ctx context.Context, batch []queued) {
+	var views []view
+	for _, q := range batch {
+		v, err := n.load(ctx, q)
+		if err != nil {
+			n.log.ErrorContext(ctx, "card not rendered", "card", q.key, obs.KeyErr, err)
+			continue
+		}
+		views = append(views, v)
+	}
+	for _, t := range n.o.Targets {
+		fresh := map[string][]view{} // channel → new incident cards
+		var rest []view
+		for _, v := range views {
+			if v.inc != nil && !n.hasCard(ctx, t, v.key) {
+				ch := t.channel(v.sev, v.labels)
+				fresh[ch] = append(fresh[ch], v)
+				continue
+			}
+			rest = append(rest, v)
+		}
+		for ch, vs := range fresh {
+			if len(vs) < groupAt {
+				rest = append(rest, vs...)
+				continue
+			}
+			for i := 0; i < len(vs); i += groupMax {
+				if err := n.postGroup(ctx, t, ch, vs[i:min(i+groupMax, len(vs))]); err != nil {
+					n.log.ErrorContext(ctx, "grouped card not delivered", obs.KeyPlatform, t.Adapter.Name(), obs.KeyErr, err)
+				}
+			}
+		}
+		for _, v := range rest {
+			if err := n.deliver(ctx, t, v); err != nil {
+				n.log.ErrorContext(ctx, "card not delivered", "card", v.key, obs.KeyPlatform, t.Adapter.Name(), obs.KeyErr, err)
+			}
 		}
 	}
 }
 
 type cardRecord struct {
-	Ref    Ref             `json:"ref"`
-	Posted map[string]bool `json:"posted,omitempty"` // proposals whose output went to the thread
+	Ref     Ref             `json:"ref"`
+	Group   string          `json:"group,omitempty"`   // the grouped card this incident is shown on
+	Members []string        `json:"members,omitempty"` // for a grouped card: its incidents
+	Posted  map[string]bool `json:"posted,omitempty"`  // proposals whose output went to the thread
 }
 
-func (n *Notifier) render(ctx context.Context, key string, j job) error {
-	var msg Message
-	var sev string
-	var labels map[string]string
-	var props []remediation.Proposal
-	if j.incident != "" {
-		inc, err := n.o.Incidents.Get(ctx, j.incident)
-		if err != nil {
-			return err
-		}
-		for _, id := range inc.Proposals {
-			p, err := n.o.Proposals.Get(ctx, id)
-			if err != nil {
-				return err
-			}
-			props = append(props, p)
-		}
-		msg, sev, labels = IncidentCard(inc, props), inc.Severity, inc.Labels
-	} else {
-		p, err := n.o.Proposals.Get(ctx, j.proposal)
-		if err != nil {
-			return err
-		}
-		props = []remediation.Proposal{p}
-		msg, sev = ProposalCard(p), "warning"
-	}
-	var errs []error
-	for _, t := range n.o.Targets {
-		if err := n.deliver(ctx, t, key, msg, sev, labels, props); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", t.Adapter.Name(), err))
-		}
-	}
-	return errors.Join(errs...)
+func recordKey(key string, t Target) string { return "cards/" + key + "/" + t.Adapter.Name() }
+
+func (n *Notifier) hasCard(ctx context.Context, t Target, key string) bool {
+	_, err := n.o.Store.Get(ctx, recordKey(key, t))
+	return err == nil
 }
 
-func (n *Notifier) deliver(ctx context.Context, t Target, key string, msg Message, sev string, labels map[string]string, props []remediation.Proposal) error {
-	rkey := "cards/" + key + "/" + t.Adapter.Name()
+func (n *Notifier) getRecord(ctx context.Context, key string) (cardRecord, bool, error) {
 	var rec cardRecord
-	kv, err := n.o.Store.Get(ctx, rkey)
+	kv, err := n.o.Store.Get(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return rec, false, nil
+	}
+	if err != nil {
+		return rec, false, err
+	}
+	if err := json.Unmarshal(kv.Value, &rec); err != nil {
+		return rec, false, fmt.Errorf("card record %s: %w", key, err)
+	}
+	return rec, true, nil
+}
+
+func (n *Notifier) putRecord(ctx context.Context, key string, rec cardRecord) error {
+	b, _ := json.Marshal(rec)
+	_, err := n.o.Store.Put(ctx, key, b)
+	return err
+}
+
+// withPNG reads the chart so the adapter can upload it with a new card.
+func (n *Notifier) withPNG(ctx context.Context, m Message) Message {
+	if m.Image == nil || m.Image.Path == "" {
+		return m
+	}
+	png, err := os.ReadFile(m.Image.Path)
+	if err != nil {
+		n.log.WarnContext(ctx, "chart not attached", "path", m.Image.Path, obs.KeyErr, err)
+		return m
+	}
+	img := *m.Image
+	img.PNG = png
+	m.Image = &img
+	return m
+}
+
+func (n *Notifier) deliver(ctx context.Context, t Target, v view) error {
+	rkey := recordKey(v.key, t)
+	rec, ok, err := n.getRecord(ctx, rkey)
+	if err != nil {
+		return err
+	}
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		if msg.Image != nil && msg.Image.Path != "" {
-			png, err := os.ReadFile(msg.Image.Path)
-			if err != nil {
-				n.log.WarnContext(ctx, "chart not attached", "path", msg.Image.Path, obs.KeyErr, err)
-			} else {
-				img := *msg.Image
-				img.PNG = png
-				msg.Image = &img
-			}
+	case ok && rec.Group != "":
+		return n.updateGroup(ctx, t, rec.Group)
+	case ok:
+		if err := t.Adapter.Update(ctx, rec.Ref, v.msg); err != nil {
+			return err
 		}
-		ref, err := t.Adapter.Post(ctx, t.channel(sev, labels), msg)
+	default:
+		ref, err := t.Adapter.Post(ctx, t.channel(v.sev, v.labels), n.withPNG(ctx, v.msg))
 		if err != nil {
 			return err
 		}
 		rec.Ref = ref
-	case err != nil:
-		return err
-	default:
-		if err := json.Unmarshal(kv.Value, &rec); err != nil {
-			return fmt.Errorf("card record %s: %w", rkey, err)
-		}
-		if err := t.Adapter.Update(ctx, rec.Ref, msg); err != nil {
-			return err
-		}
 	}
+	if err := n.threadOutputs(ctx, t, &rec, v.props); err != nil {
+		return err
+	}
+	return n.putRecord(ctx, rkey, rec)
+}
+
+// threadOutputs posts the output of each finished proposal once into the card's thread.
+func (n *Notifier) threadOutputs(ctx context.Context, t Target, rec *cardRecord, props []remediation.Proposal) error {
 	if rec.Posted == nil {
 		rec.Posted = map[string]bool{}
 	}
 	for _, p := range props {
-		if !p.State.Final() || p.State == remediation.StatePending || rec.Posted[p.ID] {
+		if !p.State.Final() || rec.Posted[p.ID] {
 			continue
 		}
-		if p.State == remediation.StateSucceeded || p.State == remediation.StateFailed || p.State == remediation.StateUnknown || p.State == remediation.StateVoid {
+		switch p.State {
+		case remediation.StateSucceeded, remediation.StateFailed, remediation.StateUnknown, remediation.StateVoid:
 			if _, err := t.Adapter.PostThread(ctx, rec.Ref, threadMessage(p)); err != nil {
 				return err
 			}
 		}
 		rec.Posted[p.ID] = true
 	}
-	b, _ := json.Marshal(rec)
-	_, err = n.o.Store.Put(ctx, rkey, b)
-	return err
+	return nil
+}
+
+// postGroup posts one card for several new incidents.
+func (n *Notifier) postGroup(ctx context.Context, t Target, channel string, vs []view) error {
+	gid := "group-" + vs[0].key
+	msg := GroupCard(items(vs))
+	ref, err := t.Adapter.Post(ctx, channel, msg)
+	if err != nil {
+		return err
+	}
+	grec := cardRecord{Ref: ref}
+	for _, v := range vs {
+		grec.Members = append(grec.Members, v.key)
+		if err := n.putRecord(ctx, recordKey(v.key, t), cardRecord{Ref: ref, Group: gid}); err != nil {
+			return err
+		}
+	}
+	var props []remediation.Proposal
+	for _, v := range vs {
+		props = append(props, v.props...)
+	}
+	if err := n.threadOutputs(ctx, t, &grec, props); err != nil {
+		return err
+	}
+	return n.putRecord(ctx, recordKey(gid, t), grec)
+}
+
+func items(vs []view) []CardItem {
+	out := make([]CardItem, len(vs))
+	for i, v := range vs {
+		out[i] = CardItem{Incident: *v.inc, Proposals: v.props}
+	}
+	return out
+}
+
+// updateGroup edits a grouped card to show the latest state of all its incidents.
+func (n *Notifier) updateGroup(ctx context.Context, t Target, gid string) error {
+	gkey := recordKey(gid, t)
+	grec, ok, err := n.getRecord(ctx, gkey)
+	if err != nil || !ok {
+		return err
+	}
+	var vs []view
+	var props []remediation.Proposal
+	for _, m := range grec.Members {
+		v, err := n.load(ctx, queued{key: m, job: job{incident: m}})
+		if err != nil {
+			return err
+		}
+		vs = append(vs, v)
+		props = append(props, v.props...)
+	}
+	if err := t.Adapter.Update(ctx, grec.Ref, GroupCard(items(vs))); err != nil {
+		return err
+	}
+	if err := n.threadOutputs(ctx, t, &grec, props); err != nil {
+		return err
+	}
+	return n.putRecord(ctx, gkey, grec)
 }
 
 func threadMessage(p remediation.Proposal) Message {
