@@ -198,15 +198,7 @@ func (n *Notifier) load(ctx context.Context, q queued) (view, error) {
 }
 
 func (n *Notifier) proposalsOf(ctx context.Context, inc incident.Incident) ([]remediation.Proposal, error) {
-	var props []remediation.Proposal
-	for _, id := range inc.Proposals {
-		p, err := n.o.Proposals.Get(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		props = append(props, p)
-	}
-	return props, nil
+	return n.o.Proposals.ForIncident(ctx, inc.ID)
 }
 
 func (n *Notifier) process(ctx context.Context, batch []queued) {

@@ -20,8 +20,9 @@ import (
 )
 
 const (
-	proposalPrefix = "proposals/"
-	pausedKey      = "remediation/paused"
+	proposalPrefix   = "proposals/"
+	byIncidentPrefix = "proposal-index/incident/"
+	pausedKey        = "remediation/paused"
 )
 
 // Options configures a Manager. Store, Audit and Actions are required.
@@ -158,7 +159,11 @@ func (mg *Manager) write(ctx context.Context, p *Proposal, rev uint64) error {
 	if err != nil {
 		return err
 	}
-	nrev, err := mg.o.Store.Txn(ctx, []store.Cmp{{Key: proposalPrefix + p.ID, Rev: rev}}, []store.Op{{Key: proposalPrefix + p.ID, Value: b}})
+	ops := []store.Op{{Key: proposalPrefix + p.ID, Value: b}}
+	if rev == 0 && p.Incident != "" {
+		ops = append(ops, store.Op{Key: byIncidentPrefix + p.Incident + "/" + p.ID, Value: []byte(p.ID)})
+	}
+	nrev, err := mg.o.Store.Txn(ctx, []store.Cmp{{Key: proposalPrefix + p.ID, Rev: rev}}, ops)
 	if err != nil {
 		return err
 	}
@@ -181,6 +186,24 @@ func (mg *Manager) Get(ctx context.Context, id string) (Proposal, error) {
 	}
 	p.rev = kv.Rev
 	return p, nil
+}
+
+// ForIncident returns the proposals made for an incident, oldest first.
+func (mg *Manager) ForIncident(ctx context.Context, incident string) ([]Proposal, error) {
+	kvs, err := mg.o.Store.List(ctx, byIncidentPrefix+incident+"/")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Proposal, 0, len(kvs))
+	for _, kv := range kvs {
+		p, err := mg.Get(ctx, string(kv.Value))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b Proposal) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out, nil
 }
 
 // List returns proposals in any of states (all when none), newest first.
