@@ -14,9 +14,10 @@ import (
 
 // TestTuneReport replays the NAB development set with model parameters taken from the
 // SMARTCLOUDOPS_TUNE_PARAMS environment variable (JSON, overlaid on model.DefaultParams) and
-// prints the scores overall, per category and, with SMARTCLOUDOPS_TUNE_SERIES=1, per series. It
-// is a tool for studying the models, so it runs only when SMARTCLOUDOPS_TUNE=1; the categories can
-// be limited with SMARTCLOUDOPS_TUNE_CATEGORIES=a,b.
+// prints the scores overall, per category and, with SMARTCLOUDOPS_TUNE_SERIES=1, per series, each
+// detection as row:in|FP:score:parts (inside a window or a false positive, and the parts that
+// fired). It is a tool for studying the models, so it runs only when SMARTCLOUDOPS_TUNE=1; the
+// categories can be limited with SMARTCLOUDOPS_TUNE_CATEGORIES=a,b.
 func TestTuneReport(t *testing.T) {
 	if os.Getenv("SMARTCLOUDOPS_TUNE") != "1" {
 		t.Skip("set SMARTCLOUDOPS_TUNE=1 to replay NAB with chosen parameters")
@@ -59,15 +60,21 @@ func TestTuneReport(t *testing.T) {
 	}
 	if os.Getenv("SMARTCLOUDOPS_TUNE_SERIES") == "1" {
 		for i, s := range c.Series {
-			times := make([]int, 0)
+			var times []string
 			l, err := NewLabels(s.Key, s.Category, pointTimes(s.Points), s.Windows)
 			if err != nil {
 				t.Fatal(err)
 			}
 			sc := r.Series[i].Scores
-			for j, v := range sc {
-				if l.class[j] != rowProbation && v >= model.DefaultThreshold {
-					times = append(times, j)
+			m := factory()
+			for j, pt := range s.Points {
+				v := m.Observe(pt)
+				if l.class[j] != rowProbation && v.Score >= model.DefaultThreshold {
+					mark := "FP"
+					if l.class[j] >= 0 {
+						mark = "in"
+					}
+					times = append(times, fmt.Sprintf("%d:%s:%.2f:%s", j, mark, v.Score, strings.Join(v.Models, "+")))
 				}
 			}
 			var win []string

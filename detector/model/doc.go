@@ -23,17 +23,24 @@
 // A statistic's excess e beyond its range, in range widths, becomes the likelihood 1 − 2^(−e/m)
 // in [0,1), where m is Params.Margin: the probability that an ordinary new extreme (whose excess
 // is taken as exponential with median m) falls short of this one. The robust score is the largest
-// of the six; 0.5 means an excess of m. The smoothed statistics are judged against their ranges
-// as of a snapshot taken every 16 points, since a mean creeping upward would otherwise renew its
-// own range at every step and never show a large excess, and only once their ranges have seen
-// enough independent values. The forest's raw isolation score goes through a tail
-// calibrator, an exponentially forgetting histogram that turns it into the probability of a value
+// of the six; 0.5 means an excess of m. A young range is still widening, so chance records come
+// often and by wide margins: until a range has seen 300 independent values (for a mean, one per
+// time constant) m is raised so that chance records of the scoring size stay as rare as on a
+// mature range, which keeps new series and the first cycles of a periodic one quiet. The residual
+// from the baseline is judged only beyond ±3.5 robust standard deviations, a size ordinary noise
+// reaches about once in 2,000 points, so a baseline that has just learnt the pattern does not
+// page on the noise its earlier, larger errors hid. The smoothed statistics are judged against
+// their ranges as of a snapshot taken every 16 points, since a mean creeping upward would
+// otherwise renew its own range at every step and never show a large excess, and only once their
+// ranges have seen enough independent values. The forest's raw isolation score goes through a
+// tail calibrator, an exponentially forgetting histogram that turns it into the probability of a value
 // at least as extreme on this series, reported as −log10(p)/10. In the ensemble the forest only
 // raises the score when the statistics already lean toward an anomaly (Params.Agree) and the
 // forest alone would alarm, so its false alarms on ordinary windows never page anyone.
 //
 // After a score reaches the alarm level the model stays quiet for a refractory number of points,
-// so one incident yields one detection rather than a burst.
+// so one incident yields one detection rather than a burst; a much stronger anomaly (a score of at
+// least 0.9, above the one that began the quiet period) still breaks through and restarts it.
 //
 // State per series is a few kilobytes and round-trips through MarshalBinary; Load restores any
 // model from those bytes, which start with a versioned header naming the model.

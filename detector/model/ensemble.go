@@ -71,6 +71,12 @@ const (
 	// variability, while the long runs of equal values of a quantised series cannot fall
 	// further than that and soon stop being new.
 	flatOffset = 0.1
+	// matureAge is the number of independent values after which a range is judged with
+	// Params.Margin alone (see margin).
+	matureAge = 300
+	// noiseZ is the residual, in robust standard deviations, that the seasonal departure must
+	// exceed before its range is judged: Gaussian noise reaches it about once in 2,000 points.
+	noiseZ = 3.5
 	// maxValue bounds the magnitude of values the models learn from, so sums of squares and
 	// differences stay finite.
 	maxValue = 1e150
@@ -123,6 +129,9 @@ func NewForest(p Params) (detector.Model, error) { return newChecked(NameForest,
 // score they already lean toward.
 func NewEnsemble(p Params) (detector.Model, error) { return newChecked(NameEnsemble, p) }
 
+// logMatureAge is log(matureAge), cached.
+var logMatureAge = math.Log(matureAge)
+
 // breakthrough is the score that ends a quiet period early when it beats the score that began it.
 const breakthrough = 0.9
 
@@ -161,6 +170,31 @@ func (e *engine) ready(i int) int {
 		return e.p.Warmup
 	}
 	return e.p.Warmup + int(matureSamples/rate)
+}
+
+// margin is the excess, in range widths, at which statistic i scores 0.5 once n points have been
+// learnt. A young range is still widening, so chance records come often and by wide margins: for
+// a statistic with Gaussian tails, a range of k independent values is renewed at a rate of about
+// 1/k, and by an excess that is roughly exponential with mean 1/(4 ln k) widths, so records of
+// excess m widths come at a rate of about k^−(1+4m). Until the range has seen matureAge values the
+// margin is raised so that this rate stays at what a mature range sees at Params.Margin; after
+// that it is Params.Margin. The values a mean's range has seen are counted in time constants.
+func (e *engine) margin(i, n int) float64 {
+	k := float64(n)
+	if statInfo[i].afterWarmup {
+		k -= float64(e.p.Warmup)
+	}
+	switch i {
+	case statShift, statFlat:
+		k *= e.p.ShiftRate
+	case statDrift:
+		k *= e.p.ShiftRate * driftShare
+	}
+	k = max(k, 2)
+	if k >= matureAge {
+		return e.p.Margin
+	}
+	return ((1+4*e.p.Margin)*logMatureAge/math.Log(k) - 1) / 4
 }
 
 // logOf maps a non-negative quantity onto a logarithmic scale, offset by a small share of the
@@ -226,10 +260,17 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 					ref = &e.lagged[i]
 				}
 				ex := ref.excess(v)
-				if statInfo[i].lowOnly && v >= ref.lo {
+				switch {
+				case statInfo[i].lowOnly && v >= ref.lo:
 					ex = 0
+				case i == statRobust:
+					// A residual that ordinary noise produces now and then is no anomaly, even
+					// when the residuals so far have been smaller.
+					ex = ref.excessOutside(v, noiseZ)
 				}
-				part[i] = 1 - math.Exp2(-ex/e.p.Margin)
+				if ex > 0 {
+					part[i] = 1 - math.Exp2(-ex/e.margin(i, n))
+				}
 				stat = max(stat, part[i])
 			}
 		}

@@ -23,6 +23,12 @@ func (x *extreme) excess(v float64) float64 {
 	return max(v-x.hi, x.lo-v, 0) / x.width()
 }
 
+// excessOutside is how far v lies beyond the range widened to include [−f, f], in widths of the
+// range itself.
+func (x *extreme) excessOutside(v, f float64) float64 {
+	return max(v-max(x.hi, f), min(x.lo, -f)-v, 0) / x.width()
+}
+
 // start opens the range at v.
 func (x *extreme) start(v float64) { x.hi, x.lo = v, v }
 
