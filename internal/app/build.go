@@ -104,7 +104,7 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 	if b.Notifier, err = bot.NewNotifier(bot.NotifierOptions{Targets: targets, Store: b.Store, Incidents: b.Incidents, Proposals: b.Proposals, Logger: b.log}); err != nil {
 		return nil, err
 	}
-	notify.n, notify.after = b.Notifier, b.afterRun
+	notify.n, notify.after, notify.audit = b.Notifier, b.afterRun, b.auditIncident
 	if b.Router, err = commands.New(commands.Options{
 		Incidents: b.Incidents, Proposals: b.Proposals, Audit: b.Audit, Detector: b.Detector,
 		Rules: &rulesService{b: b}, Actions: b.actionNames, Roles: b.roles, Version: o.Version,
@@ -132,11 +132,15 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 type lateNotifier struct {
 	n     *bot.Notifier
 	after func(context.Context, remediation.Proposal)
+	audit func(context.Context, incident.Incident, incident.Change)
 }
 
 func (l *lateNotifier) incident(ctx context.Context, inc incident.Incident, c incident.Change) {
 	if l.n != nil {
 		l.n.IncidentChanged(ctx, inc, c)
+	}
+	if l.audit != nil && c != incident.Updated {
+		l.audit(ctx, inc, c)
 	}
 }
 

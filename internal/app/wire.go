@@ -10,6 +10,7 @@ import (
 	"github.com/smartcloudops/smartcloudops/internal/incident"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
 	"github.com/smartcloudops/smartcloudops/remediation"
+	"github.com/smartcloudops/smartcloudops/remediation/audit"
 	"github.com/smartcloudops/smartcloudops/rules"
 )
 
@@ -126,4 +127,13 @@ func (b *Bot) target(a bot.Adapter) bot.Target {
 		return bot.Target{Adapter: a, DefaultChannel: b.cfg.Discord.DefaultChannel, Routes: conv(b.cfg.Discord.Routes)}
 	}
 	return bot.Target{Adapter: a, DefaultChannel: a.Name()}
+}
+
+// auditIncident records that an incident opened or resolved.
+func (b *Bot) auditIncident(ctx context.Context, inc incident.Incident, c incident.Change) {
+	_, err := b.Audit.Append(ctx, audit.Record{Kind: "incident." + c.String(), User: "bot", Incident: inc.ID,
+		Detail: inc.Title, Extra: map[string]string{"source": inc.Source, "severity": inc.Severity}})
+	if err != nil {
+		b.log.ErrorContext(ctx, "audit append failed", obs.KeyIncident, inc.ID, obs.KeyErr, err)
+	}
 }
