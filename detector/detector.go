@@ -49,7 +49,11 @@ type Options struct {
 	// Store keeps per-series model state so a restart resumes without warm-up; nil keeps none.
 	Store store.Store
 	// LoadModel restores a model from its saved state; required with Store.
-	LoadModel  func(data []byte) (Model, error)
+	LoadModel func(data []byte) (Model, error)
+	// SaveEvery is how often a check writes the model state of its changed series; 0 means one
+	// minute. State is also written when Run returns, so only a crash loses learning, and at most
+	// this much of it.
+	SaveEvery  time.Duration
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time
@@ -74,6 +78,9 @@ func New(o Options) (*Detector, error) {
 	}
 	if o.OnAnomaly == nil {
 		o.OnAnomaly = func(context.Context, Anomaly) {}
+	}
+	if o.SaveEvery <= 0 {
+		o.SaveEvery = time.Minute
 	}
 	if o.OnRecovery == nil {
 		o.OnRecovery = func(context.Context, Recovery) {}
@@ -104,7 +111,17 @@ func (d *Detector) Run(ctx context.Context) error {
 	<-ctx.Done()
 	d.ready.Store(false)
 	<-c.Stop().Done()
+	d.SaveState(context.WithoutCancel(ctx))
 	return nil
+}
+
+// SaveState writes the model state of every series that changed since its last save.
+func (d *Detector) SaveState(ctx context.Context) {
+	for _, ch := range d.checks {
+		ch.mu.Lock()
+		ch.saveStates(ctx)
+		ch.mu.Unlock()
+	}
 }
 
 // Ready reports whether the checks are scheduled.
@@ -200,6 +217,7 @@ type check struct {
 	lastTick  time.Time
 	lastErr   string
 	loadedAll bool
+	lastSave  time.Time
 }
 
 // scheduled is the cron job: jitter, no overlap, backoff while the source fails.
@@ -276,7 +294,10 @@ func (ch *check) tick(ctx context.Context) ([]Anomaly, error) {
 	}
 	ch.d.m.points.WithLabelValues(name).Add(float64(points))
 	ch.d.m.maxScore.WithLabelValues(name).Set(maxScore)
-	ch.saveStates(ctx)
+	if now := time.Now(); now.Sub(ch.lastSave) >= ch.d.o.SaveEvery {
+		ch.saveStates(ctx)
+		ch.lastSave = now
+	}
 	ch.mu.Unlock() // callbacks may read the check's state
 	for _, a := range found {
 		ch.d.m.anomalies.WithLabelValues(name).Inc()
