@@ -23,6 +23,7 @@ commands:
   rules       validate, test, sync and backtest rule files
   detect      train models, evaluate the detector on NAB data, run the checks once
   audit       verify or export the audit log
+  apikey      create, list and revoke API keys for the HTTP API
   version     print the version
 
 Run "smartcloudops <command> --help" for a command's flags.
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runDetect(ctx, rest, stdout, stderr)
 	case "audit":
 		return runAudit(ctx, rest, stdout, stderr)
+	case "apikey":
+		return runAPIKey(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "smartcloudops %s\n", version)
 		return 0

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/user"
@@ -16,6 +17,7 @@ import (
 	"github.com/smartcloudops/smartcloudops/detector"
 	"github.com/smartcloudops/smartcloudops/detector/model"
 	"github.com/smartcloudops/smartcloudops/examples"
+	"github.com/smartcloudops/smartcloudops/internal/api"
 	"github.com/smartcloudops/smartcloudops/internal/chart"
 	"github.com/smartcloudops/smartcloudops/internal/incident"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
@@ -226,6 +228,13 @@ func (b *Bot) buildWeb() error {
 		return err
 	}
 	b.mountChatHTTP(handlers)
+	a, err := api.New(api.Options{Store: b.Store, Incidents: b.Incidents, Proposals: b.Proposals, Audit: b.Audit,
+		Rules: &rulesService{b: b}, Detector: b.Detector, Logger: b.log, Registerer: b.regr,
+		Timeout: b.cfg.Executor.Timeout.D() + 30*time.Second})
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	maps.Copy(handlers, a.Routes())
 	s, err := web.New(web.Options{Addr: b.cfg.Listen, Gatherer: b.reg, Ready: b.ready, Handlers: handlers, Logger: b.log})
 	if err != nil {
 		return err

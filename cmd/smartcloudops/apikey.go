@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/smartcloudops/smartcloudops/internal/api"
+	"github.com/smartcloudops/smartcloudops/internal/store"
+)
+
+const apikeyUsage = `usage: smartcloudops apikey <command> [flags]
+
+commands:
+  create --name NAME --role viewer|operator|admin [--expires 90d] [--data-dir DIR]
+         make a key for the HTTP API and print it once; only its SHA-256 hash is stored
+  list   [--data-dir DIR]
+         list every key with its role and status (active, expired, revoked)
+  revoke NAME [--data-dir DIR]
+         refuse the key from now on; it stays listed
+
+The store is locked while "smartcloudops serve" runs on the same data directory; manage keys
+while the bot is stopped, or it answers "locked by another smartcloudops process".
+`
+
+// runAPIKey runs the apikey command family; args exclude "apikey". It returns 0 on success, 1 on
+// failure and 2 on a usage error.
+func runAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, apikeyUsage)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "--help", "-help", "help":
+		fmt.Fprint(stdout, apikeyUsage)
+		return 0
+	case "create":
+		return apikeyCreate(ctx, args[1:], stdout, stderr, time.Now)
+	case "list":
+		return apikeyList(ctx, args[1:], stdout, stderr, time.Now)
+	case "revoke":
+		return apikeyRevoke(ctx, args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "apikey: unknown command %q\n%s", args[0], apikeyUsage)
+	return 2
+}
+
+// openKeys opens the data dir's store for writing and returns its keys.
+func openKeys(dataDir string, now func() time.Time) (*api.Keys, func(), error) {
+	st, err := store.OpenBolt(filepath.Join(dataDir, "smartcloudops.db"), store.BoltOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	ks, err := api.NewKeys(api.KeysOptions{Store: st, Now: now})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return ks, func() { st.Close() }, nil
+}
+
+func apikeyCreate(ctx context.Context, args []string, stdout, stderr io.Writer, now func() time.Time) int {
+	fs := flag.NewFlagSet("apikey create", flag.ContinueOnError)
+	name := fs.String("name", "", "name of the key, such as ci or pagerduty (required; a-z 0-9 . _ -)")
+	role := fs.String("role", "", "role of the key: viewer (read only), operator or admin (required)")
+	expires := fs.String("expires", "", "lifetime such as 90d or 12h; empty or 0 for a key that never expires")
+	dataDir := fs.String("data-dir", "./data", "data directory of the bot")
+	fs.Usage = usageFor(fs, "--name NAME --role viewer|operator|admin [--expires 90d] [--data-dir DIR]")
+	if stop, code := parseFlags(fs, args, stdout, stderr); stop {
+		return code
+	}
+	var probs []string
+	if *name == "" {
+		probs = append(probs, "--name is required")
+	} else if err := api.ValidateName(*name); err != nil {
+		probs = append(probs, "--name: "+err.Error())
+	}
+	if *role == "" {
+		probs = append(probs, "--role is required")
+	} else if err := api.ValidateRole(*role); err != nil {
+		probs = append(probs, "--role: "+err.Error())
+	}
+	var ttl time.Duration
+	if *expires != "" && *expires != "0" {
+		d, err := api.ParseDuration(*expires)
+		switch {
+		case err != nil:
+			probs = append(probs, "--expires: "+err.Error())
+		case d == 0:
+		default:
+			ttl = d
+		}
+	}
+	if len(probs) > 0 {
+		fmt.Fprintf(stderr, "apikey create: %s\n", strings.Join(probs, "; "))
+		return 2
+	}
+	ks, done, err := openKeys(*dataDir, now)
+	if err != nil {
+		fmt.Fprintf(stderr, "apikey create: %v\n", err)
+		return 1
+	}
+	defer done()
+	token, k, err := ks.Create(ctx, *name, *role, ttl)
+	if err != nil {
+		fmt.Fprintf(stderr, "apikey create: %v\n", err)
+		return 1
+	}
+	// The key alone goes to stdout, so that KEY=$(smartcloudops apikey create …) captures it.
+	fmt.Fprintln(stdout, token)
+	exp := "never expires"
+	if !k.Expires.IsZero() {
+		exp = "expires " + k.Expires.Format(time.RFC3339)
+	}
+	fmt.Fprintf(stderr, "Created API key %q with role %s (%s).\nStore it now: it is shown only this once and only its hash is kept.\nUse it as: Authorization: Bearer <key>\n", k.Name, k.Role, exp)
+	return 0
+}
+
+func apikeyList(ctx context.Context, args []string, stdout, stderr io.Writer, now func() time.Time) int {
+	fs := flag.NewFlagSet("apikey list", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", "./data", "data directory of the bot")
+	fs.Usage = usageFor(fs, "[--data-dir DIR]")
+	if stop, code := parseFlags(fs, args, stdout, stderr); stop {
+		return code
+	}
+	path := filepath.Join(*dataDir, "smartcloudops.db")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(stdout, "No API keys (no store at %s yet).\n", path)
+		return 0
+	}
+	ks, done, err := openKeys(*dataDir, now)
+	if err != nil {
+		fmt.Fprintf(stderr, "apikey list: %v\n", err)
+		return 1
+	}
+	defer done()
+	keys, err := ks.List(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "apikey list: %v\n", err)
+		return 1
+	}
+	if len(keys) == 0 {
+		fmt.Fprintln(stdout, "No API keys. Create one with: smartcloudops apikey create --name NAME --role ROLE")
+		return 0
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tROLE\tSTATUS\tCREATED\tEXPIRES\tREVOKED")
+	stamp := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	for _, k := range keys {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.Name, k.Role, k.Status(now()), stamp(k.Created), stamp(k.Expires), stamp(k.Revoked))
+	}
+	if err := tw.Flush(); err != nil {
+		fmt.Fprintf(stderr, "apikey list: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func apikeyRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("apikey revoke", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", "./data", "data directory of the bot")
+	fs.Usage = usageFor(fs, "NAME [--data-dir DIR]")
+	var name string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	if stop, code := parseFlags(fs, args, stdout, stderr); stop {
+		return code
+	}
+	if name == "" {
+		fmt.Fprintln(stderr, "apikey revoke: the key's NAME is required, as in: smartcloudops apikey revoke ci")
+		return 2
+	}
+	ks, done, err := openKeys(*dataDir, time.Now)
+	if err != nil {
+		fmt.Fprintf(stderr, "apikey revoke: %v\n", err)
+		return 1
+	}
+	defer done()
+	k, err := ks.Revoke(ctx, name)
+	if err != nil {
+		fmt.Fprintf(stderr, "apikey revoke: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "API key %q revoked at %s; requests with it are refused.\n", k.Name, k.Revoked.Format(time.RFC3339))
+	return 0
+}

@@ -1,0 +1,63 @@
+package api
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// FuzzParseProposeRequest feeds arbitrary bodies to the manual-run decoder: it must never panic,
+// must refuse with a 4xx API error, and what it accepts must satisfy the documented bounds.
+func FuzzParseProposeRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"action":"test.scale","params":{"group":"web-asg","to":3}}`,
+		`{"action":"script","params":{"args":["a","b"]},"incident":"inc-1a2b3c","dry_run":true}`,
+		`{"action":""}`, `{"action":"a b"}`, `{}`, `[]`, `null`, `{"action":"x"} {}`, `{"action":"x","extra":1}`,
+		`{"action":"x","params":{"a":{"b":[1,2,{"c":null}]}}}`, `{"action":"\u0000"}`, `{"action":"x","params":null}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req, e := parseProposeRequest(bytes.NewReader(body))
+		if e != nil {
+			if e.Status < 400 || e.Status > 499 || e.Code == "" || e.Message == "" {
+				t.Fatalf("bad refusal %+v", e)
+			}
+			return
+		}
+		if req.Action == "" || len(req.Action) > maxActionLen || strings.ContainsAny(req.Action, " \t\n\x00") || len(req.Params) > maxParams {
+			t.Fatalf("accepted %+v", req)
+		}
+	})
+}
+
+// FuzzParseRejectRequest does the same for the rejection body, which may be empty.
+func FuzzParseRejectRequest(f *testing.F) {
+	for _, s := range []string{``, `{}`, `{"reason":"not now"}`, `{"reason":1}`, `{"why":"x"}`, `{"reason":"\xff"}`, `{} []`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req, e := parseRejectRequest(bytes.NewReader(body))
+		if e != nil {
+			if e.Status != http.StatusBadRequest || e.Code != CodeBadRequest {
+				t.Fatalf("bad refusal %+v", e)
+			}
+			return
+		}
+		if len(req.Reason) > maxReasonLen {
+			t.Fatalf("accepted a reason of %d bytes", len(req.Reason))
+		}
+	})
+}
+
+func TestDecodeOversized(t *testing.T) {
+	body := http.MaxBytesReader(nil, nopCloser{strings.NewReader(`{"action":"` + strings.Repeat("a", 100) + `"}`)}, 16)
+	if _, e := parseProposeRequest(body); e == nil || e.Status != http.StatusRequestEntityTooLarge || e.Code != CodeTooLarge {
+		t.Fatalf("oversized: %+v", e)
+	}
+}
+
+type nopCloser struct{ *strings.Reader }
+
+func (nopCloser) Close() error { return nil }
