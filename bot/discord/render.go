@@ -45,6 +45,9 @@ type payload struct {
 	components []discordgo.MessageComponent
 	imageName  string
 	imagePNG   []byte
+	// keepImage is set when the message names a chart without its bytes: an edit of a card
+	// that already carries the chart as an attachment keeps it.
+	keepImage bool
 }
 
 // render translates m. A message that is only text becomes plain content; anything else
@@ -61,8 +64,10 @@ func render(m bot.Message, now time.Time) (payload, error) {
 	if m.Image != nil && len(m.Image.PNG) > 0 {
 		p.imageName = imageName(m.Image.Name)
 		p.imagePNG = m.Image.PNG
+	} else if m.Image != nil && m.Image.Name != "" {
+		p.imageName, p.keepImage = imageName(m.Image.Name), true
 	}
-	plain := m.Title == "" && m.Footer == "" && len(m.Fields) == 0 && p.imagePNG == nil && !sectionsHaveText(m.Sections)
+	plain := m.Title == "" && m.Footer == "" && len(m.Fields) == 0 && p.imageName == "" && !sectionsHaveText(m.Sections)
 	if plain && utf8.RuneCountInString(m.Text) <= maxContent {
 		p.content = m.Text
 		if p.content == "" && len(p.components) > 0 {
@@ -83,7 +88,7 @@ func render(m bot.Message, now time.Time) (payload, error) {
 	if m.Footer != "" {
 		e.Footer = &discordgo.MessageEmbedFooter{Text: truncate(m.Footer, maxFooter)}
 	}
-	if p.imagePNG != nil {
+	if p.imageName != "" {
 		e.Image = &discordgo.MessageEmbedImage{URL: "attachment://" + p.imageName}
 	}
 	e.Fields = fields(m)
@@ -281,10 +286,25 @@ func (p payload) files() []*discordgo.File {
 	return []*discordgo.File{{Name: p.imageName, ContentType: "image/png", Reader: bytes.NewReader(p.imagePNG)}}
 }
 
+// newEmbeds are the embeds of a new message: one that names a chart it does not carry has no
+// attachment to point at, so the image is left out.
+func (p payload) newEmbeds() []*discordgo.MessageEmbed {
+	if !p.keepImage {
+		return p.embeds
+	}
+	out := make([]*discordgo.MessageEmbed, len(p.embeds))
+	for i, e := range p.embeds {
+		c := *e
+		c.Image = nil
+		out[i] = &c
+	}
+	return out
+}
+
 func (p payload) messageSend(ref *discordgo.MessageReference) *discordgo.MessageSend {
 	return &discordgo.MessageSend{
 		Content:         p.content,
-		Embeds:          p.embeds,
+		Embeds:          p.newEmbeds(),
 		Components:      p.components,
 		Files:           p.files(),
 		AllowedMentions: noMentions(),
@@ -293,41 +313,48 @@ func (p payload) messageSend(ref *discordgo.MessageReference) *discordgo.Message
 }
 
 // messageEdit replaces the whole message: content, embeds, buttons (an empty list removes
-// them) and attachments (the old chart is dropped, the new one uploaded).
+// them) and attachments (the old chart is dropped and a new one uploaded, unless the message
+// keeps the chart it already has).
 func (p payload) messageEdit(channel, id string) *discordgo.MessageEdit {
 	content := p.content
 	embeds := append([]*discordgo.MessageEmbed{}, p.embeds...)
 	comps := append([]discordgo.MessageComponent{}, p.components...)
-	return &discordgo.MessageEdit{
+	e := &discordgo.MessageEdit{
 		ID:              id,
 		Channel:         channel,
 		Content:         &content,
 		Embeds:          &embeds,
 		Components:      &comps,
 		Files:           p.files(),
-		Attachments:     &[]*discordgo.MessageAttachment{},
 		AllowedMentions: noMentions(),
 	}
+	if !p.keepImage {
+		e.Attachments = &[]*discordgo.MessageAttachment{}
+	}
+	return e
 }
 
 func (p payload) webhookEdit() *discordgo.WebhookEdit {
 	content := p.content
 	embeds := append([]*discordgo.MessageEmbed{}, p.embeds...)
 	comps := append([]discordgo.MessageComponent{}, p.components...)
-	return &discordgo.WebhookEdit{
+	e := &discordgo.WebhookEdit{
 		Content:         &content,
 		Embeds:          &embeds,
 		Components:      &comps,
 		Files:           p.files(),
-		Attachments:     &[]*discordgo.MessageAttachment{},
 		AllowedMentions: noMentions(),
 	}
+	if !p.keepImage {
+		e.Attachments = &[]*discordgo.MessageAttachment{}
+	}
+	return e
 }
 
 func (p payload) webhookParams(ephemeral bool) *discordgo.WebhookParams {
 	w := &discordgo.WebhookParams{
 		Content:         p.content,
-		Embeds:          p.embeds,
+		Embeds:          p.newEmbeds(),
 		Components:      p.components,
 		Files:           p.files(),
 		AllowedMentions: noMentions(),
