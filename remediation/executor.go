@@ -132,7 +132,7 @@ func (mg *Manager) run(ctx context.Context, p Proposal) (Proposal, error) {
 	if p.Plan.DryRun {
 		res = Result{Summary: "dry run: would run " + p.Plan.Summary()}
 	} else {
-		res, err = act.Execute(ctx, params)
+		res, err = act.Execute(ctx, withIdempotencyKey(act, params, p.ID))
 		if err == nil && ctx.Err() != nil {
 			err = ctx.Err()
 		}
@@ -209,4 +209,25 @@ func (mg *Manager) voidReason(p Proposal, act Action, ok bool) (Params, string) 
 		}
 	}
 	return params, ""
+}
+
+// IdempotencyParam is the parameter an action may declare to receive the proposal ID, so the
+// system it calls can drop a duplicate delivery of the same approved plan.
+const IdempotencyParam = "idempotency_key"
+
+func withIdempotencyKey(act Action, params Params, id string) Params {
+	if params.String(IdempotencyParam) != "" {
+		return params
+	}
+	for _, sp := range act.Schema() {
+		if sp.Name == IdempotencyParam {
+			out := make(Params, len(params)+1)
+			for k, v := range params {
+				out[k] = v
+			}
+			out[IdempotencyParam] = id
+			return out
+		}
+	}
+	return params
 }

@@ -276,3 +276,31 @@ func TestProposeRefusesBadParams(t *testing.T) {
 		t.Fatalf("unknown action: %v", err)
 	}
 }
+
+// keyAction declares idempotency_key and records what it received.
+type keyAction struct {
+	countingAction
+	got Params
+}
+
+func (a *keyAction) Schema() Schema {
+	return append(a.countingAction.Schema(), Param{Name: IdempotencyParam, Type: TypeString})
+}
+func (a *keyAction) Execute(ctx context.Context, p Params) (Result, error) {
+	a.got = p
+	return a.countingAction.Execute(ctx, p)
+}
+
+func TestExecutorSetsIdempotencyKey(t *testing.T) {
+	act := &keyAction{}
+	f := newFixture(t, store.NewMemory(), func(o *Options) {
+		o.Actions = func(n string) (Action, bool) { return act, n == "test.scale" }
+	})
+	p := f.propose(t, Policy{Roles: []string{"sre"}})
+	if _, err := f.mg.Approve(context.Background(), p.ID, alice); err != nil {
+		t.Fatal(err)
+	}
+	if act.got.String(IdempotencyParam) != p.ID || act.got.Int("to") != 3 {
+		t.Fatalf("params at execution: %v", act.got)
+	}
+}
