@@ -232,7 +232,7 @@ func (ch *check) scheduled(ctx context.Context) {
 	interval := ch.spec.Schedule.Next(now).Sub(now)
 	if j := min(interval/10, 5*time.Second); j > 0 {
 		select {
-		case <-time.After(rand.N(j)):
+		case <-time.After(rand.N(j)): // #nosec G404 -- scheduling jitter, not a secret
 		case <-ctx.Done():
 			return
 		}

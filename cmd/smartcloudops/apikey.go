@@ -16,6 +16,7 @@ import (
 	"github.com/smartcloudops/smartcloudops/internal/store"
 )
 
+// #nosec G101 -- usage text, not a credential
 const apikeyUsage = `usage: smartcloudops apikey <command> [flags]
 
 commands:

@@ -279,7 +279,7 @@ func detectEval(ctx context.Context, args []string, stdout, stderr io.Writer) in
 }
 
 func writeMarkdown(path string, rep *eval.Report, args []string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	f, err := os.Create(path)

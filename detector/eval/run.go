@@ -106,7 +106,7 @@ func Run(c *Corpus, o RunOptions) (*Report, error) {
 
 func writeResult(dir, prefix string, s Series, l *Labels, scores []float64) error {
 	catDir := filepath.Join(dir, s.Category)
-	if err := os.MkdirAll(catDir, 0o755); err != nil {
+	if err := os.MkdirAll(catDir, 0o750); err != nil {
 		return fmt.Errorf("write results for %s: %w", s.Key, err)
 	}
 	path := filepath.Join(catDir, prefix+"_"+filepath.Base(s.Key))

@@ -365,7 +365,7 @@ func SaveFile(path string, m detector.Model) error {
 		return fmt.Errorf("save model %s: %w", m.Name(), err)
 	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		return fmt.Errorf("save model file: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {

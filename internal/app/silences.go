@@ -75,7 +75,7 @@ func (b *Bot) saveChart(name string, png []byte) string {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return ""
 	}
-	if err := os.WriteFile(path, png, 0o640); err != nil {
+	if err := os.WriteFile(path, png, 0o600); err != nil {
 		return ""
 	}
 	return path

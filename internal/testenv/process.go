@@ -70,7 +70,7 @@ func start(t testing.TB, name, dir, bin string, args ...string) *process {
 	if err != nil {
 		t.Fatalf("testenv: %s: create log: %v", name, err)
 	}
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(bin, args...) // #nosec G204 -- test servers found on PATH by name
 	cmd.Dir = dir
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
@@ -196,10 +196,10 @@ func tail(path string, n int) string {
 func writeFile(t testing.TB, dir, name, content string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
 		t.Fatalf("testenv: write %s: %v", name, err)
 	}
 	return p
