@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -44,33 +43,19 @@ func (b *Bot) countFailure(ctx context.Context, p remediation.Proposal, failed b
 	if !failed {
 		return b.Store.Delete(ctx, key)
 	}
-	for attempt := 0; attempt < 20; attempt++ {
-		var rev uint64
-		n := 0
-		kv, err := b.Store.Get(ctx, key)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-		case err != nil:
-			return err
-		default:
-			rev = kv.Rev
-			n, _ = strconv.Atoi(string(kv.Value))
-		}
+	n := 0
+	_, err := store.Modify(ctx, b.Store, key, func(old []byte) ([]byte, error) {
+		n, _ = strconv.Atoi(string(old))
 		n++
-		_, err = b.Store.Txn(ctx, []store.Cmp{{Key: key, Rev: rev}}, []store.Op{{Key: key, Value: []byte(strconv.Itoa(n))}})
-		if errors.Is(err, store.ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		max := b.cfg.Executor.MaxFailures
-		if max > 0 && n >= max {
-			return b.disableRule(ctx, p, n)
-		}
-		return nil
+		return []byte(strconv.Itoa(n)), nil
+	})
+	if err != nil {
+		return err
 	}
-	return store.ErrConflict
+	if max := b.cfg.Executor.MaxFailures; max > 0 && n >= max {
+		return b.disableRule(ctx, p, n)
+	}
+	return nil
 }
 
 func (b *Bot) disableRule(ctx context.Context, p remediation.Proposal, n int) error {

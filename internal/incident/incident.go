@@ -265,22 +265,19 @@ func (m *Manager) List(ctx context.Context, all bool) ([]Incident, error) {
 
 // Update applies fn to a stored incident (for example to record a chart path or a proposal).
 func (m *Manager) Update(ctx context.Context, id string, fn func(inc *Incident)) (Incident, error) {
-	for attempt := 0; ; attempt++ {
-		kv, err := m.o.Store.Get(ctx, incPrefix+id)
-		if err != nil {
-			return Incident{}, err
+	var inc Incident
+	_, err := store.Modify(ctx, m.o.Store, incPrefix+id, func(old []byte) ([]byte, error) {
+		if old == nil {
+			return nil, obs.UserErrorf("no incident %q (see `incidents`)", id)
 		}
-		var inc Incident
-		if err := json.Unmarshal(kv.Value, &inc); err != nil {
-			return inc, err
+		inc = Incident{}
+		if err := json.Unmarshal(old, &inc); err != nil {
+			return nil, fmt.Errorf("incident %s is corrupt: %w", id, err)
 		}
 		fn(&inc)
-		_, err = m.o.Store.Txn(ctx, []store.Cmp{{Key: incPrefix + id, Rev: kv.Rev}}, []store.Op{{Key: incPrefix + id, Value: mustJSON(inc)}})
-		if errors.Is(err, store.ErrConflict) && attempt < 20 {
-			continue
-		}
-		return inc, err
-	}
+		return mustJSON(inc), nil
+	})
+	return inc, err
 }
 
 func cloneLabels(l map[string]string) map[string]string {

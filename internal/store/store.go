@@ -53,3 +53,36 @@ type Store interface {
 	// Close releases the store.
 	Close() error
 }
+
+// ErrNoChange, returned by a Modify function, leaves the key as it is.
+var ErrNoChange = errors.New("store: no change")
+
+// Modify reads key, lets fn compute its new value from the old one (nil when absent) and writes
+// it only if nobody wrote the key in between, retrying with a fresh read otherwise. It returns
+// the new revision; when fn returns ErrNoChange nothing is written and Modify returns 0, nil.
+func Modify(ctx context.Context, s Store, key string, fn func(old []byte) ([]byte, error)) (uint64, error) {
+	for attempt := 0; ; attempt++ {
+		var old []byte
+		var rev uint64
+		kv, err := s.Get(ctx, key)
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			return 0, err
+		default:
+			old, rev = kv.Value, kv.Rev
+		}
+		val, err := fn(old)
+		if errors.Is(err, ErrNoChange) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		nrev, err := s.Txn(ctx, []Cmp{{Key: key, Rev: rev}}, []Op{{Key: key, Value: val}})
+		if errors.Is(err, ErrConflict) && attempt < 100 {
+			continue
+		}
+		return nrev, err
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -136,5 +137,36 @@ func TestBoltPersistsAndLocks(t *testing.T) {
 	}
 	if r2, _ := s.Put(ctx, "k2", nil); r2 <= rev {
 		t.Fatalf("revision went backwards after reopen: %d <= %d", r2, rev)
+	}
+}
+
+// TestModifyCountsUnderContention increments one counter from many goroutines: no update is lost.
+func TestModifyCountsUnderContention(t *testing.T) {
+	ctx := context.Background()
+	for name, s := range implementations(t) {
+		t.Run(name, func(t *testing.T) {
+			var wg sync.WaitGroup
+			for range 20 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := Modify(ctx, s, "n", func(old []byte) ([]byte, error) {
+						n, _ := strconv.Atoi(string(old))
+						return strconv.AppendInt(nil, int64(n+1), 10), nil
+					})
+					if err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+			kv, _ := s.Get(ctx, "n")
+			if string(kv.Value) != "20" {
+				t.Fatalf("counter %q after 20 increments", kv.Value)
+			}
+			if rev, err := Modify(ctx, s, "n", func([]byte) ([]byte, error) { return nil, ErrNoChange }); rev != 0 || err != nil {
+				t.Fatalf("ErrNoChange wrote: %d %v", rev, err)
+			}
+		})
 	}
 }
