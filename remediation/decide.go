@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smartcloudops/smartcloudops/internal/obs"
+	"github.com/smartcloudops/smartcloudops/remediation/audit"
 )
 
 // errNoChange ends an update without writing, when the proposal already is where it should be.
@@ -23,35 +24,39 @@ func (mg *Manager) Approve(ctx context.Context, id string, who Actor) (Proposal,
 		return Proposal{}, obs.UserErrorf("remediation is paused (by %s); an admin can `resume`", by)
 	}
 	now := mg.o.Now().UTC()
-	var complete bool
-	p, err := mg.update(ctx, id, func(p *Proposal) error {
+	var complete, reserved bool
+	p, err := mg.update(ctx, id, func(p *Proposal) (*audit.Record, error) {
 		complete = false
 		if err := mg.mayApprove(*p, who, now); err != nil {
-			return err
+			return nil, err
 		}
 		p.Approvals = append(p.Approvals, Approval{Actor: who, At: now, PlanHash: p.PlanHash})
-		if len(p.Approvals) >= p.Policy.MinApprovers {
-			if err := mg.exec.admit(now); err != nil {
-				return err
-			}
-			p.State, p.DecidedBy, p.DecidedAt = StateApproved, &who, now
-			complete = true
+		if len(p.Approvals) < p.Policy.MinApprovers {
+			return rec("proposal.approval_added", who, "pending", fmt.Sprintf("%d of %d approvals", len(p.Approvals), p.Policy.MinApprovers)), nil
 		}
-		return nil
+		if !reserved { // one slot of the hourly limit per approval, however often this retries
+			if err := mg.exec.admit(now); err != nil {
+				return nil, err
+			}
+			reserved = true
+		}
+		p.State, p.DecidedBy, p.DecidedAt = StateApproved, &who, now
+		complete = true
+		return rec("proposal.approved", who, "approved", ""), nil
 	})
+	if reserved && (err != nil || !complete) {
+		mg.exec.release(now)
+	}
 	if err != nil {
 		if obs.IsUser(err) {
 			mg.audit(ctx, "proposal.approve_refused", p, who, "refused", err.Error())
 		}
 		return p, err
 	}
+	mg.o.OnChange(ctx, p)
 	if !complete {
-		mg.audit(ctx, "proposal.approval_added", p, who, "pending", fmt.Sprintf("%d of %d approvals", len(p.Approvals), p.Policy.MinApprovers))
-		mg.o.OnChange(ctx, p)
 		return p, nil
 	}
-	mg.audit(ctx, "proposal.approved", p, who, "approved", "")
-	mg.o.OnChange(ctx, p)
 	return mg.run(ctx, p)
 }
 
@@ -80,15 +85,15 @@ func (mg *Manager) mayApprove(p Proposal, who Actor, now time.Time) error {
 // Reject declines proposal id. Anyone who may approve may reject, and so may the requester.
 func (mg *Manager) Reject(ctx context.Context, id string, who Actor, reason string) (Proposal, error) {
 	now := mg.o.Now().UTC()
-	p, err := mg.update(ctx, id, func(p *Proposal) error {
+	p, err := mg.update(ctx, id, func(p *Proposal) (*audit.Record, error) {
 		if p.State != StatePending {
-			return obs.UserErrorf("proposal %s is already %s", p.ID, p.State)
+			return nil, obs.UserErrorf("proposal %s is already %s", p.ID, p.State)
 		}
 		if !slices.ContainsFunc(p.Policy.Roles, who.Has) && who.ID != p.Requester.ID {
-			return obs.UserErrorf("rejecting %s needs role %s", p.ID, strings.Join(p.Policy.Roles, " or "))
+			return nil, obs.UserErrorf("rejecting %s needs role %s", p.ID, strings.Join(p.Policy.Roles, " or "))
 		}
 		p.State, p.DecidedBy, p.DecidedAt, p.Reason = StateRejected, &who, now, reason
-		return nil
+		return rec("proposal.rejected", who, "rejected", reason), nil
 	})
 	if err != nil {
 		if obs.IsUser(err) {
@@ -96,7 +101,6 @@ func (mg *Manager) Reject(ctx context.Context, id string, who Actor, reason stri
 		}
 		return p, err
 	}
-	mg.audit(ctx, "proposal.rejected", p, who, "rejected", reason)
 	mg.o.OnChange(ctx, p)
 	return p, nil
 }
@@ -111,7 +115,7 @@ func (mg *Manager) Recover(ctx context.Context) ([]Proposal, error) {
 	}
 	var out []Proposal
 	for _, s := range stuck {
-		p, err := mg.update(ctx, s.ID, func(p *Proposal) error {
+		p, err := mg.update(ctx, s.ID, func(p *Proposal) (*audit.Record, error) {
 			switch p.State {
 			case StateRunning:
 				p.State = StateUnknown
@@ -120,10 +124,10 @@ func (mg *Manager) Recover(ctx context.Context) ([]Proposal, error) {
 				p.State = StateFailed
 				p.Error = "the bot stopped after the approval, before the action started; propose it again if still needed"
 			default:
-				return errNoChange
+				return nil, errNoChange
 			}
 			p.FinishedAt = mg.o.Now().UTC()
-			return nil
+			return rec("proposal.recovered", botActor, string(p.State), p.Reason+p.Error), nil
 		})
 		if errors.Is(err, errNoChange) {
 			continue
@@ -131,7 +135,6 @@ func (mg *Manager) Recover(ctx context.Context) ([]Proposal, error) {
 		if err != nil {
 			return out, err
 		}
-		mg.audit(ctx, "proposal.recovered", p, Actor{ID: "bot"}, string(p.State), p.Reason+p.Error)
 		mg.log.WarnContext(ctx, "proposal interrupted by restart", obs.KeyProposal, p.ID, "state", p.State)
 		mg.o.OnChange(ctx, p)
 		out = append(out, p)
@@ -150,12 +153,12 @@ func (mg *Manager) ExpireDue(ctx context.Context) error {
 		if now.Before(s.ExpiresAt) {
 			continue
 		}
-		p, err := mg.update(ctx, s.ID, func(p *Proposal) error {
+		p, err := mg.update(ctx, s.ID, func(p *Proposal) (*audit.Record, error) {
 			if p.State != StatePending {
-				return errNoChange
+				return nil, errNoChange
 			}
 			p.State, p.Reason = StateExpired, "no decision before "+p.ExpiresAt.Format(time.RFC3339)
-			return nil
+			return rec("proposal.expired", botActor, "expired", p.Reason), nil
 		})
 		if errors.Is(err, errNoChange) {
 			continue
@@ -163,7 +166,6 @@ func (mg *Manager) ExpireDue(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		mg.audit(ctx, "proposal.expired", p, Actor{ID: "bot"}, "expired", p.Reason)
 		mg.o.OnChange(ctx, p)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/smartcloudops/smartcloudops/internal/obs"
+	"github.com/smartcloudops/smartcloudops/remediation/audit"
 )
 
 // executor holds the safety rails around running actions: one action per target at a time, an
@@ -50,6 +51,21 @@ func (e *executor) admit(now time.Time) error {
 	return nil
 }
 
+// release gives back a slot taken by admit at now, when the approval did not go through.
+func (e *executor) release(now time.Time) {
+	if e.maxPerHour <= 0 {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := len(e.starts) - 1; i >= 0; i-- {
+		if e.starts[i].Equal(now) {
+			e.starts = append(e.starts[:i], e.starts[i+1:]...)
+			return
+		}
+	}
+}
+
 // lock takes the target's lock, waiting until it is free or ctx ends.
 func (e *executor) lock(ctx context.Context, target string) (func(), error) {
 	for {
@@ -89,12 +105,12 @@ func (mg *Manager) run(ctx context.Context, p Proposal) (Proposal, error) {
 	act, ok := mg.o.Actions(p.Plan.Action)
 	params, reason := mg.voidReason(p, act, ok)
 	if reason != "" {
-		p, err := mg.update(ctx, p.ID, func(p *Proposal) error {
+		p, err := mg.update(ctx, p.ID, func(p *Proposal) (*audit.Record, error) {
 			if p.State != StateApproved {
-				return errNoChange
+				return nil, errNoChange
 			}
 			p.State, p.Reason, p.FinishedAt = StateVoid, reason, mg.o.Now().UTC()
-			return nil
+			return rec("proposal.void", botActor, "void", reason), nil
 		})
 		if errors.Is(err, errNoChange) {
 			return mg.Get(ctx, p.ID)
@@ -102,7 +118,6 @@ func (mg *Manager) run(ctx context.Context, p Proposal) (Proposal, error) {
 		if err != nil {
 			return p, err
 		}
-		mg.audit(ctx, "proposal.void", p, Actor{ID: "bot"}, "void", reason)
 		mg.o.OnChange(ctx, p)
 		return p, nil
 	}
@@ -111,12 +126,18 @@ func (mg *Manager) run(ctx context.Context, p Proposal) (Proposal, error) {
 		return mg.finish(ctx, p.ID, StateApproved, Result{}, err)
 	}
 	defer unlock()
-	p, err = mg.update(ctx, p.ID, func(p *Proposal) error {
+	p, err = mg.update(ctx, p.ID, func(p *Proposal) (*audit.Record, error) {
 		if p.State != StateApproved {
-			return errNoChange // someone else started it
+			return nil, errNoChange // someone else started it
+		}
+		// A pause that came while this waited for its target stops it here.
+		if paused, by := mg.Paused(ctx); paused {
+			p.State, p.FinishedAt = StateFailed, mg.o.Now().UTC()
+			p.Error = "remediation was paused (by " + by + ") before the action started; propose it again after resume"
+			return rec("action.cancelled", botActor, "failed", p.Error), nil
 		}
 		p.State, p.StartedAt = StateRunning, mg.o.Now().UTC()
-		return nil
+		return rec("action.started", botActor, "running", p.Plan.Description), nil
 	})
 	if errors.Is(err, errNoChange) {
 		return mg.Get(ctx, p.ID)
@@ -124,8 +145,10 @@ func (mg *Manager) run(ctx context.Context, p Proposal) (Proposal, error) {
 	if err != nil {
 		return p, err
 	}
-	mg.audit(ctx, "action.started", p, Actor{ID: "bot"}, "running", p.Plan.Description)
 	mg.o.OnChange(ctx, p)
+	if p.State != StateRunning {
+		return p, nil
+	}
 
 	start := time.Now()
 	var res Result
@@ -153,16 +176,17 @@ func outcomeOf(dry bool, err error) string {
 
 // finish records the outcome of a run that was in state from.
 func (mg *Manager) finish(ctx context.Context, id string, from State, res Result, runErr error) (Proposal, error) {
-	p, err := mg.update(ctx, id, func(p *Proposal) error {
+	p, err := mg.update(ctx, id, func(p *Proposal) (*audit.Record, error) {
 		if p.State != from {
-			return errNoChange
+			return nil, errNoChange
 		}
 		p.FinishedAt, p.Result, p.Output = mg.o.Now().UTC(), res.Summary, res.Output
 		p.State = StateSucceeded
 		if runErr != nil {
 			p.State, p.Error = StateFailed, runErr.Error()
+			return rec("action.failed", botActor, string(p.State), runErr.Error()), nil
 		}
-		return nil
+		return rec("action.succeeded", botActor, string(p.State), res.Summary), nil
 	})
 	if errors.Is(err, errNoChange) {
 		return mg.Get(ctx, id)
@@ -170,11 +194,6 @@ func (mg *Manager) finish(ctx context.Context, id string, from State, res Result
 	if err != nil {
 		return p, fmt.Errorf("record outcome of %s: %w", id, err)
 	}
-	kind, detail := "action.succeeded", res.Summary
-	if runErr != nil {
-		kind, detail = "action.failed", runErr.Error()
-	}
-	mg.audit(ctx, kind, p, Actor{ID: "bot"}, string(p.State), detail)
 	mg.log.InfoContext(ctx, "action finished", obs.KeyProposal, p.ID, obs.KeyAction, p.Plan.Action, "state", p.State)
 	mg.o.OnChange(ctx, p)
 	return p, nil

@@ -138,7 +138,7 @@ func (mg *Manager) Propose(ctx context.Context, r Request) (Proposal, error) {
 	p.PlanHash = p.Plan.Hash()
 	for attempt := 0; ; attempt++ {
 		p.ID = newID()
-		err = mg.write(ctx, &p, 0)
+		err = mg.write(ctx, &p, 0, rec("proposal.created", r.Requester, "pending", desc))
 		if errors.Is(err, store.ErrConflict) && attempt < 10 {
 			continue
 		}
@@ -147,14 +147,15 @@ func (mg *Manager) Propose(ctx context.Context, r Request) (Proposal, error) {
 		}
 		break
 	}
-	mg.audit(ctx, "proposal.created", p, r.Requester, "", desc)
 	mg.log.InfoContext(ctx, "proposal created", obs.KeyProposal, p.ID, obs.KeyAction, r.Action, "target", p.Plan.Target, obs.KeyRule, r.Rule)
 	mg.o.OnChange(ctx, p)
 	return p, nil
 }
 
-// write stores p if the stored copy is still at rev (0: must not exist), updating p.rev.
-func (mg *Manager) write(ctx context.Context, p *Proposal, rev uint64) error {
+// write stores p if the stored copy is still at rev (0: must not exist), together with the
+// audit record of the change when rec is not nil: the state change and its record are one
+// transaction, so no step happens without its record. It updates p.rev.
+func (mg *Manager) write(ctx context.Context, p *Proposal, rev uint64, rec *audit.Record) error {
 	b, err := json.Marshal(p)
 	if err != nil {
 		return err
@@ -163,13 +164,30 @@ func (mg *Manager) write(ctx context.Context, p *Proposal, rev uint64) error {
 	if rev == 0 && p.Incident != "" {
 		ops = append(ops, store.Op{Key: byIncidentPrefix + p.Incident + "/" + p.ID, Value: []byte(p.ID)})
 	}
-	nrev, err := mg.o.Store.Txn(ctx, []store.Cmp{{Key: proposalPrefix + p.ID, Rev: rev}}, ops)
+	cmps := []store.Cmp{{Key: proposalPrefix + p.ID, Rev: rev}}
+	var nrev uint64
+	if rec == nil {
+		nrev, err = mg.o.Store.Txn(ctx, cmps, ops)
+	} else {
+		r := *rec
+		r.Proposal, r.Incident, r.Rule, r.RuleVersion = p.ID, p.Incident, p.Plan.Rule, p.Plan.RuleVersion
+		r.PlanHash, r.Target = p.PlanHash, p.Plan.Target
+		_, nrev, err = mg.o.Audit.AppendWith(ctx, r, cmps, ops)
+	}
 	if err != nil {
 		return err
 	}
 	p.rev = nrev
 	return nil
 }
+
+// rec is the audit record of a change made by who.
+func rec(kind string, who Actor, outcome, detail string) *audit.Record {
+	return &audit.Record{Kind: kind, User: who.ID, Outcome: outcome, Detail: detail}
+}
+
+// bot is the actor of the changes the bot makes on its own.
+var botActor = Actor{ID: "bot", Name: "bot"}
 
 // Get returns a proposal by ID.
 func (mg *Manager) Get(ctx context.Context, id string) (Proposal, error) {
@@ -229,19 +247,21 @@ func (mg *Manager) List(ctx context.Context, states ...State) ([]Proposal, error
 }
 
 // update applies fn to the stored proposal with compare-and-set, retrying on conflicts with a
-// fresh copy, so that concurrent deciders each see the other's write. fn returns an error to
-// leave the proposal unchanged.
-func (mg *Manager) update(ctx context.Context, id string, fn func(p *Proposal) error) (Proposal, error) {
+// fresh copy, so that concurrent deciders each see the other's write. fn returns the audit
+// record of its change (written in the same transaction), or an error to leave the proposal
+// unchanged.
+func (mg *Manager) update(ctx context.Context, id string, fn func(p *Proposal) (*audit.Record, error)) (Proposal, error) {
 	for attempt := 0; ; attempt++ {
 		p, err := mg.Get(ctx, id)
 		if err != nil {
 			return p, err
 		}
 		rev := p.rev
-		if err := fn(&p); err != nil {
+		r, err := fn(&p)
+		if err != nil {
 			return p, err
 		}
-		err = mg.write(ctx, &p, rev)
+		err = mg.write(ctx, &p, rev, r)
 		if errors.Is(err, store.ErrConflict) && attempt < 50 {
 			continue
 		}
@@ -249,6 +269,7 @@ func (mg *Manager) update(ctx context.Context, id string, fn func(p *Proposal) e
 	}
 }
 
+// audit records a refused attempt; the refusal stands even if the record cannot be written.
 func (mg *Manager) audit(ctx context.Context, kind string, p Proposal, who Actor, outcome, detail string) {
 	_, err := mg.o.Audit.Append(ctx, audit.Record{
 		Kind: kind, User: who.ID, Proposal: p.ID, Incident: p.Incident, Rule: p.Plan.Rule, RuleVersion: p.Plan.RuleVersion,
@@ -259,11 +280,15 @@ func (mg *Manager) audit(ctx context.Context, kind string, p Proposal, who Actor
 	}
 }
 
-// Paused reports whether remediation is paused, and by whom.
+// Paused reports whether remediation is paused, and by whom. When the flag cannot be read it
+// answers paused, so a store fault never lets an action through a pause.
 func (mg *Manager) Paused(ctx context.Context) (bool, string) {
 	kv, err := mg.o.Store.Get(ctx, pausedKey)
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
 		return false, ""
+	}
+	if err != nil {
+		return true, fmt.Sprintf("unknown (the pause flag could not be read: %v)", err)
 	}
 	return true, string(kv.Value)
 }

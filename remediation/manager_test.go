@@ -304,3 +304,86 @@ func TestExecutorSetsIdempotencyKey(t *testing.T) {
 		t.Fatalf("params at execution: %v", act.got)
 	}
 }
+
+// auditFailingStore refuses every transaction that writes an audit record once broken is set.
+type auditFailingStore struct {
+	*store.Memory
+	broken atomic.Bool
+}
+
+func (s *auditFailingStore) Txn(ctx context.Context, cmps []store.Cmp, ops []store.Op) (uint64, error) {
+	for _, op := range ops {
+		if s.broken.Load() && strings.HasPrefix(op.Key, "audit/") {
+			return 0, errors.New("disk full")
+		}
+	}
+	return s.Memory.Txn(ctx, cmps, ops)
+}
+
+// TestNoActionWithoutAudit: when the audit record of a step cannot be written, the step does
+// not happen — the approval fails and the action never runs.
+func TestNoActionWithoutAudit(t *testing.T) {
+	st := &auditFailingStore{Memory: store.NewMemory()}
+	f := newFixture(t, st, nil)
+	p := f.propose(t, Policy{Roles: []string{"sre"}})
+	st.broken.Store(true)
+	if _, err := f.mg.Approve(context.Background(), p.ID, alice); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("approve with a broken audit log: %v", err)
+	}
+	if got, _ := f.mg.Get(context.Background(), p.ID); got.State != StatePending || f.act.runs.Load() != 0 {
+		t.Fatalf("state %s, runs %d: a step happened without its record", got.State, f.act.runs.Load())
+	}
+}
+
+// TestPauseStopsQueuedAction: an approved action waiting for its target does not start once an
+// admin paused remediation.
+func TestPauseStopsQueuedAction(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, store.NewMemory(), nil)
+	f.act.block = make(chan struct{})
+	p1 := f.propose(t, Policy{Roles: []string{"sre"}})
+	p2 := f.propose(t, Policy{Roles: []string{"sre"}}) // same target: asg/web-asg
+	done1 := make(chan Proposal)
+	go func() { got, _ := f.mg.Approve(ctx, p1.ID, alice); done1 <- got }()
+	for f.act.runs.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	done2 := make(chan Proposal)
+	go func() { got, _ := f.mg.Approve(ctx, p2.ID, bob); done2 <- got }()
+	for {
+		if got, _ := f.mg.Get(ctx, p2.ID); got.State == StateApproved {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := f.mg.Pause(ctx, Actor{ID: "console:root", Name: "root", Roles: []string{"admin"}}); err != nil {
+		t.Fatal(err)
+	}
+	close(f.act.block)
+	<-done1
+	got := <-done2
+	if got.State != StateFailed || !strings.Contains(got.Error, "paused") || f.act.runs.Load() != 1 {
+		t.Fatalf("queued action after pause: state %s (%s), runs %d", got.State, got.Error, f.act.runs.Load())
+	}
+}
+
+// TestRateLimitSlotNotLeakedByConflicts: racing approvals of one proposal take one slot.
+func TestRateLimitSlotNotLeakedByConflicts(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, store.NewMemory(), func(o *Options) { o.MaxPerHour = 2 })
+	p := f.propose(t, Policy{Roles: []string{"sre"}})
+	var wg sync.WaitGroup
+	for _, who := range []Actor{alice, bob, alice, bob} {
+		wg.Add(1)
+		go func() { defer wg.Done(); f.mg.Approve(ctx, p.ID, who) }()
+	}
+	wg.Wait()
+	q := f.propose(t, Policy{Roles: []string{"sre"}})
+	q2 := f.propose(t, Policy{Roles: []string{"sre"}})
+	if got, err := f.mg.Approve(ctx, q.ID, alice); err != nil || got.State != StateSucceeded {
+		t.Fatalf("second action of the hour: %+v %v", got.State, err)
+	}
+	if _, err := f.mg.Approve(ctx, q2.ID, alice); err == nil || !strings.Contains(err.Error(), "rate limit") {
+		t.Fatalf("third action of the hour: %v", err)
+	}
+}

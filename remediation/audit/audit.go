@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,6 +64,7 @@ type Options struct {
 
 // Log appends and verifies audit records.
 type Log struct {
+	mu      sync.Mutex
 	st      store.Store
 	log     *slog.Logger
 	now     func() time.Time
@@ -101,6 +103,15 @@ func recordKey(seq uint64) string { return fmt.Sprintf("%s%020d", prefix, seq) }
 // Append adds r to the chain, filling Seq, Time (if zero), the correlation ID from ctx (if
 // empty) and the hashes. It retries when another writer appended first.
 func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
+	r, _, err := l.AppendWith(ctx, r, nil, nil)
+	return r, err
+}
+
+// AppendWith appends r in the same store transaction as the caller's ops, which apply only if
+// the caller's cmps hold: a state change and its audit record are written together or not at
+// all. It returns the transaction's revision, or store.ErrConflict when one of the caller's
+// cmps no longer holds (the caller then re-reads and decides again).
+func (l *Log) AppendWith(ctx context.Context, r Record, cmps []store.Cmp, ops []store.Op) (Record, uint64, error) {
 	if r.Correlation == "" {
 		r.Correlation = obs.Correlation(ctx)
 	}
@@ -108,32 +119,48 @@ func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
 		r.Time = l.now()
 	}
 	r.Time = r.Time.UTC().Round(0)
+	// Appends from this process take turns, so they do not race each other for the head; the
+	// compare-and-set still guards against other processes sharing the store.
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for attempt := 0; ; attempt++ {
 		var h head
 		kv, err := l.st.Get(ctx, headKey)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
-			return r, fmt.Errorf("audit: read head: %w", err)
+			return r, 0, fmt.Errorf("audit: read head: %w", err)
 		default:
 			if err := json.Unmarshal(kv.Value, &h); err != nil {
-				return r, fmt.Errorf("audit: corrupt head: %w", err)
+				return r, 0, fmt.Errorf("audit: corrupt head: %w", err)
 			}
 		}
 		r.Seq, r.PrevHash = h.Seq+1, h.Hash
 		r.Hash = hashOf(r)
 		rb, _ := json.Marshal(r)
 		hb, _ := json.Marshal(head{Seq: r.Seq, Hash: r.Hash})
-		_, err = l.st.Txn(ctx, []store.Cmp{{Key: headKey, Rev: kv.Rev}, {Key: recordKey(r.Seq), Rev: 0}},
-			[]store.Op{{Key: recordKey(r.Seq), Value: rb}, {Key: headKey, Value: hb}})
-		if errors.Is(err, store.ErrConflict) && attempt < 100 {
-			continue
+		allCmps := append([]store.Cmp{{Key: headKey, Rev: kv.Rev}, {Key: recordKey(r.Seq), Rev: 0}}, cmps...)
+		allOps := append([]store.Op{{Key: recordKey(r.Seq), Value: rb}, {Key: headKey, Value: hb}}, ops...)
+		rev, err := l.st.Txn(ctx, allCmps, allOps)
+		if errors.Is(err, store.ErrConflict) {
+			// Retry only if the chain moved on; a caller's condition that failed is theirs.
+			if now, gerr := l.st.Get(ctx, headKey); (gerr == nil && now.Rev != kv.Rev) || (kv.Rev == 0 && gerr == nil) {
+				if attempt < 100 {
+					continue
+				}
+			}
+			if len(cmps) > 0 {
+				return r, 0, store.ErrConflict
+			}
+			if attempt < 100 {
+				continue
+			}
 		}
 		if err != nil {
-			return r, fmt.Errorf("audit: append %s: %w", r.Kind, err)
+			return r, 0, fmt.Errorf("audit: append %s: %w", r.Kind, err)
 		}
 		l.records.Inc()
-		return r, nil
+		return r, rev, nil
 	}
 }
 
