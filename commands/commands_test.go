@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,7 +72,7 @@ func TestCommands(t *testing.T) {
 		{"alice", "silence env=prod for 2h deploy", []string{"Silenced anomalies", `env="prod"`}},
 		{"alice", "silence env!=prod for 2h", []string{"only equality matchers"}},
 		{"bob", "incidents", []string{"No open incidents."}},
-		{"bob", "history", []string{"command.denied"}},
+		{"bob", "history", []string{"command.denied", "silence.created", "by slack:alice"}},
 	}
 	for _, c := range cases {
 		got := say(r, c.user, c.line)
@@ -145,12 +146,29 @@ func FuzzSplit(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		words, err := Split(s)
 		if err != nil {
+			if !obs.IsUser(err) {
+				t.Fatalf("Split(%q) error %v is not a user error", s, err)
+			}
 			return
 		}
-		for _, w := range words {
-			if strings.ContainsAny(w, "\n\t") && !strings.ContainsAny(s, "\"'\\") {
-				t.Fatalf("unquoted word %q holds whitespace", w)
+		straight := strings.NewReplacer("“", `"`, "”", `"`, "‘", "'", "’", "'").Replace(s)
+		if !strings.ContainsAny(straight, "\"'\\") {
+			if fields := strings.Fields(straight); !slices.Equal(words, fields) {
+				t.Fatalf("Split(%q) = %q, want the fields %q", s, words, fields)
 			}
+		}
+		// Quoting every word and splitting again gives the same words back.
+		quoted := make([]string, len(words))
+		for i, w := range words {
+			quoted[i] = "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+		}
+		line := strings.Join(quoted, " ")
+		if len(line) > maxLine {
+			return
+		}
+		again, err := Split(line)
+		if err != nil || !slices.Equal(again, words) {
+			t.Fatalf("Split(%q) = %q; its quoted form %q splits to %q, %v", s, words, line, again, err)
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/smartcloudops/smartcloudops/bot"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
+	"github.com/smartcloudops/smartcloudops/remediation/audit"
 )
 
 // Silencer creates silences in Alertmanager.
@@ -55,16 +56,24 @@ func (r *Router) silence(ctx context.Context, c *call) (bot.Message, error) {
 			return bot.Message{}, err
 		}
 		if inc.Source == "alertmanager" && r.o.Silencer != nil {
-			id, err := r.o.Silencer.Create(ctx, matcherString(inc.Labels), d, c.actor.Name, firstNonEmpty(comment, "silenced from incident "+inc.ID))
+			// The group's own labels say exactly which alerts it holds; its common labels (such
+			// as cluster="prod") could match far more.
+			if len(inc.GroupLabels) == 0 {
+				return bot.Message{}, obs.UserErrorf("incident %s has no group labels to silence by; give matchers: silence alertname=\"...\",... for %s", inc.ID, c.args[forAt+1])
+			}
+			m := matcherString(inc.GroupLabels)
+			id, err := r.o.Silencer.Create(ctx, m, d, c.actor.Name, firstNonEmpty(comment, "silenced from incident "+inc.ID))
 			if err != nil {
 				return bot.Message{}, err
 			}
-			return bot.Text(fmt.Sprintf("Alertmanager silence %s created for %s until %s.", id, inc.ID, r.o.Now().Add(d).UTC().Format(time.RFC3339))), nil
+			r.auditSilence(ctx, c, "silence.created", id, m+" for "+d.String())
+			return bot.Text(fmt.Sprintf("Alertmanager silence %s {%s} created for %s until %s.", id, m, inc.ID, r.o.Now().Add(d).UTC().Format(time.RFC3339))), nil
 		}
 		s, err := r.o.Incidents.SilenceIncident(ctx, inc.ID, d, c.actor.Name)
 		if err != nil {
 			return bot.Message{}, err
 		}
+		r.auditSilence(ctx, c, "silence.created", s.ID, s.String())
 		return bot.Text(fmt.Sprintf("Silenced %s: %s", inc.ID, s)), nil
 	}
 	expr := strings.Join(target, " ")
@@ -73,6 +82,7 @@ func (r *Router) silence(ctx context.Context, c *call) (bot.Message, error) {
 		if err != nil {
 			return bot.Message{}, err
 		}
+		r.auditSilence(ctx, c, "silence.created", id, expr+" for "+d.String())
 		return bot.Text(fmt.Sprintf("Alertmanager silence %s created until %s.", id, r.o.Now().Add(d).UTC().Format(time.RFC3339))), nil
 	}
 	matchers, err := equalityMatchers(expr)
@@ -83,6 +93,7 @@ func (r *Router) silence(ctx context.Context, c *call) (bot.Message, error) {
 	if err != nil {
 		return bot.Message{}, err
 	}
+	r.auditSilence(ctx, c, "silence.created", s.ID, s.String())
 	return bot.Text("Silenced anomalies: " + s.String()), nil
 }
 
@@ -159,6 +170,7 @@ func (r *Router) unsilence(ctx context.Context, c *call) (bot.Message, error) {
 		if err := r.o.Incidents.Unsilence(ctx, id); err != nil {
 			return bot.Message{}, err
 		}
+		r.auditSilence(ctx, c, "silence.expired", id, "")
 		return bot.Text("Silence " + id + " ended."), nil
 	}
 	if r.o.Silencer == nil {
@@ -167,5 +179,13 @@ func (r *Router) unsilence(ctx context.Context, c *call) (bot.Message, error) {
 	if err := r.o.Silencer.Expire(ctx, id); err != nil {
 		return bot.Message{}, err
 	}
+	r.auditSilence(ctx, c, "silence.expired", id, "")
 	return bot.Text("Alertmanager silence " + id + " expired."), nil
+}
+
+// auditSilence records who muted or unmuted what: a silence also stops rules from proposing.
+func (r *Router) auditSilence(ctx context.Context, c *call, kind, id, detail string) {
+	if _, err := r.o.Audit.Append(ctx, audit.Record{Kind: kind, User: c.actor.ID, Target: "silence/" + id, Outcome: "ok", Detail: detail}); err != nil {
+		r.log.ErrorContext(ctx, "audit append failed", "kind", kind, obs.KeyErr, err)
+	}
 }

@@ -387,3 +387,42 @@ func TestRateLimitSlotNotLeakedByConflicts(t *testing.T) {
 		t.Fatalf("third action of the hour: %v", err)
 	}
 }
+
+// waitAction takes a duration and a list, the types that JSON does not keep.
+type waitAction struct {
+	countingAction
+	got Params
+}
+
+func (a *waitAction) Schema() Schema {
+	return Schema{{Name: "group", Type: TypeString, Required: true}, {Name: "wait", Type: TypeDuration, Default: 5 * time.Minute},
+		{Name: "hosts", Type: TypeList}, {Name: "to", Type: TypeInt}}
+}
+func (a *waitAction) Execute(ctx context.Context, p Params) (Result, error) {
+	a.got = p
+	return a.countingAction.Execute(ctx, p)
+}
+
+// TestTypedParamsSurviveTheStore proposes, stores and reloads a plan with a duration, a list and
+// an integer: the approval still covers it and the action gets its types back.
+func TestTypedParamsSurviveTheStore(t *testing.T) {
+	act := &waitAction{}
+	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "p.db"), store.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	f := newFixture(t, st, func(o *Options) { o.Actions = func(n string) (Action, bool) { return act, n == "test.scale" } })
+	p, err := f.mg.Propose(context.Background(), Request{Action: "test.scale", Requester: rule, Policy: Policy{Roles: []string{"sre"}},
+		Params: map[string]any{"group": "g", "hosts": []any{"a", "b"}, "to": 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.mg.Approve(context.Background(), p.ID, alice)
+	if err != nil || got.State != StateSucceeded {
+		t.Fatalf("approve: %s %s %v", got.State, got.Reason, err)
+	}
+	if act.got.Duration("wait") != 5*time.Minute || len(act.got.List("hosts")) != 2 || act.got.Int("to") != 3 {
+		t.Fatalf("params at execution: %#v", act.got)
+	}
+}

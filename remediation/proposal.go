@@ -92,7 +92,7 @@ func (p Plan) Hash() string {
 	}
 	ps := make([]kv, len(keys))
 	for i, k := range keys {
-		ps[i] = kv{k, p.Params[k]}
+		ps[i] = kv{k, jsonValue(p.Params[k])}
 	}
 	b, _ := json.Marshal(struct {
 		A, T, R, V string
@@ -133,4 +133,22 @@ type Proposal struct {
 	Error       string     `json:"error,omitempty"`
 
 	rev uint64 // store revision this copy was read at
+}
+
+// jsonValue is how a parameter value is stored: durations as text ("5m0s"), so that they read
+// back as durations and not as a count of nanoseconds.
+func jsonValue(v any) any {
+	if d, ok := v.(time.Duration); ok {
+		return d.String()
+	}
+	return v
+}
+
+// MarshalJSON stores durations as text; Schema.Normalize reads them back.
+func (p Params) MarshalJSON() ([]byte, error) {
+	out := make(map[string]any, len(p))
+	for k, v := range p {
+		out[k] = jsonValue(v)
+	}
+	return json.Marshal(out)
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -55,6 +56,7 @@ checks:
     threshold: 2
 `, []string{":2: listen:", ":6: checks[0].metric:", `:8: checks[1].name: "cpu" is already used`, ":9: checks[1].source: prometheus checks need prometheus.url", "checks[1].query: required", ":10: checks[1].schedule:", ":11: checks[1].threshold"}},
 		{"literal secret", "slack:\n  enabled: true\n  bot_token: xoxb-123\n  app_token: env:APP\n  default_channel: C1\n", []string{":3: slack.bot_token: must be a reference"}},
+		{"literal secret with a colon", "slack:\n  bot_token: \"xoxb-123:TOPSECRET\"\n", []string{":2: slack.bot_token: must be a reference"}},
 		{"bad role member", "roles:\n  sre:\n    users: [alice]\n", []string{":3: roles.sre.users[0]", "platform:id"}},
 	}
 	for _, c := range cases {
@@ -68,7 +70,7 @@ checks:
 					t.Errorf("error lacks %q:\n%v", w, err)
 				}
 			}
-			if strings.Contains(err.Error(), "xoxb-123") {
+			if strings.Contains(err.Error(), "xoxb-123") || strings.Contains(err.Error(), "TOPSECRET") {
 				t.Error("error repeats the secret")
 			}
 		})
@@ -124,9 +126,30 @@ func FuzzParse(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, _, err := Parse("fuzz.yaml", data)
-		if err == nil {
-			_ = cfg.validate()
+		cfg, lines, err := Parse("fuzz.yaml", data)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.yaml: ") {
+				t.Fatalf("Parse error %q does not name the file", err)
+			}
+			return
+		}
+		// YAML also breaks lines at CR, NEL, LS and PS; counting each gives an upper bound.
+		last := 1
+		for _, br := range []string{"\n", "\r", "\u0085", "\u2028", "\u2029"} {
+			last += bytes.Count(data, []byte(br))
+		}
+		for path, l := range lines {
+			if l < 1 || l > last {
+				t.Fatalf("field %q placed on line %d of a %d-line file", path, l, last)
+			}
+		}
+		for _, fe := range cfg.validate() {
+			if fe.path == "" || fe.msg == "" {
+				t.Fatalf("validation error %+v lacks its field or message", fe)
+			}
+			if msg := fe.located("fuzz.yaml", lines).Error(); !strings.Contains(msg, fe.path) {
+				t.Fatalf("validation error %q does not name the field %q", msg, fe.path)
+			}
 		}
 	})
 }

@@ -31,7 +31,7 @@ func (s Secret) check() error {
 		}
 		return nil
 	}
-	return fmt.Errorf("unknown reference kind %q: use env:, file: or ssm:", kind)
+	return errors.New("must be a reference: env:NAME, file:PATH or ssm:/path (never the secret itself; the value is not shown)")
 }
 
 // SSMFunc reads a SecureString parameter from AWS SSM Parameter Store.

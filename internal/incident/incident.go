@@ -61,7 +61,8 @@ type Incident struct {
 	LastSeen    time.Time         `json:"last_seen"`
 	ResolvedAt  time.Time         `json:"resolved_at,omitzero"`
 	Updates     int               `json:"updates"`
-	GroupKey    string            `json:"group_key,omitempty"` // Alertmanager's group key
+	GroupKey    string            `json:"group_key,omitempty"`    // Alertmanager's group key
+	GroupLabels map[string]string `json:"group_labels,omitempty"` // the labels Alertmanager grouped by
 	Alerts      []Alert           `json:"alerts,omitempty"`
 	ChartPath   string            `json:"chart_path,omitempty"`
 	Silenced    string            `json:"silenced,omitempty"` // ID of the silence muting it

@@ -126,7 +126,7 @@ func (m *Manager) FromAlertGroup(ctx context.Context, g AlertGroup) (Incident, C
 	}
 	inc, change, err := m.upsert(ctx, fp, func(inc *Incident, isNew bool) bool {
 		if isNew {
-			inc.Source, inc.GroupKey = SourceAlertmanager, g.GroupKey
+			inc.Source, inc.GroupKey, inc.GroupLabels = SourceAlertmanager, g.GroupKey, cloneLabels(g.GroupLabels)
 			inc.Since = earliest(g.Alerts)
 		}
 		merged, changed := mergeAlerts(inc.Alerts, g.Alerts)
