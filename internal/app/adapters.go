@@ -34,7 +34,8 @@ func (b *Bot) buildActions(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("actions.webhook.secret: %w", err)
 	}
-	w, err := webhook.New(webhook.Options{Secret: []byte(secret), Timeout: ac.Webhook.Timeout.D(), AllowedHosts: ac.Webhook.AllowedHosts, Logger: b.log})
+	w, err := webhook.New(webhook.Options{Secret: []byte(secret), Timeout: ac.Webhook.Timeout.D(), AllowedHosts: ac.Webhook.AllowedHosts,
+		AllowPrivateNetworks: ac.Webhook.AllowPrivateNetworks, Logger: b.log})
 	if err != nil {
 		return fmt.Errorf("actions.webhook: %w", err)
 	}

@@ -141,7 +141,10 @@ type ScriptAction struct {
 type WebhookAction struct {
 	Secret       Secret   `yaml:"secret"` // HMAC key for the signature header
 	AllowedHosts []string `yaml:"allowed_hosts"`
-	Timeout      Duration `yaml:"timeout"`
+	// AllowPrivateNetworks lets webhooks reach loopback and private addresses when
+	// allowed_hosts is empty.
+	AllowPrivateNetworks bool     `yaml:"allow_private_networks"`
+	Timeout              Duration `yaml:"timeout"`
 }
 
 // AWSAction configures the AWS actions.

@@ -38,6 +38,10 @@ func (a *Action) send(ctx context.Context, r *request) (remediation.Result, erro
 			return res, nil
 		}
 		lastErr = err
+		if retry && ctx.Err() != nil {
+			// Stopped while a retry was due: say so, with the last failure.
+			err = fmt.Errorf("webhook %s: stopped after attempt %d: %w (last error: %w)", redact(r.u), attempt, ctx.Err(), lastErr)
+		}
 		if !retry || ctx.Err() != nil {
 			log.WarnContext(ctx, "webhook failed", "err", err)
 			return res, err

@@ -2,13 +2,18 @@ package webhook
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/smartcloudops/smartcloudops/remediation"
@@ -42,6 +47,10 @@ type Options struct {
 	// AllowedHosts, when not empty, lists the hosts requests may go to: exact names
 	// ("hooks.example.com") or wildcards for subdomains ("*.example.com"). Ports are ignored.
 	AllowedHosts []string
+	// AllowPrivateNetworks lets requests go to loopback, private and link-local addresses when
+	// AllowedHosts is empty. Off by default, so a rule or a manual run cannot reach the bot's
+	// own network (metadata endpoints, internal services) unless the operator says so.
+	AllowPrivateNetworks bool
 	// HTTPClient sends the requests. Defaults to a client with no overall timeout (attempts are
 	// bounded by Timeout). Redirects are never followed, whatever the client's policy.
 	HTTPClient *http.Client
@@ -104,7 +113,13 @@ func New(o Options) (*Action, error) {
 	}
 	base := o.HTTPClient
 	if base == nil {
-		base = &http.Client{}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		if len(o.AllowedHosts) == 0 && !o.AllowPrivateNetworks {
+			d := &net.Dialer{Timeout: 30 * time.Second, Control: publicOnly}
+			tr.DialContext = d.DialContext
+			tr.Proxy = nil // the check must see the real destination
+		}
+		base = &http.Client{Transport: tr}
 	}
 	client := *base
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -156,7 +171,15 @@ func (a *Action) Describe(_ context.Context, p remediation.Params) (string, erro
 		return "", err
 	}
 	var extras []string
-	extras = append(extras, fmt.Sprintf("%d bytes", len(r.body)))
+	sum := sha256.Sum256(r.body)
+	body := string(r.body)
+	if r.u.RawQuery != "" { // the default body repeats the URL, query tokens included
+		body = strings.ReplaceAll(body, r.u.RawQuery, "…")
+	}
+	extras = append(extras, fmt.Sprintf("body %d bytes, sha256 %x: %s", len(r.body), sum[:4], preview([]byte(body))))
+	if r.u.RawQuery != "" {
+		extras = append(extras, "query "+queryNames(r.u))
+	}
 	if len(a.o.Secret) > 0 {
 		extras = append(extras, "signed")
 	}
@@ -297,4 +320,42 @@ func redact(u *url.URL) string {
 	c := *u
 	c.User, c.RawQuery, c.Fragment, c.RawFragment = nil, "", "", ""
 	return c.String()
+}
+
+// publicOnly refuses connections to loopback, private, link-local and unspecified addresses;
+// it runs after name resolution, so a public name pointing inside is refused too.
+func publicOnly(_, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return fmt.Errorf("webhook: %s is not an IP address", host)
+	}
+	ip = ip.Unmap()
+	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast() {
+		return fmt.Errorf("webhook: %w: %s is a private or local address (list the host in allowed_hosts or set allow_private_networks)", ErrHostNotAllowed, ip)
+	}
+	return nil
+}
+
+// preview is the start of a body on one line, for the card an approver reads.
+func preview(b []byte) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if len(s) > 160 {
+		s = s[:160] + "…"
+	}
+	return s
+}
+
+// queryNames lists the query parameters with their values hidden: they often hold tokens.
+func queryNames(u *url.URL) string {
+	q := u.Query()
+	names := make([]string, 0, len(q))
+	for k := range q {
+		names = append(names, k+"=…")
+	}
+	sort.Strings(names)
+	return strings.Join(names, "&")
 }
