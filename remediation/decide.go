@@ -71,11 +71,11 @@ func (mg *Manager) mayApprove(p Proposal, who Actor, now time.Time) error {
 	if !slices.ContainsFunc(p.Policy.Roles, who.Has) {
 		return obs.UserErrorf("approving %s needs role %s", p.ID, strings.Join(p.Policy.Roles, " or "))
 	}
-	if !p.Policy.AllowRequester && who.ID == p.Requester.ID {
+	if !p.Policy.AllowRequester && who.Person() == p.Requester.Person() {
 		return obs.UserErrorf("%s requested %s and its policy does not let the requester approve it", who.Name, p.ID)
 	}
 	for _, a := range p.Approvals {
-		if a.Actor.ID == who.ID {
+		if a.Actor.Person() == who.Person() {
 			return obs.UserErrorf("%s has already approved %s (%d of %d approvals)", who.Name, p.ID, len(p.Approvals), p.Policy.MinApprovers)
 		}
 	}

@@ -426,3 +426,22 @@ func TestTypedParamsSurviveTheStore(t *testing.T) {
 		t.Fatalf("params at execution: %#v", act.got)
 	}
 }
+
+// TestKeyOwnerCountsAsThePerson: an API key owned by the requester cannot approve their
+// proposal, nor count as a second approver beside its owner.
+func TestKeyOwnerCountsAsThePerson(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, store.NewMemory(), nil)
+	key := Actor{ID: "api:alice-laptop", Name: "api key alice-laptop", Roles: []string{"sre"}, Owner: alice.ID}
+	mine, _ := f.mg.Propose(ctx, Request{Action: "test.scale", Params: map[string]any{"group": "g"}, Requester: alice, Policy: Policy{Roles: []string{"sre"}}})
+	if _, err := f.mg.Approve(ctx, mine.ID, key); err == nil || !strings.Contains(err.Error(), "requester") {
+		t.Fatalf("the requester's own key approved: %v", err)
+	}
+	two := f.propose(t, Policy{Roles: []string{"sre"}, MinApprovers: 2})
+	if _, err := f.mg.Approve(ctx, two.ID, alice); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.mg.Approve(ctx, two.ID, key); err == nil || !strings.Contains(err.Error(), "already approved") {
+		t.Fatalf("a key counted as a second approver beside its owner: %v", err)
+	}
+}

@@ -41,6 +41,17 @@ type Actor struct {
 	ID    string   `json:"id"`   // stable, platform:id
 	Name  string   `json:"name"` // for display
 	Roles []string `json:"roles,omitempty"`
+	// Owner is the person behind a non-personal identity, such as an API key's owner; policies
+	// treat the actor as that person.
+	Owner string `json:"owner,omitempty"`
+}
+
+// Person is who the actor stands for: the owner of a key, or the actor itself.
+func (a Actor) Person() string {
+	if a.Owner != "" {
+		return a.Owner
+	}
+	return a.ID
 }
 
 // Has reports whether the actor holds role, or admin.

@@ -20,7 +20,7 @@ import (
 const apikeyUsage = `usage: smartcloudops apikey <command> [flags]
 
 commands:
-  create --name NAME --role viewer|operator|admin [--expires 90d] [--data-dir DIR]
+  create --name NAME --role viewer|operator|admin [--owner PLATFORM:ID] [--expires 90d] [--data-dir DIR]
          make a key for the HTTP API and print it once; only its SHA-256 hash is stored
   list   [--data-dir DIR]
          list every key with its role and status (active, expired, revoked)
@@ -72,8 +72,9 @@ func apikeyCreate(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	name := fs.String("name", "", "name of the key, such as ci or pagerduty (required; a-z 0-9 . _ -)")
 	role := fs.String("role", "", "role of the key: viewer (read only), operator or admin (required)")
 	expires := fs.String("expires", "", "lifetime such as 90d or 12h; empty or 0 for a key that never expires")
+	owner := fs.String("owner", "", "the person answerable for the key, as platform:id (slack:U0123ABCD); required for operator and admin keys, which approval policies then treat as that person")
 	dataDir := fs.String("data-dir", "./data", "data directory of the bot")
-	fs.Usage = usageFor(fs, "--name NAME --role viewer|operator|admin [--expires 90d] [--data-dir DIR]")
+	fs.Usage = usageFor(fs, "--name NAME --role viewer|operator|admin [--owner PLATFORM:ID] [--expires 90d] [--data-dir DIR]")
 	if stop, code := parseFlags(fs, args, stdout, stderr); stop {
 		return code
 	}
@@ -87,6 +88,11 @@ func apikeyCreate(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		probs = append(probs, "--role is required")
 	} else if err := api.ValidateRole(*role); err != nil {
 		probs = append(probs, "--role: "+err.Error())
+	}
+	if *owner == "" && (*role == "operator" || *role == "admin") {
+		probs = append(probs, "--owner is required for a key that can act (the person answerable for it, e.g. slack:U0123ABCD)")
+	} else if plat, id, ok := strings.Cut(*owner, ":"); *owner != "" && (!ok || plat == "" || id == "") {
+		probs = append(probs, fmt.Sprintf("--owner: %q is not platform:id, such as slack:U0123ABCD", *owner))
 	}
 	var ttl time.Duration
 	if *expires != "" && *expires != "0" {
@@ -109,7 +115,7 @@ func apikeyCreate(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		return 1
 	}
 	defer done()
-	token, k, err := ks.Create(ctx, *name, *role, ttl)
+	token, k, err := ks.CreateOwned(ctx, *name, *role, *owner, ttl)
 	if err != nil {
 		fmt.Fprintf(stderr, "apikey create: %v\n", err)
 		return 1

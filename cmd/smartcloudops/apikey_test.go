@@ -24,7 +24,7 @@ func runAPIKeyCLI(t *testing.T, args ...string) (int, string, string) {
 
 func TestAPIKeyCLI(t *testing.T) {
 	dir := t.TempDir()
-	code, out, errOut := runAPIKeyCLI(t, "create", "--name", "ci", "--role", "operator", "--expires", "90d", "--data-dir", dir)
+	code, out, errOut := runAPIKeyCLI(t, "create", "--name", "ci", "--role", "operator", "--owner", "slack:U1", "--expires", "90d", "--data-dir", dir)
 	token := strings.TrimSpace(out)
 	if code != 0 || !strings.HasPrefix(token, "sco_") || strings.Count(out, "\n") != 1 || !strings.Contains(errOut, `Created API key "ci" with role operator (expires `) {
 		t.Fatalf("create: %d %q %q", code, out, errOut)
@@ -32,7 +32,7 @@ func TestAPIKeyCLI(t *testing.T) {
 	if code, _, _ := runAPIKeyCLI(t, "create", "--name", "ro", "--role", "viewer", "--data-dir", dir); code != 0 {
 		t.Fatalf("create without expiry: %d", code)
 	}
-	if code, _, errOut := runAPIKeyCLI(t, "create", "--name", "ci", "--role", "admin", "--data-dir", dir); code != 1 || !strings.Contains(errOut, "exists") {
+	if code, _, errOut := runAPIKeyCLI(t, "create", "--name", "ci", "--role", "admin", "--owner", "slack:U1", "--data-dir", dir); code != 1 || !strings.Contains(errOut, "exists") {
 		t.Fatalf("duplicate: %d %q", code, errOut)
 	}
 
@@ -102,6 +102,8 @@ func TestAPIKeyCLIUsage(t *testing.T) {
 		{[]string{"create", "--name", "ci", "--role", "root", "--data-dir", dir}, 2, `--role: role "root": want one of viewer, operator, admin`},
 		{[]string{"create", "--name", "ci", "--role", "viewer", "--expires", "soon", "--data-dir", dir}, 2, "--expires: "},
 		{[]string{"create", "--name", "ci", "--role", "viewer", "--bogus"}, 2, "flag provided but not defined"},
+		{[]string{"create", "--name", "ci", "--role", "admin", "--data-dir", dir}, 2, "--owner is required"},
+		{[]string{"create", "--name", "ci", "--role", "admin", "--owner", "alice", "--data-dir", dir}, 2, `--owner: "alice" is not platform:id`},
 		{[]string{"create", "--name", "ci", "--role", "viewer", "extra"}, 2, "unexpected arguments"},
 		{[]string{"revoke", "--data-dir", dir}, 2, "NAME is required"},
 		{[]string{"revoke", "--help"}, 0, "usage: smartcloudops apikey revoke NAME"},

@@ -58,6 +58,10 @@ type Key struct {
 	Created time.Time `json:"created"`
 	Expires time.Time `json:"expires,omitzero"` // zero: never
 	Revoked time.Time `json:"revoked,omitzero"` // zero: active
+	// Owner is the person answerable for the key, as platform:id (slack:U0123). Approval
+	// policies treat the key as that person: it cannot approve what they requested, nor count
+	// as a second approver beside them.
+	Owner string `json:"owner,omitempty"`
 }
 
 // Actor is the identity the key acts as towards the remediation Manager and the audit log.
@@ -66,7 +70,7 @@ func (k Key) Actor() remediation.Actor {
 	if k.Role != RoleViewer {
 		roles = append(roles, k.Role)
 	}
-	return remediation.Actor{ID: "api:" + k.Name, Name: "api key " + k.Name, Roles: roles}
+	return remediation.Actor{ID: "api:" + k.Name, Name: "api key " + k.Name, Roles: roles, Owner: k.Owner}
 }
 
 // Status says whether the key is active, revoked or expired at now.
@@ -157,6 +161,16 @@ func hashToken(token string) [sha256.Size]byte { return sha256.Sum256([]byte(tok
 // Create makes a key named name with role, valid for ttl (0: no expiry), and returns the token,
 // which is shown once and never stored. A revoked key's name may be reused.
 func (ks *Keys) Create(ctx context.Context, name, role string, ttl time.Duration) (string, Key, error) {
+	return ks.CreateOwned(ctx, name, role, "", ttl)
+}
+
+// CreateOwned is Create for a key that a person answers for (see Key.Owner).
+func (ks *Keys) CreateOwned(ctx context.Context, name, role, owner string, ttl time.Duration) (string, Key, error) {
+	if owner != "" {
+		if plat, id, ok := strings.Cut(owner, ":"); !ok || plat == "" || id == "" || strings.ContainsAny(owner, " \t\n") {
+			return "", Key{}, fmt.Errorf("key %q: owner %q is not platform:id, such as slack:U0123ABCD", name, owner)
+		}
+	}
 	if err := errors.Join(ValidateName(name), ValidateRole(role)); err != nil {
 		return "", Key{}, err
 	}
@@ -186,7 +200,7 @@ func (ks *Keys) Create(ctx context.Context, name, role string, ttl time.Duration
 	token := tokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
 	sum := hashToken(token)
 	now := ks.o.Now().UTC().Round(0)
-	k := Key{Name: name, Role: role, Hash: hex.EncodeToString(sum[:]), Created: now}
+	k := Key{Name: name, Role: role, Hash: hex.EncodeToString(sum[:]), Created: now, Owner: owner}
 	if ttl > 0 {
 		k.Expires = now.Add(ttl)
 	}
