@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -166,12 +167,24 @@ func (b *Bot) mountAlertmanager(handlers map[string]http.Handler) error {
 	if err != nil {
 		return fmt.Errorf("alertmanager.webhook_token: %w", err)
 	}
+	if host, _, _ := net.SplitHostPort(b.cfg.Listen); token == "" && !isLoopback(host) {
+		b.log.Warn("the Alertmanager webhook accepts alerts from anyone who can reach "+b.cfg.Listen+
+			"; set alertmanager.webhook_token so forged alerts cannot open incidents or feed rules", "listen", b.cfg.Listen)
+	}
 	h, err := alertmanager.NewHandler(alertmanager.HandlerOptions{Deliver: b.onAlertmanager, BearerToken: token, Logger: b.log, Registerer: b.regr})
 	if err != nil {
 		return err
 	}
 	handlers["POST /api/v1/alertmanager"] = h
 	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // onAlertmanager turns one webhook notification into an incident and feeds the alert rules.
