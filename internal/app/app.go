@@ -137,7 +137,7 @@ func prepareData(o *Options) error {
 		if o.Demo {
 			sched := "@every 1s"
 			cfg.Checks = []config.Check{{Name: "demo-cpu", Source: "replay", File: filepath.Join(dir, "demo", "cpu-spike.csv"),
-				Speed: 40, Schedule: sched, Model: "default", Severity: "critical", Unit: "%",
+				Speed: 30, Schedule: sched, Model: "default", Severity: "critical", Unit: "%",
 				Labels: map[string]string{"asg": "web-asg", "service": "web"}}}
 		}
 	}
