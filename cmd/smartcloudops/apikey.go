@@ -72,7 +72,7 @@ func apikeyCreate(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	name := fs.String("name", "", "name of the key, such as ci or pagerduty (required; a-z 0-9 . _ -)")
 	role := fs.String("role", "", "role of the key: viewer (read only), operator or admin (required)")
 	expires := fs.String("expires", "", "lifetime such as 90d or 12h; empty or 0 for a key that never expires")
-	owner := fs.String("owner", "", "the person answerable for the key, as platform:id (slack:U0123ABCD); required for operator and admin keys, which approval policies then treat as that person")
+	owner := fs.String("owner", "", "the person answerable for the key, as platform:id (slack:U0123ABCD); approval policies then treat the key as that person")
 	dataDir := fs.String("data-dir", "./data", "data directory of the bot")
 	fs.Usage = usageFor(fs, "--name NAME --role viewer|operator|admin [--owner PLATFORM:ID] [--expires 90d] [--data-dir DIR]")
 	if stop, code := parseFlags(fs, args, stdout, stderr); stop {
@@ -89,9 +89,7 @@ func apikeyCreate(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	} else if err := api.ValidateRole(*role); err != nil {
 		probs = append(probs, "--role: "+err.Error())
 	}
-	if *owner == "" && (*role == "operator" || *role == "admin") {
-		probs = append(probs, "--owner is required for a key that can act (the person answerable for it, e.g. slack:U0123ABCD)")
-	} else if plat, id, ok := strings.Cut(*owner, ":"); *owner != "" && (!ok || plat == "" || id == "") {
+	if plat, id, ok := strings.Cut(*owner, ":"); *owner != "" && (!ok || plat == "" || id == "") {
 		probs = append(probs, fmt.Sprintf("--owner: %q is not platform:id, such as slack:U0123ABCD", *owner))
 	}
 	var ttl time.Duration
@@ -125,6 +123,9 @@ func apikeyCreate(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	exp := "never expires"
 	if !k.Expires.IsZero() {
 		exp = "expires " + k.Expires.Format(time.RFC3339)
+	}
+	if k.Owner == "" && k.Role != "viewer" {
+		fmt.Fprintln(stderr, "Note: this key has no --owner, so approval policies see it as a person of its own: someone holding it and a chat account could approve their own proposals. Give keys that act an owner.")
 	}
 	fmt.Fprintf(stderr, "Created API key %q with role %s (%s).\nStore it now: it is shown only this once and only its hash is kept.\nUse it as: Authorization: Bearer <key>\n", k.Name, k.Role, exp)
 	return 0
