@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,9 @@ func FuzzCondition(f *testing.F) {
 				}
 				continue
 			}
+			if c.window < 0 || c.window > maxWindow {
+				t.Fatalf("%q: window %v outside [0, %v]", src, c.window, maxWindow)
+			}
 			ev := newEvaluator()
 			ev.env.Value, ev.env.Now = 95, t0
 			ev.env.Labels = map[string]string{"env": "prod"}
@@ -66,7 +70,12 @@ func FuzzCondition(f *testing.F) {
 			for i := 0; i < 10; i++ {
 				w.add(t0.Add(time.Duration(i-10)*time.Minute), float64(i), time.Hour)
 			}
-			_, _ = ev.run(c, w)
+			// The evaluator reuses its VM across runs: a second run must see the same answer.
+			got, err := ev.run(c, w)
+			again, err2 := ev.run(c, w)
+			if got != again || (err == nil) != (err2 == nil) {
+				t.Fatalf("%q: runs disagree: %v, %v then %v, %v", src, got, err, again, err2)
+			}
 		}
 	})
 }
@@ -78,8 +87,32 @@ func FuzzSeries(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		pts, err := ParseSeries(s)
-		if err == nil && len(pts) > maxSeriesPoints {
+		if err != nil {
+			return
+		}
+		if len(pts) > maxSeriesPoints {
 			t.Fatalf("%q: %d points over the cap", s, len(pts))
+		}
+		// A series is its tokens expanded one by one and laid end to end.
+		var joined []Point
+		for _, tok := range strings.Fields(s) {
+			part, err := ParseSeries(tok)
+			if err != nil {
+				t.Fatalf("%q parses but its token %q does not: %v", s, tok, err)
+			}
+			joined = append(joined, part...)
+		}
+		if len(joined) != len(pts) {
+			t.Fatalf("%q: %d points, but its tokens give %d", s, len(pts), len(joined))
+		}
+		for i, p := range pts {
+			q := joined[i]
+			if p.Missing != q.Missing || math.Float64bits(p.Value) != math.Float64bits(q.Value) {
+				t.Fatalf("%q: point %d is %+v, but its token gives %+v", s, i, p, q)
+			}
+			if p.Missing && p.Value != 0 {
+				t.Fatalf("%q: missing point %d carries value %v", s, i, p.Value)
+			}
 		}
 	})
 }

@@ -68,7 +68,7 @@ func FuzzRender(f *testing.F) {
 			Sections: sections, Footer: text, Image: &bot.Image{Alt: label}}
 		for _, o := range []renderOptions{{}, {imageAsText: true}} {
 			p := render(m, o)
-			if !utf8.ValidString(title + text + label + value + action + bval) {
+			if !allUTF8(title, sev, text, label, value, action, bval) {
 				continue // Slack only ever receives UTF-8; invalid input may yield invalid clipped output
 			}
 			if err := checkLimits(p); err != nil {
@@ -76,4 +76,15 @@ func FuzzRender(f *testing.F) {
 			}
 		}
 	})
+}
+
+// allUTF8 reports whether every string is valid UTF-8 on its own: invalid pieces can join into
+// a valid concatenation ("\xef" + "\x8e\xa8"), so checking the sum is not enough.
+func allUTF8(ss ...string) bool {
+	for _, s := range ss {
+		if !utf8.ValidString(s) {
+			return false
+		}
+	}
+	return true
 }

@@ -173,7 +173,10 @@ func stripMention(text, botUser string) string {
 			b.WriteString(rest)
 			break
 		}
+		// A removed mention separates words; without the space, the text around it could
+		// join into a new mention ("<@<@UBOT>UBOT>").
 		b.WriteString(rest[:i])
+		b.WriteByte(' ')
 		rest = after[end+1:]
 	}
 	return strings.Join(strings.Fields(b.String()), " ")

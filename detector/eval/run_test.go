@@ -94,7 +94,13 @@ func FuzzReadCSV(f *testing.F) {
 	f.Add("\"timestamp\",\"value\"\n\"2014-04-01\",\"inf\"\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		pts, err := ReadCSV(strings.NewReader(in), "fuzz.csv")
-		if err == nil && len(pts) == 0 {
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "read fuzz.csv") {
+				t.Fatalf("error %q does not name the file", err)
+			}
+			return
+		}
+		if len(pts) == 0 {
 			t.Fatal("no error and no points")
 		}
 	})

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -246,10 +247,32 @@ func FuzzLoad(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Load(data)
 		if err != nil {
+			if !errors.Is(err, ErrNotModel) && !errors.Is(err, ErrVersion) && !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Load error %v wraps none of the package's sentinels", err)
+			}
 			return
 		}
+		// Whatever Load accepts, it saves in a form that loads back to the same state.
+		saved, err := m.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := Load(saved)
+		if err != nil {
+			t.Fatalf("state saved from an accepted model does not load: %v", err)
+		}
+		if resaved, err := again.MarshalBinary(); err != nil || !bytes.Equal(resaved, saved) {
+			t.Fatalf("save, load, save is not stable (%v)", err)
+		}
 		for i := range 50 {
-			m.Observe(detector.Point{T: t0.Add(time.Duration(i) * time.Minute), V: float64(i % 7)})
+			p := detector.Point{T: t0.Add(time.Duration(i) * time.Minute), V: float64(i % 7)}
+			s, s2 := m.Observe(p), again.Observe(p)
+			if !(s.Score >= 0 && s.Score <= 1) {
+				t.Fatalf("point %d scored %v, outside [0,1]", i, s.Score)
+			}
+			if s.Score != s2.Score {
+				t.Fatalf("point %d scored %v by the loaded model and %v by its reloaded copy", i, s.Score, s2.Score)
+			}
 		}
 		if _, err := m.MarshalBinary(); err != nil {
 			t.Fatal(err)

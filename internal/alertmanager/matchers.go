@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // MatchType is a matcher's operator.
@@ -32,10 +33,15 @@ func (m Matcher) String() string {
 	return m.Name + string(m.Type) + strconv.Quote(m.Value)
 }
 
-// Validate checks the name, the operator and, for regular expressions, that the value compiles.
+// Validate checks the name, the operator, that the value is UTF-8 as Alertmanager requires of
+// label values and, for regular expressions, that the value compiles.
 func (m Matcher) Validate() error {
 	if !validLabelName(m.Name) {
 		return fmt.Errorf("matcher %s: invalid label name %q", m, m.Name)
+	}
+	if !utf8.ValidString(m.Value) {
+		// JSON would turn the bad bytes into U+FFFD, so Alertmanager would get another value.
+		return fmt.Errorf("matcher %s: value is not valid UTF-8", m)
 	}
 	switch m.Type {
 	case MatchEqual, MatchNotEqual:

@@ -71,6 +71,8 @@ func TestParseMatchersErrors(t *testing.T) {
 		{`{a="x"} extra`, `unexpected "extra" after the matchers`},
 		{`a=~"(unclosed"`, "column 1: matcher a=~\"(unclosed\": invalid regular expression"},
 		{`a-b="x"`, "expected an operator"},
+		{"a=\xff", `column 1: matcher a="\xff": value is not valid UTF-8`},
+		{`a="\xff"`, `column 1: matcher a="\xff": value is not valid UTF-8`},
 		{strings.Repeat("a", 5000), "longer than 4096"},
 	}
 	for _, tt := range tests {
