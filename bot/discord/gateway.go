@@ -86,6 +86,9 @@ func drain[T any](c chan T) {
 	}
 }
 
+// reconnectPause is the wait between losing a connection and opening the next.
+const reconnectPause = 250 * time.Millisecond
+
 // gateway keeps the gateway connection open until ctx ends or a fatal error occurs.
 func (a *Adapter) gateway(ctx context.Context) error {
 	backoff := a.opts.ReconnectBackoff
@@ -136,6 +139,12 @@ func (a *Adapter) gateway(ctx context.Context) error {
 		case <-a.disconnected:
 			a.m.connected.Set(0)
 			a.log.Warn("gateway connection lost, reconnecting")
+			// Let discordgo's goroutines of the old connection finish before opening the next:
+			// reopening at once can race them and lose the new connection.
+			if ferr := a.sleep(ctx, reconnectPause); ferr != nil || ctx.Err() != nil {
+				a.closeSession()
+				return ferr
+			}
 		}
 	}
 }
