@@ -186,7 +186,7 @@ func rec(kind string, who Actor, outcome, detail string) *audit.Record {
 	return &audit.Record{Kind: kind, User: who.ID, Outcome: outcome, Detail: detail}
 }
 
-// bot is the actor of the changes the bot makes on its own.
+// botActor is the actor of the changes the bot makes on its own.
 var botActor = Actor{ID: "bot", Name: "bot"}
 
 // Get returns a proposal by ID.
