@@ -212,23 +212,35 @@ func (n *Notifier) process(ctx context.Context, batch []queued) {
 		views = append(views, v)
 	}
 	for _, t := range n.o.Targets {
-		fresh := map[string][]view{} // channel → new incident cards
-		var rest []view
-		for _, v := range views {
+		// Count the new incident cards per channel; channels with a burst get grouped cards.
+		fresh := map[string][]view{}
+		isNew := make([]bool, len(views))
+		for i, v := range views {
 			if v.inc != nil && !n.hasCard(ctx, t, v.key) {
+				isNew[i] = true
 				ch := t.channel(v.sev, v.labels)
 				fresh[ch] = append(fresh[ch], v)
-				continue
 			}
-			rest = append(rest, v)
 		}
-		for ch, vs := range fresh {
-			if len(vs) < groupAt {
-				rest = append(rest, vs...)
+		var rest []view // in queue order, so cards appear in the order things happened
+		grouped := map[string]bool{}
+		for i, v := range views {
+			if !isNew[i] {
+				rest = append(rest, v)
 				continue
 			}
-			for i := 0; i < len(vs); i += groupMax {
-				if err := n.postGroup(ctx, t, ch, vs[i:min(i+groupMax, len(vs))]); err != nil {
+			ch := t.channel(v.sev, v.labels)
+			vs := fresh[ch]
+			if len(vs) < groupAt {
+				rest = append(rest, v)
+				continue
+			}
+			if grouped[ch] {
+				continue
+			}
+			grouped[ch] = true
+			for j := 0; j < len(vs); j += groupMax {
+				if err := n.postGroup(ctx, t, ch, vs[j:min(j+groupMax, len(vs))]); err != nil {
 					n.log.ErrorContext(ctx, "grouped card not delivered", obs.KeyPlatform, t.Adapter.Name(), obs.KeyErr, err)
 				}
 			}
