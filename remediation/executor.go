@@ -221,7 +221,7 @@ func (mg *Manager) voidReason(p Proposal, act Action, ok bool) (Params, string) 
 	if p.Plan.Rule != "" && mg.o.RuleVersion != nil {
 		cur, ok := mg.o.RuleVersion(p.Plan.Rule)
 		if !ok {
-			return nil, fmt.Sprintf("rule %s was removed after the approval", p.Plan.Rule)
+			return nil, fmt.Sprintf("rule %s was removed or disabled after it proposed this", p.Plan.Rule)
 		}
 		if cur != p.Plan.RuleVersion {
 			return nil, fmt.Sprintf("rule %s changed (version %s -> %s) after the approval", p.Plan.Rule, p.Plan.RuleVersion, cur)

@@ -31,7 +31,7 @@ type Options struct {
 	Audit   *audit.Log
 	Actions func(name string) (Action, bool)
 	// RuleVersion returns a rule's current version, so an approval given to an older version is
-	// void. Nil skips the check.
+	// void; ok is false when the rule is gone or disabled, which voids it too. Nil skips the check.
 	RuleVersion func(rule string) (string, bool)
 	// OnChange is called after every state change of a proposal (to post or edit its card).
 	OnChange      func(ctx context.Context, p Proposal)

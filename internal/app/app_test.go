@@ -267,3 +267,18 @@ func TestRuleDisabledAfterFailures(t *testing.T) {
 	r.stop()
 	verifyAudit(t, dir)
 }
+
+// TestDisabledRuleProposalsDoNotRun: disabling a rule voids the approval of its pending proposals.
+func TestDisabledRuleProposalsDoNotRun(t *testing.T) {
+	dir := t.TempDir()
+	r := start(t, testConfig(t, dir), nil)
+	id := r.out.waitFor(t, proposalRE, 30*time.Second)
+	r.send(t, "rules disable e2e-cpu-spike")
+	r.out.waitFor(t, regexp.MustCompile(`Rule e2e-cpu-spike disabled`), 5*time.Second)
+	r.send(t, "approve "+id)
+	r.out.waitFor(t, regexp.MustCompile(id+` is void: rule e2e-cpu-spike was removed or disabled`), 10*time.Second)
+	r.stop()
+	if b, _ := os.ReadFile(filepath.Join(dir, "actions", "runs.log")); len(b) != 0 {
+		t.Fatalf("a disabled rule's proposal ran: %s", b)
+	}
+}

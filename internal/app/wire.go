@@ -79,9 +79,10 @@ func (b *Bot) onFire(ctx context.Context, f rules.Firing) error {
 	return nil
 }
 
+// ruleVersion is the current version of an enabled rule: a disabled rule's proposals no longer run.
 func (b *Bot) ruleVersion(name string) (string, bool) {
 	r, ok := b.Rules.Rule(name)
-	if !ok {
+	if !ok || !r.Enabled {
 		return "", false
 	}
 	return r.Version, true
