@@ -164,12 +164,20 @@ func TestIntegrationAlertmanagerFlow(t *testing.T) {
 				t.Errorf("the incident card lacks %q:\n%s", want, card)
 			}
 		}
-		incs, err := live.bot.Incidents.List(ctx, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(incs) != 1 || incs[0].Source != "alertmanager" || !slices.Contains(incs[0].Proposals, id) {
-			t.Fatalf("incidents = %+v, want one from alertmanager holding %s", incs, id)
+		// The proposal is linked to its incident right after it is stored (the card, which
+		// reads the proposal index, can show it a moment earlier).
+		var incs []incident.Incident
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			var err error
+			if incs, err = live.bot.Incidents.List(ctx, false); err != nil {
+				t.Fatal(err)
+			}
+			if len(incs) == 1 && incs[0].Source == "alertmanager" && slices.Contains(incs[0].Proposals, id) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("incidents = %+v, want one from alertmanager holding %s", incs, id)
+			}
 		}
 
 		live.send(t, "approve "+id)
