@@ -192,7 +192,8 @@ func (s *rulesService) Test(ctx context.Context, name string) (string, error) {
 	return "", obs.UserErrorf("rule %s takes Alertmanager alerts, which the bot does not keep a history of; use `rules test` files in CI", name)
 }
 
-// wrapRule turns one rule's source back into a rule file with its group.
+// wrapRule turns one rule's source (its YAML mapping, unindented) back into a rule file with
+// its group.
 func wrapRule(r *rules.Rule) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "groups:\n  - name: %s\n    interval: %s\n    rules:\n", r.Group, r.Interval)
@@ -200,9 +201,8 @@ func wrapRule(r *rules.Rule) string {
 		prefix := "        "
 		if i == 0 {
 			prefix = "      - "
-			line = strings.TrimPrefix(strings.TrimLeft(line, " "), "- ")
 		}
-		b.WriteString(prefix + strings.TrimPrefix(line, "  ") + "\n")
+		b.WriteString(prefix + line + "\n")
 	}
 	return b.String()
 }
