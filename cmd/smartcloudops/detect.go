@@ -157,8 +157,8 @@ func detectTrain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "detect train: %s has no finite values to learn from\n", source)
 		return 1
 	}
-	if skipped > 0 {
-		fmt.Fprintf(stderr, "detect train: warning: skipped %d NaN or infinite values from %s\n", skipped, source)
+	for _, w := range detector.InspectHistory(pts).Warnings(source, model.DefaultParams().Warmup) {
+		fmt.Fprintf(stderr, "detect train: warning: %s\n", w)
 	}
 	if err := model.SaveFile(*out, m); err != nil {
 		fmt.Fprintf(stderr, "detect train: %v\n", err)

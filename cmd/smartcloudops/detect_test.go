@@ -150,3 +150,25 @@ func TestEvalNAB(t *testing.T) {
 		t.Errorf("markdown report: %v", err)
 	}
 }
+
+func TestTrainWarnsAboutHistory(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "short.csv")
+	csv := "timestamp,value\n2024-01-01 00:00:00,1\n2024-01-01 00:01:00,2\n2024-01-01 00:01:00,3\n2023-12-31 00:00:00,4\n"
+	if err := os.WriteFile(in, []byte(csv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runDetectCLI("train", "--csv", in, "--out", filepath.Join(dir, "m.model"))
+	for _, want := range []string{
+		in + ": 1 point repeats the previous timestamp (first at 2024-01-01T00:01:00Z)",
+		in + ": 1 point is earlier than a point before (first at 2023-12-31T00:00:00Z)",
+		in + ": only 4 usable points, fewer than the 64",
+	} {
+		if !strings.Contains(stderr, "detect train: warning: "+want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if code != 0 || !strings.Contains(stdout, "trained ensemble model on 4 points") {
+		t.Fatalf("exit %d, stdout %q", code, stdout)
+	}
+}
