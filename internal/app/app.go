@@ -155,6 +155,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	g.Go(func() error { return b.Notifier.Run(gctx) })
 	g.Go(func() error { return b.Rules.Run(gctx) })
 	g.Go(func() error { return b.Proposals.Run(gctx, 15*time.Second) })
+	g.Go(func() error { return b.Incidents.Run(gctx) })
 	if b.opts.Reload != nil {
 		g.Go(func() error { return b.reloadLoop(gctx) })
 	}
@@ -190,6 +191,9 @@ func (b *Bot) Run(ctx context.Context) error {
 		b.log.Warn("actions still running at shutdown; they will show as unknown after the next start")
 	}
 	b.wg.Wait()
+	if ferr := b.Incidents.Flush(context.WithoutCancel(ctx)); ferr != nil {
+		b.log.Error("latest incident updates not written at shutdown", "err", ferr)
+	}
 	b.Notifier.Flush(context.WithoutCancel(ctx))
 	if errors.Is(err, context.Canceled) {
 		err = nil

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -104,6 +105,12 @@ type Options struct {
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time
+	// WriteEvery is how often Run writes the routine updates of open anomaly incidents (a new
+	// value, score and last-seen time from a series that stays anomalous) to the store, all in one
+	// transaction; until then they are kept in memory and every read sees them. Changes that
+	// matter — opening, resolving, severity, silence, the parts that fired, proposals — are
+	// written at once. Default 15s; a crash loses at most this much of the routine updates.
+	WriteEvery time.Duration
 }
 
 // Manager keeps incidents in the store.
@@ -111,7 +118,12 @@ type Manager struct {
 	o      Options
 	log    *slog.Logger
 	opened *prometheus.CounterVec
-	mu     sync.Mutex // serialises open-or-update per manager; the store CAS guards across processes
+	mu     sync.Mutex // serialises every write of incidents; the store CAS guards across processes
+
+	// pending holds, by fingerprint, open incidents whose latest routine update is not yet in
+	// the store; pendingID maps their IDs to fingerprints. Both are guarded by mu.
+	pending   map[string]Incident
+	pendingID map[string]string
 }
 
 const (
@@ -133,7 +145,11 @@ func New(o Options) (*Manager, error) {
 	if o.OnChange == nil {
 		o.OnChange = func(context.Context, Incident, Change) {}
 	}
+	if o.WriteEvery <= 0 {
+		o.WriteEvery = 15 * time.Second
+	}
 	m := &Manager{o: o, log: o.Logger.With(obs.KeyComponent, "incident"),
+		pending: map[string]Incident{}, pendingID: map[string]string{},
 		opened: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smartcloudops_incidents_opened_total", Help: "Incidents opened, by source."}, []string{"source"})}
 	if o.Registerer != nil {
 		o.Registerer.MustRegister(m.opened, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -181,10 +197,19 @@ func (m *Manager) upsert(ctx context.Context, fp string, fn func(inc *Incident, 
 			if err := json.Unmarshal(kv.Value, &inc); err != nil {
 				return inc, 0, fmt.Errorf("incident %s is corrupt: %w", idkv.Value, err)
 			}
+			if p, ok := m.pending[fp]; ok && p.ID == inc.ID {
+				inc = clone(p)
+			}
 			cmps = []store.Cmp{{Key: fpPrefix + fp, Rev: idkv.Rev}, {Key: incPrefix + inc.ID, Rev: kv.Rev}}
 		}
+		before := clone(inc)
 		if !fn(&inc, isNew) && !isNew {
 			return inc, 0, nil
+		}
+		if !isNew && routine(before, inc) {
+			m.pending[fp] = clone(inc)
+			m.pendingID[inc.ID] = fp
+			return inc, Updated, nil
 		}
 		change := Updated
 		ops := []store.Op{{Key: incPrefix + inc.ID, Value: mustJSON(inc)}}
@@ -203,6 +228,8 @@ func (m *Manager) upsert(ctx context.Context, fp string, fn func(inc *Incident, 
 		if err != nil {
 			return inc, 0, err
 		}
+		delete(m.pending, fp)
+		delete(m.pendingID, inc.ID)
 		if change == Opened {
 			m.opened.WithLabelValues(inc.Source).Inc()
 			m.log.InfoContext(ctx, "incident opened", obs.KeyIncident, inc.ID, "title", inc.Title)
@@ -227,8 +254,87 @@ func (m *Manager) notify(ctx context.Context, inc Incident, c Change) {
 	m.o.OnChange(ctx, inc, c)
 }
 
+// routine reports whether the change from old to inc is a routine update of an open anomaly
+// incident: new evidence from a series that stays anomalous, which may wait for the next
+// batched write.
+func routine(old, inc Incident) bool {
+	return inc.Source == SourceDetector && inc.State == StateOpen && old.State == StateOpen &&
+		old.Severity == inc.Severity && old.Silenced == inc.Silenced && old.Title == inc.Title &&
+		old.ChartPath == inc.ChartPath && slices.Equal(old.Models, inc.Models) &&
+		slices.Equal(old.Proposals, inc.Proposals)
+}
+
+// clone copies an incident so that later changes to either copy do not reach the other.
+func clone(inc Incident) Incident {
+	inc.Labels = maps.Clone(inc.Labels)
+	inc.Annotations = maps.Clone(inc.Annotations)
+	inc.GroupLabels = maps.Clone(inc.GroupLabels)
+	inc.Models = slices.Clone(inc.Models)
+	inc.Proposals = slices.Clone(inc.Proposals)
+	inc.Alerts = slices.Clone(inc.Alerts)
+	return inc
+}
+
+// Run writes the routine updates held in memory every Options.WriteEvery until ctx ends. Call
+// Flush after the producers of incidents have stopped to write the last ones.
+func (m *Manager) Run(ctx context.Context) error {
+	t := time.NewTicker(m.o.WriteEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := m.Flush(ctx); err != nil && ctx.Err() == nil {
+				m.log.ErrorContext(ctx, "incident updates not written; will retry", obs.KeyErr, err)
+			}
+		}
+	}
+}
+
+// Flush writes every routine update held in memory, in one store transaction.
+func (m *Manager) Flush(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.pending) == 0 {
+		return nil
+	}
+	ops := make([]store.Op, 0, len(m.pending))
+	for _, fp := range slices.Sorted(maps.Keys(m.pending)) {
+		inc := m.pending[fp]
+		ops = append(ops, store.Op{Key: incPrefix + inc.ID, Value: mustJSON(inc)})
+	}
+	if _, err := m.o.Store.Txn(ctx, nil, ops); err != nil {
+		return fmt.Errorf("write %d incident updates: %w", len(ops), err)
+	}
+	clear(m.pending)
+	clear(m.pendingID)
+	return nil
+}
+
+// flushOne writes the routine update held for incident id, if any. m.mu must be held.
+func (m *Manager) flushOne(ctx context.Context, id string) error {
+	fp, ok := m.pendingID[id]
+	if !ok {
+		return nil
+	}
+	if _, err := m.o.Store.Txn(ctx, nil, []store.Op{{Key: incPrefix + id, Value: mustJSON(m.pending[fp])}}); err != nil {
+		return fmt.Errorf("write incident %s: %w", id, err)
+	}
+	delete(m.pending, fp)
+	delete(m.pendingID, id)
+	return nil
+}
+
 // Get returns an incident by ID.
 func (m *Manager) Get(ctx context.Context, id string) (Incident, error) {
+	m.mu.Lock()
+	if fp, ok := m.pendingID[id]; ok {
+		inc := clone(m.pending[fp])
+		m.mu.Unlock()
+		return inc, nil
+	}
+	m.mu.Unlock()
 	kv, err := m.o.Store.Get(ctx, incPrefix+id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Incident{}, obs.UserErrorf("no incident %q (see `incidents`)", id)
@@ -249,10 +355,18 @@ func (m *Manager) List(ctx context.Context, all bool) ([]Incident, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.mu.Lock()
+	pending := make(map[string]Incident, len(m.pendingID))
+	for id, fp := range m.pendingID {
+		pending[id] = clone(m.pending[fp])
+	}
+	m.mu.Unlock()
 	var out []Incident
 	for _, kv := range kvs {
 		var inc Incident
-		if err := json.Unmarshal(kv.Value, &inc); err != nil {
+		if p, ok := pending[strings.TrimPrefix(kv.Key, incPrefix)]; ok {
+			inc = p
+		} else if err := json.Unmarshal(kv.Value, &inc); err != nil {
 			m.log.ErrorContext(ctx, "corrupt incident skipped", "key", kv.Key, obs.KeyErr, err)
 			continue
 		}
@@ -266,7 +380,12 @@ func (m *Manager) List(ctx context.Context, all bool) ([]Incident, error) {
 
 // Update applies fn to a stored incident (for example to record a chart path or a proposal).
 func (m *Manager) Update(ctx context.Context, id string, fn func(inc *Incident)) (Incident, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	var inc Incident
+	if err := m.flushOne(ctx, id); err != nil {
+		return inc, err
+	}
 	_, err := store.Modify(ctx, m.o.Store, incPrefix+id, func(old []byte) ([]byte, error) {
 		if old == nil {
 			return nil, obs.UserErrorf("no incident %q (see `incidents`)", id)
