@@ -14,7 +14,10 @@ import (
 // number is little-endian; floats of the profiles and histograms are float32.
 const (
 	magic         = "SCOM"
-	formatVersion = 3
+	formatVersion = 4
+	// oldestVersion is the oldest format this build still reads. Version 3 lacks the level
+	// before the latest alarm, which then starts unknown.
+	oldestVersion = 3
 )
 
 // Errors returned when restoring state.
@@ -109,25 +112,26 @@ func (r *reader) f32() float32 {
 	return v
 }
 
-// header reads and checks the magic and version and returns the model name.
-func header(data []byte) (string, *reader, error) {
+// header reads and checks the magic and version and returns the model name and the version.
+func header(data []byte) (string, uint16, *reader, error) {
 	r := &reader{b: data}
 	if m := r.take(len(magic)); r.err != nil || string(m) != magic {
-		return "", nil, ErrNotModel
+		return "", 0, nil, ErrNotModel
 	}
-	if v := r.u16(); r.err == nil && v != formatVersion {
-		return "", nil, fmt.Errorf("%w %d (this build reads %d)", ErrVersion, v, formatVersion)
+	v := r.u16()
+	if r.err == nil && (v < oldestVersion || v > formatVersion) {
+		return "", 0, nil, fmt.Errorf("%w %d (this build reads %d to %d)", ErrVersion, v, oldestVersion, formatVersion)
 	}
 	name := string(r.take(int(r.u8())))
 	if r.err != nil {
-		return "", nil, r.err
+		return "", 0, nil, r.err
 	}
 	switch name {
 	case NameRobust, NameForest, NameEnsemble:
 	default:
-		return "", nil, fmt.Errorf("%w: unknown model %q", ErrCorrupt, name)
+		return "", 0, nil, fmt.Errorf("%w: unknown model %q", ErrCorrupt, name)
 	}
-	return name, r, nil
+	return name, v, r, nil
 }
 
 // MarshalBinary implements encoding.BinaryMarshaler.
@@ -171,6 +175,7 @@ func (e *engine) MarshalBinary() ([]byte, error) {
 	}
 	w.u32(e.quiet)
 	w.f32(e.quietPeak)
+	w.f64(e.anchor)
 	w.u32(e.sinceFit)
 	w.u32(e.strideAt)
 	if e.useForest {
@@ -209,7 +214,7 @@ func (e *engine) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler. It accepts only state written by a model
 // of the same kind, and leaves the model unchanged when it returns an error.
 func (e *engine) UnmarshalBinary(data []byte) error {
-	name, r, err := header(data)
+	name, version, r, err := header(data)
 	if err != nil {
 		return err
 	}
@@ -260,6 +265,9 @@ func (e *engine) UnmarshalBinary(data []byte) error {
 	}
 	n.quiet = r.u32()
 	n.quietPeak = r.f32()
+	if version >= 4 {
+		n.anchor = r.f64()
+	}
 	n.sinceFit = r.u32()
 	n.strideAt = r.u32()
 	if n.useForest {
@@ -328,7 +336,7 @@ func checkTree(tr *[treeNodes]node) error {
 
 // Load restores a model of any kind from the output of its MarshalBinary.
 func Load(data []byte) (detector.Model, error) {
-	name, _, err := header(data)
+	name, _, _, err := header(data)
 	if err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
 	}

@@ -32,7 +32,12 @@
 // page on the noise its earlier, larger errors hid. The smoothed statistics are judged against
 // their ranges as of a snapshot taken every 16 points, since a mean creeping upward would
 // otherwise renew its own range at every step and never show a large excess, and only once their
-// ranges have seen enough independent values. The forest's raw isolation score goes through a
+// ranges have seen enough independent values. A long incident teaches the baseline its values, so
+// its end would be a large residual too: while the slow mean and the forecast both still lie at
+// least a fifth of the value range away from the slow mean the series had when its latest alarm
+// began, a value that moves back toward that level (no further from it than the forecast is) is a
+// recovery, and the seasonal residual does not score it; the other statistics still judge such a
+// point on their own ranges. The forest's raw isolation score goes through a
 // tail calibrator, an exponentially forgetting histogram that turns it into the probability of a value
 // at least as extreme on this series, reported as −log10(p)/10. In the ensemble the forest only
 // raises the score when the statistics already lean toward an anomaly (Params.Agree) and the

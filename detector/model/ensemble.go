@@ -77,6 +77,10 @@ const (
 	// noiseZ is the residual, in robust standard deviations, that the seasonal departure must
 	// exceed before its range is judged: Gaussian noise reaches it about once in 2,000 points.
 	noiseZ = 3.5
+	// recoveryShare is the share of the value range by which both the slow mean and the forecast
+	// must still differ from the level before the latest alarm for a move back toward that level
+	// to count as a recovery rather than a seasonal departure (see recovering).
+	recoveryShare = 0.2
 	// maxValue bounds the magnitude of values the models learn from, so sums of squares and
 	// differences stay finite.
 	maxValue = 1e150
@@ -96,6 +100,7 @@ type engine struct {
 	calm       float64 // slow mean absolute step
 	ext        [stats]extreme
 	lagged     [stats]extreme // snapshot of ext, for the smoothed statistics
+	anchor     float64        // slow mean just before the latest alarm began
 	forestTail tail
 	trees      forest
 	quiet      uint32  // points left in the refractory period
@@ -267,6 +272,9 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 					// A residual that ordinary noise produces now and then is no anomaly, even
 					// when the residuals so far have been smaller.
 					ex = ref.excessOutside(v, noiseZ)
+					if e.recovering(x, f.expected) {
+						ex = 0
+					}
 				}
 				if ex > 0 {
 					part[i] = 1 - math.Exp2(-ex/e.margin(i, n))
@@ -303,6 +311,7 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 			s.Score = min(s.Score, math.Nextafter(e.p.Alarm, 0))
 		case s.Score >= e.p.Alarm:
 			e.quiet, e.quietPeak = uint32(e.p.Refractory), float32(s.Score)
+			e.anchor = e.drift
 		}
 	}
 
@@ -337,6 +346,25 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 		}
 	}
 	return s
+}
+
+// recovering reports whether x is a return toward the level the series had before its latest
+// alarm, while the series is still away from it: the slow mean and the baseline's forecast both
+// differ from that level by at least recoveryShare of the value range, and x lies on that level's
+// side of the forecast, no further from it than the forecast is. During a long incident the
+// baseline learns the incident's values, so the end of the incident is a large residual; it is
+// the series going back to normal, not a new departure, and the seasonal part does not score it.
+// The level, shift and ratio parts still judge such a point on their own ranges.
+func (e *engine) recovering(x, expected float64) bool {
+	if e.quietPeak == 0 {
+		return false // no alarm yet
+	}
+	d := e.anchor - expected
+	off := recoveryShare * e.ext[statLevel].width()
+	if math.Abs(e.anchor-e.drift) < off || math.Abs(d) < off {
+		return false // the series is near its pre-alarm level
+	}
+	return (x-expected)*d > 0 && math.Abs(x-e.anchor) <= math.Abs(d)
 }
 
 // scoreOf maps a tail probability to a score in [0,1]: −log10(p)/10.

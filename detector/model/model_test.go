@@ -2,6 +2,7 @@ package model
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -298,5 +299,38 @@ func BenchmarkObserve(b *testing.B) {
 			data, _ := m.MarshalBinary()
 			b.ReportMetric(float64(len(data)), "state-bytes")
 		})
+	}
+}
+
+// TestLoadsPreviousFormat checks that state written by the previous format version (a model
+// file trained before the level-before-alarm field existed) still loads, keeps scoring, and is
+// saved again in the current format.
+func TestLoadsPreviousFormat(t *testing.T) {
+	factory, err := LoadFile(filepath.Join("testdata", "v3-ensemble.model"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := factory()
+	if m.Name() != NameEnsemble {
+		t.Fatalf("kind %q", m.Name())
+	}
+	e := m.(*engine)
+	if e.base.n != 360 {
+		t.Fatalf("learnt %d points, want the 360 of the training file", e.base.n)
+	}
+	last := time.Unix(0, e.base.last)
+	s := m.Observe(detector.Point{T: last.Add(time.Minute), V: 500})
+	if s.Score < DefaultThreshold {
+		t.Errorf("a value far outside the trained range scored %.2f", s.Score)
+	}
+	state, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := binary.LittleEndian.Uint16(state[len(magic):]); v != formatVersion {
+		t.Errorf("saved as version %d, want %d", v, formatVersion)
+	}
+	if _, err := Load(state); err != nil {
+		t.Fatal(err)
 	}
 }
