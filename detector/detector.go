@@ -330,8 +330,13 @@ func (ch *check) observe(st *seriesState, pts []Point) ([]Anomaly, []Recovery, i
 		best = nil
 	}
 	for _, p := range pts {
-		if !Valid(p.V) || (!st.lastT.IsZero() && !p.T.After(st.lastT)) {
-			continue // NaN/Inf, duplicate or out-of-order timestamps are not scored
+		if !Valid(p.V) {
+			ch.drop(st, dropNotFinite, p)
+			continue
+		}
+		if !st.lastT.IsZero() && !p.T.After(st.lastT) {
+			ch.drop(st, dropNotAfter, p) // a duplicate or out-of-order timestamp
+			continue
 		}
 		st.lastT = p.T
 		sc := st.model.Observe(p)
@@ -369,6 +374,29 @@ func (ch *check) observe(st *seriesState, pts []Point) ([]Anomaly, []Recovery, i
 	}
 	flush()
 	return found, recs, n, maxScore
+}
+
+// Reasons a point is not scored, as bits of seriesState.warned and values of the metric's
+// reason label.
+const (
+	dropNotFinite uint8 = 1 << iota
+	dropNotAfter
+)
+
+// drop counts a point that is not scored and logs the first of each reason for the series, so a
+// source that keeps sending NaN or stale timestamps is named once rather than on every tick.
+func (ch *check) drop(st *seriesState, reason uint8, p Point) {
+	label, msg := "not_finite", "NaN or infinite values are not scored"
+	if reason == dropNotAfter {
+		label, msg = "not_after_previous", "points whose timestamp is not after the series' latest are not scored"
+	}
+	ch.d.m.dropped.WithLabelValues(ch.spec.Name, label).Inc()
+	if st.warned&reason != 0 {
+		return
+	}
+	st.warned |= reason
+	ch.d.log.Warn(msg+"; further ones on this series are only counted in smartcloudops_detector_points_dropped_total",
+		obs.KeyCheck, ch.spec.Name, "series", Key(st.labels), "t", p.T, "latest", st.lastT)
 }
 
 func (ch *check) lastModels(st *seriesState, m []string) { st.models = append(st.models[:0], m...) }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"maps"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,5 +164,54 @@ func TestBadPointsAreSkipped(t *testing.T) {
 		if len(h.Points) != 2 {
 			t.Fatalf("scored %d points, want 2 (duplicates, unordered, NaN and Inf skipped)", len(h.Points))
 		}
+	}
+}
+
+func TestUnscorablePointsAreCountedAndNamedOnce(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Minute) }
+	pts := []detector.Point{
+		{T: at(0), V: 1}, {T: at(1), V: math.NaN()}, {T: at(2), V: 2}, {T: at(2), V: 3}, // duplicate
+		{T: at(1), V: 4}, {T: at(3), V: math.Inf(1)}, {T: at(4), V: 5}, // out of order, Inf
+	}
+	src, _ := replay.New(replay.Options{Points: pts, Speed: len(pts)})
+	var logs strings.Builder
+	reg := prometheus.NewRegistry()
+	sched, _ := config.ParseSchedule("@every 1s")
+	d, err := detector.New(detector.Options{
+		Checks: []detector.CheckSpec{{Name: "cpu", Source: src, Schedule: sched, Threshold: threshold,
+			Labels: map[string]string{"host": "a"}, Factory: func() detector.Model { return &meanModel{} }}},
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)), Registerer: reg,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Tick(context.Background(), "cpu"); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{"not_finite": 2, "not_after_previous": 2}
+	mfs, _ := reg.Gather()
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "smartcloudops_detector_points_dropped_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" {
+					got[l.GetValue()] = m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("dropped points %v, want %v", got, want)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "level=WARN"); n != 2 {
+		t.Errorf("%d warnings, want one per reason:\n%s", n, out)
+	}
+	if !strings.Contains(out, `series="{host=\"a\"}"`) || !strings.Contains(out, "NaN or infinite") || !strings.Contains(out, "not after the series' latest") {
+		t.Errorf("warnings do not name the series and the reason:\n%s", out)
 	}
 }

@@ -8,6 +8,7 @@ type metrics struct {
 	sourceErrors *prometheus.CounterVec
 	anomalies    *prometheus.CounterVec
 	points       *prometheus.CounterVec
+	dropped      *prometheus.CounterVec
 	maxScore     *prometheus.GaugeVec
 	up           *prometheus.GaugeVec
 }
@@ -30,6 +31,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		points: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smartcloudops_detector_points_total", Help: "Points scored.",
 		}, []string{"check"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smartcloudops_detector_points_dropped_total",
+			Help: "Points not scored: reason not_finite (NaN or Inf) or not_after_previous (a timestamp at or before the series' latest).",
+		}, []string{"check", "reason"}),
 		maxScore: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "smartcloudops_detector_max_score", Help: "Highest anomaly score in the check's last tick.",
 		}, []string{"check"}),
@@ -37,6 +42,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "smartcloudops_check_up", Help: "1 while the check's source answers, 0 while it fails.",
 		}, []string{"check"}),
 	}
-	reg.MustRegister(m.tick, m.skipped, m.sourceErrors, m.anomalies, m.points, m.maxScore, m.up)
+	reg.MustRegister(m.tick, m.skipped, m.sourceErrors, m.anomalies, m.points, m.dropped, m.maxScore, m.up)
 	return m
 }

@@ -20,6 +20,7 @@ type seriesState struct {
 	lastT   time.Time
 	dirty   bool     // model changed since the last save
 	models  []string // which models flagged the span's best point
+	warned  uint8    // reasons for dropping points already logged for this series
 }
 
 func (s *seriesState) push(p Scored) {

@@ -25,6 +25,7 @@ var botMetrics = map[string][]string{
 	"smartcloudops_detector_source_errors_total":                 {"check"},
 	"smartcloudops_detector_anomalies_total":                     {"check"},
 	"smartcloudops_detector_points_total":                        {"check"},
+	"smartcloudops_detector_points_dropped_total":                {"check", "reason"},
 	"smartcloudops_detector_max_score":                           {"check"},
 	"smartcloudops_check_up":                                     {"check"},
 	"smartcloudops_config_last_reload_successful":                nil,
