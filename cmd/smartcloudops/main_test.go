@@ -35,6 +35,7 @@ func TestCLIUsageAndExitCodes(t *testing.T) {
 		{[]string{"config", "check", "--help"}, 0, "every problem"},
 		{[]string{"config", "check", "../../examples/smartcloudops.yaml"}, 0, "ok: ../../examples/smartcloudops.yaml: 4 checks"},
 		{[]string{"config", "check", "testdata/bad-config.yaml"}, 1, "testdata/bad-config.yaml:3: checks[0].schedule"},
+		{[]string{"config", "check", "testdata/bad-model.yaml"}, 1, "testdata/bad-model.yaml: checks[0] (cpu).model: model file testdata/not-a-model.bin: load model: not a smartcloudops model"},
 		{[]string{"audit"}, 2, "usage: smartcloudops audit"},
 		{[]string{"audit", "verify", "--data-dir", "/nonexistent"}, 1, "no store at /nonexistent"},
 		{[]string{"audit", "export", "--data-dir", "/nonexistent"}, 2, "--since is required"},

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/smartcloudops/smartcloudops/detector/model"
 	"github.com/smartcloudops/smartcloudops/examples"
 	"github.com/smartcloudops/smartcloudops/internal/app"
 	"github.com/smartcloudops/smartcloudops/internal/config"
@@ -90,6 +91,20 @@ func runConfig(args []string, stdout, stderr io.Writer) int {
 	cfg, err := config.Load(args[1], os.Environ())
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
+		return 1
+	}
+	// Model files are read now, as serve would, so a missing or corrupt one is found here.
+	bad := false
+	for i, c := range cfg.Checks {
+		if c.Model == "" || c.Model == "default" {
+			continue
+		}
+		if _, err := model.LoadFile(c.Model); err != nil {
+			fmt.Fprintf(stderr, "%s: checks[%d] (%s).model: %v\n", args[1], i, c.Name, err)
+			bad = true
+		}
+	}
+	if bad {
 		return 1
 	}
 	fmt.Fprintf(stdout, "ok: %s: %d checks, %d roles, rules from %v\n", args[1], len(cfg.Checks), len(cfg.Roles), cfg.Rules.Paths)
