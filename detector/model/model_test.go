@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -245,6 +246,9 @@ func FuzzLoad(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte("SCOM\x01\x00\x08ensemble"))
+	if v3, err := os.ReadFile(filepath.Join("testdata", "v3-ensemble.model")); err == nil {
+		f.Add(v3) // the previous format, read without the level before the latest alarm
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Load(data)
 		if err != nil {
