@@ -290,8 +290,9 @@ func writeMarkdown(path string, rep *eval.Report, args []string) error {
 	info := eval.MarkdownInfo{
 		Command: "smartcloudops detect eval " + strings.Join(args, " "),
 		Model: fmt.Sprintf("`%s` (model.Default: range tracking on six statistics — level, shift, drift, ratio, "+
-			"flat and the seasonal baseline's residual — with an isolation forest that may only raise a score "+
-			"another part already leans to; quiet for %d points after an alarm unless a much stronger one comes)",
+			"flat and the seasonal baseline's residual — each also judged against its range before the latest "+
+			"incidents, with an isolation forest that may only raise a score another part already leans to; "+
+			"quiet for %d points after an alarm unless a much stronger one comes)",
 			model.NameEnsemble, p.Refractory),
 		Notes: []string{"NAB's published scores pick the threshold per profile using the labels (\"swept\" above); " +
 			"the fixed column is what a user of the shipped threshold gets."},

@@ -14,9 +14,10 @@ import (
 // number is little-endian; floats of the profiles and histograms are float32.
 const (
 	magic         = "SCOM"
-	formatVersion = 4
+	formatVersion = 5
 	// oldestVersion is the oldest format this build still reads. Version 3 lacks the level
-	// before the latest alarm, which then starts unknown.
+	// before the latest alarm, which then starts unknown; versions 3 and 4 lack the pre-alarm
+	// ranges, which then start as the main ranges with nothing pending.
 	oldestVersion = 3
 )
 
@@ -176,6 +177,19 @@ func (e *engine) MarshalBinary() ([]byte, error) {
 	w.u32(e.quiet)
 	w.f32(e.quietPeak)
 	w.f64(e.anchor)
+	for _, x := range [...]*[stats]extreme{&e.pre, &e.preLagged, &e.pend} {
+		for _, r := range x {
+			w.f64(r.hi)
+			w.f64(r.lo)
+		}
+	}
+	w.u16(e.pendSides)
+	w.u8(e.pendBack)
+	quietMain := uint8(0)
+	if e.quietMain {
+		quietMain = 1
+	}
+	w.u8(quietMain)
 	w.u32(e.sinceFit)
 	w.u32(e.strideAt)
 	if e.useForest {
@@ -267,6 +281,21 @@ func (e *engine) UnmarshalBinary(data []byte) error {
 	n.quietPeak = r.f32()
 	if version >= 4 {
 		n.anchor = r.f64()
+	}
+	if version >= 5 {
+		for _, x := range [...]*[stats]extreme{&n.pre, &n.preLagged, &n.pend} {
+			for i := range x {
+				x[i].hi = r.f64()
+				x[i].lo = r.f64()
+			}
+		}
+		n.pendSides = r.u16()
+		n.pendBack = r.u8()
+		n.quietMain = r.u8() == 1
+	} else {
+		// Every alarm of an older model was on the main ranges.
+		n.pre, n.preLagged = n.ext, n.lagged
+		n.quietMain = n.quiet > 0
 	}
 	n.sinceFit = r.u32()
 	n.strideAt = r.u32()

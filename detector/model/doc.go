@@ -47,6 +47,19 @@
 // so one incident yields one detection rather than a burst; a much stronger anomaly (a score of at
 // least 0.9, above the one that began the quiet period) still breaks through and restarts it.
 //
+// An incident widens the ranges to its own values, which would hide a second, smaller but still
+// abnormal one. So each statistic also keeps a pre-alarm range that learns like its main range
+// but leaves out the values of an alarm on the main ranges and its quiet period, and its part is
+// the larger of the two scores, the pre-alarm one with three times the margin. Until a statistic
+// is judged the pre-alarm range follows the main one, so a series' start-up leaves nothing out.
+// What the left-out values reached beyond the pre-alarm range is kept as pending and taken in
+// when it stops setting an incident apart: when the excursion never came back inside the range
+// (a new level that outlasted the quiet period), when a value recurs at least three quarters as
+// far beyond the range (a recurring excursion of about the same size is ordinary for the
+// series), and when the pre-alarm range alone raises an alarm (the second incident has been
+// reported). The values of such an alarm are learnt, so one excluded excursion costs at most one
+// extra alarm, and the pre-alarm range never judges during the quiet period of a main alarm.
+//
 // State per series is a few kilobytes and round-trips through MarshalBinary; Load restores any
 // model from those bytes, which start with a versioned header naming the model.
 package model

@@ -81,6 +81,12 @@ const (
 	// must still differ from the level before the latest alarm for a move back toward that level
 	// to count as a recovery rather than a seasonal departure (see recovering).
 	recoveryShare = 0.2
+	// preMargin multiplies the margin of a statistic's pre-alarm range, which leaves out the
+	// excursions that alarmed: a second incident must lie clearly beyond it.
+	preMargin = 3
+	// recurShare is how far, as a share of the distance an excluded excursion reached beyond the
+	// pre-alarm range, a later value must reach to count as that excursion recurring.
+	recurShare = 0.75
 	// maxValue bounds the magnitude of values the models learn from, so sums of squares and
 	// differences stay finite.
 	maxValue = 1e150
@@ -100,6 +106,12 @@ type engine struct {
 	calm       float64 // slow mean absolute step
 	ext        [stats]extreme
 	lagged     [stats]extreme // snapshot of ext, for the smoothed statistics
+	pre        [stats]extreme // ranges learnt without the values of alarmed excursions
+	preLagged  [stats]extreme // snapshot of pre, for the smoothed statistics
+	pend       [stats]extreme // how far the excursions left out of pre reached, not yet admitted
+	pendSides  uint16         // bit 2i: pend[i].hi is pending; bit 2i+1: pend[i].lo is pending
+	pendBack   uint8          // bit i: statistic i came back inside pre after its excursion
+	quietMain  bool           // the quiet period was begun by the main ranges, not by pre alone
 	anchor     float64        // slow mean just before the latest alarm began
 	forestTail tail
 	trees      forest
@@ -224,6 +236,7 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 		e.smooth, e.drift = x, x
 		e.ext[statLevel].start(x)
 		e.ext[statRatio].start(e.logOf(x))
+		e.pre = e.ext
 		return s
 	}
 	z := (x - f.expected) / max(f.scale, scaleFloor*e.ext[statLevel].width())
@@ -252,32 +265,31 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 	if e.useForest && e.trees.fitted {
 		forestStat = math.Exp(12 * (e.trees.score(&fx, e.p.Trees) - 0.5))
 	}
+	excluded := false
 	if n >= e.p.Warmup {
 		var part [stats + 1]float64
-		stat := 0.0
+		stat, statMain := 0.0, 0.0
 		if e.useStats {
 			for i, v := range cur {
 				if n < e.ready(i) {
 					continue
 				}
-				ref := &e.ext[i]
+				ref, pre := &e.ext[i], &e.pre[i]
 				if statInfo[i].lagged {
-					ref = &e.lagged[i]
+					ref, pre = &e.lagged[i], &e.preLagged[i]
 				}
-				ex := ref.excess(v)
-				switch {
-				case statInfo[i].lowOnly && v >= ref.lo:
-					ex = 0
-				case i == statRobust:
-					// A residual that ordinary noise produces now and then is no anomaly, even
-					// when the residuals so far have been smaller.
-					ex = ref.excessOutside(v, noiseZ)
-					if e.recovering(x, f.expected) {
-						ex = 0
+				m := e.margin(i, n)
+				if ex := e.excessOf(i, ref, v, x, f.expected); ex > 0 {
+					part[i] = 1 - math.Exp2(-ex/m)
+				}
+				statMain = max(statMain, part[i])
+				if part[i] < e.p.Alarm && (e.quiet == 0 || !e.quietMain) {
+					// Outside the quiet period of an alarm on the main ranges, the pre-alarm
+					// range judges too, once it has taken in what recurs (see admit).
+					e.admit(i, pre, v)
+					if ex := e.excessOf(i, pre, v, x, f.expected); ex > 0 {
+						part[i] = max(part[i], 1-math.Exp2(-ex/(preMargin*m)))
 					}
-				}
-				if ex > 0 {
-					part[i] = 1 - math.Exp2(-ex/e.margin(i, n))
 				}
 				stat = max(stat, part[i])
 			}
@@ -285,34 +297,38 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 		if e.useForest && e.trees.fitted {
 			part[stats] = scoreOf(e.forestTail.prob(forestStat))
 		}
-		switch {
-		case !e.useStats:
-			s.Score = part[stats]
-		case e.useForest && stat >= e.p.Agree && part[stats] >= e.p.Alarm:
-			// The forest raises the score only when a statistic already leans toward an anomaly
-			// and the forest alone would alarm, so its false alarms on ordinary windows never
-			// page anyone.
-			s.Score = max(stat, (stat+part[stats])/2)
-		default:
-			s.Score = stat
-		}
+		s.Score = e.combine(stat, part[stats])
+		mainAlarm := e.combine(statMain, part[stats]) >= e.p.Alarm
 		for i, name := range partNames {
 			if part[i] >= e.p.Alarm {
 				s.Models = append(s.Models, name)
 			}
 		}
+		// The values of an excursion that alarmed on the main ranges are left out of the
+		// pre-alarm ranges: those of the point that began the quiet period and of the period.
+		excluded = e.quiet > 0 && e.quietMain
 		switch {
 		case e.quiet > 0 && s.Score >= breakthrough && s.Score > float64(e.quietPeak):
 			// A much stronger anomaly during the quiet period is reported, and restarts it: a
 			// marginal alarm must never hide a real incident right after it.
 			e.quiet, e.quietPeak = uint32(e.p.Refractory), float32(s.Score)
+			e.quietMain = e.quietMain || mainAlarm
 		case e.quiet > 0:
 			e.quiet--
 			s.Score = min(s.Score, math.Nextafter(e.p.Alarm, 0))
 		case s.Score >= e.p.Alarm:
 			e.quiet, e.quietPeak = uint32(e.p.Refractory), float32(s.Score)
+			e.quietMain = mainAlarm
 			e.anchor = e.drift
+			if !mainAlarm {
+				// A second incident has been reported: what the earlier excursions reached is
+				// normal from now on, so each excluded excursion costs at most one extra alarm.
+				for i := range stats {
+					e.admitPending(i)
+				}
+			}
 		}
+		excluded = excluded || (e.quiet > 0 && e.quietMain)
 	}
 
 	// Learn.
@@ -322,12 +338,15 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 		switch {
 		case !statInfo[i].afterWarmup || n > e.p.Warmup:
 			e.ext[i].learn(v, centre[i], e.p.RangeRate)
+			e.learnPre(i, n, v, centre[i], excluded)
 		case n == e.p.Warmup:
 			e.ext[i].start(v)
+			e.pre[i].start(v)
 		}
 	}
 	if n%lagPoints == 0 || n == e.p.Warmup {
 		e.lagged = e.ext
+		e.preLagged = e.pre
 	}
 	e.smooth, e.drift, e.vol, e.calm = smooth, drift, vol, calm
 	if e.useForest {
@@ -346,6 +365,120 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 		}
 	}
 	return s
+}
+
+// combine merges the statistical score with the forest's, which raises it only when a statistic
+// already leans toward an anomaly and the forest alone would alarm, so its false alarms on
+// ordinary windows never page anyone.
+func (e *engine) combine(stat, forest float64) float64 {
+	switch {
+	case !e.useStats:
+		return forest
+	case e.useForest && e.trees.fitted && stat >= e.p.Agree && forest >= e.p.Alarm:
+		return max(stat, (stat+forest)/2)
+	default:
+		return stat
+	}
+}
+
+// excessOf is how far v, the current value of statistic i, lies beyond ref, in widths of ref.
+func (e *engine) excessOf(i int, ref *extreme, v, x, expected float64) float64 {
+	switch {
+	case statInfo[i].lowOnly:
+		if v >= ref.lo {
+			return 0
+		}
+		return ref.excess(v)
+	case i == statRobust:
+		// A residual that ordinary noise produces now and then is no anomaly, even when the
+		// residuals so far have been smaller.
+		if e.recovering(x, expected) {
+			return 0
+		}
+		return ref.excessOutside(v, noiseZ)
+	}
+	return ref.excess(v)
+}
+
+// admit takes statistic i's pending excursions into its pre-alarm range, before v is judged on
+// it, when they no longer set an incident apart: when the excursion never came back inside the
+// pre-alarm range (a new level that outlasted the quiet period, not a transient), or when v
+// recurs on the pending side, beyond the pre-alarm range ref by at least recurShare of the
+// distance the pending excursion reached. A recurring excursion of about the same size is
+// ordinary for the series; a clearly smaller one is judged as a second incident.
+func (e *engine) admit(i int, ref *extreme, v float64) {
+	if e.pendSides&(3<<(2*i)) == 0 {
+		return
+	}
+	if e.pendBack&(1<<i) == 0 {
+		e.admitPending(i)
+		return
+	}
+	if e.pendSides&(1<<(2*i)) != 0 && v > ref.hi && v-ref.hi >= recurShare*(e.pend[i].hi-ref.hi) {
+		e.admitSide(i, true)
+	}
+	if e.pendSides&(1<<(2*i+1)) != 0 && v < ref.lo && ref.lo-v >= recurShare*(ref.lo-e.pend[i].lo) {
+		e.admitSide(i, false)
+	}
+}
+
+// admitPending takes all of statistic i's pending excursions into its pre-alarm range.
+func (e *engine) admitPending(i int) {
+	if e.pendSides&(1<<(2*i)) != 0 {
+		e.admitSide(i, true)
+	}
+	if e.pendSides&(1<<(2*i+1)) != 0 {
+		e.admitSide(i, false)
+	}
+	e.pendBack |= 1 << i
+}
+
+// admitSide widens statistic i's pre-alarm range (and its snapshot) to the pending extent on
+// one side, no further than the main range still reaches, and clears that side.
+func (e *engine) admitSide(i int, high bool) {
+	if high {
+		h := min(e.pend[i].hi, e.ext[i].hi)
+		e.pre[i].hi = max(e.pre[i].hi, h)
+		e.preLagged[i].hi = max(e.preLagged[i].hi, h)
+		e.pendSides &^= 1 << (2 * i)
+		return
+	}
+	l := max(e.pend[i].lo, e.ext[i].lo)
+	e.pre[i].lo = min(e.pre[i].lo, l)
+	e.preLagged[i].lo = min(e.preLagged[i].lo, l)
+	e.pendSides &^= 1 << (2*i + 1)
+}
+
+// learnPre updates statistic i's pre-alarm range with v once n points have been learnt. Until
+// the statistic is judged the range follows the main one, so a series' start-up excludes
+// nothing. A value of an excursion that alarmed on the main ranges (excluded) does not widen
+// it: what lies beyond it is kept as pending, and the range still sinks toward the centre.
+func (e *engine) learnPre(i, n int, v, centre float64, excluded bool) {
+	x := &e.pre[i]
+	switch {
+	case n < e.ready(i):
+		*x = e.ext[i]
+		e.pendSides &^= 3 << (2 * i)
+		return
+	case !excluded:
+		x.learn(v, centre, e.p.RangeRate)
+		return
+	case v > x.hi:
+		if e.pendSides&(1<<(2*i)) == 0 || v > e.pend[i].hi {
+			e.pend[i].hi = v
+		}
+		e.pendSides |= 1 << (2 * i)
+		e.pendBack &^= 1 << i
+	case v < x.lo:
+		if e.pendSides&(1<<(2*i+1)) == 0 || v < e.pend[i].lo {
+			e.pend[i].lo = v
+		}
+		e.pendSides |= 1 << (2*i + 1)
+		e.pendBack &^= 1 << i
+	default:
+		e.pendBack |= 1 << i
+	}
+	x.learn(max(x.lo, min(x.hi, v)), centre, e.p.RangeRate)
 }
 
 // recovering reports whether x is a return toward the level the series had before its latest
