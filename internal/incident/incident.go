@@ -120,10 +120,9 @@ type Manager struct {
 	opened *prometheus.CounterVec
 	mu     sync.Mutex // serialises every write of incidents; the store CAS guards across processes
 
-	// pending holds, by fingerprint, open incidents whose latest routine update is not yet in
-	// the store; pendingID maps their IDs to fingerprints. Both are guarded by mu.
-	pending   map[string]Incident
-	pendingID map[string]string
+	// pending holds, by ID, open incidents whose latest routine update is not yet in the store.
+	// It is guarded by mu.
+	pending map[string]Incident
 }
 
 const (
@@ -149,8 +148,8 @@ func New(o Options) (*Manager, error) {
 		o.WriteEvery = 15 * time.Second
 	}
 	m := &Manager{o: o, log: o.Logger.With(obs.KeyComponent, "incident"),
-		pending: map[string]Incident{}, pendingID: map[string]string{},
-		opened: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smartcloudops_incidents_opened_total", Help: "Incidents opened, by source."}, []string{"source"})}
+		pending: map[string]Incident{},
+		opened:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smartcloudops_incidents_opened_total", Help: "Incidents opened, by source."}, []string{"source"})}
 	if o.Registerer != nil {
 		o.Registerer.MustRegister(m.opened, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "smartcloudops_incidents_open", Help: "Incidents open now."}, func() float64 {
@@ -194,11 +193,11 @@ func (m *Manager) upsert(ctx context.Context, fp string, fn func(inc *Incident, 
 			if err != nil {
 				return inc, 0, fmt.Errorf("open incident %s: %w", idkv.Value, err)
 			}
-			if err := json.Unmarshal(kv.Value, &inc); err != nil {
-				return inc, 0, fmt.Errorf("incident %s is corrupt: %w", idkv.Value, err)
-			}
-			if p, ok := m.pending[fp]; ok && p.ID == inc.ID {
+			// The routine update held in memory is newer than the stored incident.
+			if p, ok := m.pending[string(idkv.Value)]; ok {
 				inc = clone(p)
+			} else if err := json.Unmarshal(kv.Value, &inc); err != nil {
+				return inc, 0, fmt.Errorf("incident %s is corrupt: %w", idkv.Value, err)
 			}
 			cmps = []store.Cmp{{Key: fpPrefix + fp, Rev: idkv.Rev}, {Key: incPrefix + inc.ID, Rev: kv.Rev}}
 		}
@@ -207,8 +206,7 @@ func (m *Manager) upsert(ctx context.Context, fp string, fn func(inc *Incident, 
 			return inc, 0, nil
 		}
 		if !isNew && routine(before, inc) {
-			m.pending[fp] = clone(inc)
-			m.pendingID[inc.ID] = fp
+			m.pending[inc.ID] = clone(inc)
 			return inc, Updated, nil
 		}
 		change := Updated
@@ -228,8 +226,7 @@ func (m *Manager) upsert(ctx context.Context, fp string, fn func(inc *Incident, 
 		if err != nil {
 			return inc, 0, err
 		}
-		delete(m.pending, fp)
-		delete(m.pendingID, inc.ID)
+		delete(m.pending, inc.ID)
 		if change == Opened {
 			m.opened.WithLabelValues(inc.Source).Inc()
 			m.log.InfoContext(ctx, "incident opened", obs.KeyIncident, inc.ID, "title", inc.Title)
@@ -300,41 +297,37 @@ func (m *Manager) Flush(ctx context.Context) error {
 		return nil
 	}
 	ops := make([]store.Op, 0, len(m.pending))
-	for _, fp := range slices.Sorted(maps.Keys(m.pending)) {
-		inc := m.pending[fp]
-		ops = append(ops, store.Op{Key: incPrefix + inc.ID, Value: mustJSON(inc)})
+	for _, id := range slices.Sorted(maps.Keys(m.pending)) {
+		ops = append(ops, store.Op{Key: incPrefix + id, Value: mustJSON(m.pending[id])})
 	}
 	if _, err := m.o.Store.Txn(ctx, nil, ops); err != nil {
 		return fmt.Errorf("write %d incident updates: %w", len(ops), err)
 	}
 	clear(m.pending)
-	clear(m.pendingID)
 	return nil
 }
 
 // flushOne writes the routine update held for incident id, if any. m.mu must be held.
 func (m *Manager) flushOne(ctx context.Context, id string) error {
-	fp, ok := m.pendingID[id]
+	inc, ok := m.pending[id]
 	if !ok {
 		return nil
 	}
-	if _, err := m.o.Store.Txn(ctx, nil, []store.Op{{Key: incPrefix + id, Value: mustJSON(m.pending[fp])}}); err != nil {
+	if _, err := m.o.Store.Txn(ctx, nil, []store.Op{{Key: incPrefix + id, Value: mustJSON(inc)}}); err != nil {
 		return fmt.Errorf("write incident %s: %w", id, err)
 	}
-	delete(m.pending, fp)
-	delete(m.pendingID, id)
+	delete(m.pending, id)
 	return nil
 }
 
 // Get returns an incident by ID.
 func (m *Manager) Get(ctx context.Context, id string) (Incident, error) {
 	m.mu.Lock()
-	if fp, ok := m.pendingID[id]; ok {
-		inc := clone(m.pending[fp])
-		m.mu.Unlock()
-		return inc, nil
-	}
+	p, ok := m.pending[id]
 	m.mu.Unlock()
+	if ok {
+		return clone(p), nil
+	}
 	kv, err := m.o.Store.Get(ctx, incPrefix+id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Incident{}, obs.UserErrorf("no incident %q (see `incidents`)", id)
@@ -356,9 +349,9 @@ func (m *Manager) List(ctx context.Context, all bool) ([]Incident, error) {
 		return nil, err
 	}
 	m.mu.Lock()
-	pending := make(map[string]Incident, len(m.pendingID))
-	for id, fp := range m.pendingID {
-		pending[id] = clone(m.pending[fp])
+	pending := make(map[string]Incident, len(m.pending))
+	for id, p := range m.pending {
+		pending[id] = clone(p)
 	}
 	m.mu.Unlock()
 	var out []Incident
