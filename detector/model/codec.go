@@ -14,11 +14,15 @@ import (
 // number is little-endian; floats of the profiles and histograms are float32.
 const (
 	magic         = "SCOM"
-	formatVersion = 5
+	formatVersion = 6
 	// oldestVersion is the oldest format this build still reads. Version 3 lacks the level
-	// before the latest alarm, which then starts unknown; versions 3 and 4 lack the pre-alarm
-	// ranges, which then start as the main ranges with nothing pending.
+	// before the latest alarm, so no return counts as a recovery; versions 3 and 4 lack the
+	// pre-alarm ranges, which then start as the main ranges with nothing pending; versions 3 to
+	// 5 lack the step statistic, whose ranges then start at the floor it is judged beyond (see
+	// jumpZ), and the recovery state, which is taken as away when there was an alarm.
 	oldestVersion = 3
+	// statsBefore6 is the number of statistics formats 3 to 5 hold: all but the step.
+	statsBefore6 = statJump
 )
 
 // Errors returned when restoring state.
@@ -190,6 +194,7 @@ func (e *engine) MarshalBinary() ([]byte, error) {
 		quietMain = 1
 	}
 	w.u8(quietMain)
+	w.u8(e.recovery)
 	w.u32(e.sinceFit)
 	w.u32(e.strideAt)
 	if e.useForest {
@@ -263,8 +268,12 @@ func (e *engine) UnmarshalBinary(data []byte) error {
 	for _, v := range []*float64{&b.spacing, &b.level, &b.trend, &b.flat, &b.scale, &b.slowScale, &b.seasErr, &b.flatErr, &b.prev, &n.smooth, &n.drift, &n.vol, &n.calm} {
 		*v = r.f64()
 	}
+	saved := stats
+	if version < 6 {
+		saved = statsBefore6
+	}
 	for _, x := range []*[stats]extreme{&n.ext, &n.lagged} {
-		for i := range x {
+		for i := range x[:saved] {
 			x[i].hi = r.f64()
 			x[i].lo = r.f64()
 		}
@@ -284,7 +293,7 @@ func (e *engine) UnmarshalBinary(data []byte) error {
 	}
 	if version >= 5 {
 		for _, x := range [...]*[stats]extreme{&n.pre, &n.preLagged, &n.pend} {
-			for i := range x {
+			for i := range x[:saved] {
 				x[i].hi = r.f64()
 				x[i].lo = r.f64()
 			}
@@ -296,6 +305,26 @@ func (e *engine) UnmarshalBinary(data []byte) error {
 		// Every alarm of an older model was on the main ranges.
 		n.pre, n.preLagged = n.ext, n.lagged
 		n.quietMain = n.quiet > 0
+	}
+	if version >= 6 {
+		n.recovery = r.u8()
+		if n.recovery > recoveryAway && r.err == nil {
+			r.err = fmt.Errorf("%w: recovery state %d", ErrCorrupt, n.recovery)
+		}
+	} else if version >= 4 && n.quietPeak != 0 {
+		// Older models treated the level before their latest alarm as one the series may still
+		// return to; the first time the slow mean comes near it ends that.
+		n.recovery = recoveryAway
+	}
+	if version < 6 {
+		// Steps within the floor never score, so a range spanning it judges only what the
+		// step statistic would have judged anyway; it widens with the first larger step.
+		f := jumpZ * n.calm
+		for _, x := range [...]*[stats]extreme{&n.ext, &n.lagged, &n.pre, &n.preLagged} {
+			x[statJump] = extreme{hi: f, lo: -f}
+		}
+		n.pendSides &^= 3 << (2 * statJump)
+		n.pendBack |= 1 << statJump
 	}
 	n.sinceFit = r.u32()
 	n.strideAt = r.u32()

@@ -5,12 +5,13 @@
 //
 // Three models share one engine:
 //
-//   - "robust": range tracking on six statistics of the series, each of which names a part of
+//   - "robust": range tracking on seven statistics of the series, each of which names a part of
 //     Score.Models when it fires: the value ("level"), a short-term mean ("shift"), a slow mean
 //     ("drift"), the value on a logarithmic scale ("ratio"), the local variability, which counts
-//     only when it falls below its range ("flat": a flatline or stuck value), and the residual
-//     from a seasonal baseline ("robust"; level, damped trend, time-of-day and hour-of-week
-//     profiles learnt online with Huber-clipped updates).
+//     only when it falls below its range ("flat": a flatline or stuck value), the step from the
+//     previous value ("jump": a sudden change within the range a wandering series covers), and
+//     the residual from a seasonal baseline ("robust"; level, damped trend, time-of-day and
+//     hour-of-week profiles learnt online with Huber-clipped updates).
 //   - "forest": an isolation forest over window features of the baseline's residuals, refitted
 //     every few dozen points on a decimated sample of recent history ("forest").
 //   - "ensemble": both, the one that ships (see Default and DefaultThreshold).
@@ -23,21 +24,25 @@
 // A statistic's excess e beyond its range, in range widths, becomes the likelihood 1 − 2^(−e/m)
 // in [0,1), where m is Params.Margin: the probability that an ordinary new extreme (whose excess
 // is taken as exponential with median m) falls short of this one. The robust score is the largest
-// of the six; 0.5 means an excess of m. A young range is still widening, so chance records come
+// of the seven; 0.5 means an excess of m. A young range is still widening, so chance records come
 // often and by wide margins: until a range has seen 300 independent values (for a mean, one per
 // time constant) m is raised so that chance records of the scoring size stay as rare as on a
 // mature range, which keeps new series and the first cycles of a periodic one quiet. The residual
 // from the baseline is judged only beyond ±3.5 robust standard deviations, a size ordinary noise
 // reaches about once in 2,000 points, so a baseline that has just learnt the pattern does not
-// page on the noise its earlier, larger errors hid. The smoothed statistics are judged against
+// page on the noise its earlier, larger errors hid. Likewise a step is judged only beyond five
+// times the slow mean absolute step (four standard deviations of Gaussian noise's steps). The smoothed statistics are judged against
 // their ranges as of a snapshot taken every 16 points, since a mean creeping upward would
 // otherwise renew its own range at every step and never show a large excess, and only once their
 // ranges have seen enough independent values. A long incident teaches the baseline its values, so
-// its end would be a large residual too: while the slow mean and the forecast both still lie at
-// least a fifth of the value range away from the slow mean the series had when its latest alarm
-// began, a value that moves back toward that level (no further from it than the forecast is) is a
-// recovery, and the seasonal residual does not score it; the other statistics still judge such a
-// point on their own ranges. The forest's raw isolation score goes through a
+// its end would be a large residual and a large step too. After an alarm, once the slow mean has
+// moved a fifth of the value range away from the level it had when the alarm began, and until it
+// comes back within that distance, a value that moves back toward that level is a recovery: the
+// seasonal residual does not score it while the forecast is also that far away and the value is
+// no further from the level than the forecast is, and the step does not score it when it covers
+// at least half the way back. The other statistics still judge such a point on their own ranges.
+// Once the series has been back, the old level no longer counts, so a later departure toward it
+// is judged like any other. The forest's raw isolation score goes through a
 // tail calibrator, an exponentially forgetting histogram that turns it into the probability of a value
 // at least as extreme on this series, reported as −log10(p)/10. In the ensemble the forest only
 // raises the score when the statistics already lean toward an anomaly (Params.Agree) and the

@@ -198,3 +198,35 @@ func TestParts(t *testing.T) {
 		})
 	}
 }
+
+// TestStepOnWanderingSeries checks the jump part: on a series that wanders slowly, like a
+// temperature, a sudden step of a size the series covers every day stays inside the ranges of
+// the value and its means, yet no step of that size has been seen, so it alerts as "jump"; the
+// same series without the step does not alert there.
+func TestStepOnWanderingSeries(t *testing.T) {
+	const stepAt, n = 3000, 3100
+	run := func(step float64) (first int, parts []string) {
+		r := rand.New(rand.NewPCG(3, 9))
+		m := Default()()
+		y, first := 0.0, -1
+		for i := range n {
+			y = 0.99*y + 0.7*r.NormFloat64()
+			v := 60 + y
+			if i >= stepAt {
+				v += step
+			}
+			s := m.Observe(detector.Point{T: t0.Add(time.Duration(i) * 5 * time.Minute), V: v})
+			if i >= stepAt && first < 0 && s.Score >= DefaultThreshold {
+				first, parts = i, s.Models
+			}
+		}
+		return first, parts
+	}
+	if first, parts := run(0); first >= 0 {
+		t.Fatalf("the series without a step alerted at %d %v", first, parts)
+	}
+	first, parts := run(8)
+	if first != stepAt || !slices.Contains(parts, PartJump) {
+		t.Errorf("a step at %d alerted at %d %v, want at once with %q", stepAt, first, parts, PartJump)
+	}
+}
