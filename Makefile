@@ -34,9 +34,11 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 $(PKGS)
 
-## eval: the detector on the NAB development set → reports/detector-eval.md
+## eval: the detector on the NAB development set → reports/detector-eval.md, and on generated
+## families of normal behaviour with injected anomalies → reports/detector-synthetic.md
 eval:
 	$(GO) run ./cmd/smartcloudops detect eval --nab $(NAB) --out reports/nab --markdown reports/detector-eval.md
+	$(GO) run ./cmd/smartcloudops detect eval --synthetic --markdown reports/detector-synthetic.md
 
 ## fuzz: a short run of every fuzz target
 fuzz:

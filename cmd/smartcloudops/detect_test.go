@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -40,6 +41,9 @@ func TestDetectUsage(t *testing.T) {
 		{[]string{"eval", "--nab", "/nonexistent"}, 1},
 		{[]string{"eval", "--nab", "x", "--threshold", "3"}, 2},
 		{[]string{"eval", "--bogus"}, 2},
+		{[]string{"eval", "--nab", "x", "--synthetic"}, 2},
+		{[]string{"eval", "--synthetic", "--categories", "daily"}, 2},
+		{[]string{"eval", "--synthetic", "--copies", "0"}, 2},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -148,6 +152,39 @@ func TestEvalNAB(t *testing.T) {
 	}
 	if b, err := os.ReadFile(md); err != nil || !strings.Contains(string(b), "Event-level F1") {
 		t.Errorf("markdown report: %v", err)
+	}
+}
+
+// TestEvalSynthetic replays one copy of the generated families through the CLI: the text report
+// is compared with a golden file (with the machine-dependent speed masked), the JSON form carries
+// the tables by kind and by family, and the Markdown report is titled for the synthetic corpus.
+func TestEvalSynthetic(t *testing.T) {
+	code, stdout, stderr := runDetectCLI("eval", "--synthetic", "--copies", "1")
+	if code != 0 {
+		t.Fatalf("exit %d\nstderr: %s", code, stderr)
+	}
+	speed := regexp.MustCompile(`at \d+ points/s`)
+	goldenFile(t, filepath.Join("testdata", "detect", "eval-synthetic.golden"),
+		"$ smartcloudops detect eval --synthetic --copies 1\n"+speed.ReplaceAllString(stdout, "at N points/s"))
+
+	md := filepath.Join(t.TempDir(), "s.md")
+	code, stdout, stderr = runDetectCLI("eval", "--synthetic", "--copies", "1", "--seed", "2", "--json", "--markdown", md)
+	if code != 0 {
+		t.Fatalf("exit %d\nstderr: %s", code, stderr)
+	}
+	var rep struct {
+		Synthetic struct {
+			Kinds    []struct{ Kind string }   `json:"kinds"`
+			Families []struct{ Family string } `json:"families"`
+		} `json:"synthetic"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || len(rep.Synthetic.Kinds) != 7 || len(rep.Synthetic.Families) != 9 {
+		t.Fatalf("json %+v, err %v", rep, err)
+	}
+	b, err := os.ReadFile(md)
+	if err != nil || !strings.HasPrefix(string(b), "# SmartCloudOps detector evaluation (synthetic families)") ||
+		!strings.Contains(string(b), "## By injected kind") {
+		t.Errorf("markdown report: %v\n%s", err, b)
 	}
 }
 

@@ -34,7 +34,12 @@ func runRulesCLI(t *testing.T, args ...string) (int, string, string) {
 
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", "rules", name+".golden")
+	goldenFile(t, filepath.Join("testdata", "rules", name+".golden"), got)
+}
+
+// goldenFile compares got with the golden file at path, or rewrites it under -update.
+func goldenFile(t *testing.T, path, got string) {
+	t.Helper()
 	if updating() {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)

@@ -162,6 +162,8 @@ type Report struct {
 	// Elapsed is time spent in Model.Observe only.
 	Elapsed time.Duration  `json:"elapsed_ns"`
 	Series  []SeriesResult `json:"-"`
+	// Synthetic is set by RunSynthetic: the results by injected anomaly kind and by family.
+	Synthetic *SyntheticSummary `json:"synthetic,omitempty"`
 }
 
 // PointsPerSecond is the scoring speed, training included, on one goroutine.
