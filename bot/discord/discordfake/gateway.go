@@ -147,17 +147,18 @@ func (s *Server) send(c *gwConn, op int, seq int64, typ string, d any) error {
 		return err
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closed {
-		c.mu.Unlock()
 		return ErrNoConnection
 	}
+	// The frame is recorded before it is written: the client can answer it as soon as the write
+	// completes, and its answer must never be recorded ahead of the frame it answers. A write
+	// that fails leaves the frame recorded and returns an error.
+	s.recordFrame(Frame{Conn: c.n, Dir: FromServer, Op: op, Seq: seq, Type: typ, Data: data})
 	_ = c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	err = c.ws.WriteMessage(websocket.TextMessage, b)
-	c.mu.Unlock()
-	if err != nil {
+	if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
 		return fmt.Errorf("discordfake: write op %d: %w", op, err)
 	}
-	s.recordFrame(Frame{Conn: c.n, Dir: FromServer, Op: op, Seq: seq, Type: typ, Data: data})
 	return nil
 }
 
@@ -179,10 +180,13 @@ func (s *Server) recordFrame(f Frame) {
 }
 
 func (s *Server) current() (*gwConn, error) {
+	// A connection's lock is taken after the server's is released: send holds a connection's
+	// lock while it records the frame under the server's.
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := len(s.conns) - 1; i >= 0; i-- {
-		c := s.conns[i]
+	conns := append([]*gwConn(nil), s.conns...)
+	s.mu.Unlock()
+	for i := len(conns) - 1; i >= 0; i-- {
+		c := conns[i]
 		c.mu.Lock()
 		open := !c.closed
 		c.mu.Unlock()
