@@ -19,7 +19,8 @@ const (
 	// before the latest alarm, so no return counts as a recovery; versions 3 and 4 lack the
 	// pre-alarm ranges, which then start as the main ranges with nothing pending; versions 3 to
 	// 5 lack the step statistic, whose ranges then start at the floor it is judged beyond (see
-	// jumpZ), and the recovery state, which is taken as away when there was an alarm.
+	// jumpZ), the recovery state, which is taken as away when there was an alarm, and the scale
+	// held over a flatline, which starts unset.
 	oldestVersion = 3
 	// statsBefore6 is the number of statistics formats 3 to 5 hold: all but the step.
 	statsBefore6 = statJump
@@ -195,6 +196,7 @@ func (e *engine) MarshalBinary() ([]byte, error) {
 	}
 	w.u8(quietMain)
 	w.u8(e.recovery)
+	w.f64(e.heldScale)
 	w.u32(e.sinceFit)
 	w.u32(e.strideAt)
 	if e.useForest {
@@ -308,8 +310,12 @@ func (e *engine) UnmarshalBinary(data []byte) error {
 	}
 	if version >= 6 {
 		n.recovery = r.u8()
+		n.heldScale = r.f64()
 		if n.recovery > recoveryAway && r.err == nil {
 			r.err = fmt.Errorf("%w: recovery state %d", ErrCorrupt, n.recovery)
+		}
+		if !(n.heldScale >= 0 && n.heldScale <= maxValue) && r.err == nil {
+			r.err = fmt.Errorf("%w: held scale %v", ErrCorrupt, n.heldScale)
 		}
 	} else if version >= 4 && n.quietPeak != 0 {
 		// Older models treated the level before their latest alarm as one the series may still

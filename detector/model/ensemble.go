@@ -122,6 +122,7 @@ type engine struct {
 	quietMain  bool           // the quiet period was begun by the main ranges, not by pre alone
 	anchor     float64        // slow mean just before the latest alarm began
 	recovery   uint8          // whether a return toward anchor is a recovery (recovery* constants)
+	heldScale  float64        // the residual scale before the latest flatline, while it matters
 	forestTail tail
 	trees      forest
 	quiet      uint32  // points left in the refractory period
@@ -248,7 +249,7 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 		e.pre = e.ext
 		return s
 	}
-	z := (x - f.expected) / max(f.scale, scaleFloor*e.ext[statLevel].width())
+	z := (x - f.expected) / max(f.scale, e.heldScale, scaleFloor*e.ext[statLevel].width())
 	smooth := e.smooth + e.p.ShiftRate*(x-e.smooth)
 	drift := e.drift + e.p.ShiftRate*driftShare*(x-e.drift)
 	jump := x - e.base.prev
@@ -327,6 +328,12 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 			e.quiet--
 			s.Score = min(s.Score, math.Nextafter(e.p.Alarm, 0))
 		case s.Score >= e.p.Alarm:
+			if part[statFlat] >= e.p.Alarm {
+				// While the value is stuck the baseline's scale shrinks toward nothing, and the
+				// first ordinary noise after it would look like a departure: residuals are
+				// judged on the scale from before the flatline until the variability is back.
+				e.heldScale = max(e.heldScale, f.scale)
+			}
 			e.quiet, e.quietPeak = uint32(e.p.Refractory), float32(s.Score)
 			e.quietMain = mainAlarm
 			e.anchor, e.recovery = e.drift, recoveryArmed
@@ -360,6 +367,14 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 	}
 	e.smooth, e.drift, e.vol, e.calm = smooth, drift, vol, calm
 	e.trackRecovery()
+	if e.heldScale > 0 && vol >= 0.5*calm {
+		// The variability is back within its usual range: let go at the rate the baseline's
+		// own scale regrows.
+		e.heldScale *= 1 - e.p.SlowScaleRate
+		if e.heldScale < f.scale {
+			e.heldScale = 0
+		}
+	}
 	if e.useForest {
 		if e.trees.fitted {
 			e.forestTail.add(forestStat, e.p.TailRate)
