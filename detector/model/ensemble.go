@@ -43,8 +43,9 @@ var partNames = [stats + 1]string{PartLevel, PartShift, PartRobust, PartDrift, P
 // several points and would renew its own range at every step, so it is judged against a snapshot
 // of its range taken every lagPoints points (lagged). A statistic that depends on the baseline or
 // on the means, and the step, whose noise floor is a slow mean, start their ranges only after
-// the warm-up, when those start-up transients have passed (afterWarmup). Local variability counts only when it falls below its range (lowOnly):
-// bursts of noise already show in the value and the residual.
+// the warm-up, when those start-up transients have passed (afterWarmup). Local variability
+// counts only when it falls below its range (lowOnly): bursts of noise already show in the
+// value, the step and the residual.
 var statInfo = [stats]struct{ lagged, afterWarmup, lowOnly bool }{
 	statLevel:  {},
 	statShift:  {lagged: true, afterWarmup: true},
@@ -368,8 +369,8 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 	e.smooth, e.drift, e.vol, e.calm = smooth, drift, vol, calm
 	e.trackRecovery()
 	if e.heldScale > 0 && vol >= 0.5*calm {
-		// The variability is back within its usual range: let go at the rate the baseline's
-		// own scale regrows.
+		// The variability is back: let go slowly, at the slow scale's rate, while the
+		// baseline's own scale regrows; once it has caught up the held scale is dropped.
 		e.heldScale *= 1 - e.p.SlowScaleRate
 		if e.heldScale < f.scale {
 			e.heldScale = 0
