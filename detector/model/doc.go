@@ -44,7 +44,8 @@
 // Once the series has been back, the old level no longer counts, so a later departure toward it
 // is judged like any other. A flatline shrinks the baseline's residual scale toward nothing, so
 // after an alarm on the flat part residuals are judged on the scale from before it, which is
-// let go slowly once the variability is back. The forest's raw isolation score goes through a
+// let go slowly once the variability is back; the slow mean step that floors the step statistic
+// is held over the flatline as well. The forest's raw isolation score goes through a
 // tail calibrator, an exponentially forgetting histogram that turns it into the probability of a value
 // at least as extreme on this series, reported as −log10(p)/10. In the ensemble the forest only
 // raises the score when the statistics already lean toward an anomaly (Params.Agree) and the

@@ -261,7 +261,12 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 	cur[statRobust] = clip(z, 1e6)
 	cur[statDrift], centre[statDrift] = drift, drift
 	cur[statRatio], centre[statRatio] = e.logOf(x), e.logOf(smooth)
-	calm := e.calm + e.p.SlowScaleRate*(math.Abs(jump)-e.calm)
+	calm := e.calm
+	if e.heldScale == 0 || e.vol >= 0.5*e.calm {
+		// While a flatline holds the residual scale, the slow mean step is held too, or the
+		// steps of the noise that resumes would look large for hundreds of points.
+		calm += e.p.SlowScaleRate * (math.Abs(jump) - e.calm)
+	}
 	cur[statFlat] = math.Log(vol + flatOffset*calm + 1e-300)
 	centre[statFlat] = cur[statFlat]
 	cur[statJump] = jump
