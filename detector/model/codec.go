@@ -317,12 +317,12 @@ func (e *engine) UnmarshalBinary(data []byte) error {
 		if !(n.heldScale >= 0 && n.heldScale <= maxValue) && r.err == nil {
 			r.err = fmt.Errorf("%w: held scale %v", ErrCorrupt, n.heldScale)
 		}
-	} else if version >= 4 && n.quietPeak != 0 {
-		// Older models treated the level before their latest alarm as one the series may still
-		// return to; the first time the slow mean comes near it ends that.
-		n.recovery = recoveryAway
-	}
-	if version < 6 {
+	} else {
+		if version >= 4 && n.quietPeak != 0 {
+			// Older models treated the level before their latest alarm as one the series may
+			// still return to; the first time the slow mean comes near it ends that.
+			n.recovery = recoveryAway
+		}
 		// Steps within the floor never score, so a range spanning it judges only what the
 		// step statistic would have judged anyway; it widens with the first larger step.
 		f := jumpZ * n.calm

@@ -86,6 +86,9 @@ const (
 	// the steps, reached about once in 15,000 points. (6 did as well on the synthetic families;
 	// 5 caught one more labelled window on NAB's development set.)
 	jumpZ = 5
+	// backShare is the short-term mean absolute step, as a share of the slow one, at which the
+	// variability counts as back after a flatline (see flatlineHeld).
+	backShare = 0.5
 	// recoveryShare is the share of the value range by which both the slow mean and the forecast
 	// must still differ from the level before the latest alarm for a move back toward that level
 	// to count as a recovery rather than a seasonal departure (see recovering).
@@ -262,7 +265,7 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 	cur[statDrift], centre[statDrift] = drift, drift
 	cur[statRatio], centre[statRatio] = e.logOf(x), e.logOf(smooth)
 	calm := e.calm
-	if e.heldScale == 0 || e.vol >= 0.5*e.calm {
+	if !e.flatlineHeld() {
 		// While a flatline holds the residual scale, the slow mean step is held too, or the
 		// steps of the noise that resumes would look large for hundreds of points.
 		calm += e.p.SlowScaleRate * (math.Abs(jump) - e.calm)
@@ -373,7 +376,7 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 	}
 	e.smooth, e.drift, e.vol, e.calm = smooth, drift, vol, calm
 	e.trackRecovery()
-	if e.heldScale > 0 && vol >= 0.5*calm {
+	if e.heldScale > 0 && !e.flatlineHeld() {
 		// The variability is back: let go slowly, at the slow scale's rate, while the
 		// baseline's own scale regrows; once it has caught up the held scale is dropped.
 		e.heldScale *= 1 - e.p.SlowScaleRate
@@ -436,6 +439,12 @@ func (e *engine) excessOf(i int, ref *extreme, v, x, expected float64) float64 {
 		return ref.excessOutside(v, jumpZ*e.calmNow())
 	}
 	return ref.excess(v)
+}
+
+// flatlineHeld reports whether a flatline still holds the residual scale: one has alarmed and
+// the short-term mean step is still below backShare of the slow one.
+func (e *engine) flatlineHeld() bool {
+	return e.heldScale > 0 && e.vol < backShare*e.calm
 }
 
 // calmNow is the slow mean absolute step, corrected for its start from zero.
