@@ -215,7 +215,7 @@ func SyntheticCorpus(seed uint64, copies int) (*Corpus, []Injection) {
 	var inj []Injection
 	for _, f := range synthFamilies() {
 		for k := range copies {
-			r := rand.New(rand.NewPCG(seed, uint64(k)<<32|uint64(len(inj))))
+			r := rand.New(rand.NewPCG(seed, uint64(k)<<32|uint64(len(inj)))) // #nosec G404 -- a seeded, reproducible corpus
 			clean, noise := f.gen(r)
 			add := func(kind string, vals []float64, onset, end int) {
 				key := fmt.Sprintf("%s/%s-%d.csv", f.name, kind, k+1)
