@@ -86,3 +86,49 @@ func Modify(ctx context.Context, s Store, key string, fn func(old []byte) ([]byt
 		return nrev, err
 	}
 }
+
+// Removal is one item to remove: its deletes (Ops) apply only while Cmp holds, so an item written
+// after it was chosen for removal is kept.
+type Removal struct {
+	Cmp Cmp
+	Ops []Op
+}
+
+// removeBatch is how many removals share one transaction.
+const removeBatch = 256
+
+// Remove applies removals in transactions of up to removeBatch items. A batch whose comparison
+// fails is retried item by item, so one item written meanwhile keeps only itself. It returns the
+// indexes in rs of the items removed; the error is the first that was not a conflict.
+func Remove(ctx context.Context, s Store, rs []Removal) ([]int, error) {
+	var removed []int
+	for start := 0; start < len(rs); start += removeBatch {
+		batch := rs[start:min(len(rs), start+removeBatch)]
+		var cmps []Cmp
+		var ops []Op
+		for _, r := range batch {
+			cmps = append(cmps, r.Cmp)
+			ops = append(ops, r.Ops...)
+		}
+		_, err := s.Txn(ctx, cmps, ops)
+		if err == nil {
+			for i := range batch {
+				removed = append(removed, start+i)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrConflict) {
+			return removed, err
+		}
+		for i, r := range batch {
+			_, err := s.Txn(ctx, []Cmp{r.Cmp}, r.Ops)
+			switch {
+			case err == nil:
+				removed = append(removed, start+i)
+			case !errors.Is(err, ErrConflict):
+				return removed, err
+			}
+		}
+	}
+	return removed, nil
+}

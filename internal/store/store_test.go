@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -166,6 +167,42 @@ func TestModifyCountsUnderContention(t *testing.T) {
 			}
 			if rev, err := Modify(ctx, s, "n", func([]byte) ([]byte, error) { return nil, ErrNoChange }); rev != 0 || err != nil {
 				t.Fatalf("ErrNoChange wrote: %d %v", rev, err)
+			}
+		})
+	}
+}
+
+// TestRemoveKeepsWhatChanged checks that Remove deletes every item still at its revision, with
+// its extra keys, across batches, and keeps an item written after it was chosen, on both stores.
+func TestRemoveKeepsWhatChanged(t *testing.T) {
+	ctx := context.Background()
+	for name, s := range implementations(t) {
+		t.Run(name, func(t *testing.T) {
+			var rs []Removal
+			n := removeBatch + 10
+			for i := range n {
+				key := fmt.Sprintf("item/%04d", i)
+				rev, err := s.Put(ctx, key, []byte("v"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.Put(ctx, "index/"+key, []byte("i")); err != nil {
+					t.Fatal(err)
+				}
+				rs = append(rs, Removal{Cmp: Cmp{Key: key, Rev: rev}, Ops: []Op{{Key: key, Delete: true}, {Key: "index/" + key, Delete: true}}})
+			}
+			// Written after it was chosen: the first batch conflicts and must keep only this one.
+			if _, err := s.Put(ctx, "item/0003", []byte("newer")); err != nil {
+				t.Fatal(err)
+			}
+			removed, err := Remove(ctx, s, rs)
+			if err != nil || len(removed) != n-1 || slices.Contains(removed, 3) || removed[3] != 4 {
+				t.Fatalf("removed %v, %v; want every index but 3", removed, err)
+			}
+			items, _ := s.List(ctx, "item/")
+			index, _ := s.List(ctx, "index/")
+			if len(items) != 1 || items[0].Key != "item/0003" || string(items[0].Value) != "newer" || len(index) != 1 {
+				t.Fatalf("left %v and %d index keys, want only item/0003 and its index", items, len(index))
 			}
 		})
 	}
