@@ -50,7 +50,11 @@ func IncidentCard(inc incident.Incident, props []remediation.Proposal) Message {
 	}
 	m.Fields = append(m.Fields, Field{"since", inc.Since.UTC().Format("2006-01-02 15:04:05 UTC")})
 	if inc.State == incident.StateResolved {
-		m.Fields = append(m.Fields, Field{"resolved", inc.ResolvedAt.UTC().Format("2006-01-02 15:04:05 UTC")})
+		at := inc.ResolvedAt.UTC().Format("2006-01-02 15:04:05 UTC")
+		if inc.Resolution != "" {
+			at += " (" + inc.Resolution + ")"
+		}
+		m.Fields = append(m.Fields, Field{"resolved", at})
 	}
 	if inc.ChartPath != "" {
 		m.Image = &Image{Name: inc.ID + ".png", Path: inc.ChartPath, Alt: "chart of " + inc.Title}

@@ -53,10 +53,15 @@ type Options struct {
 	// SaveEvery is how often a check writes the model state of its changed series; 0 means one
 	// minute. State is also written when Run returns, so only a crash loses learning, and at most
 	// this much of it.
-	SaveEvery  time.Duration
-	Logger     *slog.Logger
-	Registerer prometheus.Registerer
-	Now        func() time.Time
+	SaveEvery time.Duration
+	// ForgetAfter is how long a series may go without a new point before its check forgets it:
+	// its model state leaves memory and the store, and an anomalous span it was in ends with a
+	// Recovery marked Stale. Series come and go (pods, instances, label changes), so without it
+	// the state of every series ever seen would be kept. 0 keeps every series.
+	ForgetAfter time.Duration
+	Logger      *slog.Logger
+	Registerer  prometheus.Registerer
+	Now         func() time.Time
 }
 
 // Detector runs checks on their schedules.
@@ -283,10 +288,13 @@ func (ch *check) tick(ctx context.Context) ([]Anomaly, error) {
 		key := Key(labels)
 		st, ok := ch.series[key]
 		if !ok {
-			st = &seriesState{labels: labels, model: ch.spec.Factory()}
+			st = &seriesState{labels: labels, model: ch.spec.Factory(), seenAt: ch.lastTick}
 			ch.series[key] = st
 		}
 		as, recs, n, ms := ch.observe(st, s.Points)
+		if n > 0 {
+			st.seenAt = ch.lastTick
+		}
 		points += n
 		maxScore = max(maxScore, ms)
 		found = append(found, as...)
@@ -294,6 +302,7 @@ func (ch *check) tick(ctx context.Context) ([]Anomaly, error) {
 	}
 	ch.d.m.points.WithLabelValues(name).Add(float64(points))
 	ch.d.m.maxScore.WithLabelValues(name).Set(maxScore)
+	recovered = append(recovered, ch.forget(ctx)...)
 	if now := time.Now(); now.Sub(ch.lastSave) >= ch.d.o.SaveEvery {
 		ch.saveStates(ctx)
 		ch.lastSave = now

@@ -215,3 +215,105 @@ func TestUnscorablePointsAreCountedAndNamedOnce(t *testing.T) {
 		t.Errorf("warnings do not name the series and the reason:\n%s", out)
 	}
 }
+
+// TestSilentSeriesIsForgotten checks that a series sending no new point for ForgetAfter leaves
+// memory and the store, that an anomalous span it was in ends with a stale recovery, that a
+// series still reporting is kept, and that a series restored after a restart gets the whole
+// ForgetAfter from the restart.
+func TestSilentSeriesIsForgotten(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	now := t0
+	var next int // the next point of each series
+	live := map[string]bool{"a": true, "b": true}
+	src := detector.SourceFunc(func(context.Context, time.Time) ([]detector.Series, error) {
+		var out []detector.Series
+		for _, name := range []string{"a", "b"} {
+			if !live[name] {
+				continue
+			}
+			var pts []detector.Point
+			for i := next; i < next+30; i++ {
+				v := 40.0
+				if name == "a" && i >= 25 {
+					v = 400 // a is anomalous when it goes silent
+				}
+				pts = append(pts, detector.Point{T: t0.Add(time.Duration(i) * time.Minute), V: v})
+			}
+			out = append(out, detector.Series{Labels: map[string]string{"host": name}, Points: pts})
+		}
+		next += 30
+		return out, nil
+	})
+	st := store.NewMemory()
+	var recs []detector.Recovery
+	newD := func() *detector.Detector {
+		sched, _ := config.ParseSchedule("@every 1m")
+		d, err := detector.New(detector.Options{
+			Checks: []detector.CheckSpec{{Name: "cpu", Source: src, Schedule: sched, Threshold: threshold,
+				Factory: func() detector.Model { return &meanModel{} }}},
+			OnRecovery: func(_ context.Context, r detector.Recovery) { recs = append(recs, r) },
+			Store:      st, LoadModel: loadMean, ForgetAfter: time.Hour,
+			Logger: obs.Discard(), Registerer: prometheus.NewRegistry(), Now: func() time.Time { return now },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	ctx := context.Background()
+	d := newD()
+	if _, err := d.Tick(ctx, "cpu"); err != nil {
+		t.Fatal(err)
+	}
+	if s := d.Status()[0]; s.Series != 2 || s.Anomalous != 1 {
+		t.Fatalf("after the first tick: %+v, want 2 series, 1 anomalous", s)
+	}
+	stored := func() int {
+		kvs, err := st.List(ctx, "detector/state/cpu/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(kvs)
+	}
+	d.SaveState(ctx)
+	if n := stored(); n != 2 {
+		t.Fatalf("%d series stored, want 2", n)
+	}
+
+	live["a"] = false
+	now = now.Add(59 * time.Minute)
+	d.Tick(ctx, "cpu")
+	if s := d.Status()[0]; s.Series != 2 || len(recs) != 0 {
+		t.Fatalf("a series silent for less than ForgetAfter was forgotten: %+v, recoveries %+v", s, recs)
+	}
+	now = now.Add(2 * time.Minute)
+	d.Tick(ctx, "cpu")
+	if s := d.Status()[0]; s.Series != 1 || s.Anomalous != 0 {
+		t.Fatalf("after a silent hour: %+v, want only b", s)
+	}
+	if len(recs) != 1 || !recs[0].Stale || recs[0].Labels["host"] != "a" || !recs[0].T.Equal(now) || recs[0].Since.IsZero() {
+		t.Fatalf("recoveries %+v, want one stale recovery of a", recs)
+	}
+	if n := stored(); n != 1 {
+		t.Fatalf("%d series stored after forgetting a, want 1", n)
+	}
+
+	// After a restart the stored series b gets the whole hour again, even though the detector
+	// that saw it last stopped long ago.
+	d.SaveState(ctx)
+	live["b"] = false
+	now = now.Add(24 * time.Hour)
+	d2 := newD()
+	d2.Tick(ctx, "cpu")
+	if s := d2.Status()[0]; s.Series != 1 {
+		t.Fatalf("a restored series was forgotten at once: %+v", s)
+	}
+	now = now.Add(time.Hour)
+	d2.Tick(ctx, "cpu")
+	if s := d2.Status()[0]; s.Series != 0 || stored() != 0 {
+		t.Fatalf("b silent for an hour after the restart: %+v, %d stored", s, stored())
+	}
+	if len(recs) != 1 {
+		t.Fatalf("a series that was normal when forgotten reported a recovery: %+v", recs[1:])
+	}
+}

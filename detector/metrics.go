@@ -9,6 +9,7 @@ type metrics struct {
 	anomalies    *prometheus.CounterVec
 	points       *prometheus.CounterVec
 	dropped      *prometheus.CounterVec
+	forgotten    *prometheus.CounterVec
 	maxScore     *prometheus.GaugeVec
 	up           *prometheus.GaugeVec
 }
@@ -35,6 +36,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "smartcloudops_detector_points_dropped_total",
 			Help: "Points not scored: reason not_finite (NaN or Inf) or not_after_previous (a timestamp at or before the series' latest).",
 		}, []string{"check", "reason"}),
+		forgotten: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smartcloudops_detector_series_forgotten_total",
+			Help: "Series forgotten, state and all, after sending no new point for the configured retention.",
+		}, []string{"check"}),
 		maxScore: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "smartcloudops_detector_max_score", Help: "Highest anomaly score in the check's last tick.",
 		}, []string{"check"}),
@@ -42,6 +47,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "smartcloudops_check_up", Help: "1 while the check's source answers, 0 while it fails.",
 		}, []string{"check"}),
 	}
-	reg.MustRegister(m.tick, m.skipped, m.sourceErrors, m.anomalies, m.points, m.dropped, m.maxScore, m.up)
+	reg.MustRegister(m.tick, m.skipped, m.sourceErrors, m.anomalies, m.points, m.dropped, m.forgotten, m.maxScore, m.up)
 	return m
 }

@@ -70,10 +70,12 @@ type Scored struct {
 	Score, Expected, Lower, Upper float64
 }
 
-// Recovery says a series that was anomalous is normal again.
+// Recovery says a series that was anomalous is normal again, or, when Stale is set, that it sent
+// no new point for Options.ForgetAfter and was forgotten.
 type Recovery struct {
 	Check  string
 	Labels map[string]string
 	T      time.Time
 	Since  time.Time // when the anomalous span had started
+	Stale  bool
 }

@@ -18,9 +18,10 @@ type seriesState struct {
 	since   time.Time // start of the current anomalous span; zero when normal
 	normals int       // consecutive normal points while anomalous
 	lastT   time.Time
-	dirty   bool     // model changed since the last save
-	models  []string // which models flagged the span's best point
-	warned  uint8    // reasons for dropping points already logged for this series
+	seenAt  time.Time // when a tick last scored a point of it, or it was created or restored
+	dirty   bool      // model changed since the last save
+	models  []string  // which models flagged the span's best point
+	warned  uint8     // reasons for dropping points already logged for this series
 }
 
 func (s *seriesState) push(p Scored) {

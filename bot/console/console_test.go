@@ -66,6 +66,8 @@ func TestCardsGolden(t *testing.T) {
 	res := inc
 	res.State, res.ResolvedAt = incident.StateResolved, t0.Add(20*time.Minute)
 	golden(t, "card-resolved", Render(bot.IncidentCard(res, []remediation.Proposal{sampleProposal(remediation.StateRejected)})))
+	res.Resolution = incident.ResolutionStale
+	golden(t, "card-resolved-stale", Render(bot.IncidentCard(res, nil)))
 	am := incident.Incident{ID: "inc-aa11bb", Source: incident.SourceAlertmanager, Title: "HostHighCpu: 1 of 2 firing", Severity: "warning",
 		State: incident.StateOpen, Labels: map[string]string{"alertname": "HostHighCpu"}, Since: t0,
 		Annotations: map[string]string{"summary": "CPU above 90% for 3 minutes"},

@@ -61,6 +61,7 @@ type Incident struct {
 	OpenedAt    time.Time         `json:"opened_at"` // when the bot opened it
 	LastSeen    time.Time         `json:"last_seen"`
 	ResolvedAt  time.Time         `json:"resolved_at,omitzero"`
+	Resolution  string            `json:"resolution,omitempty"` // how it ended, when not by returning to normal
 	Updates     int               `json:"updates"`
 	GroupKey    string            `json:"group_key,omitempty"`    // Alertmanager's group key
 	GroupLabels map[string]string `json:"group_labels,omitempty"` // the labels Alertmanager grouped by

@@ -122,3 +122,21 @@ func TestSilenceMutesAnomalies(t *testing.T) {
 		t.Fatal("no notification after unsilence")
 	}
 }
+
+// TestStaleRecoveryResolvesWithReason checks that a series forgotten while anomalous resolves
+// its incident and says why, while an ordinary recovery leaves the resolution empty.
+func TestStaleRecoveryResolvesWithReason(t *testing.T) {
+	ctx := context.Background()
+	m, _ := newManager(t)
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	m.FromAnomaly(ctx, anomaly(97, t0))
+	res, c, err := m.FromRecovery(ctx, detector.Recovery{Check: "cpu", Labels: map[string]string{"asg": "web-asg"}, T: t0.Add(7 * 24 * time.Hour), Stale: true})
+	if err != nil || c != Resolved || res.Resolution != ResolutionStale || !res.ResolvedAt.Equal(t0.Add(7*24*time.Hour)) {
+		t.Fatalf("stale recovery: %+v %v %v", res, c, err)
+	}
+	m.FromAnomaly(ctx, anomaly(97, t0.Add(8*24*time.Hour)))
+	res, _, _ = m.FromRecovery(ctx, detector.Recovery{Check: "cpu", Labels: map[string]string{"asg": "web-asg"}, T: t0.Add(9 * 24 * time.Hour)})
+	if res.State != StateResolved || res.Resolution != "" {
+		t.Fatalf("ordinary recovery: %+v", res)
+	}
+}

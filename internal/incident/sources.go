@@ -80,12 +80,22 @@ func labelSummary(l map[string]string) string {
 	return strings.Join(parts, ", ")
 }
 
-// FromRecovery resolves the incident of a series that is normal again.
+// ResolutionStale is the Resolution of an anomaly incident whose series stopped reporting and was
+// forgotten by the detector while still anomalous.
+const ResolutionStale = "the series stopped reporting"
+
+// FromRecovery resolves the incident of a series that is normal again, or that stopped reporting.
 func (m *Manager) FromRecovery(ctx context.Context, r detector.Recovery) (Incident, Change, error) {
-	return m.resolve(ctx, AnomalyFingerprint(r.Check, r.Labels), r.T)
+	how := ""
+	if r.Stale {
+		how = ResolutionStale
+	}
+	return m.resolve(ctx, AnomalyFingerprint(r.Check, r.Labels), r.T, how)
 }
 
-func (m *Manager) resolve(ctx context.Context, fp string, t time.Time) (Incident, Change, error) {
+// resolve resolves the open incident with fingerprint fp at t; how, when not empty, says how it
+// ended other than by returning to normal.
+func (m *Manager) resolve(ctx context.Context, fp string, t time.Time, how string) (Incident, Change, error) {
 	if _, err := m.o.Store.Get(ctx, fpPrefix+fp); err != nil {
 		return Incident{}, 0, nil // nothing open: nothing to resolve
 	}
@@ -93,7 +103,7 @@ func (m *Manager) resolve(ctx context.Context, fp string, t time.Time) (Incident
 		if isNew {
 			return false
 		}
-		inc.State, inc.ResolvedAt = StateResolved, t.UTC()
+		inc.State, inc.ResolvedAt, inc.Resolution = StateResolved, t.UTC(), how
 		return true
 	})
 	if err != nil {
