@@ -26,6 +26,7 @@ var botMetrics = map[string][]string{
 	"smartcloudops_detector_anomalies_total":                     {"check"},
 	"smartcloudops_detector_points_total":                        {"check"},
 	"smartcloudops_detector_points_dropped_total":                {"check", "reason"},
+	"smartcloudops_detector_series_forgotten_total":              {"check"},
 	"smartcloudops_detector_max_score":                           {"check"},
 	"smartcloudops_check_up":                                     {"check"},
 	"smartcloudops_config_last_reload_successful":                nil,
@@ -40,6 +41,7 @@ var botMetrics = map[string][]string{
 	"smartcloudops_rule_firings_total":                           {"rule"},
 	"smartcloudops_api_requests_total":                           {"route", "code"},
 	"smartcloudops_api_request_duration_seconds":                 {"route"},
+	"smartcloudops_retention_deleted_total":                      {"kind"},
 }
 
 // histograms are the families in botMetrics that are histograms and so are queried through

@@ -81,6 +81,7 @@ type Bot struct {
 	ssm       config.SSMFunc
 	closers   []func()
 	reload    *reloadMetrics
+	retention *retention
 	runCtx    context.Context // ends when Run stops taking new work
 	wg        sync.WaitGroup  // follow-ups (verifications) started by Run's components
 }
@@ -156,6 +157,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	g.Go(func() error { return b.Rules.Run(gctx) })
 	g.Go(func() error { return b.Proposals.Run(gctx, 15*time.Second) })
 	g.Go(func() error { return b.Incidents.Run(gctx) })
+	g.Go(func() error { return b.retention.run(gctx) })
 	if b.opts.Reload != nil {
 		g.Go(func() error { return b.reloadLoop(gctx) })
 	}

@@ -126,6 +126,7 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 	for _, p := range recovered {
 		b.log.Warn("proposal interrupted by a restart", obs.KeyProposal, p.ID, "state", p.State)
 	}
+	b.retention = newRetention(b, chartDir)
 	ok = true
 	return b, nil
 }
@@ -188,8 +189,9 @@ func (b *Bot) buildDetector() error {
 	var err error
 	b.Detector, err = detector.New(detector.Options{
 		Checks: specs, Store: b.Store, LoadModel: model.Load, Logger: b.log, Registerer: b.regr,
-		OnAnomaly:  b.onAnomaly,
-		OnRecovery: b.onRecovery,
+		ForgetAfter: b.cfg.Retention.Series.D(),
+		OnAnomaly:   b.onAnomaly,
+		OnRecovery:  b.onRecovery,
 	})
 	return err
 }

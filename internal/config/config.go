@@ -23,6 +23,7 @@ type Config struct {
 	Rules        Rules           `yaml:"rules"`
 	Actions      Actions         `yaml:"actions"`
 	Executor     Executor        `yaml:"executor"`
+	Retention    Retention       `yaml:"retention"`
 }
 
 // Log configures logging.
@@ -167,6 +168,19 @@ type Executor struct {
 	MaxFailures int `yaml:"max_failures"`
 }
 
+// Retention is how long the bot keeps what is over. 0 keeps it forever. The audit log is always
+// kept whole: it is a hash chain, and the record of who approved what outlives the proposal.
+type Retention struct {
+	// Series is how long a series may send no new point before its model state is forgotten; an
+	// anomaly incident it still had open resolves, saying the series stopped reporting.
+	Series Duration `yaml:"series"`
+	// Incidents is how long a resolved incident is kept after it resolved.
+	Incidents Duration `yaml:"incidents"`
+	// Proposals is how long a proposal that can no longer change (succeeded, failed, rejected,
+	// expired, void, unknown) is kept after its last change.
+	Proposals Duration `yaml:"proposals"`
+}
+
 // Duration is a time.Duration written as "30s" or "5m" in YAML.
 type Duration time.Duration
 
@@ -188,5 +202,7 @@ func Default() Config {
 		},
 		Executor: Executor{Timeout: Duration(5 * time.Minute), MaxPerHour: 20, ExpireAfter: Duration(time.Hour),
 			Settle: Duration(2 * time.Minute), MaxFailures: 3},
+		Retention: Retention{Series: Duration(7 * 24 * time.Hour), Incidents: Duration(90 * 24 * time.Hour),
+			Proposals: Duration(90 * 24 * time.Hour)},
 	}
 }

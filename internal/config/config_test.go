@@ -42,6 +42,7 @@ func TestLoadErrors(t *testing.T) {
 	}{
 		{"unknown field", "listen: 127.0.0.1:1\nlisen: x\n", []string{"line 2", "lisen"}},
 		{"bad duration", "executor:\n  timeout: 5 minutes\n", []string{"line 2", "5 minutes", "not a duration"}},
+		{"negative retention", "retention:\n  series: 1h\n  incidents: -90d\n", []string{"line 3", "-90d"}},
 		{"bad yaml", "listen: [\n", []string{"smartcloudops.yaml"}},
 		{"every problem at once", `
 listen: nope
@@ -82,11 +83,16 @@ func TestEnvOverrides(t *testing.T) {
 	cfg, err := Load(p, []string{
 		"SMARTCLOUDOPS_LISTEN=127.0.0.1:2", "SMARTCLOUDOPS_SLACK_BOT_TOKEN=env:X",
 		"SMARTCLOUDOPS_EXECUTOR_TIMEOUT=90s", "SMARTCLOUDOPS_EXECUTOR_DRY_RUN=true", "PATH=/bin",
+		"SMARTCLOUDOPS_RETENTION_PROPOSALS=2w",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Listen != "127.0.0.1:2" || cfg.Slack.BotToken != "env:X" || cfg.Executor.Timeout.D() != 90*time.Second || !cfg.Executor.DryRun {
+	if cfg.Retention.Incidents.D() != 90*24*time.Hour || cfg.Retention.Series.D() != 7*24*time.Hour {
+		t.Fatalf("retention defaults: %+v", cfg.Retention)
+	}
+	if cfg.Listen != "127.0.0.1:2" || cfg.Slack.BotToken != "env:X" || cfg.Executor.Timeout.D() != 90*time.Second || !cfg.Executor.DryRun ||
+		cfg.Retention.Proposals.D() != 14*24*time.Hour {
 		t.Fatalf("overrides not applied: %+v", cfg)
 	}
 	_, err = Load(p, []string{"SMARTCLOUDOPS_LISTN=x", "SMARTCLOUDOPS_EXECUTOR_TIMEOUT=soon"})

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -99,17 +100,31 @@ func walkLines(n *yaml.Node, path string, lines map[string]int) {
 	}
 }
 
-// UnmarshalYAML reads "30s", "5m" or "1h30m".
+// UnmarshalYAML reads "30s", "5m", "1h30m", or with days and weeks "90d", "2w".
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
+	v, err := parseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration like 30s, 5m or 1h", n.Line, n.Value)
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = v
+	return nil
+}
+
+// parseDuration reads a non-negative duration in Go's notation ("1.5h", "500ms") or
+// Prometheus's, which adds days, weeks and years ("90d", "1d12h").
+func parseDuration(s string) (Duration, error) {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		pd, perr := model.ParseDuration(s)
+		if perr != nil {
+			return 0, fmt.Errorf("%q is not a duration like 30s, 5m, 1h or 90d", s)
+		}
+		v = time.Duration(pd)
 	}
 	if v < 0 {
-		return fmt.Errorf("line %d: duration %q is negative", n.Line, n.Value)
+		return 0, fmt.Errorf("duration %q is negative", s)
 	}
-	*d = Duration(v)
-	return nil
+	return Duration(v), nil
 }
 
 // MarshalYAML writes the duration as text.
@@ -166,11 +181,11 @@ func setFields(v reflect.Value, prefix string, env map[string]string, known map[
 func setScalar(fv reflect.Value, raw string) error {
 	switch fv.Interface().(type) {
 	case Duration:
-		d, err := time.ParseDuration(raw)
+		d, err := parseDuration(raw)
 		if err != nil {
-			return fmt.Errorf("%q is not a duration", raw)
+			return err
 		}
-		fv.Set(reflect.ValueOf(Duration(d)))
+		fv.Set(reflect.ValueOf(d))
 		return nil
 	}
 	switch fv.Kind() {
