@@ -29,6 +29,9 @@ type retention struct {
 }
 
 func newRetention(b *Bot, charts string) *retention {
+	if abs, err := filepath.Abs(charts); err == nil {
+		charts = abs // charts are recorded by absolute path
+	}
 	r := &retention{b: b, charts: filepath.Clean(charts), now: time.Now, deleted: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "smartcloudops_retention_deleted_total",
 		Help: "Resolved incidents and ended proposals deleted once past their retention, by kind (incident, proposal).",
@@ -98,6 +101,9 @@ func (r *retention) prune(ctx context.Context) {
 func (r *retention) removeChart(ctx context.Context, path string) {
 	if path == "" {
 		return
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
 	}
 	rel, err := filepath.Rel(r.charts, path)
 	if err != nil || rel == "." || strings.HasPrefix(rel, "..") || filepath.IsAbs(rel) || strings.ContainsRune(rel, filepath.Separator) {

@@ -24,7 +24,14 @@ import (
 func TestRetentionDeletesWhatIsOver(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
+	var err error
 	cfg := testConfig(t, dir)
+	// A relative data directory, as in the default configuration, while charts are recorded by
+	// absolute path.
+	wd, _ := os.Getwd()
+	if cfg.DataDir, err = filepath.Rel(wd, dir); err != nil {
+		t.Fatal(err)
+	}
 	b, err := Build(ctx, Options{Config: cfg, Logger: obs.Discard()})
 	if err != nil {
 		t.Fatal(err)
