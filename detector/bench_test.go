@@ -71,8 +71,15 @@ func (s *wideSource) Fetch(context.Context, time.Time) ([]detector.Series, error
 
 // newWideDetector builds a detector with one check over src, warmed up for benchWarmup ticks.
 func newWideDetector(b *testing.B, src detector.Source, st store.Store) *detector.Detector {
+	return newWideDetectorForgetting(b, src, st, 7*24*time.Hour)
+}
+
+// newWideDetectorForgetting is newWideDetector with the given ForgetAfter (the bot's default
+// is seven days).
+func newWideDetectorForgetting(b *testing.B, src detector.Source, st store.Store, forget time.Duration) *detector.Detector {
 	b.Helper()
 	o := detector.Options{
+		ForgetAfter: forget,
 		Checks: []detector.CheckSpec{{
 			Name: "wide", Severity: "warning", Source: src, Schedule: cron.Every(time.Minute),
 			Threshold: model.DefaultThreshold, Factory: model.Default(),
@@ -119,10 +126,15 @@ func benchTicks(b *testing.B, d *detector.Detector) {
 // BenchmarkTick1000Series measures the budget "a check returning 1,000 series is scored in under
 // 100 ms once the query has returned": one tick of one check whose source returns 1,000 series
 // of one new point each, scored by the default model. The variants add saving every series'
-// model state after each tick, to an in-memory store and to the bbolt file the bot uses.
+// model state after each tick, to an in-memory store and to the bbolt file the bot uses; all
+// forget silent series after seven days, as the bot does by default, and "keep-all" is the
+// baseline that never forgets, for the cost of looking for silent series.
 func BenchmarkTick1000Series(b *testing.B) {
 	b.Run("no-store", func(b *testing.B) {
 		benchTicks(b, newWideDetector(b, newWideSource(benchSeries), nil))
+	})
+	b.Run("no-store-keep-all", func(b *testing.B) {
+		benchTicks(b, newWideDetectorForgetting(b, newWideSource(benchSeries), nil, 0))
 	})
 	b.Run("memory-store", func(b *testing.B) {
 		benchTicks(b, newWideDetector(b, newWideSource(benchSeries), store.NewMemory()))
