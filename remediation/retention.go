@@ -9,8 +9,8 @@ import (
 	"github.com/smartcloudops/smartcloudops/internal/store"
 )
 
-// EndedAt is when the proposal last changed: the latest of its creation, expiry, decision and
-// finish times.
+// EndedAt is when the proposal last changed: the latest of its creation, decision, start and
+// finish times, and for an expired proposal its expiry.
 func (p Proposal) EndedAt() time.Time {
 	t := p.CreatedAt
 	for _, u := range []time.Time{p.DecidedAt, p.StartedAt, p.FinishedAt} {

@@ -105,8 +105,7 @@ func (r *retention) removeChart(ctx context.Context, path string) {
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
 	}
-	rel, err := filepath.Rel(r.charts, path)
-	if err != nil || rel == "." || strings.HasPrefix(rel, "..") || filepath.IsAbs(rel) || strings.ContainsRune(rel, filepath.Separator) {
+	if filepath.Dir(path) != r.charts {
 		r.b.log.WarnContext(ctx, "retention: chart outside the chart directory left alone", "path", path)
 		return
 	}

@@ -181,7 +181,7 @@ type Retention struct {
 	Proposals Duration `yaml:"proposals"`
 }
 
-// Duration is a time.Duration written as "30s" or "5m" in YAML.
+// Duration is a time.Duration written as "30s", "5m" or "90d" in YAML.
 type Duration time.Duration
 
 // D returns d as a time.Duration.

@@ -10,9 +10,9 @@ import (
 )
 
 // Prune deletes the incidents resolved before cutoff and returns them, so their charts can go
-// too. Open incidents are
-// never pruned, nor is an incident changed while Prune runs; a stored incident that cannot be
-// read is kept and logged, so nothing is lost that a person might still need to look at.
+// too. Open incidents are never pruned, nor is an incident changed while Prune runs; a stored
+// incident that cannot be read is kept and logged, so nothing is lost that a person might still
+// need to look at.
 func (m *Manager) Prune(ctx context.Context, cutoff time.Time) ([]Incident, error) {
 	kvs, err := m.o.Store.List(ctx, incPrefix)
 	if err != nil {
