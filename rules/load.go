@@ -112,28 +112,35 @@ func expandPaths(paths []string) ([]string, error) {
 			}
 			continue
 		}
-		var found []string
-		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() && path != p && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
-			}
-			if !d.IsDir() && IsRuleFile(path) {
-				found = append(found, path)
-			}
-			return nil
-		})
+		found, err := filesBelow(p, IsRuleFile)
 		if err != nil {
 			errs = append(errs, &Error{File: p, Msg: "cannot read: " + unwrapPathErr(err)})
 		}
-		sort.Strings(found)
 		for _, f := range found {
 			add(f)
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// filesBelow returns, sorted, the files below dir whose path match accepts, skipping hidden
+// directories (.git and the like). On an error it returns what it found before it.
+func filesBelow(dir string, match func(path string) bool) ([]string, error) {
+	var found []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != dir && strings.HasPrefix(d.Name(), ".") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && match(path) {
+			found = append(found, path)
+		}
+		return nil
+	})
+	sort.Strings(found)
+	return found, err
 }
 
 func unwrapPathErr(err error) string {

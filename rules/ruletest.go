@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -133,24 +132,13 @@ func expandTestPaths(paths []string) ([]string, error) {
 			out = append(out, p)
 			continue
 		}
-		var found []string
-		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() && path != p && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
-			}
+		found, err := filesBelow(p, func(path string) bool {
 			ext := filepath.Ext(path)
-			if !d.IsDir() && (ext == ".yaml" || ext == ".yml") && strings.HasSuffix(strings.TrimSuffix(path, ext), "_test") {
-				found = append(found, path)
-			}
-			return nil
+			return (ext == ".yaml" || ext == ".yml") && strings.HasSuffix(strings.TrimSuffix(path, ext), "_test")
 		})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", p, err))
 		}
-		sort.Strings(found)
 		out = append(out, found...)
 	}
 	return out, errors.Join(errs...)
