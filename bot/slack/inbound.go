@@ -103,35 +103,32 @@ func translate(evt socketmode.Event, botUser, command string) incoming {
 }
 
 func translateEventsAPI(in *incoming, ev slackevents.EventsAPIEvent, eventID, botUser string) {
+	var user, channel, text, thread string
 	switch e := ev.InnerEvent.Data.(type) {
 	case *slackevents.AppMentionEvent:
 		if e.BotID != "" || e.User == "" || (botUser != "" && e.User == botUser) {
 			return
 		}
 		in.kind = kindMention
-		in.event = &bot.Event{
-			Kind:    bot.EventCommand,
-			ID:      eventID,
-			User:    bot.User{Platform: platform, ID: e.User, Name: e.User},
-			Channel: e.Channel,
-			Text:    stripMention(e.Text, botUser),
-		}
-		in.route = route{channel: e.Channel, threadTS: e.ThreadTimeStamp, user: e.User}
+		user, channel, text, thread = e.User, e.Channel, e.Text, e.ThreadTimeStamp
 	case *slackevents.MessageEvent:
 		if e.ChannelType != "im" || e.SubType != "" || e.BotID != "" || e.User == "" ||
 			(botUser != "" && e.User == botUser) {
 			return
 		}
 		in.kind = kindDM
-		in.event = &bot.Event{
-			Kind:    bot.EventCommand,
-			ID:      eventID,
-			User:    bot.User{Platform: platform, ID: e.User, Name: e.User},
-			Channel: e.Channel,
-			Text:    stripMention(e.Text, botUser),
-		}
-		in.route = route{channel: e.Channel, threadTS: e.ThreadTimeStamp, user: e.User}
+		user, channel, text, thread = e.User, e.Channel, e.Text, e.ThreadTimeStamp
+	default:
+		return
 	}
+	in.event = &bot.Event{
+		Kind:    bot.EventCommand,
+		ID:      eventID,
+		User:    bot.User{Platform: platform, ID: user, Name: user},
+		Channel: channel,
+		Text:    stripMention(text, botUser),
+	}
+	in.route = route{channel: channel, threadTS: thread, user: user}
 }
 
 func nameOr(name, fallback string) string {
