@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,9 @@ import (
 // prints the scores overall, per category and, with SMARTCLOUDOPS_TUNE_SERIES=1, per series, each
 // detection as row:in|FP:score:parts (inside a window or a false positive, and the parts that
 // fired). It is a tool for studying the models, so it runs only when SMARTCLOUDOPS_TUNE=1; the
-// categories can be limited with SMARTCLOUDOPS_TUNE_CATEGORIES=a,b.
+// categories can be limited with SMARTCLOUDOPS_TUNE_CATEGORIES=a,b. SMARTCLOUDOPS_TUNE_SYNTH=1
+// replays the synthetic corpus of `detect eval --synthetic` (seed 1, three copies) instead, its
+// families as categories.
 func TestTuneReport(t *testing.T) {
 	if os.Getenv("SMARTCLOUDOPS_TUNE") != "1" {
 		t.Skip("set SMARTCLOUDOPS_TUNE=1 to replay NAB with chosen parameters")
@@ -35,9 +38,23 @@ func TestTuneReport(t *testing.T) {
 	if c := os.Getenv("SMARTCLOUDOPS_TUNE_CATEGORIES"); c != "" {
 		cats = strings.Split(c, ",")
 	}
-	c, err := LoadCorpus(needNAB(t), LoadOptions{Categories: cats})
-	if err != nil {
-		t.Fatal(err)
+	var c *Corpus
+	if os.Getenv("SMARTCLOUDOPS_TUNE_SYNTH") == "1" {
+		c, _ = SyntheticCorpus(1, 3)
+		if len(cats) > 0 {
+			kept := c.Series[:0]
+			for _, s := range c.Series {
+				if slices.Contains(cats, s.Category) {
+					kept = append(kept, s)
+				}
+			}
+			c.Series = kept
+		}
+	} else {
+		var err error
+		if c, err = LoadCorpus(needNAB(t), LoadOptions{Categories: cats}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	mk := model.NewEnsemble
 	switch os.Getenv("SMARTCLOUDOPS_TUNE_MODEL") {
