@@ -172,3 +172,34 @@ func FuzzSplit(f *testing.F) {
 		}
 	})
 }
+
+type queryLog struct{ got []string }
+
+func (q *queryLog) Query(_ context.Context, promql string, rng time.Duration) (bot.Message, error) {
+	q.got = append(q.got, promql+" | "+rng.String())
+	return bot.Text("ok"), nil
+}
+
+// TestQueryText checks what reaches Prometheus for the ways people type a query.
+func TestQueryText(t *testing.T) {
+	for line, want := range map[string]string{
+		`query up`:                         "up | 1h0m0s",
+		`query up{job="api"} 30m`:          `up{job="api"} | 30m0s`,
+		`query sum by (job) (up)`:          "sum by (job) (up) | 1h0m0s",
+		`query 'rate(x[5m]) > 0.5' 1h`:     "rate(x[5m]) > 0.5 | 1h0m0s",
+		`query "up{job=\"api\"}" 2h`:       `up{job="api"} | 2h0m0s`,
+		"query up{job=“api”}":              `up{job="api"} | 1h0m0s`,
+		"query `rate(x[5m])` 1d":           "rate(x[5m]) | 24h0m0s",
+		`query up{job="a"} or up{job="b"}`: `up{job="a"} or up{job="b"} | 1h0m0s`,
+		`query up{path=~"a\\.b"}`:          `up{path=~"a\\.b"} | 1h0m0s`,
+		`query rate(http_total[5m]) > 0.5`: "rate(http_total[5m]) > 0.5 | 1h0m0s",
+	} {
+		q := &queryLog{}
+		r, _ := newRouter(t)
+		r.cmds["query"] = r.queryCommand()
+		r.o.Querier = q
+		if reply := say(r, "bob", line); reply.Text != "ok" || len(q.got) != 1 || q.got[0] != want {
+			t.Errorf("%s: Prometheus got %q (reply %q), want %q", line, q.got, reply.Text, want)
+		}
+	}
+}

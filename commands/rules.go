@@ -144,7 +144,21 @@ func (r *Router) queryCommand() *command {
 					q = strings.TrimSpace(strings.TrimSuffix(q, c.args[len(c.args)-1]))
 				}
 			}
-			q = strings.Trim(q, "`")
-			return r.o.Querier.Query(ctx, q, rng)
+			return r.o.Querier.Query(ctx, promQL(q), rng)
 		}}
+}
+
+// promQL recovers the expression from the text after "query". The text is taken as typed, so
+// the quotes of label matchers survive, except that quotes a phone turned curly are made
+// straight again, and a code span (`...`) or one quoted word around the whole expression (as
+// the Discord adapter and careful typists write it) is unwrapped.
+func promQL(q string) string {
+	q = strings.TrimSpace(strings.NewReplacer("“", `"`, "”", `"`, "‘", "'", "’", "'").Replace(q))
+	q = strings.TrimSpace(strings.Trim(q, "`"))
+	if strings.HasPrefix(q, `"`) || strings.HasPrefix(q, "'") {
+		if words, err := Split(q); err == nil && len(words) == 1 && strings.TrimSpace(words[0]) != "" {
+			return strings.TrimSpace(words[0])
+		}
+	}
+	return q
 }

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
+
+	"github.com/smartcloudops/smartcloudops/commands"
 )
 
 // CommandName is the name of the one application command the adapter registers: /ops.
@@ -21,7 +23,8 @@ type optSpec struct {
 	name     string
 	desc     string
 	required bool
-	kv       bool // a whitespace-separated list of key=value pairs
+	kv       bool   // a whitespace-separated list of key=value pairs, each passed as its own word
+	keyword  string // a word the console grammar wants before the value, such as "for"
 }
 
 // subSpec is one subcommand of /ops. A subcommand with children is a subcommand group
@@ -47,7 +50,7 @@ var grammar = []subSpec{
 	{name: "rules", desc: "Manage remediation rules", children: []subSpec{
 		{name: "list", desc: "List rules"},
 		{name: "show", desc: "Show a rule", opts: []optSpec{{name: "name", desc: "Rule name", required: true}}},
-		{name: "test", desc: "Run a rule's unit tests", opts: []optSpec{{name: "name", desc: "Rule name", required: true}}},
+		{name: "test", desc: "Replay a rule over the last hour without proposing anything", opts: []optSpec{{name: "name", desc: "Rule name", required: true}}},
 		{name: "enable", desc: "Enable a rule", opts: []optSpec{{name: "name", desc: "Rule name", required: true}}},
 		{name: "disable", desc: "Disable a rule", opts: []optSpec{{name: "name", desc: "Rule name", required: true}}},
 		{name: "sync", desc: "Load rules from the git checkout"},
@@ -66,7 +69,7 @@ var grammar = []subSpec{
 	}},
 	{name: "silence", desc: "Silence matching incidents for a while", opts: []optSpec{
 		{name: "matchers", desc: "Label matchers, for example service=web", required: true},
-		{name: "duration", desc: "How long, for example 2h", required: true},
+		{name: "duration", desc: "How long, for example 2h", required: true, keyword: "for"},
 		{name: "comment", desc: "Why"},
 	}},
 	{name: "silences", desc: "List active silences"},
@@ -76,8 +79,8 @@ var grammar = []subSpec{
 	{name: "history", desc: "Show the audit history", opts: []optSpec{
 		{name: "filter", desc: "Filter, for example rule=web-cpu-high"},
 	}},
-	{name: "pause", desc: "Pause automatic proposals"},
-	{name: "resume", desc: "Resume automatic proposals"},
+	{name: "pause", desc: "Stop every remediation from running until resume (proposals are still made)"},
+	{name: "resume", desc: "Let approved remediations run again after a pause"},
 	{name: "whoami", desc: "Show who the bot thinks you are and your roles", ephemeral: true},
 }
 
@@ -212,7 +215,17 @@ func optionValues(path string, spec subSpec, given []*discordgo.ApplicationComma
 			errs = append(errs, fmt.Errorf("%s: option %q: %w", path, p.name, err))
 			continue
 		}
-		args = append(args, quoteArg(v))
+		if p.keyword != "" {
+			args = append(args, p.keyword)
+		}
+		if !p.kv {
+			args = append(args, quoteArg(v))
+			continue
+		}
+		pairs, _ := commands.Split(v) // checkValue has parsed it
+		for _, pair := range pairs {
+			args = append(args, quoteArg(pair))
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -242,7 +255,11 @@ func checkValue(v string, p optSpec) error {
 		}
 	}
 	if p.kv {
-		for _, pair := range strings.Fields(v) {
+		pairs, err := commands.Split(v)
+		if err != nil {
+			return err
+		}
+		for _, pair := range pairs {
 			if k, _, ok := strings.Cut(pair, "="); !ok || k == "" {
 				return fmt.Errorf("%q is not a key=value pair", pair)
 			}
