@@ -59,18 +59,7 @@ func (a *Adapter) User() bot.User {
 // Run reads commands line by line until ctx ends. At the end of input it keeps the bot running.
 func (a *Adapter) Run(ctx context.Context, h bot.Handler) error {
 	lines := make(chan string)
-	go func() {
-		sc := bufio.NewScanner(a.o.In)
-		sc.Buffer(make([]byte, 64*1024), 64*1024)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			case <-ctx.Done():
-				return
-			}
-		}
-		close(lines)
-	}()
+	go a.read(ctx, lines)
 	n := 0
 	for {
 		select {
@@ -79,6 +68,10 @@ func (a *Adapter) Run(ctx context.Context, h bot.Handler) error {
 		case line, ok := <-lines:
 			if !ok {
 				lines = nil // input ended: stay up for cards until ctx ends
+				continue
+			}
+			if line == tooLong {
+				a.write(fmt.Sprintf("That line is longer than %d KiB and was ignored.\n", maxLine/1024))
 				continue
 			}
 			line = strings.TrimSpace(line)
@@ -91,6 +84,50 @@ func (a *Adapter) Run(ctx context.Context, h bot.Handler) error {
 				a.write(Render(reply))
 			}
 		}
+	}
+}
+
+// maxLine is the longest input line taken as a command; the command router refuses far shorter
+// ones, so the limit only stops a runaway paste from growing memory.
+const maxLine = 64 * 1024
+
+// tooLong stands for a line over maxLine on the lines channel; input lines never contain "\n".
+const tooLong = "\n"
+
+// read sends In's lines until it ends or fails, then closes lines. A line over maxLine is
+// skipped to its end and reported as tooLong, and reading carries on after it.
+func (a *Adapter) read(ctx context.Context, lines chan<- string) {
+	defer close(lines)
+	r := bufio.NewReaderSize(a.o.In, maxLine)
+	for {
+		b, isPrefix, err := r.ReadLine()
+		if err != nil {
+			a.inputEnded(err)
+			return
+		}
+		line := string(b)
+		if isPrefix {
+			for isPrefix && err == nil {
+				_, isPrefix, err = r.ReadLine()
+			}
+			line = tooLong
+		}
+		select {
+		case lines <- line:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil {
+			a.inputEnded(err)
+			return
+		}
+	}
+}
+
+// inputEnded logs why In stopped, unless it simply ended.
+func (a *Adapter) inputEnded(err error) {
+	if err != io.EOF {
+		a.log.Warn("console input failed; commands are no longer read", obs.KeyErr, err)
 	}
 }
 

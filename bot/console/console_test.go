@@ -131,3 +131,35 @@ func TestRunReadsLines(t *testing.T) {
 		t.Fatalf("output:\n%s", out.String())
 	}
 }
+
+// TestLongLineIsRefusedAndInputGoesOn: a runaway paste is refused with a message, and the
+// commands after it are still read, including a last line without a newline.
+func TestLongLineIsRefusedAndInputGoesOn(t *testing.T) {
+	in := strings.Repeat("x", 70*1024) + "\nhelp\n" + strings.Repeat("y", 70*1024) + "\nstatus"
+	out := &lines{}
+	a, err := New(Options{In: strings.NewReader(in), Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- a.Run(ctx, func(_ context.Context, e bot.Event) bot.Message {
+			got <- e.Text
+			return bot.Message{}
+		})
+	}()
+	for _, want := range []string{"help", "status"} {
+		if cmd := <-got; cmd != want {
+			t.Fatalf("command %.20q, want %q", cmd, want)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), "longer than 64 KiB and was ignored"); n != 2 {
+		t.Errorf("%d refusals printed, want 2:\n%.300s", n, out.String())
+	}
+}

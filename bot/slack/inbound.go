@@ -126,10 +126,17 @@ func translateEventsAPI(in *incoming, ev slackevents.EventsAPIEvent, eventID, bo
 		ID:      eventID,
 		User:    bot.User{Platform: platform, ID: user, Name: user},
 		Channel: channel,
-		Text:    stripMention(text, botUser),
+		Text:    unescapeText(stripMention(text, botUser)),
 	}
 	in.route = route{channel: channel, threadTS: thread, user: user}
 }
+
+// slackEntities undoes the three escapes Slack applies to &, < and > in message text, so
+// "query x &gt; 0" reaches the commands as typed: "query x > 0". It works in one pass, so a
+// typed "&gt;" (sent as "&amp;gt;") stays "&gt;".
+var slackEntities = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
+
+func unescapeText(s string) string { return slackEntities.Replace(s) }
 
 func nameOr(name, fallback string) string {
 	if name != "" {

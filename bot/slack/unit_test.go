@@ -274,3 +274,19 @@ func TestOutboxPacesPerChannel(t *testing.T) {
 		t.Errorf("%d lanes, want 2", len(ob.lanes))
 	}
 }
+
+// TestMentionTextIsUnescaped: Slack sends &, < and > in message text as entities; commands
+// must see what the person typed.
+func TestMentionTextIsUnescaped(t *testing.T) {
+	for text, want := range map[string]string{
+		"<@UBOT> query rate(x[5m]) &gt; 0.5 &amp;&amp; up &lt; 1": "query rate(x[5m]) > 0.5 && up < 1",
+		"<@UBOT> reject p-1 &amp;gt; is how Slack sends a typed &gt;": "reject p-1 &gt; is how Slack sends a typed >",
+	} {
+		evt := socketmode.Event{Type: socketmode.EventTypeEventsAPI, Request: &socketmode.Request{EnvelopeID: "e"},
+			Data: slackevents.EventsAPIEvent{Data: &slackevents.EventsAPICallbackEvent{EventID: "Ev1"},
+				InnerEvent: slackevents.EventsAPIInnerEvent{Data: &slackevents.AppMentionEvent{User: "U2", Channel: "C1", Text: text}}}}
+		if in := translate(evt, "UBOT", "/ops"); in.event == nil || in.event.Text != want {
+			t.Errorf("%q: command text %+v, want %q", text, in.event, want)
+		}
+	}
+}
