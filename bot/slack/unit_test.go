@@ -279,7 +279,7 @@ func TestOutboxPacesPerChannel(t *testing.T) {
 // must see what the person typed.
 func TestMentionTextIsUnescaped(t *testing.T) {
 	for text, want := range map[string]string{
-		"<@UBOT> query rate(x[5m]) &gt; 0.5 &amp;&amp; up &lt; 1": "query rate(x[5m]) > 0.5 && up < 1",
+		"<@UBOT> query rate(x[5m]) &gt; 0.5 &amp;&amp; up &lt; 1":     "query rate(x[5m]) > 0.5 && up < 1",
 		"<@UBOT> reject p-1 &amp;gt; is how Slack sends a typed &gt;": "reject p-1 &gt; is how Slack sends a typed >",
 	} {
 		evt := socketmode.Event{Type: socketmode.EventTypeEventsAPI, Request: &socketmode.Request{EnvelopeID: "e"},
