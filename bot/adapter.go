@@ -1,6 +1,9 @@
 package bot
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // User is the person behind an event, as the platform knows them.
 type User struct {
@@ -51,9 +54,15 @@ type Event struct {
 // so a slow action never misses a platform deadline.
 type Handler func(ctx context.Context, e Event) Message
 
+// ErrImageUpload means a message was posted but its image could not be attached; the Ref
+// returned with it is valid and the message can be edited later.
+var ErrImageUpload = errors.New("image upload failed")
+
 // Adapter connects the bot to one chat platform. Run delivers events to h until ctx ends or the
 // platform refuses the bot for good (for example a revoked token), which it reports as an error.
-// Post, Update and PostThread may be called from any goroutine, also before Run starts.
+// Post, Update and PostThread may be called from any goroutine, also before Run starts. When
+// Post delivers the message but not its image, it returns the message's Ref with an error
+// wrapping ErrImageUpload.
 type Adapter interface {
 	Name() string
 	Run(ctx context.Context, h Handler) error

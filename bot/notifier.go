@@ -319,7 +319,12 @@ func (n *Notifier) deliver(ctx context.Context, t Target, v view) error {
 		}
 	default:
 		ref, err := t.Adapter.Post(ctx, t.channel(v.sev, v.labels), n.withPNG(ctx, v.msg))
-		if err != nil {
+		switch {
+		case err != nil && errors.Is(err, ErrImageUpload) && ref != (Ref{}):
+			// The card is up without its chart. Keep its Ref, or the next change would post
+			// a second card with a second set of buttons.
+			n.log.WarnContext(ctx, "card posted without its chart", "adapter", t.Adapter.Name(), obs.KeyErr, err)
+		case err != nil:
 			return err
 		}
 		rec.Ref = ref

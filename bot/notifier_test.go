@@ -3,6 +3,8 @@ package bot
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -105,4 +107,58 @@ func TestBurstBecomesGroupedCard(t *testing.T) {
 	if last := rec.calls[len(rec.calls)-1]; last != "update 1 10 incidents at once" {
 		t.Fatalf("a member's change did not edit its grouped card: %q", rec.calls)
 	}
+}
+
+// chartless posts cards but cannot attach their image, as the Slack adapter reports when the
+// app lacks files:write: the card's Ref comes back with an error wrapping ErrImageUpload.
+type chartless struct{ recorder }
+
+func (c *chartless) Post(ctx context.Context, ch string, m Message) (Ref, error) {
+	ref, _ := c.recorder.Post(ctx, ch, m)
+	if m.Image != nil {
+		return ref, fmt.Errorf("post to %s: %w: missing_scope", ch, ErrImageUpload)
+	}
+	return ref, nil
+}
+
+// TestCardWithoutChartIsStillEdited: a card whose chart could not be attached is still the
+// incident's card, edited on the next change rather than posted again.
+func TestCardWithoutChartIsStillEdited(t *testing.T) {
+	n, _, inc := setup(t)
+	ad := &chartless{}
+	n.o.Targets = []Target{{Adapter: ad, DefaultChannel: "C-ops"}}
+	ctx := context.Background()
+	png := filepath.Join(t.TempDir(), "c.png")
+	if err := os.WriteFile(png, []byte("\x89PNG"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := anomaly("web-1", "warning", nil)
+	in, _, err := inc.FromAnomaly(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inc.Update(ctx, in.ID, func(i *incident.Incident) { i.ChartPath = png }); err != nil {
+		t.Fatal(err)
+	}
+	n.Flush(ctx)
+	a.Value = 120
+	if _, _, err := inc.FromAnomaly(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	n.Flush(ctx)
+	var posts, edits int
+	for _, c := range ad.calls {
+		posts += btoi(strings.HasPrefix(c, "post "))
+		edits += btoi(strings.HasPrefix(c, "update "))
+	}
+	if posts != 1 || edits != 1 {
+		t.Fatalf("%d posts and %d edits, want 1 and 1: %q", posts, edits, ad.calls)
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -1,6 +1,10 @@
 package slack
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/smartcloudops/smartcloudops/bot"
+)
 
 // Errors the adapter reports. Match them with errors.Is.
 var (
@@ -10,8 +14,8 @@ var (
 	// ErrNoChannel means a message had no channel and Options.DefaultChannel is empty.
 	ErrNoChannel = errors.New("no channel given and no default channel configured")
 	// ErrImageUpload means a card was posted but its image could not be uploaded; the Ref
-	// returned alongside is valid.
-	ErrImageUpload = errors.New("image upload failed")
+	// returned alongside is valid. It is bot.ErrImageUpload.
+	ErrImageUpload = bot.ErrImageUpload
 	// ErrEmptyMessage means a message with nothing to show was given to Post, PostThread or
 	// Update; Slack would refuse it.
 	ErrEmptyMessage = errors.New("message is empty")
