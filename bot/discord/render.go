@@ -3,6 +3,7 @@ package discord
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -55,11 +56,14 @@ type payload struct {
 // text), fields, the chart as attachment://<name>.png, footer and a timestamp.
 func render(m bot.Message, now time.Time) (payload, error) {
 	var p payload
-	rows, err := buttonRows(m.Sections)
+	rows, dropped, err := buttonRows(m.Sections)
 	if err != nil {
 		return payload{}, err
 	}
 	p.components = rows
+	if dropped > 0 {
+		m.Sections = append(slices.Clone(m.Sections), bot.Section{Text: droppedNote(dropped)})
+	}
 
 	if m.Image != nil && len(m.Image.PNG) > 0 {
 		p.imageName = imageName(m.Image.Name)
@@ -184,39 +188,64 @@ func colour(s bot.Severity) int {
 	return 0
 }
 
-// buttonRows lays out each section's buttons in action rows of at most five.
-func buttonRows(ss []bot.Section) ([]discordgo.MessageComponent, error) {
-	var rows []discordgo.MessageComponent
+// buttonRows lays out each section's buttons in action rows of at most five. Discord allows
+// five rows; the buttons of sections that do not fit are left out whole, never split, and
+// dropped counts those sections, so the caller can say how to act on them instead.
+//
+// Discord shows every button below the embed, away from the text it belongs to, so when more
+// than one section has buttons each label also names its target ("Approve p-7f3a").
+func buttonRows(ss []bot.Section) (rows []discordgo.MessageComponent, dropped int, err error) {
 	seen := map[string]bool{}
+	withButtons := 0
 	for _, s := range ss {
+		if len(s.Buttons) > 0 {
+			withButtons++
+		}
+	}
+	for _, s := range ss {
+		var own []discordgo.MessageComponent
 		var row discordgo.ActionsRow
 		for _, b := range s.Buttons {
 			id, err := CustomID(b)
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			if seen[id] {
-				return nil, fmt.Errorf("button %q: custom_id %q used twice in one message", b.Label, id)
+				return nil, 0, fmt.Errorf("button %q: custom_id %q used twice in one message", b.Label, id)
 			}
 			seen[id] = true
+			label := buttonLabel(b)
+			if withButtons > 1 && !strings.Contains(label, b.Value) {
+				label = truncate(label+" "+b.Value, maxButtonLabel)
+			}
 			row.Components = append(row.Components, discordgo.Button{
-				Label:    buttonLabel(b),
+				Label:    label,
 				Style:    buttonStyle(b.Style),
 				CustomID: id,
 			})
 			if len(row.Components) == maxRowButtons {
-				rows = append(rows, row)
+				own = append(own, row)
 				row = discordgo.ActionsRow{}
 			}
 		}
 		if len(row.Components) > 0 {
-			rows = append(rows, row)
+			own = append(own, row)
 		}
+		if len(own) == 0 {
+			continue
+		}
+		if dropped > 0 || len(rows)+len(own) > maxRows {
+			dropped++
+			continue
+		}
+		rows = append(rows, own...)
 	}
-	if len(rows) > maxRows {
-		return nil, fmt.Errorf("message needs %d rows of buttons, Discord allows %d", len(rows), maxRows)
-	}
-	return rows, nil
+	return rows, dropped, nil
+}
+
+// droppedNote tells people how to act on sections whose buttons did not fit.
+func droppedNote(n int) string {
+	return fmt.Sprintf("Buttons for %d more item(s) did not fit in one message: type `/ops approve`, `/ops reject` or `/ops silence` with the IDs above.", n)
 }
 
 func buttonLabel(b bot.Button) string {

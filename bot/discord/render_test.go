@@ -3,6 +3,7 @@ package discord
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/smartcloudops/smartcloudops/bot"
+	"github.com/smartcloudops/smartcloudops/internal/incident"
 )
 
 var renderCases = []struct {
@@ -49,6 +51,15 @@ var renderCases = []struct {
 		}
 		return bs
 	}()}}}},
+	// A burst of six open incidents: each has its own Silence row, and Discord allows five.
+	{"grouped_six", func() bot.Message {
+		var items []bot.CardItem
+		for i := range 6 {
+			items = append(items, bot.CardItem{Incident: incident.Incident{ID: fmt.Sprintf("inc-%d", i+1), Title: "web CPU high",
+				State: incident.StateOpen, Severity: "warning", Source: incident.SourceAlertmanager, Since: fixedNow}})
+		}
+		return bot.GroupCard(items)
+	}()},
 	{"long_text", bot.Message{Title: strings.Repeat("T", 300), Text: strings.Repeat("word ", 1000), Fields: func() []bot.Field {
 		var fs []bot.Field
 		for i := 0; i < 30; i++ {
@@ -143,7 +154,6 @@ func TestRenderErrors(t *testing.T) {
 		msg  bot.Message
 		want string
 	}{
-		{"too many buttons", bot.Message{Text: "x", Sections: []bot.Section{{Buttons: many}}}, "6 rows"},
 		{"duplicate button", bot.Message{Text: "x", Sections: []bot.Section{{Buttons: []bot.Button{many[0], many[0]}}}}, "used twice"},
 		{"bad action", bot.Message{Text: "x", Sections: []bot.Section{{Buttons: []bot.Button{{Action: "deploy", Value: "x"}}}}}, "unknown action"},
 	} {
