@@ -2,6 +2,7 @@ package slack
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -50,26 +51,26 @@ type renderOptions struct {
 }
 
 // render turns a platform-neutral message into Block Kit. It never fails: text beyond a
-// Slack limit is clipped, and blocks beyond 50 are dropped (text blocks first, buttons last)
-// with a note saying how many were left out.
+// Slack limit is clipped, and when there are more than 50 blocks the last sections are left out
+// whole, with their buttons, and a note says how many (see fitBlocks).
 func render(m bot.Message, o renderOptions) payload {
-	var blocks []slackapi.Block
+	var head, tail []slackapi.Block
 	if m.Title != "" {
 		title := m.Title
 		if mk := severityMarker[m.Severity]; mk != "" {
 			title = mk + " " + title
 		}
-		blocks = append(blocks, slackapi.NewHeaderBlock(plain(title, maxHeaderText)))
+		head = append(head, slackapi.NewHeaderBlock(plain(title, maxHeaderText)))
 	}
 	if m.Text != "" {
-		blocks = append(blocks, section(m.Text, nil)...)
+		head = append(head, section(m.Text, nil)...)
 	}
 	if len(m.Fields) > 0 {
-		blocks = append(blocks, section("", m.Fields)...)
+		head = append(head, section("", m.Fields)...)
 	}
+	sections := make([][]slackapi.Block, 0, len(m.Sections))
 	for _, s := range m.Sections {
-		blocks = append(blocks, section(s.Text, s.Fields)...)
-		blocks = append(blocks, actions(s.Buttons)...)
+		sections = append(sections, append(section(s.Text, s.Fields), actions(s.Buttons)...))
 	}
 	if o.imageAsText && m.Image != nil {
 		alt := m.Image.Alt
@@ -77,13 +78,13 @@ func render(m bot.Message, o renderOptions) payload {
 			alt = m.Image.Name
 		}
 		if alt != "" {
-			blocks = append(blocks, contextBlock(":frame_with_picture: "+escapeClip(alt, maxContextText)))
+			tail = append(tail, contextBlock(":frame_with_picture: "+escapeClip(alt, maxContextText)))
 		}
 	}
 	if m.Footer != "" {
-		blocks = append(blocks, contextBlock(escapeClip(m.Footer, maxContextText)))
+		tail = append(tail, contextBlock(escapeClip(m.Footer, maxContextText)))
 	}
-	return payload{Text: fallback(m), Blocks: fitBlocks(blocks)}
+	return payload{Text: fallback(m), Blocks: fitBlocks(head, sections, tail)}
 }
 
 // fallback is the plain text Slack shows in notifications and on clients without Block Kit.
@@ -209,37 +210,45 @@ func contextBlock(escapedText string) slackapi.Block {
 	return slackapi.NewContextBlock("", mrkdwn(clipEscaped(escapedText, maxContextText)))
 }
 
-// fitBlocks keeps at most maxBlocks blocks. Text blocks go first, from the end; buttons are
-// what people act on, so actions blocks and the header are kept when possible.
-func fitBlocks(blocks []slackapi.Block) []slackapi.Block {
-	if len(blocks) <= maxBlocks {
-		return blocks
+// fitBlocks joins the head, the sections and the tail, keeping at most maxBlocks blocks. When
+// they do not all fit, sections are left out whole from the end, never their text without their
+// buttons or the reverse: a button must always sit under what it acts on. A note saying how
+// many were left out, and how to reach them, takes the place of the last block.
+func fitBlocks(head []slackapi.Block, sections [][]slackapi.Block, tail []slackapi.Block) []slackapi.Block {
+	total := len(head) + len(tail)
+	for _, s := range sections {
+		total += len(s)
 	}
-	drop := len(blocks) - (maxBlocks - 1) // room for the note
-	omitted := 0
-	keep := make([]bool, len(blocks))
-	for i := range keep {
-		keep[i] = true
+	out := slices.Clone(head)
+	if total <= maxBlocks {
+		for _, s := range sections {
+			out = append(out, s...)
+		}
+		return append(out, tail...)
 	}
-	for i := len(blocks) - 1; i > 0 && drop > 0; i-- {
-		switch blocks[i].BlockType() {
-		case slackapi.MBTSection, slackapi.MBTContext:
-			keep[i] = false
-			drop--
-			omitted++
+	room := maxBlocks - 1 - len(head) - len(tail) // one block for the note
+	kept := 0
+	for kept < len(sections) && len(sections[kept]) <= room {
+		room -= len(sections[kept])
+		out = append(out, sections[kept]...)
+		kept++
+	}
+	buttons := false
+	for _, s := range sections[kept:] {
+		for _, b := range s {
+			buttons = buttons || b.BlockType() == slackapi.MBTAction
 		}
 	}
-	var out []slackapi.Block
-	for i, b := range blocks {
-		if keep[i] {
-			out = append(out, b)
-		}
+	note := fmt.Sprintf("_%d more sections not shown_", len(sections)-kept)
+	if buttons {
+		note = fmt.Sprintf("_%d more sections not shown; type `incidents` or `proposals` to act on them_", len(sections)-kept)
 	}
-	if len(out) > maxBlocks-1 {
-		omitted += len(out) - (maxBlocks - 1)
-		out = out[:maxBlocks-1]
+	out = append(append(out, contextBlock(note)), tail...)
+	if len(out) > maxBlocks {
+		// Only a head or tail too long on its own gets here; Slack would refuse it whole.
+		out = out[:maxBlocks]
 	}
-	return append(out, contextBlock(fmt.Sprintf("_%d more blocks not shown_", omitted)))
+	return out
 }
 
 func plain(s string, n int) *slackapi.TextBlockObject {
