@@ -81,6 +81,8 @@ func TestAutoScalingScale(t *testing.T) {
 		{"at rule max", map[string]any{"group": "web-asg", "delta": 1, "max": 4}, 4, "web-asg desired stays 4: already at the rule's max 4 (asked for 5; group min 1, max 10)", 4, false},
 		{"at group max", map[string]any{"group": "web-asg", "delta": 1}, 10, "web-asg desired stays 10: already at the group's max 10 (asked for 11; group min 1, max 10)", 10, false},
 		{"scale in to group min", map[string]any{"group": "web-asg", "delta": -5}, 3, "web-asg desired 3 -> 1 (capped from -2 by the group's min 1; group min 1, max 10)", 1, true},
+		{"above rule max", map[string]any{"group": "web-asg", "delta": 1, "max": 4}, 8, "web-asg desired stays 8: already beyond the rule's max 4, and scaling out never moves it the other way (asked for 9; group min 1, max 10)", 8, false},
+		{"below rule min", map[string]any{"group": "web-asg", "delta": -1, "min": 3}, 2, "web-asg desired stays 2: already beyond the rule's min 3, and scaling in never moves it the other way (asked for 1; group min 1, max 10)", 2, false},
 		{"rule min", map[string]any{"group": "web-asg", "delta": -2, "min": 2}, 3, "web-asg desired 3 -> 2 (capped from 1 by the rule's min 2; group min 1, max 10)", 2, true},
 	}
 	for _, tt := range tests {

@@ -151,6 +151,7 @@ type plan struct {
 	from, to  int64
 	wanted    int64  // before clamping
 	limitedBy string // why to differs from wanted, such as "the rule's max 5"; "" if it does not
+	held      bool   // a relative change whose bounds pointed the other way: to is from
 }
 
 // apply computes the new capacity within [lo, hi] (the resource's own bounds, already combined
@@ -173,12 +174,23 @@ func (s scaling) apply(current, lo, hi int64, what string) plan {
 	if p.to < lo {
 		p.to, p.limitedBy = lo, fmt.Sprintf("the %s min %d", what, lo)
 	}
+	if s.hasDelta && (s.delta > 0 && p.to < p.from || s.delta < 0 && p.to > p.from) {
+		// Someone moved the capacity past a bound since the proposal was made: a scale-out
+		// that would now lower it, or a scale-in that would raise it, does nothing instead.
+		p.to, p.held = p.from, true
+	}
 	return p
 }
 
 // describe renders the plan for name, with extra context such as the group's bounds.
 func (p plan) describe(name, field, bounds string) string {
 	switch {
+	case p.held:
+		dir := "out"
+		if p.wanted < p.from {
+			dir = "in"
+		}
+		return fmt.Sprintf("%s %s stays %d: already beyond %s, and scaling %s never moves it the other way (asked for %d; %s)", name, field, p.from, p.limitedBy, dir, p.wanted, bounds)
 	case p.to == p.from && p.limitedBy != "":
 		return fmt.Sprintf("%s %s stays %d: already at %s (asked for %d; %s)", name, field, p.from, p.limitedBy, p.wanted, bounds)
 	case p.to == p.from:
