@@ -152,7 +152,9 @@ func (mg *Manager) run(ctx context.Context, p Proposal) (Proposal, error) {
 
 	start := time.Now()
 	var res Result
-	if p.Plan.DryRun {
+	// The executor's own dry run also holds back proposals made before it was switched on.
+	dry := p.Plan.DryRun || mg.o.DryRun
+	if dry {
 		res = Result{Summary: "dry run: would run " + p.Plan.Summary()}
 	} else {
 		res, err = act.Execute(ctx, withIdempotencyKey(act, params, p.ID))
@@ -160,7 +162,7 @@ func (mg *Manager) run(ctx context.Context, p Proposal) (Proposal, error) {
 			err = ctx.Err()
 		}
 	}
-	mg.m.observe(p.Plan.Action, outcomeOf(p.Plan.DryRun, err), time.Since(start))
+	mg.m.observe(p.Plan.Action, outcomeOf(dry, err), time.Since(start))
 	return mg.finish(ctx, p.ID, StateRunning, res, err)
 }
 

@@ -445,3 +445,22 @@ func TestKeyOwnerCountsAsThePerson(t *testing.T) {
 		t.Fatalf("a key counted as a second approver beside its owner: %v", err)
 	}
 }
+
+// TestExecutorDryRunHoldsOlderProposals: a bot restarted with the executor's dry run on does
+// not execute a proposal made before the restart, when the plan was not a dry run.
+func TestExecutorDryRunHoldsOlderProposals(t *testing.T) {
+	st := store.NewMemory()
+	before := newFixture(t, st, nil)
+	p := before.propose(t, Policy{Roles: []string{"sre"}})
+	if p.Plan.DryRun {
+		t.Fatal("the proposal was made as a dry run")
+	}
+	after := newFixture(t, st, func(o *Options) { o.DryRun = true })
+	got, err := after.mg.Approve(context.Background(), p.ID, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := after.act.runs.Load(); n != 0 || got.State != StateSucceeded || !strings.HasPrefix(got.Result, "dry run:") {
+		t.Fatalf("%d runs, state %s, result %q; want no run and a dry-run result", n, got.State, got.Result)
+	}
+}
