@@ -296,3 +296,31 @@ func equalInts(a, b []int) bool {
 	}
 	return true
 }
+
+// TestTemplatedListIsOneArgument: a list parameter written as one template renders to exactly
+// one element, so a comma in a label value cannot add arguments to a script.
+func TestTemplatedListIsOneArgument(t *testing.T) {
+	set := parseRules(t, `
+groups:
+  - name: g
+    rules:
+      - name: restart
+        alert: {alertname: Down}
+        action:
+          name: script
+          params: {script: restart.sh, args: '{{ .labels.service }}'}
+`)
+	f := newFixture(t, store.NewMemory(), set)
+	err := f.e.OnAlert(context.Background(), Alert{Status: "firing",
+		Labels: map[string]string{"alertname": "Down", "service": "web,--all,--force"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := f.rec.take()
+	if len(fs) != 1 {
+		t.Fatalf("%d firings, want 1", len(fs))
+	}
+	if args := fs[0].Params.List("args"); len(args) != 1 || args[0] != "web,--all,--force" {
+		t.Fatalf("args %q, want the label value as one argument", args)
+	}
+}

@@ -194,6 +194,11 @@ func (pt *paramTemplate) render(rule string, labels map[string]string, value flo
 		if err != nil {
 			return nil, fmt.Errorf("param %q: %w", k, err)
 		}
+		if s, ok := out.(string); ok && v.tmpl != nil && pt.isList(k) {
+			// A list written as one template is one element: a comma in a label value must not
+			// turn into extra arguments. A list of several elements is written as a YAML list.
+			out = []any{s}
+		}
 		raw[k] = out
 	}
 	if pt.schema == nil {
@@ -204,6 +209,16 @@ func (pt *paramTemplate) render(rule string, labels map[string]string, value flo
 		return nil, fmt.Errorf("rendered params: %w", err)
 	}
 	return p, nil
+}
+
+// isList reports whether the schema declares parameter name a list.
+func (pt *paramTemplate) isList(name string) bool {
+	for _, p := range pt.schema {
+		if p.Name == name {
+			return p.Type == remediation.TypeList
+		}
+	}
+	return false
 }
 
 func (v tmplValue) render(data map[string]any) (any, error) {
