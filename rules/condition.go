@@ -14,7 +14,10 @@ import (
 )
 
 // Limits on conditions. A condition over MaxConditionBytes or MaxConditionNodes is refused at
-// load; one that allocates more than conditionMemoryBudget units fails at evaluation.
+// load; one that allocates more than conditionMemoryBudget units fails at evaluation. The budget
+// counts lists and maps but not strings, and nothing bounds a loop's time, so the constructs
+// that loop or multiply a string (let, predicates, repeat, replace) are refused at load: what
+// remains evaluates in time and memory proportional to the condition's size and its labels.
 const (
 	MaxConditionBytes     = 4096
 	MaxConditionNodes     = 512
@@ -109,6 +112,10 @@ func compileCondition(src string, kind InputKind) (*condition, error) {
 	return c, nil
 }
 
+// stringGrowers are the builtins that can multiply a string's length with each call, so a few
+// nested calls would exhaust memory; the memory budget does not count strings.
+var stringGrowers = map[string]bool{"repeat": true, "replace": true}
+
 // usage walks the AST to refuse names that mean nothing for the rule's input and to find the
 // longest window a window function asks for.
 type usage struct {
@@ -124,6 +131,14 @@ func (u *usage) Visit(node *ast.Node) {
 		return
 	}
 	switch n := (*node).(type) {
+	case *ast.VariableDeclaratorNode:
+		u.err = &condError{offset: n.Location().From, msg: "let is not allowed in a condition: a variable can double a string at every step"}
+	case *ast.PredicateNode:
+		u.err = &condError{offset: n.Location().From, msg: "loops (all, any, filter, map, count, reduce, ...) are not allowed in a condition: there is no list to loop over, and nested loops have no bound"}
+	case *ast.BuiltinNode:
+		if stringGrowers[n.Name] {
+			u.err = &condError{offset: n.Location().From, msg: n.Name + " is not allowed in a condition: it can grow a string without bound"}
+		}
 	case *ast.IdentifierNode:
 		switch {
 		case n.Value == "anomaly" && u.kind != InputCheck:

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -143,19 +144,30 @@ func TestVersionChangesWithMeaningOnly(t *testing.T) {
 }
 
 func TestHostileConditions(t *testing.T) {
-	// Refused at load: too deep (node cap) and too long (size cap).
-	for _, src := range []string{
-		strings.Repeat("!(", 800) + "true" + strings.Repeat(")", 800),
-		strings.Repeat("value > 1 || ", 1000) + "true",
+	doubling := `let a0 = labels.env + labels.env;`
+	for i := 1; i <= 24; i++ {
+		doubling += fmt.Sprintf(" let a%d = a%d + a%d;", i, i-1, i-1)
+	}
+	doubling += " len(a24) > 0"
+	// Refused at load: too deep (node cap), too long (size cap), and what loops or multiplies
+	// a string, which no budget bounds.
+	for src, want := range map[string]string{
+		strings.Repeat("!(", 800) + "true" + strings.Repeat(")", 800): "nodes",
+		strings.Repeat("value > 1 || ", 1000) + "true":                "the limit is 4096",
+		doubling: "let is not allowed",
+		`all(1..100000000, {all(1..100000000, {# > 0})})`:                       "loops",
+		`len(join(map(1..1000000, {string(#)}), ",")) > 0`:                      "loops",
+		`len(repeat(labels.env, 1000000000)) > 0`:                               "repeat is not allowed",
+		`len(replace(replace(labels.env, "", labels.env), "", "xxxxxxxx")) > 0`: "replace is not allowed",
 	} {
-		if _, err := compileCondition(src, InputQuery); err == nil {
-			t.Errorf("condition of %d bytes compiled", len(src))
+		if _, err := compileCondition(src, InputQuery); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("condition %.60q: %v, want an error containing %q", src, err, want)
 		}
 	}
-	// Bounded at evaluation: the memory budget stops large ranges and string building.
+	// Bounded at evaluation: the memory budget stops large ranges.
 	for _, src := range []string{
-		`all(1..100000000, {all(1..100000000, {# > 0})})`,
-		`len(join(map(1..1000000, {string(#)}), ",")) > 0`,
+		`len(1..100000000) > 0`,
+		`value in 1..100000000`,
 	} {
 		c, err := compileCondition(src, InputQuery)
 		if err != nil {
