@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -81,6 +82,8 @@ type Bot struct {
 	ssm       config.SSMFunc
 	closers   []func()
 	reload    *reloadMetrics
+	fileCfg   *config.Config                        // the file as loaded at start, for Reload to compare
+	roleMap   atomic.Pointer[map[string]config.Role] // roles of the latest reload; nil: cfg.Roles
 	retention *retention
 	runCtx    context.Context // ends when Run stops taking new work
 	wg        sync.WaitGroup  // follow-ups (verifications) started by Run's components

@@ -19,6 +19,7 @@ import (
 	"github.com/smartcloudops/smartcloudops/examples"
 	"github.com/smartcloudops/smartcloudops/internal/api"
 	"github.com/smartcloudops/smartcloudops/internal/chart"
+	"github.com/smartcloudops/smartcloudops/internal/config"
 	"github.com/smartcloudops/smartcloudops/internal/incident"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
 	"github.com/smartcloudops/smartcloudops/internal/store"
@@ -42,6 +43,13 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 	}
 	cfg := o.Config
 	b := &Bot{opts: o, cfg: cfg, log: o.Logger, reg: newRegistry(), runCtx: ctx}
+	if o.ConfigPath != "" {
+		// The file as it was at start, without command-line overrides, so a reload compares
+		// like with like when it says which settings need a restart.
+		if fc, err := config.Load(o.ConfigPath, o.Environ); err == nil {
+			b.fileCfg = &fc
+		}
+	}
 	b.regr = &recordingRegisterer{Registerer: b.reg}
 	registerBuildInfo(b.regr, o.Version)
 	b.reload = newReloadMetrics(b.regr, time.Now())

@@ -3,14 +3,20 @@ package app
 import (
 	"context"
 	"os"
+	"os/exec"
+	"slices"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/smartcloudops/smartcloudops/bot"
 	"github.com/smartcloudops/smartcloudops/internal/config"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
+	"github.com/smartcloudops/smartcloudops/internal/store"
 	"github.com/smartcloudops/smartcloudops/monitoring"
+	"github.com/smartcloudops/smartcloudops/remediation/audit"
+	"github.com/smartcloudops/smartcloudops/rules"
 )
 
 // TestDashboardsAndAlertsUseExportedMetrics proves that every smartcloudops_* metric a Grafana
@@ -105,4 +111,85 @@ func gauge(t *testing.T, b *Bot, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// TestReloadKeepsSyncedRulesAndAppliesRoles: a reload keeps running the rule set `rules sync`
+// stored, as start-up does, rather than the files of rules.paths; it applies new roles; and it
+// names the changed settings that wait for a restart in its audit record.
+func TestReloadKeepsSyncedRulesAndAppliesRoles(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "repo")
+	good, err := os.ReadFile("testdata/rules/e2e.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(repo, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repo, "r.yaml"), []byte(strings.Replace(string(good), "e2e-cpu-spike", "synced-cpu-spike", 1)), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "rules"}} {
+		if out, err := exec.Command("git", append([]string{"-C", repo}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	cfg := testConfig(t, dir)
+	st := store.NewMemory()
+	b0, err := Build(context.Background(), Options{Config: cfg, Store: st, Logger: obs.Discard(), Environ: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rules.Sync(context.Background(), st, repo, rules.SyncOptions{Load: rules.LoadOptions{Actions: b0.schema}}); err != nil {
+		t.Fatal(err)
+	}
+	b0.close()
+
+	cfgFile := filepath.Join(dir, "smartcloudops.yaml")
+	file := "data_dir: " + dir + "\nlisten: \"\"\nrules: {paths: [testdata/rules]}\nactions: {script: {dir: " + filepath.Join(dir, "actions") + "}}\n"
+	if err := os.WriteFile(cfgFile, []byte(file), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Build(context.Background(), Options{Config: cfg, ConfigPath: cfgFile, Store: st, Logger: obs.Discard(), Environ: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.close()
+	names := func() []string {
+		var out []string
+		for _, r := range b.Rules.Rules() {
+			out = append(out, r.Name)
+		}
+		return out
+	}
+	if got := names(); len(got) != 1 || got[0] != "synced-cpu-spike" {
+		t.Fatalf("rules at start %v, want the synced set", got)
+	}
+	if got := b.roles(bot.User{Platform: "slack", ID: "U1"}); len(got) != 0 {
+		t.Fatalf("slack:U1 has roles %v before the reload", got)
+	}
+	file = strings.Replace(file, "listen: \"\"", "listen: 127.0.0.1:9", 1) + "roles: {admin: {users: [\"slack:U1\"]}}\n"
+	if err := os.WriteFile(cfgFile, []byte(file), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); len(got) != 1 || got[0] != "synced-cpu-spike" {
+		t.Fatalf("rules after a reload %v, want the synced set still", got)
+	}
+	if got := b.roles(bot.User{Platform: "slack", ID: "U1"}); !slices.Contains(got, "admin") {
+		t.Fatalf("slack:U1 has roles %v after the reload, want admin", got)
+	}
+	recs, err := b.Audit.List(context.Background(), audit.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := recs[len(recs)-1]
+	if last.Kind != "config.reloaded" || !strings.Contains(last.Detail, "not applied until a restart: listen") {
+		t.Fatalf("last audit record %+v; want the reload, naming listen as waiting for a restart", last)
+	}
 }

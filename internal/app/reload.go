@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,7 +12,6 @@ import (
 	"github.com/smartcloudops/smartcloudops/internal/config"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
 	"github.com/smartcloudops/smartcloudops/remediation/audit"
-	"github.com/smartcloudops/smartcloudops/rules"
 )
 
 type reloadMetrics struct {
@@ -46,8 +47,11 @@ func (b *Bot) reloadLoop(ctx context.Context) error {
 	}
 }
 
-// Reload re-reads the configuration file and swaps in its rule set. Nothing changes unless the
-// file and every rule are valid. Other settings (chat, checks, listen address) need a restart.
+// Reload re-reads the configuration file and swaps in what can change while the bot runs: the
+// rule set (the synced one when `rules sync` stored one, as at start, or else the files of
+// rules.paths) and the roles. Nothing changes unless the file and every rule are valid. Other
+// settings take effect at the next restart; Reload logs and audits which of them differ from
+// the running ones, so a reload never looks like it applied what it did not.
 func (b *Bot) Reload(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
@@ -57,23 +61,51 @@ func (b *Bot) Reload(ctx context.Context) (err error) {
 		b.reload.ok.Set(1)
 		b.reload.when.Set(float64(time.Now().Unix()))
 	}()
-	paths := b.cfg.Rules.Paths
+	paths, roles := b.cfg.Rules.Paths, b.roleSet()
+	var restart []string
 	if b.opts.ConfigPath != "" {
 		cfg, err := config.Load(b.opts.ConfigPath, b.opts.Environ)
 		if err != nil {
 			return err
 		}
-		paths = cfg.Rules.Paths
+		paths, roles = cfg.Rules.Paths, cfg.Roles
+		if b.fileCfg != nil {
+			restart = needRestart(*b.fileCfg, cfg)
+		}
 	}
-	if len(paths) == 0 {
-		return nil
-	}
-	set, err := rules.Load(paths, rules.LoadOptions{Actions: b.schema})
+	set, from, err := b.loadRuleSet(ctx, paths)
 	if err != nil {
-		return fmt.Errorf("rules: %w", err)
+		return err
 	}
-	b.Rules.SetRules(set)
-	b.log.InfoContext(ctx, "configuration reloaded", "rules", set.Len())
-	_, err = b.Audit.Append(ctx, audit.Record{Kind: "config.reloaded", User: "bot", Detail: fmt.Sprintf("%d rules from %v", set.Len(), paths)})
+	n := 0
+	if set != nil {
+		b.Rules.SetRules(set)
+		n = set.Len()
+	}
+	b.roleMap.Store(&roles)
+	detail := fmt.Sprintf("%d rules from %s; roles reloaded", n, from)
+	if len(restart) > 0 {
+		detail += "; changed but not applied until a restart: " + strings.Join(restart, ", ")
+		b.log.WarnContext(ctx, "configuration reloaded, but some changed settings take effect only after a restart", "settings", restart)
+	}
+	b.log.InfoContext(ctx, "configuration reloaded", "rules", n, "from", from)
+	_, err = b.Audit.Append(ctx, audit.Record{Kind: "config.reloaded", User: "bot", Detail: detail})
 	return err
+}
+
+// needRestart names the top-level settings that differ between the configuration the bot
+// started with and a reloaded one, other than those Reload applies (rules and roles).
+func needRestart(running, reloaded config.Config) []string {
+	var out []string
+	rv, nv := reflect.ValueOf(running), reflect.ValueOf(reloaded)
+	for i := range rv.NumField() {
+		name, _, _ := strings.Cut(rv.Type().Field(i).Tag.Get("yaml"), ",")
+		if name == "" || name == "-" || name == "rules" || name == "roles" {
+			continue
+		}
+		if !reflect.DeepEqual(rv.Field(i).Interface(), nv.Field(i).Interface()) {
+			out = append(out, name)
+		}
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -38,21 +39,37 @@ func (b *Bot) buildRules(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	set, info, err := rules.LoadFromStore(ctx, b.Store, rules.LoadOptions{Actions: b.schema})
-	if err == nil && set != nil && set.Len() > 0 {
-		b.log.Info("rules loaded from the store", "commit", info.Commit, "rules", set.Len())
-		b.Rules.SetRules(set)
-		return nil
-	}
-	if len(b.cfg.Rules.Paths) == 0 {
-		return nil
-	}
-	set, err = rules.Load(b.cfg.Rules.Paths, rules.LoadOptions{Actions: b.schema})
+	set, from, err := b.loadRuleSet(ctx, b.cfg.Rules.Paths)
 	if err != nil {
-		return fmt.Errorf("rules: %w", err)
+		return err
 	}
-	b.Rules.SetRules(set)
+	if set != nil {
+		b.log.Info("rules loaded", "from", from, "rules", set.Len())
+		b.Rules.SetRules(set)
+	}
 	return nil
+}
+
+// loadRuleSet loads the rule set the bot runs: the one synced into the store by `rules sync`
+// when there is one, or else the rule files at paths (nil when there are none). from says which,
+// for logs and the audit. A synced set that no longer loads (say an action it names was removed
+// from the configuration) is an error rather than a silent switch to the files.
+func (b *Bot) loadRuleSet(ctx context.Context, paths []string) (set *rules.Set, from string, err error) {
+	opts := rules.LoadOptions{Actions: b.schema}
+	set, info, err := rules.LoadFromStore(ctx, b.Store, opts)
+	switch {
+	case err == nil && set.Len() > 0:
+		return set, "the set synced at commit " + info.Commit, nil
+	case err != nil && !errors.Is(err, rules.ErrNotSynced):
+		return nil, "", fmt.Errorf("rules: %w", err)
+	case len(paths) == 0:
+		return nil, "", nil
+	}
+	set, err = rules.Load(paths, opts)
+	if err != nil {
+		return nil, "", fmt.Errorf("rules: %w", err)
+	}
+	return set, fmt.Sprintf("the files %v", paths), nil
 }
 
 // rulesService adapts the engine to the chat commands.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/smartcloudops/smartcloudops/bot"
 	"github.com/smartcloudops/smartcloudops/detector"
+	"github.com/smartcloudops/smartcloudops/internal/config"
 	"github.com/smartcloudops/smartcloudops/internal/incident"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
 	"github.com/smartcloudops/smartcloudops/remediation"
@@ -88,13 +89,21 @@ func (b *Bot) ruleVersion(name string) (string, bool) {
 	return r.Version, true
 }
 
+// roleSet is the roles in force: those of the configuration, or of its latest reload.
+func (b *Bot) roleSet() map[string]config.Role {
+	if p := b.roleMap.Load(); p != nil {
+		return *p
+	}
+	return b.cfg.Roles
+}
+
 // roles returns the configured roles of a chat user. The person at the console owns the
 // process, so unless the configuration names console users in some role, they are admin.
 func (b *Bot) roles(u bot.User) []string {
 	id := u.Platform + ":" + u.ID
 	var out []string
 	consoleNamed := false
-	for name, r := range b.cfg.Roles {
+	for name, r := range b.roleSet() {
 		member := slices.Contains(r.Users, id)
 		for _, g := range u.Groups {
 			member = member || slices.Contains(r.Groups, u.Platform+":"+g)
