@@ -82,7 +82,7 @@ type Bot struct {
 	ssm       config.SSMFunc
 	closers   []func()
 	reload    *reloadMetrics
-	fileCfg   *config.Config                        // the file as loaded at start, for Reload to compare
+	fileCfg   *config.Config                         // the file as loaded at start, for Reload to compare
 	roleMap   atomic.Pointer[map[string]config.Role] // roles of the latest reload; nil: cfg.Roles
 	retention *retention
 	runCtx    context.Context // ends when Run stops taking new work
