@@ -210,6 +210,9 @@ func (sw *statusWriter) Write(p []byte) (int, error) {
 	return sw.ResponseWriter.Write(p)
 }
 
+// writeSlack is the time an answer has to be written after its handler's timeout.
+const writeSlack = 10 * time.Second
+
 // wrap puts a route behind the chain every route shares: correlation ID, metrics, timeout,
 // authentication, rate limit, role, body checks, error mapping.
 func (a *API) wrap(rt route) http.Handler {
@@ -226,6 +229,10 @@ func (a *API) wrap(rt route) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		// The server's write timeout is shorter than an approval that waits for its action;
+		// give every API request until its own timeout, plus time to write the answer. Where
+		// the writer cannot move its deadline (tests), the server's stays.
+		_ = http.NewResponseController(w).SetWriteDeadline(start.Add(a.o.Timeout + writeSlack))
 		ctx, cid := obs.EnsureCorrelation(r.Context())
 		if w.Header().Get("X-Request-ID") == "" {
 			w.Header().Set("X-Request-ID", cid)

@@ -3,6 +3,7 @@ package api
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -246,4 +247,39 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 	n := copy(p, c.s)
 	c.s = c.s[n:]
 	return n, nil
+}
+
+// TestSlowApprovalIsAnswered: an approval that waits for a slow action is answered, although
+// it outlasts the server's write timeout.
+func TestSlowApprovalIsAnswered(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.Timeout = 10 * time.Second })
+	r := f.do(t, "POST", "/api/v1/proposals", "operator", `{"action":"test.scale","params":{"group":"web-asg","to":"4"}}`)
+	if r.status != http.StatusCreated {
+		t.Fatalf("propose: %d %s", r.status, r.body)
+	}
+	var p remediation.Proposal
+	r.decode(t, &p)
+	f.act.delay = 300 * time.Millisecond
+	mux := http.NewServeMux()
+	for pattern, h := range f.api.Routes() {
+		mux.Handle(pattern, h)
+	}
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Config.WriteTimeout = 50 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	req, err := http.NewRequest("POST", srv.URL+"/api/v1/proposals/"+p.ID+"/approve", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+f.tokens["operator2"])
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("the approval's answer was lost: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"succeeded"`) {
+		t.Fatalf("approve: %d %s", resp.StatusCode, body)
+	}
 }

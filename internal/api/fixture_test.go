@@ -25,7 +25,10 @@ import (
 )
 
 // countingAction counts executions of "test.scale".
-type countingAction struct{ runs atomic.Int32 }
+type countingAction struct {
+	runs  atomic.Int32
+	delay time.Duration // how long Execute takes
+}
 
 func (a *countingAction) Name() string { return "test.scale" }
 func (a *countingAction) Schema() remediation.Schema {
@@ -37,6 +40,7 @@ func (a *countingAction) Describe(_ context.Context, p remediation.Params) (stri
 }
 func (a *countingAction) Execute(_ context.Context, p remediation.Params) (remediation.Result, error) {
 	a.runs.Add(1)
+	time.Sleep(a.delay)
 	return remediation.Result{Summary: "scaled " + p.String("group")}, nil
 }
 
