@@ -113,6 +113,22 @@ func registerBuildInfo(reg prometheus.Registerer, version string) {
 	reg.MustRegister(info)
 }
 
+// demoNotRunning makes sure no other bot holds the demo's store before it is wiped: deleting
+// the files of a running demo would leave two bots on one data dir.
+func demoNotRunning(db string) error {
+	if _, err := os.Stat(db); err != nil {
+		return nil // nothing to protect, or nothing the wipe could not also meet
+	}
+	st, err := store.OpenBolt(db, store.BoltOptions{LockTimeout: 200 * time.Millisecond})
+	switch {
+	case errors.Is(err, store.ErrLocked):
+		return fmt.Errorf("demo: %w; stop the other demo first", err)
+	case err != nil:
+		return nil // an old or damaged demo store is wiped like any other
+	}
+	return st.Close()
+}
+
 // prepareData makes the data dir, extracts the embedded examples when the default
 // configuration is used, and sets up the demo.
 func prepareData(o *Options) error {
@@ -120,6 +136,9 @@ func prepareData(o *Options) error {
 	if o.Demo {
 		// The demo keeps its state apart and starts fresh each time, so the replay is new again.
 		cfg.DataDir = filepath.Join(cfg.DataDir, "demo")
+		if err := demoNotRunning(filepath.Join(cfg.DataDir, "smartcloudops.db")); err != nil {
+			return err
+		}
 		if err := os.RemoveAll(cfg.DataDir); err != nil {
 			return fmt.Errorf("reset demo data: %w", err)
 		}

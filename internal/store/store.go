@@ -11,6 +11,8 @@ var (
 	ErrNotFound = errors.New("store: key not found")
 	// ErrConflict is returned by Txn when a compared key is no longer at the expected revision.
 	ErrConflict = errors.New("store: revision conflict")
+	// ErrLocked means another process holds the store's file.
+	ErrLocked = errors.New("locked by another smartcloudops process")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("store: closed")
 	// ErrSchema is returned by Open when the data was written by an incompatible version.
