@@ -10,6 +10,10 @@ import (
 	"time"
 )
 
+// MaxGroupKeyBytes bounds the groupKey Parse accepts. Alertmanager's keys are the route and the
+// group's label values, far shorter; the incident store keys incidents by it.
+const MaxGroupKeyBytes = 8192
+
 // SupportedVersion is the webhook payload version that Parse accepts.
 const SupportedVersion = "4"
 
@@ -175,6 +179,9 @@ func (m *Message) validate(alerts int) error {
 	}
 	if m.GroupKey == "" {
 		return bad("groupKey", "missing")
+	}
+	if len(m.GroupKey) > MaxGroupKeyBytes {
+		return bad("groupKey", "%d bytes, at most %d", len(m.GroupKey), MaxGroupKeyBytes)
 	}
 	if m.Status != StatusFiring && m.Status != StatusResolved {
 		return bad("status", "%q is not %q or %q", m.Status, StatusFiring, StatusResolved)

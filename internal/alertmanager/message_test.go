@@ -86,6 +86,7 @@ func TestParseErrors(t *testing.T) {
 		{"no version", strings.Replace(valid, `"version":"4",`, ``, 1), "version", `unsupported version ""`},
 		{"old version", strings.Replace(valid, `"version":"4"`, `"version":"3"`, 1), "version", `unsupported version "3", want "4"`},
 		{"no group key", strings.Replace(valid, `"groupKey":"g"`, `"groupKey":""`, 1), "groupKey", "missing"},
+		{"huge group key", strings.Replace(valid, `"groupKey":"g"`, `"groupKey":"`+strings.Repeat("g", 40000)+`"`, 1), "groupKey", "40000 bytes, at most 8192"},
 		{"bad status", strings.Replace(valid, `"status":"firing","alerts"`, `"status":"burning","alerts"`, 1), "status", `"burning" is not`},
 		{"negative truncated", strings.Replace(valid, `"groupKey":"g"`, `"groupKey":"g","truncatedAlerts":-1`, 1), "truncatedAlerts", "negative"},
 		{"no alerts", strings.Replace(valid, valid[strings.Index(valid, `[`):len(valid)-1], `[]`, 1), "alerts", "no alerts"},
