@@ -20,7 +20,7 @@ import (
 // fired). It is a tool for studying the models, so it runs only when SMARTCLOUDOPS_TUNE=1; the
 // categories can be limited with SMARTCLOUDOPS_TUNE_CATEGORIES=a,b. SMARTCLOUDOPS_TUNE_SYNTH=1
 // replays the synthetic corpus of `detect eval --synthetic` (seed 1, three copies) instead, its
-// families as categories.
+// families as categories, and SMARTCLOUDOPS_TUNE_NAB=DIR replays another NAB-layout folder.
 func TestTuneReport(t *testing.T) {
 	if os.Getenv("SMARTCLOUDOPS_TUNE") != "1" {
 		t.Skip("set SMARTCLOUDOPS_TUNE=1 to replay NAB with chosen parameters")
@@ -52,7 +52,11 @@ func TestTuneReport(t *testing.T) {
 		}
 	} else {
 		var err error
-		if c, err = LoadCorpus(needNAB(t), LoadOptions{Categories: cats}); err != nil {
+		dir := os.Getenv("SMARTCLOUDOPS_TUNE_NAB")
+		if dir == "" {
+			dir = needNAB(t)
+		}
+		if c, err = LoadCorpus(dir, LoadOptions{Categories: cats}); err != nil {
 			t.Fatal(err)
 		}
 	}
