@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/smartcloudops/smartcloudops/internal/config"
 	"github.com/smartcloudops/smartcloudops/internal/store"
 	"github.com/smartcloudops/smartcloudops/remediation/audit"
 )
@@ -20,6 +22,9 @@ const auditUsage = `usage: smartcloudops audit <command> [flags]
 commands:
   verify [--data-dir DIR]                       check the hash chain of every audit record
   export --since TIME [--data-dir DIR] [--out DIR]  write records as JSON lines, one file per day
+
+Both read the store, which a running bot keeps locked: stop the bot first, or copy
+smartcloudops.db into an empty directory and pass that directory as --data-dir.
 `
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -40,7 +45,8 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return 2
 }
 
-// openAudit opens the store of a data dir read-only, so it works beside a running bot.
+// openAudit opens the store of a data dir read-only. It cannot while a bot has that store open:
+// the bot holds bbolt's file lock for as long as it runs, and the lock is not to be broken.
 func openAudit(dataDir string) (*audit.Log, func(), error) {
 	path := filepath.Join(dataDir, "smartcloudops.db")
 	if _, err := os.Stat(path); err != nil {
@@ -48,6 +54,10 @@ func openAudit(dataDir string) (*audit.Log, func(), error) {
 	}
 	st, err := store.OpenBolt(path, store.BoltOptions{ReadOnly: true})
 	if err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			return nil, nil, fmt.Errorf("%w: a running bot holds it; stop the bot and run this again, "+
+				"or copy %s into an empty directory and pass that directory as --data-dir", err, path)
+		}
 		return nil, nil, err
 	}
 	l, err := audit.New(audit.Options{Store: st})
@@ -84,7 +94,7 @@ func auditExport(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs := flag.NewFlagSet("audit export", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", "./data", "data directory of the bot")
 	out := fs.String("out", "logs", "directory for the audit-YYYY-MM-DD.jsonl files")
-	since := fs.String("since", "", "first record time: RFC 3339 (2026-11-01T00:00:00Z) or a duration back from now (24h)")
+	since := fs.String("since", "", "first record time: RFC 3339 (2026-11-01T00:00:00Z) or a duration back from now, as in the configuration (24h, 7d, 2w)")
 	fs.Usage = usageFor(fs, "--since TIME [--data-dir DIR] [--out DIR]")
 	if stop, code := parseFlags(fs, args, stdout, stderr); stop {
 		return code
@@ -118,11 +128,17 @@ func auditExport(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	return 0
 }
 
+// sinceTime reads --since: an RFC 3339 time, or a duration back from now written as the
+// configuration writes durations ("90m", "24h", "7d", "2w").
 func sinceTime(s string, now time.Time) (time.Time, error) {
-	if d, err := time.ParseDuration(s); err == nil {
-		return now.Add(-d), nil
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
 	}
-	return time.Parse(time.RFC3339, s)
+	d, err := config.ParseDuration(s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither a duration back from now (24h, 7d, 2w) nor an RFC 3339 time (2026-11-01T00:00:00Z)", s)
+	}
+	return now.Add(-d.D()), nil
 }
 
 // writeDaily writes records as JSON lines, one file per UTC day, each written whole and renamed

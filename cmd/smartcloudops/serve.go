@@ -2,18 +2,25 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/smartcloudops/smartcloudops/detector/model"
+	"github.com/smartcloudops/smartcloudops/detector/source/replay"
 	"github.com/smartcloudops/smartcloudops/examples"
 	"github.com/smartcloudops/smartcloudops/internal/app"
 	"github.com/smartcloudops/smartcloudops/internal/config"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
+	"github.com/smartcloudops/smartcloudops/remediation"
+	"github.com/smartcloudops/smartcloudops/remediation/actions/script"
+	"github.com/smartcloudops/smartcloudops/remediation/actions/webhook"
+	"github.com/smartcloudops/smartcloudops/rules"
 )
 
 // loadConfig reads the file, or the embedded default when path is empty.
@@ -71,6 +78,13 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	return 0
 }
 
+const configCheckUsage = `usage: smartcloudops config check FILE
+
+Checks the file as serve does before it starts: every field, the rule files of rules.paths, the
+model and replay files of the checks, the script directory and the secret references serve
+resolves, without opening the store or connecting anywhere (ssm: references are not fetched).
+Every problem is reported with its file, line and field.`
+
 func runConfig(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "check" {
 		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
@@ -85,28 +99,177 @@ func runConfig(args []string, stdout, stderr io.Writer) int {
 		if len(args) == 2 {
 			w, code = stdout, 0
 		}
-		fmt.Fprintln(w, "usage: smartcloudops config check FILE\n\nChecks the file and reports every problem with its line and field.")
+		fmt.Fprintln(w, configCheckUsage)
 		return code
 	}
-	cfg, err := config.Load(args[1], os.Environ())
+	path := args[1]
+	cfg, src, err := config.LoadSource(path, os.Environ())
+	var problems []error
 	if err != nil {
-		fmt.Fprintf(stderr, "%v\n", err)
+		problems = append(problems, unjoin(err)...)
+	}
+	found, notes, nrules := checkAsServe(cfg, src)
+	problems = append(problems, found...)
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(stderr, p)
+		}
+		fmt.Fprintf(stderr, "%d problem(s) found\n", len(problems))
 		return 1
 	}
-	// Model files are read now, as serve would, so a missing or corrupt one is found here.
-	bad := false
-	for i, c := range cfg.Checks {
-		if c.Model == "" || c.Model == "default" {
-			continue
-		}
-		if _, err := model.LoadFile(c.Model); err != nil {
-			fmt.Fprintf(stderr, "%s: checks[%d] (%s).model: %v\n", args[1], i, c.Name, err)
-			bad = true
-		}
+	for _, n := range notes {
+		fmt.Fprintf(stdout, "note: %v\n", n)
 	}
-	if bad {
-		return 1
-	}
-	fmt.Fprintf(stdout, "ok: %s: %d checks, %d roles, rules from %v\n", args[1], len(cfg.Checks), len(cfg.Roles), cfg.Rules.Paths)
+	fmt.Fprintf(stdout, "ok: %s: %d checks, %d roles, %d rules from %v\n", path, len(cfg.Checks), len(cfg.Roles), nrules, cfg.Rules.Paths)
 	return 0
+}
+
+// errSSMNotFetched stands for an ssm: reference that config check leaves to serve.
+var errSSMNotFetched = errors.New("not fetched: config check does not connect to AWS; serve reads it from SSM Parameter Store")
+
+// checkAsServe does with a loaded configuration what serve does with it before it starts, short
+// of opening the store and connecting anywhere: it resolves the secret references serve
+// resolves, builds the script and webhook actions, loads the model and replay files of the
+// checks and loads the rule files with the actions the configuration enables. It returns every
+// problem at the line of its field, notes on what it could not check, and the number of rules.
+func checkAsServe(cfg config.Config, src config.Source) (problems, notes []error, nrules int) {
+	ctx := context.Background()
+	var ssm config.SSMFunc // nil: serve refuses ssm: references unless AWS is enabled
+	if cfg.Actions.AWS.Enabled {
+		ssm = func(context.Context, string) (string, error) { return "", errSSMNotFetched }
+	}
+	for _, s := range cfg.SecretsInUse() {
+		if _, err := s.Ref.Resolve(ctx, os.LookupEnv, ssm); errors.Is(err, errSSMNotFetched) {
+			notes = append(notes, src.Errorf(s.Path, "%s %v", s.Ref, errSSMNotFetched))
+		} else if err != nil {
+			problems = append(problems, src.Errorf(s.Path, "%v", err))
+		}
+	}
+	log := slog.New(slog.DiscardHandler)
+	ac := cfg.Actions
+	if ac.Script.Dir != "" {
+		if _, err := script.New(script.Options{Dir: ac.Script.Dir, Timeout: ac.Script.Timeout.D(), Logger: log}); err != nil {
+			problems = append(problems, src.Errorf("actions.script.dir", "%v", err))
+		}
+	}
+	if _, err := webhook.New(webhook.Options{Timeout: ac.Webhook.Timeout.D(), AllowedHosts: ac.Webhook.AllowedHosts,
+		AllowPrivateNetworks: ac.Webhook.AllowPrivateNetworks, Logger: log}); err != nil {
+		problems = append(problems, src.Errorf("actions.webhook.allowed_hosts", "%v", err))
+	}
+	for i, c := range cfg.Checks {
+		if c.Model != "" && c.Model != "default" {
+			if _, err := model.LoadFile(c.Model); err != nil {
+				problems = append(problems, src.Errorf(fmt.Sprintf("checks[%d].model", i), "%v", err))
+			}
+		}
+		if c.Source == "replay" && c.File != "" {
+			if _, err := replay.Open(c.File, replay.Options{Speed: int(c.Speed), Rebase: true}); err != nil {
+				problems = append(problems, src.Errorf(fmt.Sprintf("checks[%d].file", i), "%v", err))
+			}
+		}
+	}
+	if len(cfg.Rules.Paths) == 0 {
+		return problems, notes, 0
+	}
+	opts := rules.LoadOptions{Actions: serveActionSchemas(ac)}
+	set, err := rules.Load(cfg.Rules.Paths, opts)
+	errs := unjoin(err)
+	// Load stops at a path it cannot read; load the others as well, so that the problems in
+	// their rule files are reported too.
+	if readable := readablePaths(cfg.Rules.Paths, errs); len(readable) > 0 && len(readable) < len(cfg.Rules.Paths) {
+		_, err := rules.Load(readable, opts)
+		errs = append(errs, unjoin(err)...)
+	}
+	for _, e := range errs {
+		problems = append(problems, placeRuleError(e, cfg, src))
+	}
+	if set != nil {
+		nrules = set.Len()
+	}
+	return problems, notes, nrules
+}
+
+// readablePaths is paths without those errs say cannot be read.
+func readablePaths(paths []string, errs []error) []string {
+	var out []string
+	for _, p := range paths {
+		ok := true
+		for _, e := range errs {
+			if re := (*rules.Error)(nil); errors.As(e, &re) && re.Line == 0 && re.File == p {
+				ok = false
+			}
+		}
+		if ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// serveActionSchemas is the schema lookup serve loads rules with: the actions the configuration
+// enables. The webhook action always is; the script action with actions.script.dir, the AWS
+// actions with actions.aws.enabled.
+func serveActionSchemas(ac config.Actions) func(string) (remediation.Schema, bool) {
+	return func(name string) (remediation.Schema, bool) {
+		if actionDisabled(ac, name) != "" {
+			return nil, false
+		}
+		return rulesActionSchemas(name)
+	}
+}
+
+// actionDisabled names the setting that leaves a built-in action out, or is empty.
+func actionDisabled(ac config.Actions, name string) string {
+	switch {
+	case name == webhook.Name:
+		return ""
+	case name == script.Name:
+		if ac.Script.Dir == "" {
+			return "actions.script.dir is not set"
+		}
+		return ""
+	case !ac.AWS.Enabled:
+		return "actions.aws.enabled is false"
+	}
+	return ""
+}
+
+// placeRuleError puts a rule path that cannot be read at its line in the configuration, and
+// says which setting leaves out a built-in action a rule names.
+func placeRuleError(e error, cfg config.Config, src config.Source) error {
+	var re *rules.Error
+	if !errors.As(e, &re) {
+		return e
+	}
+	if re.Line == 0 {
+		for i, p := range cfg.Rules.Paths {
+			if p == re.File {
+				return src.Errorf(fmt.Sprintf("rules.paths[%d]", i), "%v", e)
+			}
+		}
+	}
+	if re.Msg == "unknown action" {
+		if _, builtIn := rulesActionSchemas(re.Text); builtIn {
+			if why := actionDisabled(cfg.Actions, re.Text); why != "" {
+				return fmt.Errorf("%w (the action is built in, but %s)", e, why)
+			}
+		}
+	}
+	return e
+}
+
+// unjoin splits an errors.Join, and the joins within it, into single errors.
+func unjoin(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		if err == nil {
+			return nil
+		}
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, unjoin(e)...)
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,10 +41,35 @@ func TestLoadErrors(t *testing.T) {
 		name, body string
 		want       []string
 	}{
-		{"unknown field", "listen: 127.0.0.1:1\nlisen: x\n", []string{"line 2", "lisen"}},
-		{"bad duration", "executor:\n  timeout: 5 minutes\n", []string{"line 2", "5 minutes", "not a duration"}},
-		{"negative retention", "retention:\n  series: 1h\n  incidents: -90d\n", []string{"line 3", "-90d"}},
-		{"bad yaml", "listen: [\n", []string{"smartcloudops.yaml"}},
+		{"unknown field", "listen: 127.0.0.1:1\nlisen: x\n", []string{":2: lisen: unknown field"}},
+		{"unknown nested field", "executor:\n  dry_run: true\n  dryrun: true\n", []string{":3: executor.dryrun: unknown field"}},
+		{"bad duration", "executor:\n  timeout: 5 minutes\n", []string{`:2: executor.timeout: "5 minutes" is not a duration`}},
+		{"negative retention", "retention:\n  series: 1h\n  incidents: -90d\n", []string{`:3: retention.incidents: "-90d" is not a duration`}},
+		{"duration as a list", "executor:\n  settle: [1m]\n", []string{":2: executor.settle: want a duration"}},
+		{"not a whole number", "executor:\n  max_per_hour: lots\n", []string{`smartcloudops.yaml:2: executor.max_per_hour: "lots" is not a whole number`}},
+		{"long value shortened by yaml", "executor:\n  max_failures: a great many\n", []string{`:2: executor.max_failures: "a great many" is not a whole number`}},
+		{"not true or false", "executor: {dry_run: maybe, timeout: 1m}\n", []string{`:1: executor.dry_run: "maybe" is not true or false`}},
+		{"list for a string", "listen: [a, b]\n", []string{":1: listen: want a string, not a list"}},
+		{"mapping for a list", "rules:\n  paths: {a: b}\n", []string{":2: rules.paths: want a list, not a mapping"}},
+		{"scalar for a section", "log: debug\n", []string{`:1: log: "debug" is not a mapping`}},
+		{"bad value in a list item", "checks:\n  - name: cpu\n    source: procfs\n    metric: cpu\n    schedule: \"@every 1m\"\n    speed: fast\n",
+			[]string{`:6: checks[0].speed: "fast" is not a number`}},
+		{"duplicate key", "listen: 127.0.0.1:1\nlisten: 127.0.0.1:2\n", []string{":2: listen: already set on line 1"}},
+		{"type errors do not hide other problems", `
+executor:
+  max_per_hour: lots
+  timeout: soon
+listen: nope
+lisen: x
+checks:
+  - name: cpu
+    source: procfs
+    metric: gpu
+    schedule: "@every 15s"
+    threshold: high
+`, []string{`:3: executor.max_per_hour: "lots" is not a whole number`, `:4: executor.timeout: "soon" is not a duration`,
+			":5: listen:", ":6: lisen: unknown field", ":10: checks[0].metric:", `:12: checks[0].threshold: "high" is not a number`}},
+		{"bad yaml", "listen: [\n", []string{"smartcloudops.yaml:1: did not find expected node content"}},
 		{"every problem at once", `
 listen: nope
 checks:
@@ -101,6 +127,77 @@ func TestEnvOverrides(t *testing.T) {
 	}
 }
 
+// TestEnvOverridesOptionalSection sets fields of prometheus.basic_auth, a section that is a
+// pointer: absent from the file, the variables create it; present, they override its fields.
+func TestEnvOverridesOptionalSection(t *testing.T) {
+	p := write(t, "prometheus:\n  url: http://prom:9090\n")
+	cfg, err := Load(p, []string{"SMARTCLOUDOPS_PROMETHEUS_BASIC_AUTH_USER=alice", "SMARTCLOUDOPS_PROMETHEUS_BASIC_AUTH_PASSWORD=env:PROM_PW"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ba := cfg.Prometheus.BasicAuth; ba == nil || ba.User != "alice" || ba.Password != "env:PROM_PW" {
+		t.Fatalf("basic_auth = %+v", ba)
+	}
+	cfg, err = Load(p, []string{"SMARTCLOUDOPS_LISTEN=127.0.0.1:3"})
+	if err != nil || cfg.Prometheus.BasicAuth != nil {
+		t.Fatalf("basic_auth created without a variable for it: %+v %v", cfg.Prometheus.BasicAuth, err)
+	}
+	p = write(t, "prometheus:\n  url: http://prom:9090\n  basic_auth: {user: bob, password: env:OLD}\n")
+	cfg, err = Load(p, []string{"SMARTCLOUDOPS_PROMETHEUS_BASIC_AUTH_PASSWORD=file:/run/pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ba := cfg.Prometheus.BasicAuth; ba == nil || ba.User != "bob" || ba.Password != "file:/run/pw" {
+		t.Fatalf("basic_auth = %+v", ba)
+	}
+	_, err = Load(p, []string{"SMARTCLOUDOPS_PROMETHEUS_BASIC_AUTH_PASSWORD=hunter2", "SMARTCLOUDOPS_PROMETHEUS_BASIC_AUTH_USERNAME=x"})
+	if err == nil || !strings.Contains(err.Error(), "prometheus.basic_auth.password: must be a reference") ||
+		!strings.Contains(err.Error(), "SMARTCLOUDOPS_PROMETHEUS_BASIC_AUTH_USERNAME does not name") || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("bad basic_auth variables: %v", err)
+	}
+}
+
+// TestSecretsInUse lists the references serve resolves: those of what is enabled, and none that
+// is empty or malformed.
+func TestSecretsInUse(t *testing.T) {
+	p := write(t, `
+listen: ""
+slack:
+  enabled: true
+  bot_token: env:BOT
+  app_token: "literal"
+  default_channel: C1
+discord:
+  token: env:DISCORD
+prometheus:
+  url: http://prom:9090
+  basic_auth: {user: alice, password: file:/run/pw}
+alertmanager:
+  webhook_token: env:AM
+actions:
+  webhook:
+    secret: ssm:/hook
+`)
+	cfg, src, err := LoadSource(p, nil)
+	if err == nil || !strings.Contains(err.Error(), ":6: slack.app_token: must be a reference") {
+		t.Fatalf("literal app_token not reported: %v", err)
+	}
+	var got []string
+	for _, s := range cfg.SecretsInUse() {
+		got = append(got, s.Path+"="+string(s.Ref))
+	}
+	want := "actions.webhook.secret=ssm:/hook slack.bot_token=env:BOT prometheus.basic_auth.password=file:/run/pw"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("SecretsInUse = %v, want %s", got, want)
+	}
+	if e := src.Errorf("prometheus.basic_auth.password", "secret %s: %s", "file:/run/pw", "no such file").Error(); e != p+":12: prometheus.basic_auth.password: secret file:/run/pw: no such file" {
+		t.Fatalf("Source.Errorf = %q", e)
+	}
+	if e := src.Errorf("checks[0].file", "missing").Error(); e != p+": checks[0].file: missing" {
+		t.Fatalf("Source.Errorf of a field the file does not spell = %q", e)
+	}
+}
+
 func TestSecretResolve(t *testing.T) {
 	ctx := context.Background()
 	env := func(k string) (string, bool) { return map[string]string{"TOK": "s3cret"}[k], k == "TOK" }
@@ -133,16 +230,27 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, lines, err := Parse("fuzz.yaml", data)
-		if err != nil {
-			if !strings.HasPrefix(err.Error(), "fuzz.yaml: ") {
-				t.Fatalf("Parse error %q does not name the file", err)
-			}
-			return
-		}
 		// YAML also breaks lines at CR, NEL, LS and PS; counting each gives an upper bound.
 		last := 1
 		for _, br := range []string{"\n", "\r", "\u0085", "\u2028", "\u2029"} {
 			last += bytes.Count(data, []byte(br))
+		}
+		if err != nil {
+			errs := []error{err}
+			if j, ok := err.(interface{ Unwrap() []error }); ok {
+				errs = j.Unwrap()
+			}
+			for _, e := range errs {
+				msg := e.Error()
+				if !strings.HasPrefix(msg, "fuzz.yaml: ") && !strings.HasPrefix(msg, "fuzz.yaml:") {
+					t.Fatalf("Parse error %q does not name the file", msg)
+				}
+				var l int
+				if n, _ := fmt.Sscanf(msg, "fuzz.yaml:%d:", &l); n == 1 && (l < 1 || l > last) {
+					t.Fatalf("Parse error %q placed on line %d of a %d-line file", msg, l, last)
+				}
+			}
+			return
 		}
 		for path, l := range lines {
 			if l < 1 || l > last {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -22,52 +23,125 @@ const EnvPrefix = "SMARTCLOUDOPS_"
 // environ (os.Environ() form) and validates the result. Every problem is reported at once, each
 // naming the file, line and field path.
 func Load(path string, environ []string) (Config, error) {
+	cfg, _, err := LoadSource(path, environ)
+	return cfg, err
+}
+
+// LoadSource is Load that also returns where each field of the file is, so that problems found
+// later, such as a secret reference that does not resolve, can be reported at their line.
+func LoadSource(path string, environ []string) (Config, Source, error) {
 	if path == "" {
-		return LoadBytes("(defaults)", nil, environ)
+		return loadBytes("(defaults)", nil, environ)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return Default(), fmt.Errorf("config: %w", err)
+		return Default(), Source{file: path}, fmt.Errorf("config: %w", err)
 	}
-	return LoadBytes(path, data, environ)
+	return loadBytes(path, data, environ)
 }
 
 // LoadBytes is Load for a configuration held in memory (the embedded default); name is used
 // in messages.
 func LoadBytes(name string, data []byte, environ []string) (Config, error) {
-	cfg, lines, err := Parse(name, data)
+	cfg, _, err := loadBytes(name, data, environ)
+	return cfg, err
+}
+
+func loadBytes(name string, data []byte, environ []string) (Config, Source, error) {
+	cfg, lines, bad, errs, err := parse(name, data)
+	src := Source{file: name, lines: lines}
 	if err != nil {
-		return cfg, err
+		return cfg, src, err
 	}
-	var errs []error
 	if err := applyEnv(&cfg, environ); err != nil {
 		errs = append(errs, err)
 	}
+	// A field that did not decode keeps its default; its validation would only repeat the
+	// problem, or report one of a value the file does not hold.
 	for _, fe := range cfg.validate() {
-		errs = append(errs, fe.located(name, lines))
+		if !under(fe.path, bad) {
+			errs = append(errs, fe.located(name, lines))
+		}
 	}
-	return cfg, errors.Join(errs...)
+	return cfg, src, errors.Join(errs...)
 }
 
-// Parse decodes YAML over Default. Unknown fields and malformed values are errors with a line
-// number; the returned map gives the line of each field path, for validation messages.
+// under reports whether path is one of paths or lies below one.
+func under(path string, paths []string) bool {
+	for _, p := range paths {
+		if path == p || strings.HasPrefix(path, p+".") || strings.HasPrefix(path, p+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// Source is the file a configuration was read from, with the line of each field path.
+type Source struct {
+	file  string
+	lines map[string]int
+}
+
+// Errorf returns a problem of the field at path (such as "checks[1].file") worded like every
+// other configuration error: "file:line: path: message", with the line of the field or of its
+// closest ancestor that the file spells out.
+func (s Source) Errorf(path, format string, args ...any) error {
+	return fieldError{path, fmt.Sprintf(format, args...)}.located(s.file, s.lines)
+}
+
+// Parse decodes YAML over Default. Unknown fields and malformed values are errors naming the
+// line and field path, all of them at once; the returned map gives the line of each field path,
+// for validation messages.
 func Parse(name string, data []byte) (Config, map[string]int, error) {
-	cfg := Default()
-	lines := map[string]int{}
+	cfg, lines, _, errs, err := parse(name, data)
+	if err != nil {
+		return cfg, lines, err
+	}
+	return cfg, lines, errors.Join(errs...)
+}
+
+// parse decodes data over Default. A YAML syntax error is returned as err, with nothing decoded.
+// Fields that do not decode (a wrong type, an unknown name) are each reported in errs and leave
+// the rest of the file decoded; bad lists their field paths.
+func parse(name string, data []byte) (cfg Config, lines map[string]int, bad []string, errs []error, err error) {
+	cfg = Default()
+	lines = map[string]int{}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return cfg, lines, fmt.Errorf("%s: %w", name, cleanYAMLErr(err))
+		msg := cleanYAMLErr(err).Error()
+		if m := decodeErrRE.FindStringSubmatch(msg); m != nil {
+			return cfg, lines, nil, nil, fmt.Errorf("%s:%s: %s", name, m[1], m[2])
+		}
+		return cfg, lines, nil, nil, fmt.Errorf("%s: %s", name, msg)
 	}
 	if len(root.Content) == 0 {
-		return cfg, lines, nil
+		return cfg, lines, nil, nil, nil
 	}
-	walkLines(root.Content[0], "", lines)
+	nodes := map[int][]placed{}
+	walkLines(root.Content[0], "", reflect.TypeFor[Config](), lines, nodes)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return cfg, lines, fmt.Errorf("%s: %w", name, cleanYAMLErr(err))
+	err = dec.Decode(&cfg)
+	var te *yaml.TypeError
+	switch {
+	case err == nil || errors.Is(err, io.EOF):
+		return cfg, lines, nil, nil, nil
+	case !errors.As(err, &te):
+		return cfg, lines, nil, nil, fmt.Errorf("%s: %w", name, cleanYAMLErr(err))
 	}
-	return cfg, lines, nil
+	for _, msg := range te.Errors {
+		line, path, text := describeDecodeError(msg, nodes)
+		switch {
+		case line == 0:
+			errs = append(errs, fmt.Errorf("%s: %s", name, text))
+		case path == "":
+			errs = append(errs, fmt.Errorf("%s:%d: %s", name, line, text))
+		default:
+			errs = append(errs, fmt.Errorf("%s:%d: %s: %s", name, line, path, text))
+			bad = append(bad, path)
+		}
+	}
+	return cfg, lines, bad, errs, nil
 }
 
 func cleanYAMLErr(err error) error {
@@ -78,8 +152,22 @@ func cleanYAMLErr(err error) error {
 	return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
 }
 
-// walkLines records the line of every mapping key and sequence item under its field path.
-func walkLines(n *yaml.Node, path string, lines map[string]int) {
+// placed is a node of the file with its field path and the Go type it decodes into (nil for an
+// unknown field); key marks the key of a mapping entry rather than its value.
+type placed struct {
+	path string
+	t    reflect.Type
+	key  bool
+	n    *yaml.Node
+}
+
+// walkLines records the line of every mapping key and sequence item under its field path, and
+// files every key and value node under its line, for placing decoding errors; t is the type n
+// decodes into.
+func walkLines(n *yaml.Node, path string, t reflect.Type, lines map[string]int, nodes map[int][]placed) {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -88,31 +176,175 @@ func walkLines(n *yaml.Node, path string, lines map[string]int) {
 			if path != "" {
 				p = path + "." + k.Value
 			}
+			vt := fieldType(t, k.Value)
 			lines[p] = k.Line
-			walkLines(v, p, lines)
+			nodes[k.Line] = append(nodes[k.Line], placed{p, vt, true, k})
+			nodes[v.Line] = append(nodes[v.Line], placed{p, vt, false, v})
+			walkLines(v, p, vt, lines, nodes)
 		}
 	case yaml.SequenceNode:
+		var et reflect.Type
+		if t != nil && t.Kind() == reflect.Slice {
+			et = t.Elem()
+		}
 		for i, v := range n.Content {
 			p := fmt.Sprintf("%s[%d]", path, i)
 			lines[p] = v.Line
-			walkLines(v, p, lines)
+			nodes[v.Line] = append(nodes[v.Line], placed{p, et, false, v})
+			walkLines(v, p, et, lines, nodes)
 		}
 	}
 }
 
-// UnmarshalYAML reads "30s", "5m", "1h30m", or with days and weeks "90d", "2w".
+// fieldType is the type of the field or map entry name of t, nil when there is none.
+func fieldType(t reflect.Type, name string) reflect.Type {
+	switch {
+	case t == nil:
+		return nil
+	case t.Kind() == reflect.Map:
+		return t.Elem()
+	case t.Kind() != reflect.Struct:
+		return nil
+	}
+	for i := range t.NumField() {
+		if f := t.Field(i); strings.Split(f.Tag.Get("yaml"), ",")[0] == name {
+			return f.Type
+		}
+	}
+	return nil
+}
+
+var (
+	decodeErrRE = regexp.MustCompile(`(?s)^line (\d+): (.*)$`)
+	unmarshalRE = regexp.MustCompile("(?s)^cannot unmarshal (\\S+?)(?: `(.*)`)? into (\\S+)$")
+	unknownRE   = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
+	duplicateRE = regexp.MustCompile(`^mapping key "(.*)" already defined at line (\d+)$`)
+	configTypes = typeKinds(reflect.TypeFor[Config](), map[string]reflect.Kind{})
+)
+
+// describeDecodeError turns one of yaml's decoding messages ("line 2: cannot unmarshal !!str
+// `lots` into int") into its line, the field path and a message in this package's words
+// ("\"lots\" is not a whole number"). The path is empty when no field of that line fits.
+func describeDecodeError(msg string, nodes map[int][]placed) (int, string, string) {
+	m := decodeErrRE.FindStringSubmatch(msg)
+	if m == nil {
+		return 0, "", msg
+	}
+	line, _ := strconv.Atoi(m[1])
+	text := m[2]
+	at := nodes[line]
+	find := func(match func(placed) bool) string {
+		for _, pn := range at {
+			if match(pn) {
+				return pn.path
+			}
+		}
+		return ""
+	}
+	if u := unmarshalRE.FindStringSubmatch(text); u != nil {
+		tag, shown, into := u[1], u[2], u[3]
+		decodesInto := func(pn placed) bool { return !pn.key && pn.t != nil && pn.t.String() == into }
+		switch tag {
+		case "!!seq", "!!map":
+			kind, what := yaml.SequenceNode, "a list"
+			if tag == "!!map" {
+				kind, what = yaml.MappingNode, "a mapping"
+			}
+			return line, find(func(pn placed) bool { return decodesInto(pn) && pn.n.Kind == kind }), fmt.Sprintf("want %s, not %s", wording(into), what)
+		}
+		value := shown
+		path := find(func(pn placed) bool {
+			if !decodesInto(pn) || pn.n.Kind != yaml.ScalarNode || shortened(pn.n.Value) != shown {
+				return false
+			}
+			value = pn.n.Value
+			return true
+		})
+		return line, path, fmt.Sprintf("%q is not %s", value, wording(into))
+	}
+	if u := unknownRE.FindStringSubmatch(text); u != nil {
+		return line, find(func(pn placed) bool { return pn.key && pn.t == nil && pn.n.Value == u[1] }), "unknown field"
+	}
+	if u := duplicateRE.FindStringSubmatch(text); u != nil {
+		return line, find(func(pn placed) bool { return pn.key && pn.n.Value == u[1] }), "already set on line " + u[2]
+	}
+	// A message of UnmarshalYAML, which only Duration has: it quotes the value when it is one.
+	isDuration := func(pn placed) bool { return !pn.key && pn.t == reflect.TypeFor[Duration]() }
+	path := find(func(pn placed) bool {
+		return isDuration(pn) && pn.n.Kind == yaml.ScalarNode && strings.Contains(text, strconv.Quote(pn.n.Value))
+	})
+	if path == "" {
+		path = find(isDuration)
+	}
+	return line, path, text
+}
+
+// shortened is a value as yaml quotes it in a decoding message.
+func shortened(v string) string {
+	if len(v) > 10 {
+		return v[:7] + "..."
+	}
+	return v
+}
+
+// wording says what a Go type of the configuration wants, such as "a whole number" for int.
+func wording(goType string) string {
+	switch configTypes[strings.TrimPrefix(goType, "*")] {
+	case reflect.Slice:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "a mapping"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	}
+	return goType
+}
+
+// typeKinds records the kind of t and of every type within it under its name as reflect spells
+// it, such as "[]config.Check" or "float64".
+func typeKinds(t reflect.Type, kinds map[string]reflect.Kind) map[string]reflect.Kind {
+	if _, done := kinds[t.String()]; done {
+		return kinds
+	}
+	kinds[t.String()] = t.Kind()
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice:
+		typeKinds(t.Elem(), kinds)
+	case reflect.Map:
+		typeKinds(t.Key(), kinds)
+		typeKinds(t.Elem(), kinds)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			typeKinds(t.Field(i).Type, kinds)
+		}
+	}
+	return kinds
+}
+
+// UnmarshalYAML reads "30s", "5m", "1h30m", or with days and weeks "90d", "2w". A bad value is
+// a *yaml.TypeError, so decoding goes on and every bad value of the file is reported.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := parseDuration(n.Value)
+	if n.Kind != yaml.ScalarNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want a duration like 30s, 5m, 1h or 90d", n.Line)}}
+	}
+	v, err := ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
 	}
 	*d = v
 	return nil
 }
 
-// parseDuration reads a non-negative duration in Go's notation ("1.5h", "500ms") or
-// Prometheus's, which adds days, weeks and years ("90d", "1d12h").
-func parseDuration(s string) (Duration, error) {
+// ParseDuration reads a non-negative duration as the configuration writes it: in Go's notation
+// ("1.5h", "500ms") or Prometheus's, which adds days, weeks and years ("90d", "1d12h").
+func ParseDuration(s string) (Duration, error) {
 	v, err := time.ParseDuration(s)
 	if err != nil {
 		pd, perr := model.ParseDuration(s)
@@ -167,6 +399,21 @@ func setFields(v reflect.Value, prefix string, env map[string]string, known map[
 			setFields(fv, name+"_", env, known, errs)
 			continue
 		}
+		if fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Struct {
+			// An optional section such as prometheus.basic_auth: fill the one the file set, or
+			// a new one, kept only if a variable names a field of it.
+			if !fv.IsNil() {
+				setFields(fv.Elem(), name+"_", env, known, errs)
+				continue
+			}
+			before := len(known)
+			nv := reflect.New(fv.Type().Elem())
+			setFields(nv.Elem(), name+"_", env, known, errs)
+			if len(known) > before {
+				fv.Set(nv)
+			}
+			continue
+		}
 		raw, ok := env[name]
 		if !ok {
 			continue
@@ -181,7 +428,7 @@ func setFields(v reflect.Value, prefix string, env map[string]string, known map[
 func setScalar(fv reflect.Value, raw string) error {
 	switch fv.Interface().(type) {
 	case Duration:
-		d, err := parseDuration(raw)
+		d, err := ParseDuration(raw)
 		if err != nil {
 			return err
 		}

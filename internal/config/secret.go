@@ -75,3 +75,40 @@ func (s Secret) Resolve(ctx context.Context, lookupEnv func(string) (string, boo
 		return obs.Secret(v), nil
 	}
 }
+
+// NamedSecret is a secret reference with the field path it is set at.
+type NamedSecret struct {
+	Path string // such as "slack.bot_token"
+	Ref  Secret
+}
+
+// SecretsInUse lists the references serve resolves when it starts: the webhook action's key,
+// the tokens of the enabled chat adapters, the Prometheus credentials when prometheus.url is
+// set, and the Alertmanager webhook token when listen is set. Empty references, and malformed
+// ones (which Load already reports), are left out.
+func (c *Config) SecretsInUse() []NamedSecret {
+	var out []NamedSecret
+	add := func(path string, s Secret) {
+		if s != "" && s.check() == nil {
+			out = append(out, NamedSecret{path, s})
+		}
+	}
+	add("actions.webhook.secret", c.Actions.Webhook.Secret)
+	if c.Slack.Enabled {
+		add("slack.bot_token", c.Slack.BotToken)
+		add("slack.app_token", c.Slack.AppToken)
+	}
+	if c.Discord.Enabled {
+		add("discord.token", c.Discord.Token)
+	}
+	if c.Prometheus.URL != "" {
+		add("prometheus.bearer_token", c.Prometheus.BearerToken)
+		if c.Prometheus.BasicAuth != nil {
+			add("prometheus.basic_auth.password", c.Prometheus.BasicAuth.Password)
+		}
+	}
+	if c.Listen != "" {
+		add("alertmanager.webhook_token", c.Alertmanager.WebhookToken)
+	}
+	return out
+}

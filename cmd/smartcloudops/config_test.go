@@ -1,0 +1,67 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestConfigCheckExample checks the example configuration from the repository root, where its
+// relative rule and script paths point, as serve would run there.
+func TestConfigCheckExample(t *testing.T) {
+	t.Chdir("../..")
+	code, out, errb := cli("config", "check", "examples/smartcloudops.yaml")
+	if code != 0 || !strings.HasPrefix(out, "ok: examples/smartcloudops.yaml: 4 checks, 3 roles, ") ||
+		!strings.Contains(out, "rules from [examples/rules]") {
+		t.Fatalf("config check = %d\nstdout: %s\nstderr: %s", code, out, errb)
+	}
+}
+
+// TestConfigCheckAsServe checks a configuration that loads but that serve refuses: secrets that
+// do not resolve, a missing rule path, a rule naming a disabled action, a missing replay file,
+// script directory and model. Each is reported at its line; secrets serve does not read are not.
+func TestConfigCheckAsServe(t *testing.T) {
+	t.Setenv("SCO_TEST_UNSET", "")
+	cases := []struct {
+		name, file string
+		code       int
+	}{
+		{"serve-rejects", "testdata/config/serve-rejects.yaml", 1},
+		{"aws-ssm", "testdata/config/aws-ssm.yaml", 0},
+	}
+	t.Setenv("SCO_TEST_APP_TOKEN", "xapp-test")
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errb := cli("config", "check", c.file)
+			if code != c.code {
+				t.Errorf("exit %d, want %d", code, c.code)
+			}
+			got := strings.ReplaceAll("--- stdout\n"+out+"--- stderr\n"+errb, wd, "$PWD")
+			goldenFile(t, filepath.Join("testdata", "config", c.name+".golden"), got)
+		})
+	}
+}
+
+// TestConfigCheckTypeErrors checks that a value of the wrong type is reported with its field,
+// beside every other problem of the file.
+func TestConfigCheckTypeErrors(t *testing.T) {
+	code, _, errb := cli("config", "check", "testdata/config/type-errors.yaml")
+	for _, want := range []string{
+		`testdata/config/type-errors.yaml:2: executor.max_per_hour: "lots" is not a whole number`,
+		`testdata/config/type-errors.yaml:3: listen: "nope" is not host:port`,
+		`testdata/config/type-errors.yaml:6: rules.paths[0]: testdata/config/no-such-rules: cannot read`,
+		"3 problem(s) found",
+	} {
+		if !strings.Contains(errb, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errb)
+		}
+	}
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+}
