@@ -193,3 +193,31 @@ func TestReloadKeepsSyncedRulesAndAppliesRoles(t *testing.T) {
 		t.Fatalf("last audit record %+v; want the reload, naming listen as waiting for a restart", last)
 	}
 }
+
+// TestReloadFailsOnUnresolvableSecret: a reloaded file whose secret reference does not resolve
+// is refused, so the problem shows now rather than at the next restart.
+func TestReloadFailsOnUnresolvableSecret(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfgFile := filepath.Join(dir, "smartcloudops.yaml")
+	file := "data_dir: " + dir + "\nlisten: \"\"\nrules: {paths: [testdata/rules]}\nactions: {script: {dir: " + filepath.Join(dir, "actions") + "}}\n"
+	if err := os.WriteFile(cfgFile, []byte(file), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Build(context.Background(), Options{Config: cfg, ConfigPath: cfgFile, Logger: obs.Discard(), Environ: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.close()
+	file += "slack: {enabled: true, bot_token: env:NOT_SET_ANYWHERE, app_token: env:NOT_SET_EITHER, default_channel: C1}\n"
+	if err := os.WriteFile(cfgFile, []byte(file), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	err = b.Reload(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "slack.bot_token") || !strings.Contains(err.Error(), "slack.app_token") {
+		t.Fatalf("reload with unresolvable secrets: %v", err)
+	}
+	if got := gauge(t, b, "smartcloudops_config_last_reload_successful"); got != 0 {
+		t.Fatalf("reload metric %v after a failure", got)
+	}
+}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -66,6 +67,17 @@ func (b *Bot) Reload(ctx context.Context) (err error) {
 	if b.opts.ConfigPath != "" {
 		cfg, err := config.Load(b.opts.ConfigPath, b.opts.Environ)
 		if err != nil {
+			return err
+		}
+		// The secrets are read again, so a reference that no longer resolves is found now
+		// rather than at the next restart; the adapters keep the values they started with.
+		var errs []error
+		for _, s := range cfg.SecretsInUse() {
+			if _, err := b.secret(ctx, s.Ref); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", s.Path, err))
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
 			return err
 		}
 		paths, roles = cfg.Rules.Paths, cfg.Roles
