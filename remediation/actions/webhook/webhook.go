@@ -322,7 +322,26 @@ func redact(u *url.URL) string {
 	return c.String()
 }
 
-// publicOnly refuses connections to loopback, private, link-local and unspecified addresses;
+// insideRanges are the non-public ranges the netip predicates leave out: carrier-grade NAT
+// (RFC 6598), which cloud providers also use inside their networks, and the NAT64 prefixes
+// (RFC 6052, RFC 8215), which reach IPv4 addresses, private ones included, from IPv6.
+var insideRanges = []netip.Prefix{
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("64:ff9b::/96"),
+	netip.MustParsePrefix("64:ff9b:1::/48"),
+}
+
+func inside(ip netip.Addr) bool {
+	for _, p := range insideRanges {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// publicOnly refuses connections to loopback, private, link-local, unspecified, multicast,
+// carrier-grade NAT and NAT64 addresses;
 // it runs after name resolution, so a public name pointing inside is refused too.
 func publicOnly(_, address string, _ syscall.RawConn) error {
 	host, _, err := net.SplitHostPort(address)
@@ -334,7 +353,7 @@ func publicOnly(_, address string, _ syscall.RawConn) error {
 		return fmt.Errorf("webhook: %s is not an IP address", host)
 	}
 	ip = ip.Unmap()
-	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast() {
+	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast() || inside(ip) {
 		return fmt.Errorf("webhook: %w: %s is a private or local address (list the host in allowed_hosts or set allow_private_networks)", ErrHostNotAllowed, ip)
 	}
 	return nil

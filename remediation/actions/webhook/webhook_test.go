@@ -475,3 +475,25 @@ func TestPrivateNetworksRefusedByDefault(t *testing.T) {
 		}
 	}
 }
+
+func TestPublicOnly(t *testing.T) {
+	for addr, public := range map[string]bool{
+		"93.184.215.14:443":      true,
+		"[2606:2800:21f::1]:443": true,
+		"127.0.0.1:80":           false,
+		"10.1.2.3:80":            false,
+		"169.254.169.254:80":     false,
+		"100.64.0.1:80":          false,
+		"100.127.255.254:80":     false,
+		"[::ffff:10.0.0.1]:80":   false,
+		"[64:ff9b::a00:1]:80":    false,
+		"[64:ff9b:1::a00:1]:80":  false,
+		"[fd00::1]:80":           false,
+		"[fe80::1]:80":           false,
+		"0.0.0.0:80":             false,
+	} {
+		if err := publicOnly("tcp", addr, nil); (err == nil) != public {
+			t.Errorf("%s: %v, want public %v", addr, err, public)
+		}
+	}
+}
