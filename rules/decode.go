@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -238,8 +239,11 @@ func (d *decoder) action(n *yaml.Node, field string, r *Rule, opts LoadOptions) 
 			d.errAt(pn, field+".params", "want a mapping of parameter names to values", pn.Value)
 			return
 		}
+		if d.repeatedKeys(pn, field+".params") {
+			return
+		}
 		if err := pn.Decode(&r.Action.Params); err != nil {
-			d.errAt(pn, field+".params", err.Error(), "")
+			d.decodeError(pn, field+".params", err)
 			return
 		}
 	}
@@ -516,4 +520,166 @@ func (d *decoder) position(n *yaml.Node, off int) (int, int) {
 	default:
 		return line, col + off
 	}
+}
+
+// aliasProblem walks the document as decoding it would, following aliases, and returns the
+// alias at which that stops being reasonable, with the problem: an anchor whose value
+// contains an alias of itself, or excessive aliasing by the measure the YAML library
+// applies when it decodes (a billion-laughs document, or groups and rules repeated by aliases
+// until compiling them takes hours). The alias returned is the outermost one being expanded.
+func aliasProblem(doc *yaml.Node) (*yaml.Node, string) {
+	var (
+		decoded, aliased, depth int
+		outer, at               *yaml.Node
+		msg                     string
+		open                    = map[*yaml.Node]bool{} // nodes being walked
+	)
+	var walk func(n *yaml.Node) bool
+	walk = func(n *yaml.Node) bool {
+		decoded++
+		if depth > 0 {
+			aliased++
+		}
+		if aliased > 100 && decoded > 1000 && float64(aliased)/float64(decoded) > allowedAliasRatio(decoded) {
+			at, msg = outer, "document contains excessive aliasing"
+			return false
+		}
+		if n.Kind == yaml.AliasNode {
+			if n.Alias == nil {
+				return true
+			}
+			if open[n.Alias] {
+				at, msg = n, fmt.Sprintf("anchor '%s' value contains itself", n.Value)
+				return false
+			}
+			if depth == 0 {
+				outer = n
+			}
+			depth++
+			ok := walk(n.Alias)
+			depth--
+			return ok
+		}
+		open[n] = true
+		for _, c := range n.Content {
+			if !walk(c) {
+				return false
+			}
+		}
+		delete(open, n)
+		return true
+	}
+	walk(doc)
+	return at, msg
+}
+
+// allowedAliasRatio is the YAML library's limit on the share of decoded nodes that come
+// from aliases: 99% up to 400,000 nodes, falling to 10% at 4,000,000.
+func allowedAliasRatio(decoded int) float64 {
+	const low, high = 400000, 4000000
+	switch {
+	case decoded <= low:
+		return 0.99
+	case decoded >= high:
+		return 0.10
+	default:
+		return 0.99 - 0.89*(float64(decoded-low)/float64(high-low))
+	}
+}
+
+// repeatedKeys reports keys given twice in a mapping anywhere in the parameters, which
+// decoding them would refuse with the line only.
+func (d *decoder) repeatedKeys(n *yaml.Node, field string) bool {
+	seen := map[*yaml.Node]bool{}
+	found := false
+	var walk func(n *yaml.Node, field string)
+	walk = func(n *yaml.Node, field string) {
+		if n.Kind == yaml.AliasNode {
+			if n.Alias == nil || seen[n.Alias] {
+				return
+			}
+			seen[n.Alias] = true
+			n = n.Alias
+		}
+		switch n.Kind {
+		case yaml.MappingNode:
+			type key struct {
+				kind  yaml.Kind
+				value string
+			}
+			first := map[key]*yaml.Node{}
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				if p, dup := first[key{k.Kind, k.Value}]; dup {
+					d.errAt(k, join(field, k.Value), fmt.Sprintf("key given twice (first at line %d)", p.Line), k.Value)
+					found = true
+				} else {
+					first[key{k.Kind, k.Value}] = k
+				}
+				walk(n.Content[i+1], join(field, k.Value))
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, fmt.Sprintf("%s[%d]", field, i))
+			}
+		}
+	}
+	walk(n, field)
+	return found
+}
+
+var (
+	typeErrLineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
+	badTagRE      = regexp.MustCompile("^cannot decode !!\\w+ `(.*)` as a (!!\\w+)$")
+)
+
+// decodeError reports an error of decoding the node n, at the node on the line the error
+// names when it names one, else at n.
+func (d *decoder) decodeError(n *yaml.Node, field string, err error) {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		_, msg := yamlMessage(err)
+		at := n
+		if m := badTagRE.FindStringSubmatch(msg); m != nil {
+			// A scalar whose explicit tag does not fit its value, such as !!int x.
+			if s := findNode(n, func(c *yaml.Node) bool {
+				return c.Kind == yaml.ScalarNode && c.Value == m[1] && c.ShortTag() == m[2]
+			}, map[*yaml.Node]bool{}); s != nil {
+				at = s
+			}
+		}
+		d.errAt(at, field, msg, "")
+		return
+	}
+	for _, s := range te.Errors {
+		m := typeErrLineRE.FindStringSubmatch(s)
+		if m == nil {
+			d.errAt(n, field, s, "")
+			continue
+		}
+		line, _ := strconv.Atoi(m[1])
+		at := findNode(n, func(c *yaml.Node) bool { return c.Line == line }, map[*yaml.Node]bool{})
+		if at == nil {
+			at = n
+		}
+		d.errAt(at, field, m[2], "")
+	}
+}
+
+// findNode returns the first node below n, in document order and following aliases, for
+// which match is true.
+func findNode(n *yaml.Node, match func(*yaml.Node) bool, seen map[*yaml.Node]bool) *yaml.Node {
+	if n == nil || seen[n] {
+		return nil
+	}
+	seen[n] = true
+	if match(n) {
+		return n
+	}
+	for _, c := range n.Content {
+		if at := findNode(c, match, seen); at != nil {
+			return at
+		}
+	}
+	return findNode(n.Alias, match, seen)
 }

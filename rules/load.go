@@ -209,7 +209,10 @@ func parseFile(name string, data []byte, opts LoadOptions) ([]*parsedGroup, []er
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, []error{yamlError(name, err)}
+		return nil, []error{yamlError(name, data, err)}
+	}
+	if at, msg := aliasProblem(&doc); at != nil {
+		return nil, []error{&Error{File: name, Line: at.Line, Col: at.Column, Field: "yaml", Msg: msg}}
 	}
 	if doc.Kind == 0 {
 		return nil, nil // an empty file holds no rules
@@ -230,18 +233,6 @@ func parseFile(name string, data []byte, opts LoadOptions) ([]*parsedGroup, []er
 		}
 	}
 	return out, d.errs
-}
-
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-func yamlError(name string, err error) error {
-	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		var line int
-		fmt.Sscan(m[1], &line)
-		return &Error{File: name, Line: line, Col: 1, Field: "yaml", Msg: m[2]}
-	}
-	return &Error{File: name, Field: "yaml", Msg: strings.TrimPrefix(msg, "yaml: ")}
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
