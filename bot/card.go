@@ -93,7 +93,7 @@ func ProposalSection(p remediation.Proposal) Section {
 		need := fmt.Sprintf("%d of %d approvals from %s", len(p.Approvals), p.Policy.MinApprovers, strings.Join(p.Policy.Roles, " or "))
 		s.Fields = append(s.Fields, Field{"needs", need + ", before " + p.ExpiresAt.UTC().Format("15:04 UTC")})
 		s.Buttons = []Button{
-			{Action: ActionApprove, Value: p.ID, Label: "Approve", Style: StylePrimary},
+			{Action: ActionApprove, Value: ApproveValue(p.ID, p.PlanHash), Label: "Approve", Style: StylePrimary},
 			{Action: ActionReject, Value: p.ID, Label: "Reject", Style: StyleDanger},
 		}
 	case remediation.StateSucceeded, remediation.StateFailed:

@@ -1,5 +1,7 @@
 package bot
 
+import "strings"
+
 // Severity orders how urgent a card is; routing and colours key off it.
 type Severity string
 
@@ -31,17 +33,39 @@ const (
 // Button is a clickable control on a card.
 type Button struct {
 	Action string // what the click does: ActionApprove, ActionReject, ActionSilence
-	Value  string // what it acts on: a proposal or incident ID
-	Label  string
-	Style  ButtonStyle
+	// Value is what it acts on: a proposal or incident ID. An Approve button also carries the
+	// plan hash of the proposal the card shows, as "<id>.<plan hash>" (see ApproveValue), so a
+	// click approves that plan and nothing else.
+	Value string
+	Label string
+	Style ButtonStyle
 }
 
-// Command returns the typed command equivalent to clicking the button.
+// ApproveValue is the Value of an Approve button for proposal id with plan hash plan.
+func ApproveValue(id, plan string) string { return id + "." + plan }
+
+// Command returns the command a click runs: the typed twin, with an approval bound to the
+// plan hash its card showed ("approve p-7f3a.9c1e…").
 func (b Button) Command() string {
 	if b.Action == ActionSilence {
 		return "silence incident " + b.Value + " for 1h"
 	}
 	return b.Action + " " + b.Value
+}
+
+// Typed returns the command a person types for the same effect, such as "approve p-7f3a".
+func (b Button) Typed() string {
+	if b.Action == ActionApprove {
+		id, _, _ := strings.Cut(b.Value, ".")
+		return b.Action + " " + id
+	}
+	return b.Command()
+}
+
+// Target is the ID the button acts on, without the plan hash an Approve button carries.
+func (b Button) Target() string {
+	id, _, _ := strings.Cut(b.Value, ".")
+	return id
 }
 
 // Field is one labelled value on a card, such as "value: 97.2".

@@ -103,7 +103,17 @@ func TestRunNeedsAnotherApprover(t *testing.T) {
 	if got := say(r, "bob", "approve "+id); !strings.Contains(got.Text, "needs role operator") || !got.Ephemeral {
 		t.Fatalf("viewer approval: %+v", got)
 	}
-	click := bot.Event{Kind: bot.EventButton, User: bot.User{Platform: "slack", ID: "root", Name: "root"}, Button: bot.Button{Action: bot.ActionApprove, Value: id}}
+	p, err := r.o.Proposals.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := bot.Event{Kind: bot.EventButton, User: bot.User{Platform: "slack", ID: "root", Name: "root"},
+		Button: bot.Button{Action: bot.ActionApprove, Value: bot.ApproveValue(id, "0123456789abcdef")}}
+	if got := r.Handle(context.Background(), stale); !strings.Contains(got.Text, "not the plan 0123456789abcdef you were shown") {
+		t.Fatalf("click on a card of another plan: %q", got.Text)
+	}
+	click := bot.Event{Kind: bot.EventButton, User: bot.User{Platform: "slack", ID: "root", Name: "root"},
+		Button: bot.Button{Action: bot.ActionApprove, Value: bot.ApproveValue(id, p.PlanHash)}}
 	if got := r.Handle(context.Background(), click); !strings.Contains(got.Text, id+" succeeded: said hello") {
 		t.Fatalf("admin click: %q", got.Text)
 	}

@@ -63,7 +63,9 @@ func (r *Router) approve(ctx context.Context, c *call) (bot.Message, error) {
 	if len(c.args) != 1 {
 		return bot.Message{}, obs.UserErrorf("usage: approve <proposal>")
 	}
-	p, err := r.o.Proposals.Approve(ctx, c.args[0], c.actor)
+	// A button's click carries the plan hash its card showed: "p-7f3a.9c1e…".
+	id, plan, _ := strings.Cut(c.args[0], ".")
+	p, err := r.o.Proposals.ApprovePlan(ctx, id, plan, c.actor)
 	if err != nil {
 		return bot.Message{}, err
 	}

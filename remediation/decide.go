@@ -20,6 +20,13 @@ var errNoChange = errors.New("no change")
 // to run it, so double clicks, redelivered events and racing approvers cannot run it twice.
 // The returned proposal is the latest state (succeeded or failed when it ran).
 func (mg *Manager) Approve(ctx context.Context, id string, who Actor) (Proposal, error) {
+	return mg.ApprovePlan(ctx, id, "", who)
+}
+
+// ApprovePlan is Approve bound to the plan the approver saw: when seen is not empty and is not
+// the proposal's plan hash (an old card's button for a proposal ID that has since been reused
+// after pruning), nothing is approved.
+func (mg *Manager) ApprovePlan(ctx context.Context, id, seen string, who Actor) (Proposal, error) {
 	if paused, by := mg.Paused(ctx); paused {
 		return Proposal{}, obs.UserErrorf("remediation is paused (by %s); an admin can `resume`", by)
 	}
@@ -27,6 +34,9 @@ func (mg *Manager) Approve(ctx context.Context, id string, who Actor) (Proposal,
 	var complete, reserved bool
 	p, err := mg.update(ctx, id, func(p *Proposal) (*audit.Record, error) {
 		complete = false
+		if seen != "" && seen != p.PlanHash {
+			return nil, obs.UserErrorf("proposal %s has plan %s, not the plan %s you were shown, so it is not approved; see what it is now with `proposals all`", p.ID, p.PlanHash, seen)
+		}
 		if err := mg.mayApprove(*p, who, now); err != nil {
 			return nil, err
 		}

@@ -464,3 +464,19 @@ func TestExecutorDryRunHoldsOlderProposals(t *testing.T) {
 		t.Fatalf("%d runs, state %s, result %q; want no run and a dry-run result", n, got.State, got.Result)
 	}
 }
+
+// TestApprovalBoundToPlan: an approval that names a plan hash counts only for that plan.
+func TestApprovalBoundToPlan(t *testing.T) {
+	f := newFixture(t, store.NewMemory(), nil)
+	p := f.propose(t, Policy{Roles: []string{"sre"}})
+	if _, err := f.mg.ApprovePlan(context.Background(), p.ID, "0123456789abcdef", alice); err == nil || !strings.Contains(err.Error(), "not the plan 0123456789abcdef you were shown") {
+		t.Fatalf("approval of another plan: %v", err)
+	}
+	if n := f.act.runs.Load(); n != 0 {
+		t.Fatalf("ran %d times on an approval of another plan", n)
+	}
+	got, err := f.mg.ApprovePlan(context.Background(), p.ID, p.PlanHash, alice)
+	if err != nil || got.State != StateSucceeded || f.act.runs.Load() != 1 {
+		t.Fatalf("approval of the plan shown: %v, state %s, %d runs", err, got.State, f.act.runs.Load())
+	}
+}

@@ -186,7 +186,7 @@ func Render(m bot.Message) string {
 		if len(s.Buttons) > 0 {
 			var typed []string
 			for _, btn := range s.Buttons {
-				typed = append(typed, fmt.Sprintf("%q", btn.Command()))
+				typed = append(typed, fmt.Sprintf("%q", btn.Typed()))
 			}
 			fmt.Fprintf(&b, "    type %s\n", strings.Join(typed, " or "))
 		}

@@ -215,8 +215,8 @@ func buttonRows(ss []bot.Section) (rows []discordgo.MessageComponent, dropped in
 			}
 			seen[id] = true
 			label := buttonLabel(b)
-			if withButtons > 1 && !strings.Contains(label, b.Value) {
-				label = truncate(label+" "+b.Value, maxButtonLabel)
+			if withButtons > 1 && !strings.Contains(label, b.Target()) {
+				label = truncate(label+" "+b.Target(), maxButtonLabel)
 			}
 			row.Components = append(row.Components, discordgo.Button{
 				Label:    label,

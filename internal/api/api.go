@@ -32,7 +32,7 @@ type Proposals interface {
 	Propose(ctx context.Context, r remediation.Request) (remediation.Proposal, error)
 	Get(ctx context.Context, id string) (remediation.Proposal, error)
 	List(ctx context.Context, states ...remediation.State) ([]remediation.Proposal, error)
-	Approve(ctx context.Context, id string, who remediation.Actor) (remediation.Proposal, error)
+	ApprovePlan(ctx context.Context, id, planHash string, who remediation.Actor) (remediation.Proposal, error)
 	Reject(ctx context.Context, id string, who remediation.Actor, reason string) (remediation.Proposal, error)
 	Paused(ctx context.Context) (bool, string)
 }

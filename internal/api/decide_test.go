@@ -283,3 +283,24 @@ func TestSlowApprovalIsAnswered(t *testing.T) {
 		t.Fatalf("approve: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestApprovalNamesPlan: an approval that names a plan_hash counts only for that plan.
+func TestApprovalNamesPlan(t *testing.T) {
+	f := newFixture(t, nil)
+	r := f.do(t, "POST", "/api/v1/proposals", "operator", `{"action":"test.scale","params":{"group":"web-asg","to":"4"}}`)
+	var p remediation.Proposal
+	r.decode(t, &p)
+	approve := "/api/v1/proposals/" + p.ID + "/approve"
+	if r := f.do(t, "POST", approve, "operator2", `{"plan_hash":"0123456789abcdef"}`); r.status != http.StatusConflict || !strings.Contains(string(r.body), "not the plan") {
+		t.Fatalf("approval of another plan: %d %s", r.status, r.body)
+	}
+	if r := f.do(t, "POST", approve, "operator2", `{"plan_hash":"not hex"}`); r.status != http.StatusBadRequest {
+		t.Fatalf("bad plan_hash: %d %s", r.status, r.body)
+	}
+	if f.act.runs.Load() != 0 {
+		t.Fatal("ran on an approval of another plan")
+	}
+	if r := f.do(t, "POST", approve, "operator2", `{"plan_hash":"`+p.PlanHash+`"}`); r.status != http.StatusOK || f.act.runs.Load() != 1 {
+		t.Fatalf("approval of the plan: %d %s", r.status, r.body)
+	}
+}

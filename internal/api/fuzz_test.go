@@ -33,6 +33,24 @@ func FuzzParseProposeRequest(f *testing.F) {
 }
 
 // FuzzParseRejectRequest does the same for the rejection body, which may be empty.
+func FuzzParseApproveRequest(f *testing.F) {
+	for _, s := range []string{``, `{}`, `{"plan_hash":"9c1e2d3f4a5b6c7d"}`, `{"plan_hash":"XYZ"}`, `{"plan_hash":1}`, `{"plan":"x"}`, `{} []`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req, e := parseApproveRequest(bytes.NewReader(body))
+		if e != nil {
+			if e.Status != http.StatusBadRequest || e.Code != CodeBadRequest {
+				t.Fatalf("bad refusal %+v", e)
+			}
+			return
+		}
+		if len(req.PlanHash) > 64 || strings.Trim(req.PlanHash, "0123456789abcdef") != "" {
+			t.Fatalf("accepted plan_hash %q", req.PlanHash)
+		}
+	})
+}
+
 func FuzzParseRejectRequest(f *testing.F) {
 	for _, s := range []string{``, `{}`, `{"reason":"not now"}`, `{"reason":1}`, `{"why":"x"}`, `{"reason":"\xff"}`, `{} []`} {
 		f.Add([]byte(s))

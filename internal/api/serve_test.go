@@ -214,7 +214,7 @@ func TestInternalErrorsAndTimeouts(t *testing.T) {
 	}
 }
 
-// slowApprovals holds Approve until release closes, ignoring the request's context as an
+// slowApprovals holds ApprovePlan until release closes, ignoring the request's context as an
 // approval waiting for a long action does.
 type slowApprovals struct {
 	Proposals
@@ -222,10 +222,10 @@ type slowApprovals struct {
 	done    chan struct{}
 }
 
-func (s *slowApprovals) Approve(ctx context.Context, id string, who remediation.Actor) (remediation.Proposal, error) {
+func (s *slowApprovals) ApprovePlan(ctx context.Context, id, plan string, who remediation.Actor) (remediation.Proposal, error) {
 	defer close(s.done)
 	<-s.release
-	return s.Proposals.Approve(context.WithoutCancel(ctx), id, who)
+	return s.Proposals.ApprovePlan(context.WithoutCancel(ctx), id, plan, who)
 }
 
 // syncWriter serialises writes from concurrent handlers.

@@ -29,6 +29,24 @@ type ProposeRequest struct {
 	DryRun   bool           `json:"dry_run,omitempty"`  // describe, never execute
 }
 
+// ApproveRequest is the optional body of POST /api/v1/proposals/{id}/approve. With PlanHash
+// set, the approval counts only if the proposal still has that plan, as a chat button's does.
+type ApproveRequest struct {
+	PlanHash string `json:"plan_hash,omitempty"`
+}
+
+// parseApproveRequest decodes the optional body of an approval.
+func parseApproveRequest(body io.Reader) (ApproveRequest, *Error) {
+	var req ApproveRequest
+	if e := decodeJSON(body, &req, true); e != nil {
+		return req, e
+	}
+	if len(req.PlanHash) > 64 || strings.ContainsFunc(req.PlanHash, func(r rune) bool { return !strings.ContainsRune("0123456789abcdef", r) }) {
+		return req, badRequest("plan_hash: the hex plan_hash of the proposal, such as 9c1e2d3f4a5b6c7d")
+	}
+	return req, nil
+}
+
 // RejectRequest is the optional body of POST /api/v1/proposals/{id}/reject.
 type RejectRequest struct {
 	Reason string `json:"reason,omitempty"`
@@ -157,7 +175,8 @@ func (a *API) propose(w http.ResponseWriter, r *http.Request, k Key) error {
 }
 
 func (a *API) approve(w http.ResponseWriter, r *http.Request, k Key) error {
-	if e := decodeJSON(r.Body, &struct{}{}, true); e != nil {
+	req, e := parseApproveRequest(r.Body)
+	if e != nil {
 		return e
 	}
 	id := r.PathValue("id")
@@ -165,9 +184,9 @@ func (a *API) approve(w http.ResponseWriter, r *http.Request, k Key) error {
 		return e
 	}
 	who := k.Actor()
-	p, err := a.o.Proposals.Approve(r.Context(), id, who)
+	p, err := a.o.Proposals.ApprovePlan(r.Context(), id, req.PlanHash, who)
 	if obs.IsUser(err) {
-		return a.refused(r, k, id, err)
+		return a.refused(r, k, id, req.PlanHash, err)
 	}
 	if err != nil {
 		return fmt.Errorf("approve %s: %w", id, err)
@@ -186,7 +205,7 @@ func (a *API) reject(w http.ResponseWriter, r *http.Request, k Key) error {
 	}
 	p, err := a.o.Proposals.Reject(r.Context(), id, k.Actor(), req.Reason)
 	if obs.IsUser(err) {
-		return a.refused(r, k, id, err)
+		return a.refused(r, k, id, "", err)
 	}
 	if err != nil {
 		return fmt.Errorf("reject %s: %w", id, err)
@@ -203,10 +222,10 @@ func (a *API) exists(r *http.Request, id string) *Error {
 }
 
 // refused maps the Manager's refusal of a decision to 409 when the proposal's state is in the
-// way (decided, expired, already approved by this key, remediation paused) and to 403 when the
-// key may not decide it; either way the Manager's message is shown. Forbidden requests are also
-// audited as api.denied.
-func (a *API) refused(r *http.Request, k Key, id string, err error) error {
+// way (decided, expired, already approved by this key, not the plan the approval named,
+// remediation paused) and to 403 when the key may not decide it; either way the Manager's
+// message is shown. Forbidden requests are also audited as api.denied.
+func (a *API) refused(r *http.Request, k Key, id, plan string, err error) error {
 	msg := err.Error()
 	conflict := errorf(http.StatusConflict, CodeConflict, "%s", msg)
 	if paused, _ := a.o.Proposals.Paused(r.Context()); paused {
@@ -220,7 +239,7 @@ func (a *API) refused(r *http.Request, k Key, id string, err error) error {
 		return fmt.Errorf("re-read proposal %s: %w", id, gerr)
 	}
 	actorID := k.Actor().ID
-	if p.State != remediation.StatePending || !a.o.Now().Before(p.ExpiresAt) ||
+	if p.State != remediation.StatePending || !a.o.Now().Before(p.ExpiresAt) || (plan != "" && plan != p.PlanHash) ||
 		slices.ContainsFunc(p.Approvals, func(ap remediation.Approval) bool { return ap.Actor.ID == actorID }) {
 		return conflict
 	}
