@@ -226,8 +226,10 @@ func TestDiscordEndToEnd(t *testing.T) {
 		return readDiscordMessage(t, r).button("approve") != ""
 	})
 	card := readDiscordMessage(t, cardReq)
-	id := card.button("approve")
-	if !regexp.MustCompile(`^p-[0-9a-f]+$`).MatchString(id) || card.button("reject") != id || len(card.Embeds) != 1 {
+	// The Approve button names the proposal and the plan hash the card shows.
+	approveValue := card.button("approve")
+	id, _, _ := strings.Cut(approveValue, ".")
+	if !regexp.MustCompile(`^p-[0-9a-f]+\.[0-9a-f]{16}$`).MatchString(approveValue) || card.button("reject") != id || len(card.Embeds) != 1 {
 		t.Fatalf("card %s %s: %d embeds, components %+v; want one embed with Approve and Reject naming one proposal",
 			cardReq.Method, cardReq.Path, len(card.Embeds), card.Components)
 	}
@@ -264,7 +266,7 @@ func TestDiscordEndToEnd(t *testing.T) {
 
 	// A member without the role clicks Approve: deferred, then refused privately.
 	w.interaction(fake.Button(discordfake.Interaction{ID: "I-refused", Token: "tok-refused", ChannelID: discordAlerts, Member: viewer},
-		ref.ID, "Approve", "approve:"+id), 6)
+		ref.ID, "Approve", "approve:"+approveValue), 6)
 	if m := w.followup("tok-refused"); m.Flags&ephemeral == 0 || !strings.Contains(m.text(), "approving "+id+" needs role operator") {
 		t.Fatalf("refusal followup = flags %d %q, want a private \"needs role operator\"", m.Flags, m.text())
 	}
@@ -275,7 +277,7 @@ func TestDiscordEndToEnd(t *testing.T) {
 	// A member of the mapped role clicks Approve: the action runs, the card is edited.
 	operator := discordfake.Member{ID: discordOperator, Username: "alice", Roles: []string{"RGUEST", discordOpsRole}}
 	w.interaction(fake.Button(discordfake.Interaction{ID: "I-approve", Token: "tok-approve", ChannelID: discordAlerts, Member: operator},
-		ref.ID, "Approve", "approve:"+id), 6)
+		ref.ID, "Approve", "approve:"+approveValue), 6)
 	if m := w.followup("tok-approve"); !strings.Contains(m.text(), id+" succeeded") {
 		t.Fatalf("approval followup = %q, want \"%s succeeded\"", m.text(), id)
 	}
@@ -294,7 +296,7 @@ func TestDiscordEndToEnd(t *testing.T) {
 
 	// A second click runs nothing more.
 	w.interaction(fake.Button(discordfake.Interaction{ID: "I-again", Token: "tok-again", ChannelID: discordAlerts, Member: operator},
-		ref.ID, "Approve", "approve:"+id), 6)
+		ref.ID, "Approve", "approve:"+approveValue), 6)
 	if m := w.followup("tok-again"); m.Flags&ephemeral == 0 || !strings.Contains(m.text(), "proposal "+id+" is already succeeded") {
 		t.Fatalf("second click followup = flags %d %q, want a private \"already succeeded\"", m.Flags, m.text())
 	}

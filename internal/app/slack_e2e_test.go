@@ -365,8 +365,10 @@ func TestSlackEndToEnd(t *testing.T) {
 	if proposed.Channel != slackAlerts || cardTS == "" || !strings.Contains(proposed.Text, "above the expected band") {
 		t.Fatalf("%s to %q ts %q with text %q, want the spike's card in %s", card.Method, proposed.Channel, cardTS, proposed.Text, slackAlerts)
 	}
-	id := proposed.button("approve")
-	if !regexp.MustCompile(`^p-[0-9a-f]+$`).MatchString(id) || proposed.button("reject") != id {
+	// The Approve button names the proposal and the plan hash the card shows.
+	approveValue := proposed.button("approve")
+	id, _, _ := strings.Cut(approveValue, ".")
+	if !regexp.MustCompile(`^p-[0-9a-f]+\.[0-9a-f]{16}$`).MatchString(approveValue) || proposed.button("reject") != id {
 		t.Fatalf("card buttons %+v, want Approve and Reject naming one proposal", proposed.Buttons)
 	}
 	if !strings.Contains(proposed.Blocks, "Proposal "+id+": script scale_up.sh web-asg 2 3") {
@@ -385,7 +387,7 @@ func TestSlackEndToEnd(t *testing.T) {
 	}
 
 	// A viewer's click is refused, privately, and audited.
-	w.send(slackfake.BlockAction("e-refused", slackViewer, "bob", slackAlerts, cardTS, "approve", id, fake.ResponseURL("refused")))
+	w.send(slackfake.BlockAction("e-refused", slackViewer, "bob", slackAlerts, cardTS, "approve", approveValue, fake.ResponseURL("refused")))
 	if r := w.response("refused"); r.ResponseType != "ephemeral" || !strings.Contains(r.Text, "approving "+id+" needs role operator") {
 		t.Fatalf("refusal = %+v, want an ephemeral \"needs role operator\"", r)
 	}
@@ -398,7 +400,7 @@ func TestSlackEndToEnd(t *testing.T) {
 	}
 
 	// The operator's click runs the action and edits the card in place.
-	approve := slackfake.BlockAction("e-approve", slackOperator, "alice", slackAlerts, cardTS, "approve", id, fake.ResponseURL("approve"))
+	approve := slackfake.BlockAction("e-approve", slackOperator, "alice", slackAlerts, cardTS, "approve", approveValue, fake.ResponseURL("approve"))
 	w.send(approve)
 	if r := w.response("approve"); r.ResponseType != "ephemeral" || !strings.Contains(r.Text, id+" succeeded") {
 		t.Fatalf("approval reply = %+v, want an ephemeral \"%s succeeded\"", r, id)
@@ -420,7 +422,7 @@ func TestSlackEndToEnd(t *testing.T) {
 
 	// Slack redelivers the click, and the operator clicks again: nothing more runs.
 	w.send(approve)
-	w.send(slackfake.BlockAction("e-again", slackOperator, "alice", slackAlerts, cardTS, "approve", id, fake.ResponseURL("again")))
+	w.send(slackfake.BlockAction("e-again", slackOperator, "alice", slackAlerts, cardTS, "approve", approveValue, fake.ResponseURL("again")))
 	if r := w.response("again"); r.ResponseType != "ephemeral" || !strings.Contains(r.Text, "proposal "+id+" is already succeeded") {
 		t.Fatalf("second click reply = %+v, want \"already succeeded\"", r)
 	}
