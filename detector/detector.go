@@ -107,6 +107,9 @@ func New(o Options) (*Detector, error) {
 
 // Run schedules every check and blocks until ctx ends, then waits for running ticks.
 func (d *Detector) Run(ctx context.Context) error {
+	for _, r := range d.forgetRemovedChecks(ctx) {
+		d.o.OnRecovery(ctx, r)
+	}
 	c := cron.New(cron.WithLocation(time.UTC))
 	for _, ch := range d.checks {
 		c.Schedule(ch.spec.Schedule, cron.FuncJob(func() { ch.scheduled(ctx) }))
@@ -159,7 +162,7 @@ func (d *Detector) Tick(ctx context.Context, name string) ([]Anomaly, error) {
 // CheckStatus is what `status` and /readyz show about a check.
 type CheckStatus struct {
 	Name      string
-	Up        bool // false while the source fails
+	Up        bool // false while the source fails, or while ticks keep being skipped
 	LastTick  time.Time
 	LastError string
 	Series    int
@@ -174,6 +177,9 @@ func (d *Detector) Status() []CheckStatus {
 		ch.mu.Lock()
 		st := CheckStatus{Name: ch.spec.Name, Up: ch.failures == 0, LastTick: ch.lastTick, LastError: ch.lastErr,
 			Series: len(ch.series), Skipped: ch.skipped.Load()}
+		if why := ch.stuck(); why != "" {
+			st.Up, st.LastError = false, why
+		}
 		for _, s := range ch.series {
 			if !s.since.IsZero() {
 				st.Anomalous++
@@ -208,12 +214,20 @@ func (d *Detector) History(name string) []SeriesHistory {
 	return nil
 }
 
+// stuckAfter is the number of ticks in a row skipped because the previous one still runs after
+// which the check counts as down.
+const stuckAfter = 3
+
 // check is one CheckSpec with its per-series state.
 type check struct {
 	spec    CheckSpec
 	d       *Detector
 	running atomic.Bool
 	skipped atomic.Uint64
+	// skippedInRow counts the ticks skipped since a tick last finished; at stuckAfter the check
+	// counts as down, as a stuck source or callback would otherwise never show.
+	skippedInRow atomic.Uint32
+	tickStarted  atomic.Int64 // Unix nanoseconds when the running tick started
 
 	mu        sync.Mutex
 	series    map[string]*seriesState
@@ -230,9 +244,16 @@ func (ch *check) scheduled(ctx context.Context) {
 	if !ch.running.CompareAndSwap(false, true) {
 		ch.skipped.Add(1)
 		ch.d.m.skipped.WithLabelValues(ch.spec.Name).Inc()
+		if ch.skippedInRow.Add(1) >= stuckAfter {
+			ch.d.m.up.WithLabelValues(ch.spec.Name).Set(0)
+		}
 		return
 	}
-	defer ch.running.Store(false)
+	ch.tickStarted.Store(time.Now().UnixNano())
+	defer func() {
+		ch.skippedInRow.Store(0)
+		ch.running.Store(false)
+	}()
 	now := ch.d.o.Now()
 	interval := ch.spec.Schedule.Next(now).Sub(now)
 	if j := min(interval/10, 5*time.Second); j > 0 {
@@ -254,12 +275,25 @@ func (ch *check) scheduled(ctx context.Context) {
 	}
 }
 
+// stuck says why the check counts as down while its ticks keep being skipped, or is empty.
+func (ch *check) stuck() string {
+	n := ch.skippedInRow.Load()
+	if n < stuckAfter {
+		return ""
+	}
+	return fmt.Sprintf("the tick started at %s is still running; %d ticks skipped since",
+		time.Unix(0, ch.tickStarted.Load()).UTC().Format(time.RFC3339), n)
+}
+
 func (ch *check) tick(ctx context.Context) ([]Anomaly, error) {
 	start := time.Now()
 	name := ch.spec.Name
 	defer func() { ch.d.m.tick.WithLabelValues(name).Observe(time.Since(start).Seconds()) }()
-	ch.loadStates(ctx)
-	batch, err := ch.spec.Source.Fetch(ctx, ch.d.o.Now())
+	err := ch.loadStates(ctx)
+	var batch []Series
+	if err == nil {
+		batch, err = ch.spec.Source.Fetch(ctx, ch.d.o.Now())
+	}
 	ch.mu.Lock()
 	ch.lastTick = ch.d.o.Now()
 	if err != nil {
@@ -279,22 +313,29 @@ func (ch *check) tick(ctx context.Context) ([]Anomaly, error) {
 	var recovered []Recovery
 	var maxScore float64
 	var points int
+	spanMoved := false
 	for _, s := range batch {
-		labels := maps.Clone(s.Labels)
+		// The check's labels add to the series' own; a series label of the same name wins, so
+		// two series never merge into one.
+		labels := maps.Clone(ch.spec.Labels)
 		if labels == nil {
 			labels = map[string]string{}
 		}
-		maps.Copy(labels, ch.spec.Labels)
+		maps.Copy(labels, s.Labels)
 		key := Key(labels)
 		st, ok := ch.series[key]
 		if !ok {
 			st = &seriesState{labels: labels, model: ch.spec.Factory(), seenAt: ch.lastTick}
 			ch.series[key] = st
 		}
+		before := st.since
 		as, recs, n, ms := ch.observe(st, s.Points)
 		if n > 0 {
 			st.seenAt = ch.lastTick
 		}
+		// A span that opened or closed is saved now, not at the next periodic save: after a
+		// crash the series must still know it has an incident open, or it would never end.
+		spanMoved = spanMoved || !st.since.Equal(before)
 		points += n
 		maxScore = max(maxScore, ms)
 		found = append(found, as...)
@@ -303,7 +344,7 @@ func (ch *check) tick(ctx context.Context) ([]Anomaly, error) {
 	ch.d.m.points.WithLabelValues(name).Add(float64(points))
 	ch.d.m.maxScore.WithLabelValues(name).Set(maxScore)
 	recovered = append(recovered, ch.forget(ctx)...)
-	if now := time.Now(); now.Sub(ch.lastSave) >= ch.d.o.SaveEvery {
+	if now := time.Now(); spanMoved || now.Sub(ch.lastSave) >= ch.d.o.SaveEvery {
 		ch.saveStates(ctx)
 		ch.lastSave = now
 	}

@@ -3,6 +3,8 @@ package detector
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/smartcloudops/smartcloudops/internal/obs"
@@ -23,37 +25,47 @@ func (ch *check) stateKey(labels map[string]string) string {
 	return statePrefix + ch.spec.Name + "/" + Fingerprint(labels)
 }
 
-// loadStates restores the check's series from the store once, before its first tick.
-func (ch *check) loadStates(ctx context.Context) {
+// loadStates restores the check's series from the store once, before its first tick. Until it
+// has, the check does not score: a tick on fresh models would save them over the stored state.
+// A record that is not JSON is deleted; one whose model this build cannot read keeps its place
+// in time and its open span with a fresh model, which the next save writes over it.
+func (ch *check) loadStates(ctx context.Context) error {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	if ch.loadedAll || ch.d.o.Store == nil || ch.d.o.LoadModel == nil {
 		ch.loadedAll = true
-		return
+		return nil
 	}
 	kvs, err := ch.d.o.Store.List(ctx, statePrefix+ch.spec.Name+"/")
 	if err != nil {
-		ch.d.log.WarnContext(ctx, "model state not loaded; series start fresh", obs.KeyCheck, ch.spec.Name, obs.KeyErr, err)
-		return // try again next tick
+		return fmt.Errorf("model state not loaded (the check waits for it): %w", err)
 	}
 	ch.loadedAll = true
+	var corrupt []store.Op
 	for _, kv := range kvs {
 		var s savedSeries
-		if err := json.Unmarshal(kv.Value, &s); err != nil {
-			ch.d.log.WarnContext(ctx, "corrupt model state ignored", "key", kv.Key, obs.KeyErr, err)
+		if err := json.Unmarshal(kv.Value, &s); err != nil || s.Labels == nil {
+			ch.d.log.WarnContext(ctx, "corrupt model state deleted", "key", kv.Key, obs.KeyErr, err)
+			corrupt = append(corrupt, store.Op{Key: kv.Key, Delete: true})
 			continue
 		}
-		m, err := ch.d.o.LoadModel(s.Model)
-		if err != nil {
-			ch.d.log.WarnContext(ctx, "model state not usable; series starts fresh", "key", kv.Key, obs.KeyErr, err)
-			continue
+		st := &seriesState{labels: s.Labels, lastT: s.LastT, since: s.Since, seenAt: ch.d.o.Now()}
+		if st.model, err = ch.d.o.LoadModel(s.Model); err != nil {
+			ch.d.log.WarnContext(ctx, "model state not usable; the series learns afresh", "key", kv.Key, obs.KeyErr, err)
+			st.model, st.dirty = ch.spec.Factory(), true
 		}
 		// A restored series gets the whole ForgetAfter from now to send its next point.
-		ch.series[Key(s.Labels)] = &seriesState{labels: s.Labels, model: m, lastT: s.LastT, since: s.Since, seenAt: ch.d.o.Now()}
+		ch.series[Key(s.Labels)] = st
+	}
+	if len(corrupt) > 0 {
+		if _, err := ch.d.o.Store.Txn(ctx, nil, corrupt); err != nil {
+			ch.d.log.WarnContext(ctx, "corrupt model state not deleted", obs.KeyCheck, ch.spec.Name, obs.KeyErr, err)
+		}
 	}
 	if len(kvs) > 0 {
 		ch.d.log.InfoContext(ctx, "model state restored", obs.KeyCheck, ch.spec.Name, "series", len(ch.series))
 	}
+	return nil
 }
 
 // saveStates writes every series whose model changed this tick, in one transaction. Called with
@@ -117,6 +129,52 @@ func (ch *check) forget(ctx context.Context) []Recovery {
 			// forgotten again ForgetAfter later.
 			ch.d.log.WarnContext(ctx, "state of forgotten series not deleted", obs.KeyCheck, ch.spec.Name, obs.KeyErr, err)
 		}
+	}
+	return recs
+}
+
+// forgetRemovedChecks deletes the stored state of checks that are no longer configured, once,
+// when the detector starts, and returns a Recovery marked Stale for each series that was in an
+// anomalous span, so the incidents of a removed or renamed check do not stay open. It does
+// nothing unless ForgetAfter is set: with retention.series at 0 everything is kept.
+func (d *Detector) forgetRemovedChecks(ctx context.Context) []Recovery {
+	if d.o.Store == nil || d.o.ForgetAfter <= 0 {
+		return nil
+	}
+	kvs, err := d.o.Store.List(ctx, statePrefix)
+	if err != nil {
+		d.log.WarnContext(ctx, "state of removed checks not looked for", obs.KeyErr, err)
+		return nil
+	}
+	known := map[string]bool{}
+	for _, ch := range d.checks {
+		known[ch.spec.Name] = true
+	}
+	var ops []store.Op
+	var recs []Recovery
+	removed := map[string]int{}
+	for _, kv := range kvs {
+		name, _, ok := strings.Cut(strings.TrimPrefix(kv.Key, statePrefix), "/")
+		if !ok || known[name] {
+			continue
+		}
+		ops = append(ops, store.Op{Key: kv.Key, Delete: true})
+		removed[name]++
+		var s savedSeries
+		if json.Unmarshal(kv.Value, &s) == nil && !s.Since.IsZero() {
+			recs = append(recs, Recovery{Check: name, Labels: s.Labels, T: d.o.Now(), Since: s.Since, Stale: true})
+		}
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	if _, err := d.o.Store.Txn(ctx, nil, ops); err != nil {
+		d.log.WarnContext(ctx, "state of removed checks not deleted", obs.KeyErr, err)
+		return nil
+	}
+	for name, n := range removed {
+		d.m.forgotten.WithLabelValues(name).Add(float64(n))
+		d.log.InfoContext(ctx, "state of a check no longer configured deleted", obs.KeyCheck, name, "series", n)
 	}
 	return recs
 }
