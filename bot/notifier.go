@@ -215,8 +215,13 @@ func (n *Notifier) process(ctx context.Context, batch []queued) {
 		// Count the new incident cards per channel; channels with a burst get grouped cards.
 		fresh := map[string][]view{}
 		isNew := make([]bool, len(views))
+		muted := make([]bool, len(views))
 		for i, v := range views {
 			if v.inc != nil && !n.hasCard(ctx, t, v.key) {
+				if muteNewCard(v) {
+					muted[i] = true
+					continue
+				}
 				isNew[i] = true
 				ch := t.channel(v.sev, v.labels)
 				fresh[ch] = append(fresh[ch], v)
@@ -225,6 +230,9 @@ func (n *Notifier) process(ctx context.Context, batch []queued) {
 		var rest []view // in queue order, so cards appear in the order things happened
 		grouped := map[string]bool{}
 		for i, v := range views {
+			if muted[i] {
+				continue
+			}
 			if !isNew[i] {
 				rest = append(rest, v)
 				continue
@@ -251,6 +259,15 @@ func (n *Notifier) process(ctx context.Context, batch []queued) {
 			}
 		}
 	}
+}
+
+// muteNewCard reports whether v, an incident without a card on some platform yet, is to get
+// none: a silence mutes an incident's opening. The incident package reports the changes of a
+// silenced incident only when it has been reported before; this also covers incidents stored
+// before it kept track, and ones silenced before their first card went out. An incident with
+// proposals still gets its card, which carries their buttons.
+func muteNewCard(v view) bool {
+	return v.inc != nil && v.inc.Silenced != "" && len(v.props) == 0
 }
 
 type cardRecord struct {

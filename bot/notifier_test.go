@@ -22,6 +22,7 @@ type recorder struct {
 	mu    sync.Mutex
 	calls []string
 	n     int
+	last  Message // the latest card posted or edited
 }
 
 func (r *recorder) Name() string                             { return "rec" }
@@ -31,11 +32,15 @@ func (r *recorder) Post(_ context.Context, ch string, m Message) (Ref, error) {
 	r.mu.Lock()
 	r.n++
 	id := fmt.Sprint(r.n)
+	r.last = m
 	r.mu.Unlock()
 	r.log("post " + ch + " " + m.Title)
 	return Ref{Platform: "rec", Channel: ch, ID: id}, nil
 }
 func (r *recorder) Update(_ context.Context, ref Ref, m Message) error {
+	r.mu.Lock()
+	r.last = m
+	r.mu.Unlock()
 	r.log("update " + ref.ID + " " + m.Title)
 	return nil
 }
@@ -161,4 +166,75 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+func hasSilenceButton(m Message) bool {
+	for _, s := range m.Sections {
+		for _, b := range s.Buttons {
+			if b.Action == ActionSilence {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestSilencedCardShowsSilenceAndResolution: silencing an incident that has a card edits the
+// card (silenced, no Silence button), and its resolution edits it again.
+func TestSilencedCardShowsSilenceAndResolution(t *testing.T) {
+	n, rec, inc := setup(t)
+	ctx := context.Background()
+	a := anomaly("web-1", "warning", nil)
+	in, _, _ := inc.FromAnomaly(ctx, a)
+	n.Flush(ctx)
+	if !hasSilenceButton(rec.last) {
+		t.Fatalf("open card without a Silence button: %+v", rec.last)
+	}
+	s, err := inc.SilenceIncident(ctx, in.ID, time.Hour, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Flush(ctx)
+	if hasSilenceButton(rec.last) || !strings.Contains(rec.last.Footer, "silenced ("+s.ID+")") {
+		t.Fatalf("silenced card: %+v", rec.last)
+	}
+	a.Value = 120
+	inc.FromAnomaly(ctx, a)
+	n.Flush(ctx)
+	inc.FromRecovery(ctx, detector.Recovery{Check: "cpu", Labels: a.Labels, T: time.Now()})
+	n.Flush(ctx)
+	want := "post C-ops cpu above the expected band on host=web-1\n" +
+		"update 1 cpu above the expected band on host=web-1\n" +
+		"update 1 Resolved: cpu above the expected band on host=web-1"
+	if got := strings.Join(rec.calls, "\n"); got != want {
+		t.Fatalf("calls:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestSilencedIncidentWithoutCardGetsNone: an incident silenced before its card went out, or
+// before it was ever reported, gets no card, not even for its resolution.
+func TestSilencedIncidentWithoutCardGetsNone(t *testing.T) {
+	n, rec, inc := setup(t)
+	ctx := context.Background()
+	// Reported, but silenced before the notifier ran.
+	a := anomaly("web-1", "warning", nil)
+	in, _, _ := inc.FromAnomaly(ctx, a)
+	if _, err := inc.SilenceIncident(ctx, in.ID, time.Hour, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	n.Flush(ctx)
+	inc.FromRecovery(ctx, detector.Recovery{Check: "cpu", Labels: a.Labels, T: time.Now()})
+	n.Flush(ctx)
+	// Opened silenced.
+	if _, err := inc.AddSilence(ctx, map[string]string{"host": "db-1"}, time.Hour, "alice", ""); err != nil {
+		t.Fatal(err)
+	}
+	b := anomaly("db-1", "warning", nil)
+	inc.FromAnomaly(ctx, b)
+	n.Flush(ctx)
+	inc.FromRecovery(ctx, detector.Recovery{Check: "cpu", Labels: b.Labels, T: time.Now()})
+	n.Flush(ctx)
+	if len(rec.calls) != 0 {
+		t.Fatalf("silenced incidents got cards: %q", rec.calls)
+	}
 }

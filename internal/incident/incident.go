@@ -69,6 +69,7 @@ type Incident struct {
 	ChartPath   string            `json:"chart_path,omitempty"`
 	Silenced    string            `json:"silenced,omitempty"` // ID of the silence muting it
 	Proposals   []string          `json:"proposals,omitempty"`
+	Unreported  bool              `json:"unreported,omitempty"` // opened silenced, no change of it reported since: no card shows it
 }
 
 // Alert is one Alertmanager alert inside an incident.
@@ -99,6 +100,9 @@ func (c Change) String() string {
 type Options struct {
 	Store store.Store
 	// OnChange is called after an incident is opened, updated or resolved, unless it is silenced.
+	// A silence mutes an incident's opening and its updates, but once an incident has been
+	// reported the start or end of its silence and its resolution are reported too, so that what
+	// was posted about it never goes stale. See reportable.
 	OnChange func(ctx context.Context, inc Incident, c Change)
 	// Chart, when set, draws the chart of an anomaly incident when it opens and returns the
 	// file's path ("" when it could not).
@@ -173,8 +177,9 @@ func newID() string {
 }
 
 // upsert opens the incident for fp, or updates the open one, with fn applied; it returns the
-// incident and whether it was opened. isNew tells fn which case it is in.
-func (m *Manager) upsert(ctx context.Context, fp string, fn func(inc *Incident, isNew bool) (changed bool)) (Incident, Change, error) {
+// incident, the change, and whether the change is to be reported (see reportable). isNew tells
+// fn which case it is in.
+func (m *Manager) upsert(ctx context.Context, fp string, fn func(inc *Incident, isNew bool) (changed bool)) (Incident, Change, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for attempt := 0; ; attempt++ {
@@ -188,36 +193,42 @@ func (m *Manager) upsert(ctx context.Context, fp string, fn func(inc *Incident, 
 			inc = Incident{ID: newID(), Fingerprint: fp, State: StateOpen, OpenedAt: m.o.Now().UTC()}
 			cmps = []store.Cmp{{Key: fpPrefix + fp, Rev: 0}, {Key: incPrefix + inc.ID, Rev: 0}}
 		case err != nil:
-			return inc, 0, err
+			return inc, 0, false, err
 		default:
 			kv, err := m.o.Store.Get(ctx, incPrefix+string(idkv.Value))
 			if err != nil {
-				return inc, 0, fmt.Errorf("open incident %s: %w", idkv.Value, err)
+				return inc, 0, false, fmt.Errorf("open incident %s: %w", idkv.Value, err)
 			}
 			// The routine update held in memory is newer than the stored incident.
 			if p, ok := m.pending[string(idkv.Value)]; ok {
 				inc = clone(p)
 			} else if err := json.Unmarshal(kv.Value, &inc); err != nil {
-				return inc, 0, fmt.Errorf("incident %s is corrupt: %w", idkv.Value, err)
+				return inc, 0, false, fmt.Errorf("incident %s is corrupt: %w", idkv.Value, err)
 			}
 			cmps = []store.Cmp{{Key: fpPrefix + fp, Rev: idkv.Rev}, {Key: incPrefix + inc.ID, Rev: kv.Rev}}
 		}
 		before := clone(inc)
 		if !fn(&inc, isNew) && !isNew {
-			return inc, 0, nil
-		}
-		if !isNew && routine(before, inc) {
-			m.pending[inc.ID] = clone(inc)
-			return inc, Updated, nil
+			return inc, 0, false, nil
 		}
 		change := Updated
-		ops := []store.Op{{Key: incPrefix + inc.ID, Value: mustJSON(inc)}}
 		switch {
 		case inc.State == StateResolved:
 			change = Resolved
-			ops = append(ops, store.Op{Key: fpPrefix + fp, Delete: true})
 		case isNew:
 			change = Opened
+		}
+		report := reportable(before, inc, change, isNew)
+		inc.Unreported = !report && (isNew || before.Unreported)
+		if !isNew && routine(before, inc) {
+			m.pending[inc.ID] = clone(inc)
+			return inc, Updated, report, nil
+		}
+		ops := []store.Op{{Key: incPrefix + inc.ID, Value: mustJSON(inc)}}
+		switch change {
+		case Resolved:
+			ops = append(ops, store.Op{Key: fpPrefix + fp, Delete: true})
+		case Opened:
 			ops = append(ops, store.Op{Key: fpPrefix + fp, Value: []byte(inc.ID)})
 		}
 		_, err = m.o.Store.Txn(ctx, cmps, ops)
@@ -225,14 +236,14 @@ func (m *Manager) upsert(ctx context.Context, fp string, fn func(inc *Incident, 
 			continue
 		}
 		if err != nil {
-			return inc, 0, err
+			return inc, 0, false, err
 		}
 		delete(m.pending, inc.ID)
 		if change == Opened {
 			m.opened.WithLabelValues(inc.Source).Inc()
 			m.log.InfoContext(ctx, "incident opened", obs.KeyIncident, inc.ID, "title", inc.Title)
 		}
-		return inc, change, nil
+		return inc, change, report, nil
 	}
 }
 
@@ -244,12 +255,31 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// notify reports a change unless the incident is silenced.
-func (m *Manager) notify(ctx context.Context, inc Incident, c Change) {
-	if c == 0 || inc.Silenced != "" {
+// notify reports a change that reportable let through.
+func (m *Manager) notify(ctx context.Context, inc Incident, c Change, report bool) {
+	if c == 0 || !report {
 		return
 	}
 	m.o.OnChange(ctx, inc, c)
+}
+
+// reportable says whether change c, which made inc of old (a new incident when isNew), is
+// reported through Options.OnChange. An incident that is not silenced reports every change. A
+// silence mutes an incident's opening and its updates while it lasts; but once the incident has
+// been reported, and so has a card, the start, change or end of its silence and its resolution
+// are reported, or the card would show it open, with a Silence button, forever. An incident that
+// opened silenced stays quiet, its resolution included, until a change of it is reported: there
+// is no card to update.
+func reportable(old, inc Incident, c Change, isNew bool) bool {
+	switch {
+	case c == 0:
+		return false
+	case inc.Silenced == "":
+		return true
+	case isNew || old.Unreported:
+		return false
+	}
+	return c == Resolved || old.Silenced != inc.Silenced
 }
 
 // routine reports whether the change from old to inc is a routine update of an open anomaly
@@ -257,7 +287,8 @@ func (m *Manager) notify(ctx context.Context, inc Incident, c Change) {
 // batched write.
 func routine(old, inc Incident) bool {
 	return inc.Source == SourceDetector && inc.State == StateOpen && old.State == StateOpen &&
-		old.Severity == inc.Severity && old.Silenced == inc.Silenced && old.Title == inc.Title &&
+		old.Severity == inc.Severity && old.Silenced == inc.Silenced && old.Unreported == inc.Unreported &&
+		old.Title == inc.Title &&
 		old.ChartPath == inc.ChartPath && slices.Equal(old.Models, inc.Models) &&
 		slices.Equal(old.Proposals, inc.Proposals)
 }

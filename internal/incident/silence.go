@@ -15,10 +15,18 @@ import (
 
 const silencePrefix = "silences/"
 
-// Silence mutes the bot's own anomaly incidents whose labels match, until it ends.
+// CheckMatcher is the matcher key that matches the name of an anomaly's check rather than a
+// label of its series. Like Prometheus's internal labels it starts with "__", so no series label
+// can collide with it.
+const CheckMatcher = "__check__"
+
+// Silence mutes the bot's own anomaly incidents whose labels match, until it ends. Its matchers
+// are label equalities, except CheckMatcher, which matches the check name, and "check" (the key
+// silences made from incidents used before), which matches a series' own "check" label when it
+// has one and the check name otherwise.
 type Silence struct {
 	ID        string            `json:"id"`
-	Matchers  map[string]string `json:"matchers"` // label equality; "check" matches the check name
+	Matchers  map[string]string `json:"matchers"`
 	StartsAt  time.Time         `json:"starts_at"`
 	EndsAt    time.Time         `json:"ends_at"`
 	CreatedBy string            `json:"created_by"`
@@ -28,7 +36,10 @@ type Silence struct {
 func (s Silence) matches(labels map[string]string, check string) bool {
 	for k, v := range s.Matchers {
 		got, ok := labels[k]
-		if k == "check" && !ok {
+		switch {
+		case k == CheckMatcher:
+			got, ok = check, true
+		case k == "check" && !ok:
 			got, ok = check, true
 		}
 		if !ok || got != v {
@@ -38,18 +49,28 @@ func (s Silence) matches(labels map[string]string, check string) bool {
 	return len(s.Matchers) > 0
 }
 
-// String describes the silence for chat: its matchers and end.
+// String describes the silence for chat: its matchers and end, as in
+// `s-1 check "cpu" {asg="web-asg"} until …`; the check name is shown apart from the labels.
 func (s Silence) String() string {
 	keys := make([]string, 0, len(s.Matchers))
 	for k := range s.Matchers {
-		keys = append(keys, k)
+		if k != CheckMatcher {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	ms := make([]string, len(keys))
 	for i, k := range keys {
 		ms[i] = fmt.Sprintf("%s=%q", k, s.Matchers[k])
 	}
-	return fmt.Sprintf("%s {%s} until %s by %s", s.ID, strings.Join(ms, ","), s.EndsAt.Format(time.RFC3339), s.CreatedBy)
+	what := ""
+	if c, ok := s.Matchers[CheckMatcher]; ok {
+		what = fmt.Sprintf(" check %q", c)
+	}
+	if len(ms) > 0 || what == "" {
+		what += " {" + strings.Join(ms, ",") + "}"
+	}
+	return fmt.Sprintf("%s%s until %s by %s", s.ID, what, s.EndsAt.Format(time.RFC3339), s.CreatedBy)
 }
 
 // AddSilence stores a silence lasting d.
@@ -70,7 +91,9 @@ func (m *Manager) AddSilence(ctx context.Context, matchers map[string]string, d 
 	return s, nil
 }
 
-// SilenceIncident silences the labels of incident id for d.
+// SilenceIncident silences the labels of incident id, and its check, for d. The incident shows
+// the silence at once; when it has been reported, the change is reported too, so that its card
+// shows it silenced.
 func (m *Manager) SilenceIncident(ctx context.Context, id string, d time.Duration, by string) (Silence, error) {
 	inc, err := m.Get(ctx, id)
 	if err != nil {
@@ -78,14 +101,23 @@ func (m *Manager) SilenceIncident(ctx context.Context, id string, d time.Duratio
 	}
 	matchers := cloneLabels(inc.Labels)
 	if inc.Check != "" {
-		matchers["check"] = inc.Check
+		matchers[CheckMatcher] = inc.Check
 	}
 	s, err := m.AddSilence(ctx, matchers, d, by, "silenced from incident "+id)
 	if err != nil {
 		return s, err
 	}
-	_, err = m.Update(ctx, id, func(inc *Incident) { inc.Silenced = s.ID })
-	return s, err
+	report := false
+	inc, err = m.Update(ctx, id, func(inc *Incident) {
+		old := clone(*inc)
+		inc.Silenced = s.ID
+		report = reportable(old, *inc, Updated, false)
+	})
+	if err != nil {
+		return s, err
+	}
+	m.notify(ctx, inc, Updated, report)
+	return s, nil
 }
 
 // Silences returns the active silences.

@@ -23,7 +23,7 @@ func (m *Manager) FromAnomaly(ctx context.Context, a detector.Anomaly) (Incident
 	if err != nil {
 		return Incident{}, 0, err
 	}
-	inc, change, err := m.upsert(ctx, fp, func(inc *Incident, isNew bool) bool {
+	inc, change, report, err := m.upsert(ctx, fp, func(inc *Incident, isNew bool) bool {
 		if isNew {
 			inc.Source, inc.Check, inc.Unit = SourceDetector, a.Check, a.Unit
 			inc.Labels = cloneLabels(a.Labels)
@@ -48,7 +48,7 @@ func (m *Manager) FromAnomaly(ctx context.Context, a detector.Anomaly) (Incident
 	if err != nil {
 		return inc, 0, fmt.Errorf("incident for %s: %w", a.Check, err)
 	}
-	m.notify(ctx, inc, change)
+	m.notify(ctx, inc, change, report)
 	return inc, change, nil
 }
 
@@ -99,7 +99,7 @@ func (m *Manager) resolve(ctx context.Context, fp string, t time.Time, how strin
 	if _, err := m.o.Store.Get(ctx, fpPrefix+fp); err != nil {
 		return Incident{}, 0, nil // nothing open: nothing to resolve
 	}
-	inc, change, err := m.upsert(ctx, fp, func(inc *Incident, isNew bool) bool {
+	inc, change, report, err := m.upsert(ctx, fp, func(inc *Incident, isNew bool) bool {
 		if isNew {
 			return false
 		}
@@ -109,7 +109,7 @@ func (m *Manager) resolve(ctx context.Context, fp string, t time.Time, how strin
 	if err != nil {
 		return inc, 0, err
 	}
-	m.notify(ctx, inc, change)
+	m.notify(ctx, inc, change, report)
 	return inc, change, nil
 }
 
@@ -134,7 +134,7 @@ func (m *Manager) FromAlertGroup(ctx context.Context, g AlertGroup) (Incident, C
 			return Incident{}, 0, nil // already resolved, or never seen: a redelivery
 		}
 	}
-	inc, change, err := m.upsert(ctx, fp, func(inc *Incident, isNew bool) bool {
+	inc, change, report, err := m.upsert(ctx, fp, func(inc *Incident, isNew bool) bool {
 		if isNew {
 			inc.Source, inc.GroupKey, inc.GroupLabels = SourceAlertmanager, g.GroupKey, cloneLabels(g.GroupLabels)
 			inc.Since = earliest(g.Alerts)
@@ -163,7 +163,7 @@ func (m *Manager) FromAlertGroup(ctx context.Context, g AlertGroup) (Incident, C
 	if err != nil {
 		return inc, 0, fmt.Errorf("incident for alert group %q: %w", g.GroupKey, err)
 	}
-	m.notify(ctx, inc, change)
+	m.notify(ctx, inc, change, report)
 	return inc, change, nil
 }
 
