@@ -30,6 +30,9 @@ type Options struct {
 	Store   store.Store
 	Audit   *audit.Log
 	Actions func(name string) (Action, bool)
+	// ActionNames lists the actions Actions knows. Their execution counters are exported at 0
+	// from the start, so an alert on their increase sees the first failure.
+	ActionNames []string
 	// RuleVersion returns a rule's current version, so an approval given to an older version is
 	// void; ok is false when the rule is gone or disabled, which voids it too. Nil skips the check.
 	RuleVersion func(rule string) (string, bool)

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/smartcloudops/smartcloudops/internal/obs"
 	"github.com/smartcloudops/smartcloudops/internal/store"
 	"github.com/smartcloudops/smartcloudops/remediation/audit"
@@ -478,5 +481,17 @@ func TestApprovalBoundToPlan(t *testing.T) {
 	got, err := f.mg.ApprovePlan(context.Background(), p.ID, p.PlanHash, alice)
 	if err != nil || got.State != StateSucceeded || f.act.runs.Load() != 1 {
 		t.Fatalf("approval of the plan shown: %v, state %s, %d runs", err, got.State, f.act.runs.Load())
+	}
+}
+
+// TestActionCountersStartAtZero: every known action's execution counters are exported at 0
+// before it first runs, so an alert on their increase fires on the first failure.
+func TestActionCountersStartAtZero(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	newFixture(t, store.NewMemory(), func(o *Options) {
+		o.Registerer, o.ActionNames = reg, []string{"test.scale", "webhook"}
+	})
+	if n := testutil.CollectAndCount(reg, "smartcloudops_actions_total"); n != 6 {
+		t.Fatalf("%d action counter series before any run, want 2 actions × 3 outcomes", n)
 	}
 }

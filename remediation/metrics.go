@@ -48,6 +48,11 @@ func newMetrics(reg prometheus.Registerer, mg *Manager) *metrics {
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300},
 		}, []string{"action"}),
 	}
+	for _, a := range mg.o.ActionNames {
+		for _, outcome := range []string{"succeeded", "failed", "dry_run"} {
+			m.actions.WithLabelValues(a, outcome)
+		}
+	}
 	if reg != nil {
 		reg.MustRegister(m.actions, m.duration, proposalsCollector{mg: mg,
 			desc: prometheus.NewDesc("smartcloudops_proposals", "Proposals by state.", []string{"state"}, nil)})
