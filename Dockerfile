@@ -7,9 +7,13 @@ RUN go mod download
 COPY . .
 ARG VERSION=dev
 RUN CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/smartcloudops ./cmd/smartcloudops
+# The data directory, owned by the image's non-root user: a named volume mounted on /data copies
+# this ownership on first use, so the bot can write its store there.
+RUN mkdir -p /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/smartcloudops /usr/local/bin/smartcloudops
+COPY --from=build --chown=65532:65532 /out/data /data
 # State (the bbolt store, charts, audit exports) lives on a volume.
 VOLUME ["/data"]
 ENV SMARTCLOUDOPS_DATA_DIR=/data \

@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -172,5 +173,24 @@ func TestPrometheusConfigJobs(t *testing.T) {
 func TestComposeBotConfigIsValid(t *testing.T) {
 	if _, err := config.Load("smartcloudops.yml", nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestImageDataDirIsWritable: the image creates /data owned by its non-root user, so a named
+// volume mounted there (as the compose file does) takes that ownership and the bot can write.
+func TestImageDataDirIsWritable(t *testing.T) {
+	b, err := os.ReadFile("../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(b)
+	user := regexp.MustCompile(`(?m)^USER (\S+)`).FindStringSubmatch(df)
+	if user == nil || user[1] != "nonroot:nonroot" {
+		t.Fatalf("the image does not run as distroless nonroot (65532): %v", user)
+	}
+	chown := strings.Index(df, "--chown=65532:65532 /out/data /data")
+	volume := strings.Index(df, `VOLUME ["/data"]`)
+	if chown < 0 || volume < 0 || chown > volume {
+		t.Fatal("the Dockerfile must copy a /data owned by 65532 into the image before declaring the volume")
 	}
 }

@@ -5,8 +5,9 @@
 # It uses the terraform binary on PATH and never downloads one. Without terraform it says so and
 # exits 0; validate needs the AWS provider, so when `terraform init` cannot install it (no network,
 # no plugin cache) validate is skipped with a message. Set CHECK_TERRAFORM_REQUIRE=1 to turn both
-# skips into failures (CI does). The Go test in terraform/ checks the policy rules (backend,
-# tags, IAM, security group, state bucket) whether or not terraform is installed.
+# skips into failures (the GitHub workflow does; .ci/run cannot reach the provider registry).
+# The Go test in terraform/ checks the policy rules (backend, tags, IAM, security group, state
+# bucket) whether or not terraform is installed.
 #
 # Validation runs on a copy of terraform/ in a temporary directory, so `init` leaves no
 # .terraform directories or lock files in the checkout.

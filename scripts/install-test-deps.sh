@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # install-test-deps.sh installs the real servers that the SmartCloudOps integration tests
 # (`go test -tags integration`) start: Debian's prometheus, prometheus-node-exporter and
-# prometheus-alertmanager.
+# prometheus-alertmanager; and gcc, which the race detector of `make test` needs.
 #
 # It is idempotent: when every binary is already present it does nothing, and it runs
 # `apt-get update` only when something has to be installed. It runs non-interactively, as root
@@ -10,8 +10,9 @@
 # the install, and afterwards any unit that did start is stopped and disabled where systemd exists.
 set -euo pipefail
 
-packages=(prometheus prometheus-node-exporter prometheus-alertmanager)
-binaries=(prometheus prometheus-node-exporter prometheus-alertmanager)
+# gcc: the tests run with -race, which needs cgo.
+packages=(prometheus prometheus-node-exporter prometheus-alertmanager gcc)
+binaries=(prometheus prometheus-node-exporter prometheus-alertmanager gcc)
 services=(prometheus prometheus-node-exporter prometheus-alertmanager)
 
 log() { printf 'install-test-deps: %s\n' "$*" >&2; }
