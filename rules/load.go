@@ -41,12 +41,13 @@ type File struct {
 // and hidden directories) and compiles every rule. It reports every problem in every file at
 // once, as errors.Join of *Error values.
 func Load(paths []string, opts LoadOptions) (*Set, error) {
+	// A path that cannot be read is reported with the problems of the files that can.
 	names, err := expandPaths(paths)
+	var errs []error
 	if err != nil {
-		return nil, err
+		errs = splitJoined(err)
 	}
 	files := make([]File, 0, len(names))
-	var errs []error
 	for _, name := range names {
 		data, err := readFile(name)
 		if err != nil {

@@ -173,37 +173,13 @@ func checkAsServe(cfg config.Config, src config.Source) (problems, notes []error
 	}
 	opts := rules.LoadOptions{Actions: serveActionSchemas(ac)}
 	set, err := rules.Load(cfg.Rules.Paths, opts)
-	errs := unjoin(err)
-	// Load stops at a path it cannot read; load the others as well, so that the problems in
-	// their rule files are reported too.
-	if readable := readablePaths(cfg.Rules.Paths, errs); len(readable) > 0 && len(readable) < len(cfg.Rules.Paths) {
-		_, err := rules.Load(readable, opts)
-		errs = append(errs, unjoin(err)...)
-	}
-	for _, e := range errs {
+	for _, e := range unjoin(err) {
 		problems = append(problems, placeRuleError(e, cfg, src))
 	}
 	if set != nil {
 		nrules = set.Len()
 	}
 	return problems, notes, nrules
-}
-
-// readablePaths is paths without those errs say cannot be read.
-func readablePaths(paths []string, errs []error) []string {
-	var out []string
-	for _, p := range paths {
-		ok := true
-		for _, e := range errs {
-			if re := (*rules.Error)(nil); errors.As(e, &re) && re.Line == 0 && re.File == p {
-				ok = false
-			}
-		}
-		if ok {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // serveActionSchemas is the schema lookup serve loads rules with: the actions the configuration
