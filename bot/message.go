@@ -44,6 +44,13 @@ type Button struct {
 // ApproveValue is the Value of an Approve button for proposal id with plan hash plan.
 func ApproveValue(id, plan string) string { return id + "." + plan }
 
+// SplitApproveValue is the inverse of ApproveValue: the proposal ID and the plan hash, which is
+// empty when v names a proposal alone (as a typed "approve p-7f3a" does).
+func SplitApproveValue(v string) (id, plan string) {
+	id, plan, _ = strings.Cut(v, ".")
+	return id, plan
+}
+
 // Command returns the command a click runs: the typed twin, with an approval bound to the
 // plan hash its card showed ("approve p-7f3a.9c1e…").
 func (b Button) Command() string {
@@ -56,15 +63,14 @@ func (b Button) Command() string {
 // Typed returns the command a person types for the same effect, such as "approve p-7f3a".
 func (b Button) Typed() string {
 	if b.Action == ActionApprove {
-		id, _, _ := strings.Cut(b.Value, ".")
-		return b.Action + " " + id
+		return b.Action + " " + b.Target()
 	}
 	return b.Command()
 }
 
 // Target is the ID the button acts on, without the plan hash an Approve button carries.
 func (b Button) Target() string {
-	id, _, _ := strings.Cut(b.Value, ".")
+	id, _ := SplitApproveValue(b.Value)
 	return id
 }
 

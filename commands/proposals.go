@@ -64,7 +64,7 @@ func (r *Router) approve(ctx context.Context, c *call) (bot.Message, error) {
 		return bot.Message{}, obs.UserErrorf("usage: approve <proposal>")
 	}
 	// A button's click carries the plan hash its card showed: "p-7f3a.9c1e…".
-	id, plan, _ := strings.Cut(c.args[0], ".")
+	id, plan := bot.SplitApproveValue(c.args[0])
 	p, err := r.o.Proposals.ApprovePlan(ctx, id, plan, c.actor)
 	if err != nil {
 		return bot.Message{}, err

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/smartcloudops/smartcloudops/bot"
@@ -96,7 +95,7 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 	if b.Proposals, err = remediation.New(remediation.Options{
 		Store: b.Store, Audit: b.Audit, Logger: b.log, Registerer: b.regr,
 		Actions:     func(n string) (remediation.Action, bool) { a, ok := b.actions[n]; return a, ok },
-		ActionNames: slices.Sorted(maps.Keys(b.actions)),
+		ActionNames: b.actionNames(),
 		RuleVersion: b.ruleVersion, OnChange: notify.proposal,
 		DryRun: cfg.Executor.DryRun, Timeout: cfg.Executor.Timeout.D(), MaxPerHour: cfg.Executor.MaxPerHour,
 		DefaultExpiry: cfg.Executor.ExpireAfter.D(),
