@@ -104,23 +104,30 @@ func TestStateNotLoadedIsNotOverwritten(t *testing.T) {
 	}
 }
 
-// TestOpenSpanSurvivesACrash: a span is saved when it opens, so after a crash before the next
-// periodic save the series still ends it, and its incident resolves.
-func TestOpenSpanSurvivesACrash(t *testing.T) {
-	ctx := context.Background()
-	mem := store.NewMemory()
+// openSpan runs check cpu on mem until its one series is in an anomalous span, and returns the
+// detector with the anomaly and the (no) recoveries it reported.
+func openSpan(t *testing.T, mem store.Store) (*detector.Detector, []detector.Anomaly, []detector.Recovery) {
+	t.Helper()
 	var an []detector.Anomaly
 	var rec []detector.Recovery
-	d1 := newDetector(t, &queue{batches: [][]detector.Series{hostA(flat(0, 100, 40)), hostA(flat(100, 2, 400))}}, mem, &an, &rec)
+	d := newDetector(t, &queue{batches: [][]detector.Series{hostA(flat(0, 100, 40)), hostA(flat(100, 2, 400))}}, mem, &an, &rec)
 	for range 2 {
-		if _, err := d1.Tick(ctx, "cpu"); err != nil {
+		if _, err := d.Tick(context.Background(), "cpu"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if len(an) != 1 {
 		t.Fatalf("%d anomalies, want 1", len(an))
 	}
-	// The process dies here: no SaveState.
+	return d, an, rec
+}
+
+// TestOpenSpanSurvivesACrash: a span is saved when it opens, so after a crash before the next
+// periodic save the series still ends it, and its incident resolves.
+func TestOpenSpanSurvivesACrash(t *testing.T) {
+	ctx := context.Background()
+	mem := store.NewMemory()
+	_, an, rec := openSpan(t, mem) // and the process dies: no SaveState
 	d2 := newDetector(t, &queue{batches: [][]detector.Series{hostA(flat(102, 50, 40))}}, mem, &an, &rec)
 	if _, err := d2.Tick(ctx, "cpu"); err != nil {
 		t.Fatal(err)
@@ -135,14 +142,7 @@ func TestOpenSpanSurvivesACrash(t *testing.T) {
 func TestUnreadableStateKeepsOpenSpan(t *testing.T) {
 	ctx := context.Background()
 	mem := store.NewMemory()
-	var an []detector.Anomaly
-	var rec []detector.Recovery
-	d1 := newDetector(t, &queue{batches: [][]detector.Series{hostA(flat(0, 100, 40)), hostA(flat(100, 2, 400))}}, mem, &an, &rec)
-	for range 2 {
-		if _, err := d1.Tick(ctx, "cpu"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	d1, _, rec := openSpan(t, mem)
 	d1.SaveState(ctx)
 	sched, _ := config.ParseSchedule("@every 1s")
 	d2, err := detector.New(detector.Options{
