@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/smartcloudops/smartcloudops/internal/incident"
+	"github.com/smartcloudops/smartcloudops/incident"
 	"github.com/smartcloudops/smartcloudops/remediation"
 )
 

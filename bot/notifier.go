@@ -9,7 +9,7 @@ import (
 	"os"
 	"sync"
 
-	"github.com/smartcloudops/smartcloudops/internal/incident"
+	"github.com/smartcloudops/smartcloudops/incident"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
 	"github.com/smartcloudops/smartcloudops/internal/store"
 	"github.com/smartcloudops/smartcloudops/remediation"

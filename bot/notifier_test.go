@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/smartcloudops/smartcloudops/detector"
-	"github.com/smartcloudops/smartcloudops/internal/incident"
+	"github.com/smartcloudops/smartcloudops/incident"
 	"github.com/smartcloudops/smartcloudops/internal/store"
 	"github.com/smartcloudops/smartcloudops/remediation"
 	"github.com/smartcloudops/smartcloudops/remediation/audit"

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/smartcloudops/smartcloudops/bot"
-	"github.com/smartcloudops/smartcloudops/internal/incident"
+	"github.com/smartcloudops/smartcloudops/incident"
 	"github.com/smartcloudops/smartcloudops/remediation"
 )
 

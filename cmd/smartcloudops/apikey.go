@@ -12,7 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/smartcloudops/smartcloudops/internal/api"
+	"github.com/smartcloudops/smartcloudops/api"
 	"github.com/smartcloudops/smartcloudops/internal/store"
 )
 

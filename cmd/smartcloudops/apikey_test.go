@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smartcloudops/smartcloudops/internal/api"
+	"github.com/smartcloudops/smartcloudops/api"
 	"github.com/smartcloudops/smartcloudops/internal/store"
 )
 

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/smartcloudops/smartcloudops/bot"
-	"github.com/smartcloudops/smartcloudops/internal/incident"
+	"github.com/smartcloudops/smartcloudops/incident"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
 	"github.com/smartcloudops/smartcloudops/internal/store"
 	"github.com/smartcloudops/smartcloudops/remediation"

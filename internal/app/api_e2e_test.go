@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smartcloudops/smartcloudops/internal/api"
+	"github.com/smartcloudops/smartcloudops/api"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
 )
 

@@ -24,14 +24,14 @@ import (
 	promsrc "github.com/smartcloudops/smartcloudops/detector/source/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/smartcloudops/smartcloudops/api"
 	"github.com/smartcloudops/smartcloudops/bot"
 	"github.com/smartcloudops/smartcloudops/bot/discord"
 	"github.com/smartcloudops/smartcloudops/commands"
 	"github.com/smartcloudops/smartcloudops/detector"
+	"github.com/smartcloudops/smartcloudops/incident"
 	"github.com/smartcloudops/smartcloudops/internal/config"
-	"github.com/smartcloudops/smartcloudops/internal/incident"
 	"github.com/smartcloudops/smartcloudops/internal/store"
-	"github.com/smartcloudops/smartcloudops/internal/web"
 	"github.com/smartcloudops/smartcloudops/remediation"
 	"github.com/smartcloudops/smartcloudops/remediation/audit"
 	"github.com/smartcloudops/smartcloudops/rules"
@@ -74,7 +74,7 @@ type Bot struct {
 	Detector  *detector.Detector
 	Notifier  *bot.Notifier
 	Router    *commands.Router
-	Web       *web.Server
+	Web       *api.Server
 	adapters  []bot.Adapter
 	discord   *discord.Adapter
 	actions   map[string]remediation.Action

@@ -11,19 +11,18 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/smartcloudops/smartcloudops/api"
 	"github.com/smartcloudops/smartcloudops/bot"
 	"github.com/smartcloudops/smartcloudops/bot/console"
 	"github.com/smartcloudops/smartcloudops/commands"
 	"github.com/smartcloudops/smartcloudops/detector"
 	"github.com/smartcloudops/smartcloudops/detector/model"
 	"github.com/smartcloudops/smartcloudops/examples"
-	"github.com/smartcloudops/smartcloudops/internal/api"
+	"github.com/smartcloudops/smartcloudops/incident"
 	"github.com/smartcloudops/smartcloudops/internal/chart"
 	"github.com/smartcloudops/smartcloudops/internal/config"
-	"github.com/smartcloudops/smartcloudops/internal/incident"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
 	"github.com/smartcloudops/smartcloudops/internal/store"
-	"github.com/smartcloudops/smartcloudops/internal/web"
 	"github.com/smartcloudops/smartcloudops/remediation"
 	"github.com/smartcloudops/smartcloudops/remediation/audit"
 )
@@ -246,7 +245,7 @@ func (b *Bot) buildWeb() error {
 		return fmt.Errorf("api: %w", err)
 	}
 	maps.Copy(handlers, a.Routes())
-	s, err := web.New(web.Options{Addr: b.cfg.Listen, Gatherer: b.reg, Ready: b.ready, Handlers: handlers, Logger: b.log})
+	s, err := api.NewServer(api.ServerOptions{Addr: b.cfg.Listen, Gatherer: b.reg, Ready: b.ready, Handlers: handlers, Logger: b.log})
 	if err != nil {
 		return err
 	}

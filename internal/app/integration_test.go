@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smartcloudops/smartcloudops/internal/alertmanager"
+	"github.com/smartcloudops/smartcloudops/alertmanager"
+	"github.com/smartcloudops/smartcloudops/incident"
 	"github.com/smartcloudops/smartcloudops/internal/config"
-	"github.com/smartcloudops/smartcloudops/internal/incident"
 	"github.com/smartcloudops/smartcloudops/internal/testenv"
 	"github.com/smartcloudops/smartcloudops/remediation"
 )

@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/smartcloudops/smartcloudops/detector"
-	"github.com/smartcloudops/smartcloudops/internal/incident"
+	"github.com/smartcloudops/smartcloudops/incident"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
 	"github.com/smartcloudops/smartcloudops/remediation"
 	"github.com/smartcloudops/smartcloudops/remediation/audit"

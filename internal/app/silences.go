@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smartcloudops/smartcloudops/alertmanager"
 	"github.com/smartcloudops/smartcloudops/commands"
-	"github.com/smartcloudops/smartcloudops/internal/alertmanager"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
 )
 

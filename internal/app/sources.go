@@ -9,16 +9,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smartcloudops/smartcloudops/alertmanager"
 	"github.com/smartcloudops/smartcloudops/bot"
 	"github.com/smartcloudops/smartcloudops/detector"
 	"github.com/smartcloudops/smartcloudops/detector/model"
 	"github.com/smartcloudops/smartcloudops/detector/source/procfs"
 	"github.com/smartcloudops/smartcloudops/detector/source/prometheus"
 	"github.com/smartcloudops/smartcloudops/detector/source/replay"
-	"github.com/smartcloudops/smartcloudops/internal/alertmanager"
+	"github.com/smartcloudops/smartcloudops/incident"
 	"github.com/smartcloudops/smartcloudops/internal/chart"
 	"github.com/smartcloudops/smartcloudops/internal/config"
-	"github.com/smartcloudops/smartcloudops/internal/incident"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
 	"github.com/smartcloudops/smartcloudops/rules"
 )

@@ -7,8 +7,8 @@ import (
 
 	"github.com/smartcloudops/smartcloudops/bot"
 	"github.com/smartcloudops/smartcloudops/detector"
+	"github.com/smartcloudops/smartcloudops/incident"
 	"github.com/smartcloudops/smartcloudops/internal/config"
-	"github.com/smartcloudops/smartcloudops/internal/incident"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
 	"github.com/smartcloudops/smartcloudops/remediation"
 	"github.com/smartcloudops/smartcloudops/remediation/audit"

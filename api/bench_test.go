@@ -18,7 +18,7 @@ import (
 // BenchmarkAuthenticatedGET serves the API from a real http.Server on 127.0.0.1 and sends b.N
 // authenticated GET requests from 32 concurrent keep-alive clients, reporting throughput (req/s)
 // and the 99th percentile latency (p99_ms) seen by the clients. Run it on two cores with
-// go test -run '^$' -bench AuthenticatedGET -cpu 2 ./internal/api/
+// go test -run '^$' -bench AuthenticatedGET -cpu 2 ./api/
 func BenchmarkAuthenticatedGET(b *testing.B) {
 	for _, c := range []struct{ name, path string }{
 		{"incidents", "/api/v1/incidents"},

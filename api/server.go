@@ -2,7 +2,7 @@
 // /metrics with the bot's own metrics, the Alertmanager webhook and other mounted handlers
 // (the Discord interactions endpoint, the REST API). Every request gets a correlation ID, taken
 // from X-Request-ID when present, returned in the response and carried into logs.
-package web
+package api
 
 import (
 	"context"
@@ -21,8 +21,8 @@ import (
 	"github.com/smartcloudops/smartcloudops/internal/obs"
 )
 
-// Options configures a Server. Addr, Gatherer and Logger are required.
-type Options struct {
+// ServerOptions configures a Server. Addr, Gatherer and Logger are required.
+type ServerOptions struct {
 	Addr     string
 	Gatherer prometheus.Gatherer
 	// Ready returns nil when the bot is ready to serve (store open, checks scheduled), or the
@@ -35,14 +35,14 @@ type Options struct {
 
 // Server is the HTTP server.
 type Server struct {
-	o   Options
+	o   ServerOptions
 	log *slog.Logger
 	mux *http.ServeMux
 	ln  net.Listener
 }
 
-// New returns a Server and binds its address, so a port conflict is reported at start-up.
-func New(o Options) (*Server, error) {
+// NewServer returns a Server and binds its address, so a port conflict is reported at start-up.
+func NewServer(o ServerOptions) (*Server, error) {
 	if o.Addr == "" || o.Gatherer == nil || o.Logger == nil {
 		return nil, errors.New("web: Addr, Gatherer and Logger are required")
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smartcloudops/smartcloudops/internal/incident"
+	"github.com/smartcloudops/smartcloudops/incident"
 	"github.com/smartcloudops/smartcloudops/remediation"
 	"github.com/smartcloudops/smartcloudops/remediation/audit"
 )

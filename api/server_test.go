@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"context"
@@ -19,7 +19,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 	reg.MustRegister(c)
 	c.Inc()
 	ready := errors.New("store not open")
-	s, err := New(Options{Addr: "127.0.0.1:0", Gatherer: reg, Logger: obs.Discard(), Ready: func() (string, error) { return "degraded checks: cpu: refused", ready }})
+	s, err := NewServer(ServerOptions{Addr: "127.0.0.1:0", Gatherer: reg, Logger: obs.Discard(), Ready: func() (string, error) { return "degraded checks: cpu: refused", ready }})
 	if err != nil {
 		t.Fatal(err)
 	}

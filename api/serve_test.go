@@ -15,9 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/smartcloudops/smartcloudops/internal/incident"
+	"github.com/smartcloudops/smartcloudops/incident"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
-	"github.com/smartcloudops/smartcloudops/internal/web"
 	"github.com/smartcloudops/smartcloudops/remediation"
 )
 
@@ -250,7 +249,7 @@ func (s *syncWriter) String() string {
 // ID from X-Request-ID, and checks the ID reaches the error body and the metrics are served.
 func TestThroughWebServer(t *testing.T) {
 	f := newFixture(t, nil)
-	s, err := web.New(web.Options{Addr: "127.0.0.1:0", Gatherer: f.reg, Handlers: f.api.Routes(), Logger: obs.Discard()})
+	s, err := NewServer(ServerOptions{Addr: "127.0.0.1:0", Gatherer: f.reg, Handlers: f.api.Routes(), Logger: obs.Discard()})
 	if err != nil {
 		t.Fatal(err)
 	}

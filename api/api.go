@@ -14,7 +14,7 @@ import (
 
 	"github.com/smartcloudops/smartcloudops/commands"
 	"github.com/smartcloudops/smartcloudops/detector"
-	"github.com/smartcloudops/smartcloudops/internal/incident"
+	"github.com/smartcloudops/smartcloudops/incident"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
 	"github.com/smartcloudops/smartcloudops/internal/store"
 	"github.com/smartcloudops/smartcloudops/remediation"
