@@ -29,6 +29,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags integration $(PKGS)
+	scripts/check-layering.sh
 
 ## bench: the benchmarks behind the performance figures (one core, as the targets are stated)
 bench:

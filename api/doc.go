@@ -1,9 +1,17 @@
-// Package api owns the versioned JSON API under /api/v1: the HTTP front door for the tools that
-// are not chat (CI pipelines, on-call platforms, scripts). It sits beside the chat commands on the
-// inbound side of the flow: a request is authenticated with an API key, authorised by the key's
-// role, and dispatched to the same services the commands use (incidents, proposals, rules, the
-// detector, the audit log), so an approval over HTTP obeys exactly the policy an approval in chat
-// does and is audited the same way, with the key as the actor.
+// Package api owns the bot's HTTP surface, the inbound twin of package bot: where bot and commands
+// take what people type and click in chat, api takes what other programs send. It sits on the
+// inbound side of the flow (sources → detector → incident → rules → remediation → bot), beside
+// commands, and the domain stages never import it.
+//
+// Server (server.go) listens and serves the routes every deployment has — /healthz, /readyz and
+// /metrics — and mounts the others: the Alertmanager webhook (package alertmanager), the Discord
+// interactions endpoint (package bot/discord) and the versioned JSON API of this package.
+//
+// The JSON API under /api/v1 is the front door for the tools that are not chat (CI pipelines,
+// on-call platforms, scripts): a request is authenticated with an API key, authorised by the
+// key's role, and dispatched to the same services the commands use (incidents, proposals, rules,
+// the detector, the audit log), so an approval over HTTP obeys exactly the policy an approval in
+// chat does and is audited the same way, with the key as the actor.
 //
 // API keys ("Authorization: Bearer sco_…") are kept in the store under apikeys/<name>; only the
 // SHA-256 of a key is stored, beside its name, role, creation and expiry times and revocation.

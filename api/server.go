@@ -1,7 +1,8 @@
-// Package web owns the bot's HTTP surface, an entry point beside chat: /healthz, /readyz,
-// /metrics with the bot's own metrics, the Alertmanager webhook and other mounted handlers
-// (the Discord interactions endpoint, the REST API). Every request gets a correlation ID, taken
-// from X-Request-ID when present, returned in the response and carried into logs.
+// The HTTP server: the routes every deployment has (/healthz, /readyz, /metrics) and the mounting
+// of the others (the Alertmanager webhook, the Discord interactions endpoint, the REST API of this
+// package). Every request gets a correlation ID, taken from X-Request-ID when present, returned in
+// the response and carried into logs.
+
 package api
 
 import (

@@ -1,9 +1,10 @@
-// Package incident owns the third stage of the flow: an anomaly from the detector, or an alert
-// group from Alertmanager, becomes an Incident with a fingerprint. Repeats update the open incident
-// with that fingerprint instead of opening another; an incident resolves when its series is normal
-// again or Alertmanager says its alerts resolved. Silences held in the store mute the bot's own
-// anomaly incidents. Changes are reported through Options.OnChange, which the wiring connects to
-// the rules and the notifier; this package imports neither.
+// Package incident owns the stage between detection and rules (sources → detector → incident →
+// rules → remediation → bot): an anomaly from the detector, or an alert group from Alertmanager
+// (package alertmanager, the second intake), becomes an Incident with a fingerprint. Repeats update
+// the open incident with that fingerprint instead of opening another; an incident resolves when its
+// series is normal again or Alertmanager says its alerts resolved. Silences held in the store mute
+// the bot's own anomaly incidents. Changes are reported through Options.OnChange, which the wiring
+// connects to the rules and the notifier; this package imports neither.
 package incident
 
 import (
