@@ -178,7 +178,7 @@ func (f *fixture) propose(t testing.TB, pol remediation.Policy) remediation.Prop
 func (f *fixture) openIncident(t testing.TB) incident.Incident {
 	t.Helper()
 	inc, _, err := f.inc.FromAnomaly(context.Background(), detector.Anomaly{Check: "cpu", Severity: "critical", Unit: "%",
-		Labels: map[string]string{"host": "web-1", "env": "prod"}, T: t0.Add(-time.Minute), Value: 91, Score: 0.97,
+		Labels: map[string]string{"host": "web-1", "env": "prod"}, Opened: true, T: t0.Add(-time.Minute), Value: 91, Score: 0.97, Peak: 0.97, PeakValue: 91,
 		Expected: 40, Lower: 30, Upper: 50, Since: t0.Add(-3 * time.Minute)})
 	if err != nil {
 		t.Fatal(err)

@@ -54,7 +54,12 @@ type NotifierOptions struct {
 	Store     store.Store
 	Incidents *incident.Manager
 	Proposals *remediation.Manager
-	Logger    *slog.Logger
+	// Chart, when set, draws the chart of an anomaly incident as it is now and returns the
+	// file's path (the incident's earlier chart when it cannot). It runs for every card the
+	// notifier posts or edits, so a resolved card shows the whole episode; never on the
+	// detector's tick.
+	Chart  func(inc incident.Incident) string
+	Logger *slog.Logger
 }
 
 // Notifier turns incident and proposal changes into cards: it posts a card once per platform,
@@ -183,6 +188,14 @@ func (n *Notifier) load(ctx context.Context, q queued) (view, error) {
 		props, err := n.proposalsOf(ctx, inc)
 		if err != nil {
 			return v, err
+		}
+		if n.o.Chart != nil && inc.Source == incident.SourceDetector {
+			if path := n.o.Chart(inc); path != inc.ChartPath {
+				inc.ChartPath = path
+				if _, err := n.o.Incidents.Update(ctx, inc.ID, func(i *incident.Incident) { i.ChartPath = path }); err != nil {
+					n.log.WarnContext(ctx, "chart path not recorded", obs.KeyIncident, inc.ID, obs.KeyErr, err)
+				}
+			}
 		}
 		v.inc, v.props = &inc, props
 		v.msg, v.sev, v.labels = IncidentCard(inc, props), inc.Severity, inc.Labels

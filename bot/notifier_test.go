@@ -72,7 +72,7 @@ func anomaly(host string, sev string, labels map[string]string) detector.Anomaly
 		l[k] = v
 	}
 	now := time.Now()
-	return detector.Anomaly{Check: "cpu", Severity: sev, Labels: l, T: now, Since: now, Value: 99, Expected: 40, Upper: 50, Score: 0.9}
+	return detector.Anomaly{Check: "cpu", Severity: sev, Labels: l, T: now, Since: now, Opened: true, Value: 99, PeakValue: 99, Peak: 0.9, Expected: 40, Upper: 50, Score: 0.9}
 }
 
 func TestCardPostedOnceThenEditedAndRouted(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,13 +40,26 @@ type CheckSpec struct {
 	Schedule  cron.Schedule
 	Threshold float64 // score that makes an anomaly
 	Factory   Factory // a fresh model for each new series
+	// MinChange is the least departure from the expected value that opens an episode.
+	MinChange MinChange
+	// ResolveAfter is how many consecutive normal points end an episode; 0 means
+	// DefaultResolveAfter.
+	ResolveAfter int
+}
+
+func (s CheckSpec) lifecycle() Lifecycle {
+	return Lifecycle{Threshold: s.Threshold, MinChange: s.MinChange, ResolveAfter: s.ResolveAfter}
 }
 
 // Options configures a Detector. Logger and Registerer are required.
 type Options struct {
-	Checks     []CheckSpec
-	OnAnomaly  func(ctx context.Context, a Anomaly)  // called once per series per tick with an anomaly
-	OnRecovery func(ctx context.Context, r Recovery) // called when an anomalous series is normal again
+	Checks []CheckSpec
+	// OnTick is called after every tick of a check that scored a point or changed an episode,
+	// outside the check's lock, with the episodes that opened, went on or ended, in order.
+	OnTick func(ctx context.Context, t Tick)
+	// Observed reports whether a check's ticks carry every series it scored (Tick.Series), for
+	// the rules that watch it; nil means none is.
+	Observed func(check string) bool
 	// Store keeps per-series model state so a restart resumes without warm-up; nil keeps none.
 	Store store.Store
 	// LoadModel restores a model from its saved state; required with Store.
@@ -81,14 +95,14 @@ func New(o Options) (*Detector, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.OnAnomaly == nil {
-		o.OnAnomaly = func(context.Context, Anomaly) {}
+	if o.OnTick == nil {
+		o.OnTick = func(context.Context, Tick) {}
+	}
+	if o.Observed == nil {
+		o.Observed = func(string) bool { return false }
 	}
 	if o.SaveEvery <= 0 {
 		o.SaveEvery = time.Minute
-	}
-	if o.OnRecovery == nil {
-		o.OnRecovery = func(context.Context, Recovery) {}
 	}
 	d := &Detector{o: o, log: o.Logger.With(obs.KeyComponent, "detector"), m: newMetrics(o.Registerer)}
 	seen := map[string]bool{}
@@ -107,8 +121,8 @@ func New(o Options) (*Detector, error) {
 
 // Run schedules every check and blocks until ctx ends, then waits for running ticks.
 func (d *Detector) Run(ctx context.Context) error {
-	for _, r := range d.forgetRemovedChecks(ctx) {
-		d.o.OnRecovery(ctx, r)
+	for _, t := range d.forgetRemovedChecks(ctx) {
+		d.o.OnTick(ctx, t)
 	}
 	c := cron.New(cron.WithLocation(time.UTC))
 	for _, ch := range d.checks {
@@ -167,7 +181,19 @@ type CheckStatus struct {
 	LastError string
 	Series    int
 	Skipped   uint64 // ticks skipped because the previous one still ran
-	Anomalous int    // series in an anomalous span now
+	Anomalous int    // series in an anomalous episode now
+	// Warming is how many series are still learning before they score, and WarmupLeft the most
+	// points any of them still needs; Interval is the schedule's interval, to turn points into
+	// time.
+	Warming    int
+	WarmupLeft int
+	Interval   time.Duration
+}
+
+// WarmingUp is implemented by models that learn from a number of points before they score.
+type WarmingUp interface {
+	// WarmupLeft is how many more points the model learns before it scores; 0 once it does.
+	WarmupLeft() int
 }
 
 // Status returns every check's status.
@@ -181,14 +207,40 @@ func (d *Detector) Status() []CheckStatus {
 			st.Up, st.LastError = false, why
 		}
 		for _, s := range ch.series {
-			if !s.since.IsZero() {
+			if s.ep.Open() {
 				st.Anomalous++
 			}
+			if w, ok := s.model.(WarmingUp); ok {
+				if left := w.WarmupLeft(); left > 0 {
+					st.Warming++
+					st.WarmupLeft = max(st.WarmupLeft, left)
+				}
+			}
 		}
+		now := ch.d.o.Now()
+		st.Interval = ch.spec.Schedule.Next(now).Sub(now)
 		ch.mu.Unlock()
 		out = append(out, st)
 	}
 	return out
+}
+
+// SeriesPoints returns the recent scored points of one series of a check, oldest first, and
+// whether the check has that series.
+func (d *Detector) SeriesPoints(check string, labels map[string]string) ([]Scored, bool) {
+	for _, ch := range d.checks {
+		if ch.spec.Name != check {
+			continue
+		}
+		ch.mu.Lock()
+		defer ch.mu.Unlock()
+		st, ok := ch.series[Key(labels)]
+		if !ok {
+			return nil, false
+		}
+		return st.history(), true
+	}
+	return nil, false
 }
 
 // SeriesHistory is the recent scored points of one series.
@@ -300,19 +352,22 @@ func (ch *check) tick(ctx context.Context) ([]Anomaly, error) {
 		defer ch.mu.Unlock()
 		ch.failures++
 		ch.lastErr = err.Error()
-		backoff := min(time.Duration(1<<min(ch.failures, 10))*time.Second, 5*time.Minute)
-		ch.nextTry = ch.d.o.Now().Add(backoff)
+		ch.nextTry = ch.d.o.Now().Add(ch.backoff())
 		ch.d.m.sourceErrors.WithLabelValues(name).Inc()
 		ch.d.m.up.WithLabelValues(name).Set(0)
 		return nil, err
 	}
+	if ch.failures > 0 {
+		ch.d.log.InfoContext(ctx, "check source answers again", obs.KeyCheck, name, "failed_ticks", ch.failures)
+	}
 	ch.failures, ch.lastErr, ch.nextTry = 0, "", time.Time{}
 	ch.d.m.up.WithLabelValues(name).Set(1)
 
+	report := Tick{Check: name, T: ch.lastTick}
+	observed := ch.d.o.Observed(name)
 	var found []Anomaly
-	var recovered []Recovery
 	var maxScore float64
-	var points int
+	var points, anomalous int
 	spanMoved := false
 	for _, s := range batch {
 		// The check's labels add to the series' own; a series label of the same name wins, so
@@ -328,57 +383,70 @@ func (ch *check) tick(ctx context.Context) ([]Anomaly, error) {
 			st = &seriesState{labels: labels, model: ch.spec.Factory(), seenAt: ch.lastTick}
 			ch.series[key] = st
 		}
-		before := st.since
-		as, recs, n, ms := ch.observe(st, s.Points)
-		if n > 0 {
+		before := st.ep.Since
+		r := ch.observe(st, s.Points, observed)
+		if len(r.scored) > 0 {
 			st.seenAt = ch.lastTick
 		}
-		// A span that opened or closed is saved now, not at the next periodic save: after a
+		// An episode that opened or closed is saved now, not at the next periodic save: after a
 		// crash the series must still know it has an incident open, or it would never end.
-		spanMoved = spanMoved || !st.since.Equal(before)
-		points += n
-		maxScore = max(maxScore, ms)
-		found = append(found, as...)
-		recovered = append(recovered, recs...)
+		spanMoved = spanMoved || !st.ep.Since.Equal(before)
+		points += len(r.scored)
+		anomalous += r.anomalous
+		maxScore = max(maxScore, r.maxScore)
+		report.Events = append(report.Events, r.events...)
+		for _, e := range r.events {
+			if e.Anomaly != nil {
+				found = append(found, *e.Anomaly)
+			}
+		}
+		if len(r.seen) > 0 {
+			report.Series = append(report.Series, Observation{Labels: st.labels, Points: r.seen})
+		}
 	}
 	ch.d.m.points.WithLabelValues(name).Add(float64(points))
+	ch.d.m.anomalies.WithLabelValues(name).Add(float64(anomalous))
 	ch.d.m.maxScore.WithLabelValues(name).Set(maxScore)
-	recovered = append(recovered, ch.forget(ctx)...)
+	for _, r := range ch.forget(ctx) {
+		report.Events = append(report.Events, Event{Recovery: &r})
+	}
 	if now := time.Now(); spanMoved || now.Sub(ch.lastSave) >= ch.d.o.SaveEvery {
 		ch.saveStates(ctx)
 		ch.lastSave = now
 	}
-	ch.mu.Unlock() // callbacks may read the check's state
-	for _, a := range found {
-		ch.d.m.anomalies.WithLabelValues(name).Inc()
-		ch.d.o.OnAnomaly(ctx, a)
-	}
-	for _, r := range recovered {
-		ch.d.o.OnRecovery(ctx, r)
+	ch.mu.Unlock() // the callback may read the check's state
+	if len(report.Events) > 0 || len(report.Series) > 0 {
+		ch.d.o.OnTick(ctx, report)
 	}
 	return found, nil
 }
 
-// observe scores new points of one series. It returns, in order, the anomaly of each anomalous
-// span seen in the batch (its highest-scoring point) and the recovery that ended it, the number
-// of points scored and the highest score.
-func (ch *check) observe(st *seriesState, pts []Point) ([]Anomaly, []Recovery, int, float64) {
-	var best *Scored
-	var found []Anomaly
-	var recs []Recovery
-	var n int
-	var maxScore float64
-	flush := func() {
-		if best == nil {
-			return
-		}
-		found = append(found, Anomaly{
-			Check: ch.spec.Name, Severity: ch.spec.Severity, Unit: ch.spec.Unit, Labels: maps.Clone(st.labels),
-			T: best.T, Value: best.V, Score: best.Score, Expected: best.Expected, Lower: best.Lower, Upper: best.Upper,
-			Since: st.since, Models: append([]string(nil), st.models...), History: st.history(),
-		})
-		best = nil
-	}
+// backoff is how long a failing check waits before its next try: doubling from one second, but
+// never longer than half its schedule's interval, so that once the source is back the check
+// scores again within one interval. ch.mu must be held.
+func (ch *check) backoff() time.Duration {
+	now := ch.d.o.Now()
+	interval := ch.spec.Schedule.Next(now).Sub(now)
+	return min(time.Duration(1<<min(ch.failures, 10))*time.Second, 5*time.Minute, max(interval/2, time.Millisecond))
+}
+
+// observedBatch is what one series' batch of points did.
+type observedBatch struct {
+	scored    []Scored
+	seen      []ObservedPoint // for the rules, when the check is observed
+	events    []Event
+	anomalous int // points at or above the threshold
+	maxScore  float64
+}
+
+// observe scores new points of one series and moves its episode along. It reports, in order, an
+// Anomaly for an episode that opened and for the open episode at the end of the batch (one
+// event when they are the same), and a Recovery for each episode that ended.
+func (ch *check) observe(st *seriesState, pts []Point, observed bool) observedBatch {
+	var r observedBatch
+	life := ch.spec.lifecycle()
+	var last *Scored
+	opened := false
 	for _, p := range pts {
 		if !Valid(p.V) {
 			ch.drop(st, dropNotFinite, p)
@@ -391,39 +459,44 @@ func (ch *check) observe(st *seriesState, pts []Point) ([]Anomaly, []Recovery, i
 		st.lastT = p.T
 		sc := st.model.Observe(p)
 		st.dirty = true
-		n++
-		maxScore = max(maxScore, sc.Score)
+		prev := st.ep
+		r.maxScore = max(r.maxScore, sc.Score)
+		if sc.Score >= ch.spec.Threshold {
+			r.anomalous++
+		}
 		pt := Scored{Point: p, Score: sc.Score, Expected: sc.Expected, Lower: sc.Lower, Upper: sc.Upper}
 		st.push(pt)
-		if sc.Score >= ch.spec.Threshold {
-			if st.since.IsZero() {
-				st.since = p.T
+		r.scored = append(r.scored, pt)
+		switch life.Step(&st.ep, pt, sc.Models) {
+		case StepOpened:
+			opened, last = true, &r.scored[len(r.scored)-1]
+		case StepContinue:
+			last = &r.scored[len(r.scored)-1]
+		case StepResolved:
+			if opened && last != nil {
+				// The episode opened and ended inside this batch: report it before its end.
+				r.events = append(r.events, Event{Anomaly: ch.anomaly(st, *last, true, prev)})
 			}
-			st.normals = 0
-			if best == nil || sc.Score >= best.Score {
-				best = &pt
-				ch.lastModels(st, sc.Models)
-			}
-			continue
+			r.events = append(r.events, Event{Recovery: &Recovery{Check: ch.spec.Name, Labels: maps.Clone(st.labels), T: p.T, Since: prev.Since}})
+			opened, last = false, nil
 		}
-		if !st.since.IsZero() {
-			// A span ends when the score is low and the value is back inside the expected
-			// band: a model that holds its score down after an alert must not end the span
-			// while the value is still far off.
-			if sc.Upper > sc.Lower && (p.V > sc.Upper || p.V < sc.Lower) {
-				st.normals = 0
-				continue
-			}
-			st.normals++
-			if st.normals >= normalToRecover {
-				flush()
-				recs = append(recs, Recovery{Check: ch.spec.Name, Labels: maps.Clone(st.labels), T: p.T, Since: st.since})
-				st.since, st.normals = time.Time{}, 0
-			}
+		if observed {
+			r.seen = append(r.seen, st.observed(pt))
 		}
 	}
-	flush()
-	return found, recs, n, maxScore
+	if st.ep.Open() && last != nil {
+		r.events = append(r.events, Event{Anomaly: ch.anomaly(st, *last, opened, st.ep)})
+	}
+	return r
+}
+
+// anomaly describes the episode ep of series st as of point p.
+func (ch *check) anomaly(st *seriesState, p Scored, opened bool, ep Episode) *Anomaly {
+	return &Anomaly{
+		Check: ch.spec.Name, Severity: ch.spec.Severity, Unit: ch.spec.Unit, Labels: maps.Clone(st.labels), Opened: opened,
+		T: p.T, Value: p.V, Score: p.Score, Peak: ep.Peak, PeakValue: ep.PeakValue,
+		Expected: ep.Expected, Lower: ep.Lower, Upper: ep.Upper, Since: ep.Since, Models: slices.Clone(ep.Models),
+	}
 }
 
 // Reasons a point is not scored, as bits of seriesState.warned and values of the metric's
@@ -448,5 +521,3 @@ func (ch *check) drop(st *seriesState, reason uint8, p Point) {
 	ch.d.log.Warn(msg+"; further ones on this series are only counted in smartcloudops_detector_points_dropped_total",
 		obs.KeyCheck, ch.spec.Name, "series", Key(st.labels), "t", p.T, "latest", st.lastT)
 }
-
-func (ch *check) lastModels(st *seriesState, m []string) { st.models = append(st.models[:0], m...) }

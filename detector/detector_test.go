@@ -62,14 +62,28 @@ func loadMean(b []byte) (detector.Model, error) {
 
 const threshold = 0.5
 
+// collect returns an OnTick that appends the tick's anomalies and recoveries to an and rec (either
+// may be nil).
+func collect(an *[]detector.Anomaly, rec *[]detector.Recovery) func(context.Context, detector.Tick) {
+	return func(_ context.Context, t detector.Tick) {
+		for _, e := range t.Events {
+			switch {
+			case e.Anomaly != nil && an != nil:
+				*an = append(*an, *e.Anomaly)
+			case e.Recovery != nil && rec != nil:
+				*rec = append(*rec, *e.Recovery)
+			}
+		}
+	}
+}
+
 func newDetector(t *testing.T, src detector.Source, st store.Store, an *[]detector.Anomaly, rec *[]detector.Recovery) *detector.Detector {
 	t.Helper()
 	sched, _ := config.ParseSchedule("@every 1s")
 	d, err := detector.New(detector.Options{
 		Checks: []detector.CheckSpec{{Name: "cpu", Severity: "warning", Unit: "%", Labels: map[string]string{"asg": "web-asg"},
 			Source: src, Schedule: sched, Threshold: threshold, Factory: func() detector.Model { return &meanModel{} }}},
-		OnAnomaly:  func(_ context.Context, a detector.Anomaly) { *an = append(*an, a) },
-		OnRecovery: func(_ context.Context, r detector.Recovery) { *rec = append(*rec, r) },
+		OnTick: collect(an, rec),
 		Store:      st, LoadModel: loadMean,
 		Logger: obs.Discard(), Registerer: prometheus.NewRegistry(),
 	})
@@ -93,11 +107,11 @@ func TestSpikeBecomesAnomalyThenRecovers(t *testing.T) {
 		t.Fatal("the spike was not found")
 	}
 	a := an[0]
-	if a.Value != 97 || a.Labels["asg"] != "web-asg" || a.Since.IsZero() || a.Since.After(a.T) || len(a.History) == 0 {
-		t.Fatalf("anomaly lacks what a person needs: value %v labels %v since %v t %v history %d", a.Value, a.Labels, a.Since, a.T, len(a.History))
+	if !a.Opened || a.PeakValue != 97 || a.Labels["asg"] != "web-asg" || a.Since.IsZero() || a.Since.After(a.T) {
+		t.Fatalf("anomaly lacks what a person needs: opened %v peak value %v labels %v since %v t %v", a.Opened, a.PeakValue, a.Labels, a.Since, a.T)
 	}
-	if !(a.Upper < a.Value) || a.Score < threshold {
-		t.Fatalf("value %v should be above the band (%v..%v), score %v", a.Value, a.Lower, a.Upper, a.Score)
+	if !(a.Upper < a.PeakValue) || a.Peak < threshold {
+		t.Fatalf("peak %v should be above the band (%v..%v), peak score %v", a.PeakValue, a.Lower, a.Upper, a.Peak)
 	}
 	if len(rec) == 0 || !rec[0].Since.Equal(a.Since) {
 		t.Fatalf("no recovery after the spike: %+v", rec)
@@ -251,7 +265,7 @@ func TestSilentSeriesIsForgotten(t *testing.T) {
 		d, err := detector.New(detector.Options{
 			Checks: []detector.CheckSpec{{Name: "cpu", Source: src, Schedule: sched, Threshold: threshold,
 				Factory: func() detector.Model { return &meanModel{} }}},
-			OnRecovery: func(_ context.Context, r detector.Recovery) { recs = append(recs, r) },
+			OnTick: collect(nil, &recs),
 			Store:      st, LoadModel: loadMean, ForgetAfter: time.Hour,
 			Logger: obs.Discard(), Registerer: prometheus.NewRegistry(), Now: func() time.Time { return now },
 		})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -17,8 +18,10 @@ const statePrefix = "detector/state/"
 type savedSeries struct {
 	Labels map[string]string `json:"labels"`
 	LastT  time.Time         `json:"last_t"`
-	Since  time.Time         `json:"since,omitzero"`
-	Model  []byte            `json:"model"`
+	// Since is the start of the open episode, kept for states written before Episode was.
+	Since   time.Time `json:"since,omitzero"`
+	Episode *Episode  `json:"episode,omitempty"`
+	Model   []byte    `json:"model"`
 }
 
 func (ch *check) stateKey(labels map[string]string) string {
@@ -49,7 +52,7 @@ func (ch *check) loadStates(ctx context.Context) error {
 			corrupt = append(corrupt, store.Op{Key: kv.Key, Delete: true})
 			continue
 		}
-		st := &seriesState{labels: s.Labels, lastT: s.LastT, since: s.Since, seenAt: ch.d.o.Now()}
+		st := &seriesState{labels: s.Labels, lastT: s.LastT, ep: s.episode(), seenAt: ch.d.o.Now()}
 		if st.model, err = ch.d.o.LoadModel(s.Model); err != nil {
 			ch.d.log.WarnContext(ctx, "model state not usable; the series learns afresh", "key", kv.Key, obs.KeyErr, err)
 			st.model, st.dirty = ch.spec.Factory(), true
@@ -84,7 +87,7 @@ func (ch *check) saveStates(ctx context.Context) {
 			ch.d.log.WarnContext(ctx, "model state not saved", obs.KeyCheck, ch.spec.Name, obs.KeyErr, err)
 			continue
 		}
-		v, _ := json.Marshal(savedSeries{Labels: st.labels, LastT: st.lastT, Since: st.since, Model: b})
+		v, _ := json.Marshal(savedSeries{Labels: st.labels, LastT: st.lastT, Since: st.ep.Since, Episode: st.episode(), Model: b})
 		ops = append(ops, store.Op{Key: ch.stateKey(st.labels), Value: v})
 		st.dirty = false
 	}
@@ -113,8 +116,8 @@ func (ch *check) forget(ctx context.Context) []Recovery {
 		}
 		delete(ch.series, key)
 		ops = append(ops, store.Op{Key: ch.stateKey(st.labels), Delete: true})
-		if !st.since.IsZero() {
-			recs = append(recs, Recovery{Check: ch.spec.Name, Labels: st.labels, T: now, Since: st.since, Stale: true})
+		if st.ep.Open() {
+			recs = append(recs, Recovery{Check: ch.spec.Name, Labels: st.labels, T: now, Since: st.ep.Since, Stale: true})
 		}
 	}
 	if len(ops) == 0 {
@@ -134,10 +137,11 @@ func (ch *check) forget(ctx context.Context) []Recovery {
 }
 
 // forgetRemovedChecks deletes the stored state of checks that are no longer configured, once,
-// when the detector starts, and returns a Recovery marked Stale for each series that was in an
-// anomalous span, so the incidents of a removed or renamed check do not stay open. It does
-// nothing unless ForgetAfter is set: with retention.series at 0 everything is kept.
-func (d *Detector) forgetRemovedChecks(ctx context.Context) []Recovery {
+// when the detector starts, and returns for each such check a Tick with a Recovery marked Stale
+// for each series that was in an episode, so the incidents of a removed or renamed check do not
+// stay open. It does nothing unless ForgetAfter is set: with retention.series at 0 everything is
+// kept.
+func (d *Detector) forgetRemovedChecks(ctx context.Context) []Tick {
 	if d.o.Store == nil || d.o.ForgetAfter <= 0 {
 		return nil
 	}
@@ -151,7 +155,8 @@ func (d *Detector) forgetRemovedChecks(ctx context.Context) []Recovery {
 		known[ch.spec.Name] = true
 	}
 	var ops []store.Op
-	var recs []Recovery
+	var ticks []Tick
+	at := map[string]int{} // check → index in ticks
 	removed := map[string]int{}
 	for _, kv := range kvs {
 		name, _, ok := strings.Cut(strings.TrimPrefix(kv.Key, statePrefix), "/")
@@ -162,7 +167,13 @@ func (d *Detector) forgetRemovedChecks(ctx context.Context) []Recovery {
 		removed[name]++
 		var s savedSeries
 		if json.Unmarshal(kv.Value, &s) == nil && !s.Since.IsZero() {
-			recs = append(recs, Recovery{Check: name, Labels: s.Labels, T: d.o.Now(), Since: s.Since, Stale: true})
+			i, ok := at[name]
+			if !ok {
+				i = len(ticks)
+				at[name] = i
+				ticks = append(ticks, Tick{Check: name, T: d.o.Now()})
+			}
+			ticks[i].Events = append(ticks[i].Events, Event{Recovery: &Recovery{Check: name, Labels: s.Labels, T: d.o.Now(), Since: s.Since, Stale: true}})
 		}
 	}
 	if len(ops) == 0 {
@@ -176,5 +187,26 @@ func (d *Detector) forgetRemovedChecks(ctx context.Context) []Recovery {
 		d.m.forgotten.WithLabelValues(name).Add(float64(n))
 		d.log.InfoContext(ctx, "state of a check no longer configured deleted", obs.KeyCheck, name, "series", n)
 	}
-	return recs
+	return ticks
+}
+
+// episode is the stored episode: the whole of it, or, for states written before it was kept, one
+// open since Since with an unknown band (any value counts as back inside it).
+func (s savedSeries) episode() Episode {
+	switch {
+	case s.Episode != nil:
+		return *s.Episode
+	case s.Since.IsZero():
+		return Episode{}
+	}
+	return Episode{Since: s.Since, Lower: -math.MaxFloat64, Upper: math.MaxFloat64}
+}
+
+// episode is the series' open episode for saving, or nil.
+func (s *seriesState) episode() *Episode {
+	if !s.ep.Open() {
+		return nil
+	}
+	ep := s.ep
+	return &ep
 }

@@ -148,7 +148,7 @@ func TestUnreadableStateKeepsOpenSpan(t *testing.T) {
 	d2, err := detector.New(detector.Options{
 		Checks: []detector.CheckSpec{{Name: "cpu", Labels: map[string]string{"asg": "web-asg"}, Source: &queue{batches: [][]detector.Series{hostA(flat(102, 50, 40))}},
 			Schedule: sched, Threshold: threshold, Factory: func() detector.Model { return &meanModel{} }}},
-		OnRecovery: func(_ context.Context, r detector.Recovery) { rec = append(rec, r) },
+		OnTick: collect(nil, &rec),
 		Store:      mem, LoadModel: func([]byte) (detector.Model, error) { return nil, errors.New("format version 9 unknown") },
 		Logger: obs.Discard(), Registerer: prometheus.NewRegistry(),
 	})
@@ -213,7 +213,7 @@ func TestRemovedCheckIsForgotten(t *testing.T) {
 		d, err := detector.New(detector.Options{
 			Checks: []detector.CheckSpec{{Name: name, Source: src, Schedule: sched, Threshold: threshold,
 				Factory: func() detector.Model { return &meanModel{} }}},
-			OnRecovery: func(_ context.Context, r detector.Recovery) { recs = append(recs, r) },
+			OnTick: collect(nil, &recs),
 			Store:      mem, LoadModel: loadMean, ForgetAfter: time.Hour,
 			Logger: obs.Discard(), Registerer: prometheus.NewRegistry(),
 		})

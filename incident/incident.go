@@ -23,7 +23,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/smartcloudops/smartcloudops/detector"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
 	"github.com/smartcloudops/smartcloudops/internal/store"
 )
@@ -52,8 +51,13 @@ type Incident struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 	Check       string            `json:"check,omitempty"`
 	Unit        string            `json:"unit,omitempty"`
-	Value       float64           `json:"value"`
-	Score       float64           `json:"score"`
+	Value       float64           `json:"value"` // the latest value
+	Score       float64           `json:"score"` // the latest score
+	Peak        float64           `json:"peak,omitempty"`
+	PeakValue   float64           `json:"peak_value,omitempty"` // the value furthest from Expected
+	// Expected, Lower and Upper are the band frozen when the anomaly's episode opened: the
+	// incident is judged against what was normal then, not against a model that has learnt the
+	// anomaly since.
 	Expected    float64           `json:"expected"`
 	Lower       float64           `json:"lower"`
 	Upper       float64           `json:"upper"`
@@ -104,10 +108,7 @@ type Options struct {
 	// A silence mutes an incident's opening and its updates, but once an incident has been
 	// reported the start or end of its silence and its resolution are reported too, so that what
 	// was posted about it never goes stale. See reportable.
-	OnChange func(ctx context.Context, inc Incident, c Change)
-	// Chart, when set, draws the chart of an anomaly incident when it opens and returns the
-	// file's path ("" when it could not).
-	Chart      func(id string, a detector.Anomaly) string
+	OnChange   func(ctx context.Context, inc Incident, c Change)
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time

@@ -27,7 +27,7 @@ func newManager(t *testing.T) (*Manager, *recorder) {
 
 func anomaly(v float64, t time.Time) detector.Anomaly {
 	return detector.Anomaly{Check: "cpu", Severity: "critical", Labels: map[string]string{"asg": "web-asg"},
-		T: t, Value: v, Score: 0.9, Expected: 40, Lower: 30, Upper: 50, Since: t}
+		Opened: true, T: t, Value: v, Score: 0.9, Peak: 0.9, PeakValue: v, Expected: 40, Lower: 30, Upper: 50, Since: t}
 }
 
 func TestAnomalyRepeatsUpdateOneIncident(t *testing.T) {

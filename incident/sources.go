@@ -16,7 +16,8 @@ func AnomalyFingerprint(check string, labels map[string]string) string {
 	return "detector/" + check + "/" + detector.Fingerprint(labels)
 }
 
-// FromAnomaly opens an incident for the anomaly's series, or updates the open one.
+// FromAnomaly opens an incident for the anomaly's series, or updates the open one with the
+// episode's latest value, score and peak. The band stays the one frozen when the episode opened.
 func (m *Manager) FromAnomaly(ctx context.Context, a detector.Anomaly) (Incident, Change, error) {
 	fp := AnomalyFingerprint(a.Check, a.Labels)
 	sil, err := m.matchSilence(ctx, a.Labels, a.Check)
@@ -28,10 +29,8 @@ func (m *Manager) FromAnomaly(ctx context.Context, a detector.Anomaly) (Incident
 			inc.Source, inc.Check, inc.Unit = SourceDetector, a.Check, a.Unit
 			inc.Labels = cloneLabels(a.Labels)
 			inc.Since = a.Since.UTC()
+			inc.Expected, inc.Lower, inc.Upper = a.Expected, a.Lower, a.Upper
 			inc.Title = anomalyTitle(a)
-			if m.o.Chart != nil {
-				inc.ChartPath = m.o.Chart(inc.ID, a)
-			}
 		} else {
 			inc.Updates++
 		}
@@ -39,7 +38,8 @@ func (m *Manager) FromAnomaly(ctx context.Context, a detector.Anomaly) (Incident
 		if inc.Severity == "" {
 			inc.Severity = "warning"
 		}
-		inc.Value, inc.Score, inc.Expected, inc.Lower, inc.Upper = a.Value, a.Score, a.Expected, a.Lower, a.Upper
+		inc.Value, inc.Score = a.Value, a.Score
+		inc.Peak, inc.PeakValue = max(inc.Peak, a.Peak), a.PeakValue
 		inc.Models = append([]string(nil), a.Models...)
 		inc.LastSeen = a.T.UTC()
 		inc.Silenced = sil
@@ -52,16 +52,21 @@ func (m *Manager) FromAnomaly(ctx context.Context, a detector.Anomaly) (Incident
 	return inc, change, nil
 }
 
+// anomalyTitle names the check, where the episode's furthest value lies against the band frozen
+// when it opened, and the series.
 func anomalyTitle(a detector.Anomaly) string {
-	dir := "above"
-	if a.Value < a.Expected {
-		dir = "below"
+	what := a.Check + " behaves unusually" // e.g. a flatline inside the band
+	switch detector.Direction(a.PeakValue, a.Lower, a.Upper) {
+	case "above":
+		what = a.Check + " above the expected band"
+	case "below":
+		what = a.Check + " below the expected band"
 	}
 	where := labelSummary(a.Labels)
 	if where != "" {
 		where = " on " + where
 	}
-	return fmt.Sprintf("%s %s the expected band%s", a.Check, dir, where)
+	return what + where
 }
 
 // labelSummary lists the identifying labels of a series for a title, short ones first.

@@ -45,6 +45,8 @@ type evalEnv struct {
 
 type anomalyEnv struct {
 	Score    float64   `expr:"score"`
+	Peak     float64   `expr:"peak"`
+	Open     bool      `expr:"open"`
 	Expected float64   `expr:"expected"`
 	Lower    float64   `expr:"lower"`
 	Upper    float64   `expr:"upper"`

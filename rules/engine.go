@@ -37,8 +37,8 @@ type EngineOptions struct {
 	RuleTimeBudget time.Duration
 }
 
-// Engine evaluates a rule Set: query rules on their group's interval, check and alert rules
-// when anomalies and alerts arrive. It is safe for concurrent use.
+// Engine evaluates a rule Set: query rules on their group's interval, check rules on every tick
+// of the check they watch (EvalCheck), alert rules when alerts arrive. It is safe for concurrent use.
 type Engine struct {
 	o   EngineOptions
 	log *slog.Logger
@@ -297,14 +297,14 @@ func (e *Engine) runtime(name string) (*ruleRuntime, bool) {
 }
 
 // fire renders the proposal for one series and hands it to OnFire; rt.mu must be held.
-func (e *Engine) fire(ctx context.Context, rt *ruleRuntime, s *seriesState, labels map[string]string, value float64, t time.Time) error {
+func (e *Engine) fire(ctx context.Context, rt *ruleRuntime, s *seriesState, labels map[string]string, value float64, t time.Time, incident string) error {
 	r := rt.rule
 	merged := mergeLabels(labels, r.Labels)
 	params, err := r.params.render(r.Name, merged, value)
 	if err != nil {
 		return fmt.Errorf("rule %q: %w", r.Name, err)
 	}
-	f := Firing{Rule: r, Version: r.Version, Labels: merged, Value: value, Params: params, Key: s.Key, T: t}
+	f := Firing{Rule: r, Version: r.Version, Labels: merged, Value: value, Params: params, Key: s.Key, T: t, Incident: incident}
 	if err := e.o.OnFire(ctx, f); err != nil {
 		return fmt.Errorf("rule %q: propose: %w", r.Name, err)
 	}

@@ -176,8 +176,8 @@ groups:
 	labels := map[string]string{"asg": "web-asg"}
 	since := t0
 	for i := 0; i < 4; i++ {
-		a := Anomaly{Check: "demo-cpu", Labels: labels, Value: 97, Score: 0.9, Since: since, T: t0.Add(time.Duration(i) * time.Minute)}
-		if err := f.e.OnAnomaly(ctx, a); err != nil {
+		o := Observation{Labels: labels, Value: 97, Score: 0.9, Peak: 0.9, Open: true, Since: since, T: t0.Add(time.Duration(i) * time.Minute)}
+		if err := f.e.EvalCheck(ctx, CheckTick{Check: "demo-cpu", T: o.T, Series: []Observation{o}}); err != nil {
 			t.Fatal(err)
 		}
 		got := f.rec.take()
@@ -189,7 +189,7 @@ groups:
 		}
 	}
 	// Other checks and low scores do nothing.
-	_ = f.e.OnAnomaly(ctx, Anomaly{Check: "other", Labels: labels, Score: 1, T: t0})
+	_ = f.e.EvalCheck(ctx, CheckTick{Check: "other", T: t0, Series: []Observation{{Labels: labels, Score: 1, T: t0}}})
 	if len(f.rec.take()) != 0 {
 		t.Error("rule fired for another check")
 	}
@@ -322,5 +322,61 @@ groups:
 	}
 	if args := fs[0].Params.List("args"); len(args) != 1 || args[0] != "web,--all,--force" {
 		t.Fatalf("args %q, want the label value as one argument", args)
+	}
+}
+
+// TestCheckRuleForHoldsAcrossTicks: a check rule is evaluated on every tick of its check, so a
+// `for:` is reached while an incident stays open although the honest score falls after the
+// onset; a tick without the series, or with its incident silenced, ends the pending state.
+func TestCheckRuleForHoldsAcrossTicks(t *testing.T) {
+	ctx := context.Background()
+	set := parseRules(t, `
+groups:
+  - name: host
+    rules:
+      - name: host-cpu-high
+        check: host-cpu
+        when: anomaly.open && anomaly.peak >= 0.9 && avg_over(1m) > 90
+        for: 1m
+        action: {name: script, params: {script: scale_up.sh, args: ['{{ .labels.host }}']}}
+`)
+	f := newFixture(t, store.NewMemory(), set)
+	labels := map[string]string{"host": "web-1"}
+	obs := func(i int, score float64, muted bool) []Observation {
+		at := t0.Add(time.Duration(i) * 15 * time.Second)
+		return []Observation{{Labels: labels, T: at, Value: 95, Score: score, Peak: 0.97, Open: true, Since: t0,
+			Incident: "inc-1", Muted: muted}}
+	}
+	tick := func(i int, o []Observation) []Firing {
+		t.Helper()
+		if err := f.e.EvalCheck(ctx, CheckTick{Check: "host-cpu", T: t0.Add(time.Duration(i) * 15 * time.Second), Series: o}); err != nil {
+			t.Fatal(err)
+		}
+		return f.rec.take()
+	}
+	scores := []float64{0.97, 0.4, 0.2, 0.1, 0.05}
+	for i, sc := range scores {
+		got := tick(i, obs(i, sc, false))
+		if i < 4 && len(got) != 0 {
+			t.Fatalf("tick %d: fired before the minute had passed", i)
+		}
+		if i == 4 && (len(got) != 1 || got[0].Incident != "inc-1") {
+			t.Fatalf("tick %d: %+v, want one proposal for inc-1 after holding for 1m", i, got)
+		}
+	}
+	// A new episode: a tick without the series breaks the pending state, and so does a silence.
+	f2 := newFixture(t, store.NewMemory(), set)
+	f = f2
+	for i := range 6 {
+		o := obs(i, 0.5, false)
+		switch i {
+		case 2:
+			o = nil // the series sent no point this tick
+		case 4:
+			o = obs(i, 0.5, true)
+		}
+		if got := tick(i, o); len(got) != 0 {
+			t.Fatalf("tick %d: fired though the condition did not hold for a minute", i)
+		}
 	}
 }

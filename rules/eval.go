@@ -72,10 +72,8 @@ func (e *Engine) evalQueryRule(ctx context.Context, rt *ruleRuntime, t time.Time
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	r := rt.rule
-	if !rt.loaded {
-		if err := e.load(ctx, rt); err != nil {
-			return ops, err
-		}
+	if err := e.loadOnce(ctx, rt); err != nil {
+		return ops, err
 	}
 	if e.o.Query == nil {
 		return ops, fmt.Errorf("rule %q: %w", r.Name, ErrNoQuery)
@@ -84,78 +82,144 @@ func (e *Engine) evalQueryRule(ctx context.Context, rt *ruleRuntime, t time.Time
 	if err != nil {
 		return ops, fmt.Errorf("rule %q: query: %w", r.Name, err)
 	}
+	err = e.evalSeries(ctx, rt, t, false, len(samples), func(i int, env *evalEnv) observed {
+		smp := &samples[i]
+		env.Value, env.Labels, env.Anomaly = smp.Value, smp.Labels, anomalyEnv{}
+		return observed{labels: smp.Labels, value: smp.Value}
+	})
+	return e.collect(rt, t, ops), err
+}
+
+// observed is one series of one evaluation, as evalSeries needs it.
+type observed struct {
+	labels   map[string]string
+	value    float64
+	t        time.Time // the point's time, for windows; zero means the evaluation's
+	incident string
+	muted    bool
+}
+
+// evalSeries evaluates one rule on the n series of one tick at t: item fills the environment for
+// series i and describes it. Series whose condition is false no longer hold, and neither do
+// series absent from the tick unless it is partial (it carries only some series). rt.mu must be
+// held.
+func (e *Engine) evalSeries(ctx context.Context, rt *ruleRuntime, t time.Time, partial bool, n int, item func(i int, env *evalEnv) observed) error {
+	r := rt.rule
 	rt.tick++
 	var errs []error
 	deadline := time.Now().Add(e.o.RuleTimeBudget)
 	ev := rt.ev
 	ev.env.Now = t
-	for i := range samples {
+	for i := range n {
 		if i%budgetCheckEvery == budgetCheckEvery-1 && time.Now().After(deadline) {
-			errs = append(errs, fmt.Errorf("rule %q: %w after %d of %d series", r.Name, ErrBudget, i, len(samples)))
+			errs = append(errs, fmt.Errorf("rule %q: %w after %d of %d series", r.Name, ErrBudget, i, n))
 			break
 		}
-		smp := &samples[i]
+		o := item(i, &ev.env)
 		windowed := r.cond != nil && r.cond.window > 0
 		var fp uint64
 		var w *window
 		if windowed {
-			fp = fingerprint(smp.Labels)
+			fp = fingerprint(o.labels)
 			w = rt.hist[fp]
 			if w == nil {
 				w = &window{}
 				rt.hist[fp] = w
 			}
-			w.add(t, smp.Value, r.cond.window)
+			at := o.t
+			if at.IsZero() {
+				at = t
+			}
+			w.add(at, o.value, r.cond.window)
 		}
-		ev.env.Value, ev.env.Labels = smp.Value, smp.Labels
-		cond, err := ev.run(r.cond, w)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("rule %q: series %v: %w", r.Name, smp.Labels, err))
-			cond = false
+		cond := false
+		if !o.muted {
+			var err error
+			if cond, err = ev.run(r.cond, w); err != nil {
+				errs = append(errs, fmt.Errorf("rule %q: series %v: %w", r.Name, o.labels, err))
+				cond = false
+			}
 		}
 		if !cond {
-			// A series whose condition is false is treated like one absent from the result
+			// A series whose condition is false is treated like one absent from a whole tick
 			// (the loop below), which spares hashing the labels of the common case.
+			if partial {
+				if !windowed {
+					fp = fingerprint(o.labels)
+				}
+				if s, ok := rt.series[fp]; ok && s.State != PhaseInactive && s.State != PhaseResolved {
+					s.step(r, false, t, s.Value)
+				}
+			}
 			continue
 		}
 		if !windowed {
-			fp = fingerprint(smp.Labels)
+			fp = fingerprint(o.labels)
 		}
 		s, ok := rt.series[fp]
 		if !ok {
-			s = rt.seriesFor(fp, smp.Labels)
+			s = rt.seriesFor(fp, o.labels)
 		}
 		s.seen = rt.tick
-		if s.step(r, true, t, smp.Value) {
-			if err := e.fire(ctx, rt, s, smp.Labels, smp.Value, t); err != nil {
+		if s.step(r, true, t, o.value) {
+			if err := e.fire(ctx, rt, s, o.labels, o.value, t, o.incident); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	}
-	// Series that left the query result, or whose condition was false, no longer hold.
+	// Series that left the tick, or whose condition was false, no longer hold.
 	for _, s := range rt.series {
-		if s.seen != rt.tick && s.State != PhaseInactive && s.State != PhaseResolved {
+		if !partial && s.seen != rt.tick && s.State != PhaseInactive && s.State != PhaseResolved {
 			s.step(r, false, t, s.Value)
 		}
 	}
 	rt.pruneHistory(t)
-	return e.collect(rt, t, ops), errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
-// OnAnomaly evaluates the enabled check rules that watch a.Check against the anomaly.
-func (e *Engine) OnAnomaly(ctx context.Context, a Anomaly) error {
-	rts := e.matching(func(r *Rule) bool { return r.Input == InputCheck && r.Check == a.Check })
-	if a.T.IsZero() {
-		a.T = e.o.Now()
+// CheckTick is one evaluation of the rules that watch a detector check.
+type CheckTick struct {
+	Check  string
+	T      time.Time
+	Series []Observation // one point of each series
+	// Partial says the tick carries only some of the check's series: one of several points a
+	// series scored in one check tick (a replay), evaluated in order before the tick's latest
+	// points. Series absent from a partial tick keep their state.
+	Partial bool
+}
+
+// EvalCheck evaluates the enabled check rules that watch a check on one tick of it, with every
+// series the tick scored. A check rule acts on the check's incidents: a series with no incident
+// open (anomaly.open false), or whose incident is silenced, or whose condition is false, does not
+// hold, and neither does one the tick did not score unless the tick is partial. The
+// rules' changed state is written in one store transaction.
+func (e *Engine) EvalCheck(ctx context.Context, tk CheckTick) error {
+	check, t, obs := tk.Check, tk.T, tk.Series
+	rts := e.matching(func(r *Rule) bool { return r.Input == InputCheck && r.Check == check })
+	if len(rts) == 0 {
+		return nil
 	}
 	var errs []error
 	var ops []store.Op
 	for _, rt := range rts {
-		var err error
-		ops, err = e.evalEvent(ctx, rt, a.Labels, a.Value, a.T, true, ops, func(env *evalEnv) {
-			env.Anomaly = anomalyEnv{Score: a.Score, Expected: a.Expected, Lower: a.Lower, Upper: a.Upper, Since: a.Since}
-		})
+		rt.mu.Lock()
+		e.m.evaluations.WithLabelValues(rt.rule.Group).Inc()
+		err := e.loadOnce(ctx, rt)
+		if err == nil {
+			err = e.evalSeries(ctx, rt, t, tk.Partial, len(obs), func(i int, env *evalEnv) observed {
+				o := &obs[i]
+				env.Value, env.Labels = o.Value, o.Labels
+				env.Anomaly = anomalyEnv{Score: o.Score, Peak: o.Peak, Open: o.Open, Since: o.Since,
+					Expected: o.Expected, Lower: o.Lower, Upper: o.Upper}
+				// A check rule acts on the check's incidents: while the series has none open, or
+				// its incident is silenced, the condition does not hold.
+				return observed{labels: o.Labels, value: o.Value, t: o.T, incident: o.Incident, muted: o.Muted || !o.Open}
+			})
+			ops = e.collect(rt, t, ops)
+		}
+		rt.mu.Unlock()
 		if err != nil {
+			e.m.failures.WithLabelValues(rt.rule.Group).Inc()
 			errs = append(errs, err)
 		}
 	}
@@ -163,6 +227,20 @@ func (e *Engine) OnAnomaly(ctx context.Context, a Anomaly) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// Watches reports whether an enabled check rule watches check, so the detector need not
+// describe every series of checks nobody watches.
+func (e *Engine) Watches(check string) bool {
+	return len(e.matching(func(r *Rule) bool { return r.Input == InputCheck && r.Check == check })) > 0
+}
+
+// loadOnce reads the rule's stored state before its first evaluation; rt.mu must be held.
+func (e *Engine) loadOnce(ctx context.Context, rt *ruleRuntime) error {
+	if rt.loaded {
+		return nil
+	}
+	return e.load(ctx, rt)
 }
 
 // OnAlert evaluates the enabled alert rules whose matchers select the alert. A resolved alert
@@ -185,7 +263,7 @@ func (e *Engine) OnAlert(ctx context.Context, a Alert) error {
 	var ops []store.Op
 	for _, rt := range rts {
 		var err error
-		ops, err = e.evalEvent(ctx, rt, a.Labels, 0, now, firing, ops, func(env *evalEnv) {
+		ops, err = e.evalEvent(ctx, rt, a.Labels, 0, now, firing, a.Incident, ops, func(env *evalEnv) {
 			env.Alert = alertEnv{Labels: a.Labels, Annotations: a.Annotations, Status: a.Status, StartsAt: a.StartsAt}
 		})
 		if err != nil {
@@ -210,10 +288,10 @@ func (e *Engine) matching(pick func(*Rule) bool) []*ruleRuntime {
 	return out
 }
 
-// evalEvent evaluates one check or alert rule on one event; active is false when the event
+// evalEvent evaluates one alert rule on one event; active is false when the event
 // itself says the condition no longer holds (a resolved alert).
 func (e *Engine) evalEvent(ctx context.Context, rt *ruleRuntime, labels map[string]string, value float64, t time.Time,
-	active bool, ops []store.Op, fill func(*evalEnv)) ([]store.Op, error) {
+	active bool, incident string, ops []store.Op, fill func(*evalEnv)) ([]store.Op, error) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	r := rt.rule
@@ -258,42 +336,17 @@ func (e *Engine) evalEvent(ctx context.Context, rt *ruleRuntime, labels map[stri
 	}
 	var err error
 	if s.step(r, cond, t, value) {
-		if err = e.fire(ctx, rt, s, labels, value, t); err != nil {
+		if err = e.fire(ctx, rt, s, labels, value, t, incident); err != nil {
 			e.m.failures.WithLabelValues(r.Group).Inc()
 		}
 	}
 	return e.collect(rt, t, ops), err
 }
 
-// OnCheckDone tells the engine that a detector check ran at t: series of the check rules
-// watching it that got no anomaly at t are no longer anomalous. Without it, such series
-// resolve after two group intervals without an anomaly.
-func (e *Engine) OnCheckDone(ctx context.Context, check string, t time.Time) error {
-	rts := e.matching(func(r *Rule) bool { return r.Input == InputCheck && r.Check == check })
-	var ops []store.Op
-	for _, rt := range rts {
-		rt.mu.Lock()
-		if !rt.loaded {
-			if err := e.load(ctx, rt); err != nil {
-				rt.mu.Unlock()
-				return err
-			}
-		}
-		for _, s := range rt.series {
-			if s.active() && s.LastEval.Before(t) {
-				s.step(rt.rule, false, t, s.Value)
-			}
-		}
-		ops = e.collect(rt, t, ops)
-		rt.mu.Unlock()
-	}
-	return e.commit(ctx, ops)
-}
-
-// sweep resolves check and alert series that have seen no event for staleAfter and forgets
-// series that no longer matter.
+// sweep resolves alert series that have seen no event for staleAfter and forgets series that no
+// longer matter.
 func (e *Engine) sweep(ctx context.Context, t time.Time) error {
-	rts := e.matching(func(r *Rule) bool { return r.Input != InputQuery })
+	rts := e.matching(func(r *Rule) bool { return r.Input == InputAlert })
 	var ops []store.Op
 	for _, rt := range rts {
 		rt.mu.Lock()

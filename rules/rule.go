@@ -98,12 +98,25 @@ type Sample struct {
 	T      time.Time
 }
 
-// Anomaly is what the detector reports for one series of one check.
-type Anomaly struct {
-	Check                                string
-	Labels                               map[string]string
-	Value, Score, Expected, Lower, Upper float64
-	Since, T                             time.Time
+// Observation is one point of one series of a detector check, with the series' episode after it:
+// check rules watching the check evaluate every series on every tick, so `for:` and window
+// functions mean what they mean for query rules.
+type Observation struct {
+	Labels map[string]string
+	T      time.Time // the point's time
+	Value  float64
+	Score  float64 // the point's score
+	Peak   float64 // the highest score of the open episode; 0 when none is open
+	Open   bool    // the series is in an anomalous episode (its incident is open)
+	Since  time.Time
+	// Expected, Lower and Upper are the band the series is judged against: frozen when its
+	// episode opened, the model's latest otherwise.
+	Expected, Lower, Upper float64
+	// Incident is the series' open incident, handed on in Firing.Incident.
+	Incident string
+	// Muted means the series' incident is silenced: its condition counts as false, so a silenced
+	// incident proposes nothing.
+	Muted bool
 }
 
 // Alert is one Alertmanager alert as received by the webhook.
@@ -112,6 +125,7 @@ type Alert struct {
 	Status              string // "firing" or "resolved"
 	StartsAt, EndsAt    time.Time
 	Fingerprint         string
+	Incident            string // the incident the alert belongs to, handed on in Firing.Incident
 }
 
 // Firing is one proposal a rule makes for one series.
@@ -123,6 +137,9 @@ type Firing struct {
 	Params  remediation.Params // rendered and normalized
 	Key     string             // "<rule>/<series fingerprint>", stable across restarts
 	T       time.Time
+	// Incident is the incident behind the evaluation (check and alert rules), empty for query
+	// rules.
+	Incident string
 }
 
 // QueryFunc runs a PromQL query at time t and returns its result series.

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/smartcloudops/smartcloudops/detector"
 	"github.com/smartcloudops/smartcloudops/internal/store"
 	"github.com/smartcloudops/smartcloudops/remediation"
 )
@@ -53,17 +54,28 @@ type TestSeries struct {
 	Values string            `yaml:"values"`
 }
 
-// TestAnomaly is a run of detector anomalies for check rules: one anomaly at each step
-// whose value is present.
+// TestAnomaly is one series of a detector check for check rules: at each step whose value is
+// present the check scores a point, and the series' episode opens and ends as it would live
+// (detector.Lifecycle), so `for:`, window functions and anomaly.open mean what they mean live.
 type TestAnomaly struct {
-	Check    string            `yaml:"check"`
-	Labels   map[string]string `yaml:"labels"`
-	Values   string            `yaml:"values"`
-	Score    *float64          `yaml:"score"` // default 1
-	Expected float64           `yaml:"expected"`
-	Lower    float64           `yaml:"lower"`
-	Upper    float64           `yaml:"upper"`
+	Check  string            `yaml:"check"`
+	Labels map[string]string `yaml:"labels"`
+	Values string            `yaml:"values"`
+	// Score is the score of every point (default 1); Scores, a series in the notation of
+	// values, gives each step its own.
+	Score  *float64 `yaml:"score"`
+	Scores string   `yaml:"scores"`
+	// Expected, Lower and Upper are the band the model gives each point.
+	Expected float64 `yaml:"expected"`
+	Lower    float64 `yaml:"lower"`
+	Upper    float64 `yaml:"upper"`
+	// Threshold is the check's threshold (default 0.5, the shipped one).
+	Threshold *float64 `yaml:"threshold"`
 }
+
+// defaultTestThreshold is the check threshold a test assumes when it gives none: the shipped
+// model's.
+const defaultTestThreshold = 0.5
 
 // TestAlert is an Alertmanager alert, firing from StartsAt until EndsAt (resolved then).
 type TestAlert struct {
@@ -199,7 +211,7 @@ type testInput struct {
 	steps     int
 	series    map[string][]expandedSeries // by query text
 	anomalies []expandedAnomaly
-	checks    []string // checks named by anomalies, told "done" after each step
+	checks    []string // checks named by anomalies, in order
 	alerts    []testAlertTimes
 	expect    map[expectKey][]TestProposal
 }
@@ -212,6 +224,9 @@ type expandedSeries struct {
 type expandedAnomaly struct {
 	TestAnomaly
 	points []Point
+	scores []Point // per step, when Scores is given
+	life   detector.Lifecycle
+	ep     detector.Episode
 }
 
 type testAlertTimes struct {
@@ -222,6 +237,38 @@ type testAlertTimes struct {
 type expectKey struct {
 	at   time.Duration
 	rule string
+}
+
+// observe is what check c scores at step: each of its series with a point then, moved along its
+// episode exactly as the detector moves a live series.
+func (in *testInput) observe(c string, step int, now time.Time) []Observation {
+	var out []Observation
+	for i := range in.anomalies {
+		a := &in.anomalies[i]
+		if a.Check != c || step >= len(a.points) || a.points[step].Missing {
+			continue
+		}
+		score := 1.0
+		switch {
+		case a.scores != nil && step < len(a.scores) && !a.scores[step].Missing:
+			score = a.scores[step].Value
+		case a.scores != nil:
+			score = 0
+		case a.Score != nil:
+			score = *a.Score
+		}
+		v := a.points[step].Value
+		p := detector.Scored{Point: detector.Point{T: now, V: v}, Score: score, Expected: a.Expected, Lower: a.Lower, Upper: a.Upper}
+		a.life.Step(&a.ep, p, nil)
+		o := Observation{Labels: a.Labels, T: now, Value: v, Score: score,
+			Expected: a.Expected, Lower: a.Lower, Upper: a.Upper}
+		if a.ep.Open() {
+			o.Open, o.Since, o.Peak = true, a.ep.Since, a.ep.Peak
+			o.Expected, o.Lower, o.Upper = a.ep.Expected, a.ep.Lower, a.ep.Upper
+		}
+		out = append(out, o)
+	}
+	return out
 }
 
 func prepareTest(set *Set, tc TestCase, defInterval time.Duration) (*testInput, error) {
@@ -261,7 +308,19 @@ func prepareTest(set *Set, tc TestCase, defInterval time.Duration) (*testInput, 
 		if err != nil {
 			return nil, fmt.Errorf("anomalies[%d]: %w", i, err)
 		}
-		in.anomalies = append(in.anomalies, expandedAnomaly{TestAnomaly: a, points: pts})
+		ea := expandedAnomaly{TestAnomaly: a, points: pts, life: detector.Lifecycle{Threshold: defaultTestThreshold}}
+		if a.Threshold != nil {
+			ea.life.Threshold = *a.Threshold
+		}
+		if a.Scores != "" {
+			if a.Score != nil {
+				return nil, fmt.Errorf("anomalies[%d]: give score or scores, not both", i)
+			}
+			if ea.scores, err = ParseSeries(a.Scores); err != nil {
+				return nil, fmt.Errorf("anomalies[%d].scores: %w", i, err)
+			}
+		}
+		in.anomalies = append(in.anomalies, ea)
 		if !slices.Contains(in.checks, a.Check) {
 			in.checks = append(in.checks, a.Check)
 		}
@@ -351,28 +410,14 @@ func runTestCase(ctx context.Context, set *Set, tc TestCase, defInterval time.Du
 			fails = append(fails, fmt.Sprintf("at %s: evaluation error: %v", formatDuration(time.Duration(step)*in.interval), err))
 		}
 	}
-	runStart := make([]int, len(in.anomalies))
 	for step = 0; step < in.steps; step++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		off := time.Duration(step) * in.interval
 		now = testEpoch.Add(off)
-		for i, a := range in.anomalies {
-			if step >= len(a.points) || a.points[step].Missing {
-				runStart[i] = step + 1
-				continue
-			}
-			score := 1.0
-			if a.Score != nil {
-				score = *a.Score
-			}
-			note(e.OnAnomaly(ctx, Anomaly{Check: a.Check, Labels: a.Labels, Value: a.points[step].Value, Score: score,
-				Expected: a.Expected, Lower: a.Lower, Upper: a.Upper,
-				Since: testEpoch.Add(time.Duration(runStart[i]) * in.interval), T: now}))
-		}
 		for _, c := range in.checks {
-			note(e.OnCheckDone(ctx, c, now))
+			note(e.EvalCheck(ctx, CheckTick{Check: c, T: now, Series: in.observe(c, step, now)}))
 		}
 		for _, a := range in.alerts {
 			status := "firing"

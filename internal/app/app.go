@@ -160,7 +160,9 @@ func prepareData(o *Options) error {
 		if o.Demo {
 			sched := "@every 1s"
 			cfg.Checks = []config.Check{{Name: "demo-cpu", Source: "replay", File: filepath.Join(dir, "demo", "cpu-spike.csv"),
-				Speed: 30, Schedule: sched, Model: "default", Severity: "critical", Unit: "%",
+				// The warm-up goes by in about ten seconds; the incident then plays at one point
+				// a second, and lasts two minutes: time to read the card and approve.
+				Speed: 30, FastForward: 285, Schedule: sched, Model: "default", Severity: "critical", Unit: "%",
 				Labels: map[string]string{"asg": "web-asg", "service": "web"}}}
 		}
 	}

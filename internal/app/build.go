@@ -85,7 +85,7 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 	notify := &lateNotifier{}
 	chartDir := filepath.Join(cfg.DataDir, "charts")
 	if b.Incidents, err = incident.New(incident.Options{Store: b.Store, Logger: b.log, Registerer: b.regr,
-		OnChange: notify.incident, Chart: func(id string, a detector.Anomaly) string { return b.drawChart(chartDir, id, a) }}); err != nil {
+		OnChange: notify.incident}); err != nil {
 		return nil, err
 	}
 	if err := b.buildRules(ctx); err != nil {
@@ -111,7 +111,8 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 	for _, a := range b.adapters {
 		targets = append(targets, b.target(a))
 	}
-	if b.Notifier, err = bot.NewNotifier(bot.NotifierOptions{Targets: targets, Store: b.Store, Incidents: b.Incidents, Proposals: b.Proposals, Logger: b.log}); err != nil {
+	if b.Notifier, err = bot.NewNotifier(bot.NotifierOptions{Targets: targets, Store: b.Store, Incidents: b.Incidents, Proposals: b.Proposals,
+		Chart: func(inc incident.Incident) string { return b.drawChart(chartDir, inc) }, Logger: b.log}); err != nil {
 		return nil, err
 	}
 	notify.n, notify.after, notify.audit = b.Notifier, b.afterRun, b.auditIncident
@@ -164,19 +165,34 @@ func (l *lateNotifier) proposal(ctx context.Context, p remediation.Proposal) {
 	}
 }
 
-func (b *Bot) drawChart(dir, id string, a detector.Anomaly) string {
-	s := chart.Series{Title: fmt.Sprintf("%s  %s", a.Check, bot.Labels(a.Labels)), Unit: a.Unit, SpanStart: a.Since, SpanEnd: a.T}
-	for _, h := range a.History {
+// drawChart draws the chart of an anomaly incident from its series' recent points, with the
+// episode shaded from its start to its end (or its latest point while open), and returns the
+// file's path. It keeps the chart drawn before, if any, when the series' points are no longer
+// held (the series was forgotten, or the bot restarted and has not seen it since).
+func (b *Bot) drawChart(dir string, inc incident.Incident) string {
+	if inc.Source != incident.SourceDetector || b.Detector == nil {
+		return inc.ChartPath
+	}
+	pts, ok := b.Detector.SeriesPoints(inc.Check, inc.Labels)
+	if !ok || len(pts) == 0 {
+		return inc.ChartPath
+	}
+	end := inc.LastSeen
+	if inc.State == incident.StateResolved {
+		end = inc.ResolvedAt
+	}
+	s := chart.Series{Title: fmt.Sprintf("%s  %s", inc.Check, bot.Labels(inc.Labels)), Unit: inc.Unit, SpanStart: inc.Since, SpanEnd: end}
+	for _, h := range pts {
 		s.Times = append(s.Times, h.T)
 		s.Values = append(s.Values, h.V)
 		s.Expected = append(s.Expected, h.Expected)
 		s.Lower = append(s.Lower, h.Lower)
 		s.Upper = append(s.Upper, h.Upper)
 	}
-	path := filepath.Join(dir, id+".png")
+	path := filepath.Join(dir, inc.ID+".png")
 	if err := chart.WriteFile(path, s, chart.Options{}); err != nil {
-		b.log.Warn("chart not drawn", obs.KeyIncident, id, obs.KeyErr, err)
-		return ""
+		b.log.Warn("chart not drawn", obs.KeyIncident, inc.ID, obs.KeyErr, err)
+		return inc.ChartPath
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -198,8 +214,8 @@ func (b *Bot) buildDetector() error {
 	b.Detector, err = detector.New(detector.Options{
 		Checks: specs, Store: b.Store, LoadModel: model.Load, Logger: b.log, Registerer: b.regr,
 		ForgetAfter: b.cfg.Retention.Series.D(),
-		OnAnomaly:   b.onAnomaly,
-		OnRecovery:  b.onRecovery,
+		OnTick:      b.onTick,
+		Observed:    b.Rules.Watches,
 	})
 	return err
 }

@@ -48,7 +48,7 @@ func TestRetentionDeletesWhatIsOver(t *testing.T) {
 		}
 	}
 	anomaly := func(check string) detector.Anomaly {
-		return detector.Anomaly{Check: check, Labels: map[string]string{"asg": "web-asg"}, T: time.Now(), Value: 97, Score: 0.9, Since: time.Now()}
+		return detector.Anomaly{Check: check, Labels: map[string]string{"asg": "web-asg"}, Opened: true, T: time.Now(), Value: 97, Score: 0.9, Peak: 0.9, PeakValue: 97, Since: time.Now()}
 	}
 	old, _, err := b.Incidents.FromAnomaly(ctx, anomaly("cpu"))
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smartcloudops/smartcloudops/commands"
+	"github.com/smartcloudops/smartcloudops/detector"
 	"github.com/smartcloudops/smartcloudops/detector/model"
 	"github.com/smartcloudops/smartcloudops/internal/config"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
@@ -226,46 +227,45 @@ func wrapRule(r *rules.Rule) string {
 
 func (s *rulesService) testCheckRule(ctx context.Context, r *rules.Rule, from time.Time) (string, error) {
 	var fired []string
-	eng, err := rules.NewEngine(rules.EngineOptions{Store: store.NewMemory(), Logger: s.b.log, Registerer: prometheus.NewRegistry(),
-		OnFire: func(_ context.Context, f rules.Firing) error {
-			fired = append(fired, fmt.Sprintf("%s %v", f.T.UTC().Format("15:04:05"), f.Params))
-			return nil
-		}})
-	if err != nil {
-		return "", err
-	}
 	set, err := rules.Parse([]rules.File{{Name: r.File, Data: []byte(wrapRule(r))}}, rules.LoadOptions{Actions: s.b.schema})
 	if err != nil {
 		return "", err
 	}
-	eng.SetRules(set)
-	var thr float64
-	for _, c := range s.b.cfg.Checks {
-		if c.Name == r.Check {
-			thr = c.Threshold
+	newEngine := func() (*rules.Engine, error) {
+		eng, err := rules.NewEngine(rules.EngineOptions{Store: store.NewMemory(), Logger: s.b.log, Registerer: prometheus.NewRegistry(),
+			OnFire: func(_ context.Context, f rules.Firing) error {
+				fired = append(fired, fmt.Sprintf("%s %v", f.T.UTC().Format("15:04:05"), f.Params))
+				return nil
+			}})
+		if err != nil {
+			return nil, err
 		}
+		eng.SetRules(set)
+		return eng, nil
 	}
-	if thr == 0 {
-		thr = model.DefaultThreshold
-	}
+	life := s.b.lifecycle(r.Check)
 	points := 0
 	for _, sh := range s.b.Detector.History(r.Check) {
-		labels := sh.Labels
-		var since time.Time
+		// Each series is replayed on its own engine: one series' points are a tick of their own,
+		// and an engine counts a series missing from a tick as no longer holding.
+		eng, err := newEngine()
+		if err != nil {
+			return "", err
+		}
+		var ep detector.Episode
 		for _, h := range sh.Points {
 			if h.T.Before(from) {
 				continue
 			}
 			points++
-			if h.Score < thr {
-				since = time.Time{}
-				continue
+			life.Step(&ep, h, nil)
+			o := rules.Observation{Labels: sh.Labels, T: h.T, Value: h.V, Score: h.Score,
+				Expected: h.Expected, Lower: h.Lower, Upper: h.Upper}
+			if ep.Open() {
+				o.Open, o.Since, o.Peak = true, ep.Since, ep.Peak
+				o.Expected, o.Lower, o.Upper = ep.Expected, ep.Lower, ep.Upper
 			}
-			if since.IsZero() {
-				since = h.T
-			}
-			if err := eng.OnAnomaly(ctx, rules.Anomaly{Check: r.Check, Labels: labels, Value: h.V, Score: h.Score,
-				Expected: h.Expected, Lower: h.Lower, Upper: h.Upper, Since: since, T: h.T}); err != nil {
+			if err := eng.EvalCheck(ctx, rules.CheckTick{Check: r.Check, T: h.T, Series: []rules.Observation{o}}); err != nil {
 				return "", err
 			}
 		}
@@ -274,4 +274,19 @@ func (s *rulesService) testCheckRule(ctx context.Context, r *rules.Rule, from ti
 		return fmt.Sprintf("Rule %s over the last hour (%d points of check %s): would have proposed nothing.", r.Name, points, r.Check), nil
 	}
 	return fmt.Sprintf("Rule %s over the last hour (%d points of check %s) would have proposed %d time(s):\n%s", r.Name, points, r.Check, len(fired), strings.Join(fired, "\n")), nil
+}
+
+// lifecycle is how the detector opens and ends the episodes of the named check.
+func (b *Bot) lifecycle(check string) detector.Lifecycle {
+	l := detector.Lifecycle{Threshold: model.DefaultThreshold}
+	for _, c := range b.cfg.Checks {
+		if c.Name == check {
+			if c.Threshold != 0 {
+				l.Threshold = c.Threshold
+			}
+			l.MinChange = detector.MinChange{Relative: c.MinChange.Relative, Absolute: c.MinChange.Absolute}
+			l.ResolveAfter = c.ResolveAfter
+		}
+	}
+	return l
 }

@@ -110,12 +110,11 @@ func (b *Bot) checkSpec(c config.Check) (detector.CheckSpec, error) {
 	if err != nil {
 		return detector.CheckSpec{}, err
 	}
-	spec := detector.CheckSpec{Name: c.Name, Severity: c.Severity, Unit: c.Unit, Labels: c.Labels, Schedule: sched, Threshold: c.Threshold}
+	life := b.lifecycle(c.Name)
+	spec := detector.CheckSpec{Name: c.Name, Severity: c.Severity, Unit: c.Unit, Labels: c.Labels, Schedule: sched,
+		Threshold: life.Threshold, MinChange: life.MinChange, ResolveAfter: life.ResolveAfter}
 	if spec.Severity == "" {
 		spec.Severity = "warning"
-	}
-	if spec.Threshold == 0 {
-		spec.Threshold = model.DefaultThreshold
 	}
 	switch c.Model {
 	case "", "default":
@@ -130,7 +129,7 @@ func (b *Bot) checkSpec(c config.Check) (detector.CheckSpec, error) {
 		spec.Source, err = procfs.New(procfs.Options{Metric: c.Metric})
 	case "replay":
 		speed := int(c.Speed)
-		spec.Source, err = replay.Open(c.File, replay.Options{Speed: speed, Rebase: true})
+		spec.Source, err = replay.Open(c.File, replay.Options{Speed: speed, FastForward: c.FastForward, Rebase: true})
 	case "prometheus":
 		var pc *prometheus.Client
 		if pc, err = b.prometheusClient(context.Background()); err == nil {
@@ -202,10 +201,9 @@ func (b *Bot) onAlertmanager(ctx context.Context, m *alertmanager.Message) error
 	if change == 0 {
 		return nil // a redelivery: already handled
 	}
-	rctx := withIncident(ctx, inc.ID)
 	for _, a := range m.Alerts {
-		if err := b.Rules.OnAlert(rctx, rules.Alert{Labels: a.Labels, Annotations: a.Annotations, Status: a.Status,
-			StartsAt: a.StartsAt, EndsAt: a.EndsAt, Fingerprint: a.Fingerprint}); err != nil {
+		if err := b.Rules.OnAlert(ctx, rules.Alert{Labels: a.Labels, Annotations: a.Annotations, Status: a.Status,
+			StartsAt: a.StartsAt, EndsAt: a.EndsAt, Fingerprint: a.Fingerprint, Incident: inc.ID}); err != nil {
 			b.log.WarnContext(ctx, "alert rules failed", obs.KeyIncident, inc.ID, obs.KeyErr, err)
 		}
 	}

@@ -15,50 +15,62 @@ import (
 	"github.com/smartcloudops/smartcloudops/rules"
 )
 
-type incidentKey struct{}
-
-// withIncident carries the incident behind a rule evaluation to the proposal it may make.
-func withIncident(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, incidentKey{}, id)
-}
-
-func incidentOf(ctx context.Context) string {
-	id, _ := ctx.Value(incidentKey{}).(string)
-	return id
-}
-
-// onAnomaly moves an anomaly along the flow: incident first, then the check rules.
-func (b *Bot) onAnomaly(ctx context.Context, a detector.Anomaly) {
-	inc, _, err := b.Incidents.FromAnomaly(ctx, a)
-	if err != nil {
-		b.log.ErrorContext(ctx, "anomaly not recorded", obs.KeyCheck, a.Check, obs.KeyErr, err)
-		return
+// onTick moves one tick of a check along the flow: its episodes to incidents first, then every
+// series it scored to the check rules that watch it, each with its incident.
+func (b *Bot) onTick(ctx context.Context, t detector.Tick) {
+	incs := map[string]incident.Incident{} // by series key, for the rules
+	for _, e := range t.Events {
+		switch {
+		case e.Anomaly != nil:
+			a := *e.Anomaly
+			inc, _, err := b.Incidents.FromAnomaly(ctx, a)
+			if err != nil {
+				b.log.ErrorContext(ctx, "anomaly not recorded", obs.KeyCheck, a.Check, obs.KeyErr, err)
+				continue
+			}
+			incs[detector.Key(a.Labels)] = inc
+		case e.Recovery != nil:
+			// The series keeps its incident in incs: the points of this tick from before the end
+			// still belong to it.
+			if _, _, err := b.Incidents.FromRecovery(ctx, *e.Recovery); err != nil {
+				b.log.ErrorContext(ctx, "recovery not recorded", obs.KeyCheck, e.Recovery.Check, obs.KeyErr, err)
+			}
+		}
 	}
-	if inc.Silenced != "" {
-		return // a silenced incident proposes nothing
+	// A series may have scored several points in one tick (a replay): the rules see them in order,
+	// aligned on each series' latest point, the earlier ones as partial ticks.
+	n := 0
+	for _, s := range t.Series {
+		n = max(n, len(s.Points))
 	}
-	err = b.Rules.OnAnomaly(withIncident(ctx, inc.ID), rules.Anomaly{
-		Check: a.Check, Labels: a.Labels, Value: a.Value, Score: a.Score, Expected: a.Expected,
-		Lower: a.Lower, Upper: a.Upper, Since: a.Since, T: a.T,
-	})
-	if err != nil {
-		b.log.WarnContext(ctx, "check rules failed", obs.KeyCheck, a.Check, obs.KeyErr, err)
-	}
-}
-
-func (b *Bot) onRecovery(ctx context.Context, r detector.Recovery) {
-	if _, _, err := b.Incidents.FromRecovery(ctx, r); err != nil {
-		b.log.ErrorContext(ctx, "recovery not recorded", obs.KeyCheck, r.Check, obs.KeyErr, err)
-	}
-	if err := b.Rules.OnCheckDone(ctx, r.Check, r.T); err != nil {
-		b.log.WarnContext(ctx, "check rules failed", obs.KeyCheck, r.Check, obs.KeyErr, err)
+	for k := range n {
+		tk := rules.CheckTick{Check: t.Check, Partial: k < n-1}
+		for _, s := range t.Series {
+			j := len(s.Points) - n + k
+			if j < 0 {
+				continue
+			}
+			p := s.Points[j]
+			o := rules.Observation{Labels: s.Labels, T: p.T, Value: p.V, Score: p.Score, Peak: p.Peak, Open: p.Open,
+				Since: p.Since, Expected: p.Band.Expected, Lower: p.Band.Lower, Upper: p.Band.Upper}
+			if inc, ok := incs[detector.Key(s.Labels)]; ok && p.Open {
+				o.Incident, o.Muted = inc.ID, inc.Silenced != ""
+			}
+			tk.Series = append(tk.Series, o)
+			if p.T.After(tk.T) {
+				tk.T = p.T
+			}
+		}
+		if err := b.Rules.EvalCheck(ctx, tk); err != nil {
+			b.log.WarnContext(ctx, "check rules failed", obs.KeyCheck, t.Check, obs.KeyErr, err)
+		}
 	}
 }
 
 // onFire turns a rule firing into a stored proposal, linked to the incident behind it.
 func (b *Bot) onFire(ctx context.Context, f rules.Firing) error {
 	ap := f.Rule.Approval
-	incID := incidentOf(ctx)
+	incID := f.Incident
 	p, err := b.Proposals.Propose(ctx, remediation.Request{
 		Action: f.Rule.Action.Name, Params: map[string]any(f.Params), Rule: f.Rule.Name, RuleVersion: f.Version,
 		Incident: incID, Requester: remediation.Actor{ID: "rule:" + f.Rule.Name, Name: "rule " + f.Rule.Name},

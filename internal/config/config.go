@@ -106,18 +106,33 @@ type Alertmanager struct {
 
 // Check is one scheduled detector check.
 type Check struct {
-	Name      string            `yaml:"name"`
-	Source    string            `yaml:"source"`   // procfs, prometheus or replay
-	Metric    string            `yaml:"metric"`   // procfs: cpu, memory, load, disk
-	Query     string            `yaml:"query"`    // prometheus: PromQL
-	File      string            `yaml:"file"`     // replay: CSV of timestamp,value
-	Speed     float64           `yaml:"speed"`    // replay: points per tick; default 1
-	Schedule  string            `yaml:"schedule"` // cron spec or @every 15s
-	Model     string            `yaml:"model"`    // "default" or a model file from `detect train`
-	Threshold float64           `yaml:"threshold"`
-	Severity  string            `yaml:"severity"`
-	Unit      string            `yaml:"unit"`
-	Labels    map[string]string `yaml:"labels"`
+	Name   string  `yaml:"name"`
+	Source string  `yaml:"source"` // procfs, prometheus or replay
+	Metric string  `yaml:"metric"` // procfs: cpu, memory, load, disk
+	Query  string  `yaml:"query"`  // prometheus: PromQL
+	File   string  `yaml:"file"`   // replay: CSV of timestamp,value
+	Speed  float64 `yaml:"speed"`  // replay: points per tick; default 1
+	// FastForward (replay) limits Speed to the first FastForward points; the rest go one per
+	// tick, so a replay skips through warm-up and plays its incident at a live check's pace.
+	FastForward int               `yaml:"fast_forward"`
+	Schedule    string            `yaml:"schedule"` // cron spec or @every 15s
+	Model       string            `yaml:"model"`    // "default" or a model file from `detect train`
+	Threshold   float64           `yaml:"threshold"`
+	Severity    string            `yaml:"severity"`
+	Unit        string            `yaml:"unit"`
+	Labels      map[string]string `yaml:"labels"`
+	// MinChange is the least departure from the expected value that opens an incident.
+	MinChange MinChange `yaml:"min_change"`
+	// ResolveAfter is how many consecutive normal points end an incident; 0 means 3.
+	ResolveAfter int `yaml:"resolve_after"`
+}
+
+// MinChange keeps a saturated or flat series from opening incidents for tiny wobbles: a point
+// opens one only when it departs from the expected value by at least Absolute (in the check's
+// unit) and by at least Relative of the expected value (0.02 for 2 %).
+type MinChange struct {
+	Relative float64 `yaml:"relative"`
+	Absolute float64 `yaml:"absolute"`
 }
 
 // Rules says where rule files come from.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"regexp"
@@ -175,6 +176,18 @@ func (c *Config) validate() []fieldError {
 		}
 		if ch.Speed < 0 {
 			add(p+".speed", "must not be negative")
+		}
+		if ch.FastForward < 0 {
+			add(p+".fast_forward", "must not be negative")
+		}
+		if r := ch.MinChange.Relative; !(r >= 0 && r <= 10) {
+			add(p+".min_change.relative", "%v is outside [0,10] (a share of the expected value: 0.02 is 2 %%)", r)
+		}
+		if a := ch.MinChange.Absolute; !(a >= 0) || math.IsInf(a, 1) {
+			add(p+".min_change.absolute", "%v must be a finite value of at least 0", a)
+		}
+		if ch.ResolveAfter < 0 || ch.ResolveAfter > 10000 {
+			add(p+".resolve_after", "%d is outside [0,10000] points", ch.ResolveAfter)
 		}
 		if !severities[ch.Severity] {
 			add(p+".severity", "%q is not one of info, warning, critical", ch.Severity)

@@ -19,6 +19,10 @@ type Options struct {
 	Points []detector.Point
 	Labels map[string]string
 	Speed  int // points per Fetch; default 1
+	// FastForward, when positive, limits Speed to the first FastForward points; the rest are
+	// replayed one per Fetch, so a replay can skip through a model's warm-up and then play its
+	// incident at the pace of a live check.
+	FastForward int
 	// Rebase shifts every timestamp so the series ends at Now(), so charts show recent times.
 	Rebase bool
 	Now    func() time.Time
@@ -64,7 +68,11 @@ func Open(path string, o Options) (*Source, error) {
 func (s *Source) Fetch(context.Context, time.Time) ([]detector.Series, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	end := min(s.next+s.o.Speed, len(s.o.Points))
+	step := s.o.Speed
+	if s.o.FastForward > 0 {
+		step = max(1, min(step, s.o.FastForward-s.next))
+	}
+	end := min(s.next+step, len(s.o.Points))
 	if s.next >= end {
 		return nil, nil
 	}
