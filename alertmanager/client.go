@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/smartcloudops/smartcloudops/internal/obs"
 )
 
 // DefaultClientTimeout bounds one API call when ClientOptions.Timeout is zero.
@@ -136,6 +138,13 @@ func NewClient(o ClientOptions) (*Client, error) {
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawQuery, u.Fragment = "", ""
 	return &Client{base: u, token: o.BearerToken, timeout: o.Timeout, hc: o.HTTPClient, now: o.Now}, nil
+}
+
+// Addr is the Alertmanager address the client calls, without credentials, for messages.
+func (c *Client) Addr() string {
+	u := *c.base
+	u.User = nil
+	return u.String()
 }
 
 // Close releases the client's idle connections. Calls still work afterwards.
@@ -298,7 +307,10 @@ func (c *Client) do(ctx context.Context, op, method, path string, q url.Values, 
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("alertmanager: %s: %w", op, err)
+		if cerr := context.Cause(ctx); cerr != nil && !errors.Is(cerr, context.DeadlineExceeded) {
+			return fmt.Errorf("alertmanager: %s: %w", op, err) // the caller gave up
+		}
+		return fmt.Errorf("alertmanager: %s: %w", op, &obs.UnavailableError{Service: "Alertmanager", Addr: c.Addr(), Err: err})
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/smartcloudops/smartcloudops/internal/obs"
 )
 
 // fakeAM speaks the parts of Alertmanager's API v2 the client uses, on loopback.
@@ -238,5 +241,34 @@ func TestClientErrors(t *testing.T) {
 		if _, err := NewClient(bad); err == nil {
 			t.Errorf("NewClient(%+v) accepted", bad)
 		}
+	}
+}
+
+// TestClientNamesAnUnreachableAlertmanager: a refused connection is an UnavailableError whose
+// text names Alertmanager, its address and the cause, never a wrapped transport error alone.
+func TestClientNamesAnUnreachableAlertmanager(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	c, err := NewClient(ClientOptions{URL: "http://user:pw@" + addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.ListSilences(context.Background())
+	if !obs.IsUnavailable(err) {
+		t.Fatalf("err %v is not an UnavailableError", err)
+	}
+	var ue *obs.UnavailableError
+	errors.As(err, &ue)
+	if want := "Alertmanager at http://" + addr + " is unreachable: connection refused"; ue.Error() != want {
+		t.Fatalf("message %q, want %q", ue.Error(), want)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.ListSilences(ctx); obs.IsUnavailable(err) {
+		t.Fatalf("a call the caller cancelled blames Alertmanager: %v", err)
 	}
 }

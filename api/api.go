@@ -289,6 +289,11 @@ func (a *API) serve(rt route, w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, context.DeadlineExceeded) && r.Context().Err() != nil:
 		a.log.WarnContext(r.Context(), "api handler timed out", "route", rt.pattern, "timeout", a.o.Timeout)
 		e = timeoutError(r, a.o.Timeout)
+	case obs.IsUnavailable(err):
+		a.log.WarnContext(r.Context(), "api request failed: a dependency is down", "route", rt.pattern, obs.KeyErr, err)
+		var ue *obs.UnavailableError
+		errors.As(err, &ue)
+		e = errorf(http.StatusServiceUnavailable, CodeUnavailable, "%s (ref %s)", ue.Error(), obs.Correlation(r.Context()))
 	default:
 		a.log.ErrorContext(r.Context(), "api request failed", "route", rt.pattern, "path", r.URL.Path, "key", k.Name, obs.KeyErr, err)
 		e = internalError(r)

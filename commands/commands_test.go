@@ -2,6 +2,8 @@ package commands
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -210,6 +212,39 @@ func TestQueryText(t *testing.T) {
 		r.o.Querier = q
 		if reply := say(r, "bob", line); reply.Text != "ok" || len(q.got) != 1 || q.got[0] != want {
 			t.Errorf("%s: Prometheus got %q (reply %q), want %q", line, q.got, reply.Text, want)
+		}
+	}
+}
+
+// downSilencer is an Alertmanager that cannot be reached.
+type downSilencer struct{}
+
+func (downSilencer) Create(context.Context, string, time.Duration, string, string) (string, error) {
+	return "", downErr
+}
+func (downSilencer) List(context.Context) ([]string, error) { return nil, downErr }
+func (downSilencer) Expire(context.Context, string) error   { return downErr }
+
+var downErr = fmt.Errorf("alertmanager: create silence: %w", &obs.UnavailableError{Service: "Alertmanager",
+	Addr: "http://127.0.0.1:9093", Err: errors.New("connection refused")})
+
+// TestDownIntegrationIsNamed: with Alertmanager down, `silence` and `silences` say so, naming
+// it and its address, instead of "internal error".
+func TestDownIntegrationIsNamed(t *testing.T) {
+	st := store.NewMemory()
+	al, _ := audit.New(audit.Options{Store: st})
+	inc, _ := incident.New(incident.Options{Store: st})
+	mg, _ := remediation.New(remediation.Options{Store: st, Audit: al,
+		Actions: func(n string) (remediation.Action, bool) { return echoAction{}, n == "echo" }})
+	r, err := New(Options{Incidents: inc, Proposals: mg, Audit: al, Logger: obs.Discard(), Version: "test",
+		Roles: func(bot.User) []string { return []string{"operator"} }, Silencer: downSilencer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"silence alertname=HostHighCpu for 1h", "silences"} {
+		got := say(r, "alice", line).Text
+		if !strings.HasPrefix(got, "Alertmanager at http://127.0.0.1:9093 is unreachable: connection refused (ref ") {
+			t.Errorf("%s: %q", line, got)
 		}
 	}
 }

@@ -73,6 +73,9 @@ func (r *Router) status(ctx context.Context, _ *call) (bot.Message, error) {
 				state = "waiting for first tick"
 			}
 			v := fmt.Sprintf("%s; %d series, %d anomalous", state, s.Series, s.Anomalous)
+			if l := s.Learning(); l != "" {
+				v += ", " + l
+			}
 			if !s.LastTick.IsZero() {
 				v += ", last tick " + s.LastTick.UTC().Format("15:04:05")
 			}

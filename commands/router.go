@@ -162,6 +162,13 @@ func (r *Router) Handle(ctx context.Context, e bot.Event) bot.Message {
 	case obs.IsUser(err):
 		r.count.WithLabelValues(e.User.Platform, name, "error").Inc()
 		return bot.Message{Text: err.Error(), Ephemeral: true}
+	case obs.IsUnavailable(err):
+		// An integration that is down is named, never hidden behind "internal error".
+		r.count.WithLabelValues(e.User.Platform, name, "error").Inc()
+		log.WarnContext(ctx, "command failed: a dependency is down", obs.KeyErr, err)
+		var ue *obs.UnavailableError
+		errors.As(err, &ue)
+		return bot.Message{Text: fmt.Sprintf("%s (ref %s)", ue.Error(), cid), Ephemeral: true}
 	default:
 		r.count.WithLabelValues(e.User.Platform, name, "error").Inc()
 		log.ErrorContext(ctx, "command failed", obs.KeyErr, err)

@@ -84,7 +84,7 @@ func newWideDetectorForgetting(b *testing.B, src detector.Source, st store.Store
 			Name: "wide", Severity: "warning", Source: src, Schedule: cron.Every(time.Minute),
 			Threshold: model.DefaultThreshold, Factory: model.Default(),
 		}},
-		
+
 		Logger:     obs.Discard(),
 		Registerer: prometheus.NewRegistry(),
 	}

@@ -190,6 +190,23 @@ type CheckStatus struct {
 	Interval   time.Duration
 }
 
+// WarmupETA is how long until every series of the check scores: the most points any series
+// still learns, at the schedule's interval.
+func (s CheckStatus) WarmupETA() time.Duration { return time.Duration(s.WarmupLeft) * s.Interval }
+
+// Learning describes the check's warm-up, such as "2 series learning, scoring in about 5m20s",
+// or is empty once every series scores.
+func (s CheckStatus) Learning() string {
+	if s.Warming == 0 {
+		return ""
+	}
+	what := "1 series learning"
+	if s.Warming > 1 {
+		what = fmt.Sprintf("%d series learning", s.Warming)
+	}
+	return fmt.Sprintf("%s, scoring in about %s", what, s.WarmupETA().Round(time.Second))
+}
+
 // WarmingUp is implemented by models that learn from a number of points before they score.
 type WarmingUp interface {
 	// WarmupLeft is how many more points the model learns before it scores; 0 once it does.
@@ -210,15 +227,9 @@ func (d *Detector) Status() []CheckStatus {
 			if s.ep.Open() {
 				st.Anomalous++
 			}
-			if w, ok := s.model.(WarmingUp); ok {
-				if left := w.WarmupLeft(); left > 0 {
-					st.Warming++
-					st.WarmupLeft = max(st.WarmupLeft, left)
-				}
-			}
 		}
-		now := ch.d.o.Now()
-		st.Interval = ch.spec.Schedule.Next(now).Sub(now)
+		st.Warming, st.WarmupLeft = ch.warming()
+		st.Interval = ch.interval()
 		ch.mu.Unlock()
 		out = append(out, st)
 	}
@@ -289,6 +300,8 @@ type check struct {
 	lastErr   string
 	loadedAll bool
 	lastSave  time.Time
+	// toldLearning is set once the check has logged how long its series learn before scoring.
+	toldLearning bool
 }
 
 // scheduled is the cron job: jitter, no overlap, backoff while the source fails.
@@ -407,6 +420,14 @@ func (ch *check) tick(ctx context.Context) ([]Anomaly, error) {
 	ch.d.m.points.WithLabelValues(name).Add(float64(points))
 	ch.d.m.anomalies.WithLabelValues(name).Add(float64(anomalous))
 	ch.d.m.maxScore.WithLabelValues(name).Set(maxScore)
+	if !ch.toldLearning && len(ch.series) > 0 {
+		ch.toldLearning = true
+		if n, left := ch.warming(); n > 0 {
+			st := CheckStatus{Warming: n, WarmupLeft: left, Interval: ch.interval()}
+			ch.d.log.InfoContext(ctx, "check learning its series before it scores", obs.KeyCheck, name,
+				"series", n, "scoring_in", st.WarmupETA().Round(time.Second).String())
+		}
+	}
 	for _, r := range ch.forget(ctx) {
 		report.Events = append(report.Events, Event{Recovery: &r})
 	}
@@ -421,13 +442,31 @@ func (ch *check) tick(ctx context.Context) ([]Anomaly, error) {
 	return found, nil
 }
 
+// warming counts the series still learning before they score and the most points any still
+// needs. ch.mu must be held.
+func (ch *check) warming() (n, left int) {
+	for _, s := range ch.series {
+		if w, ok := s.model.(WarmingUp); ok {
+			if l := w.WarmupLeft(); l > 0 {
+				n++
+				left = max(left, l)
+			}
+		}
+	}
+	return n, left
+}
+
+// interval is the time between the check's next two ticks.
+func (ch *check) interval() time.Duration {
+	next := ch.spec.Schedule.Next(ch.d.o.Now())
+	return ch.spec.Schedule.Next(next).Sub(next)
+}
+
 // backoff is how long a failing check waits before its next try: doubling from one second, but
 // never longer than half its schedule's interval, so that once the source is back the check
 // scores again within one interval. ch.mu must be held.
 func (ch *check) backoff() time.Duration {
-	now := ch.d.o.Now()
-	interval := ch.spec.Schedule.Next(now).Sub(now)
-	return min(time.Duration(1<<min(ch.failures, 10))*time.Second, 5*time.Minute, max(interval/2, time.Millisecond))
+	return min(time.Duration(1<<min(ch.failures, 10))*time.Second, 5*time.Minute, max(ch.interval()/2, time.Millisecond))
 }
 
 // observedBatch is what one series' batch of points did.

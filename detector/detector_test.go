@@ -41,7 +41,8 @@ type meanModel struct {
 	Sum float64 `json:"sum"`
 }
 
-func (m *meanModel) Name() string { return "mean" }
+func (m *meanModel) Name() string    { return "mean" }
+func (m *meanModel) WarmupLeft() int { return max(0, 20-m.N) }
 func (m *meanModel) Observe(p detector.Point) detector.Score {
 	var s detector.Score
 	if m.N >= 20 {
@@ -84,7 +85,7 @@ func newDetector(t *testing.T, src detector.Source, st store.Store, an *[]detect
 		Checks: []detector.CheckSpec{{Name: "cpu", Severity: "warning", Unit: "%", Labels: map[string]string{"asg": "web-asg"},
 			Source: src, Schedule: sched, Threshold: threshold, Factory: func() detector.Model { return &meanModel{} }}},
 		OnTick: collect(an, rec),
-		Store:      st, LoadModel: loadMean,
+		Store:  st, LoadModel: loadMean,
 		Logger: obs.Discard(), Registerer: prometheus.NewRegistry(),
 	})
 	if err != nil {
@@ -266,7 +267,7 @@ func TestSilentSeriesIsForgotten(t *testing.T) {
 			Checks: []detector.CheckSpec{{Name: "cpu", Source: src, Schedule: sched, Threshold: threshold,
 				Factory: func() detector.Model { return &meanModel{} }}},
 			OnTick: collect(nil, &recs),
-			Store:      st, LoadModel: loadMean, ForgetAfter: time.Hour,
+			Store:  st, LoadModel: loadMean, ForgetAfter: time.Hour,
 			Logger: obs.Discard(), Registerer: prometheus.NewRegistry(), Now: func() time.Time { return now },
 		})
 		if err != nil {

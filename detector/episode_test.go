@@ -40,7 +40,7 @@ func TestEpisodeFollowsTheFrozenBand(t *testing.T) {
 		{2, 0.70, 30, 20, 40}, // a high score keeps it open though the value is inside
 		{2, 0.10, 25, 10, 40},
 		{3, 0.10, 20, 5, 40},
-		{2, 0.10, 15, 0, 30}, // third normal point in a row: resolved
+		{2, 0.10, 15, 0, 30},  // third normal point in a row: resolved
 		{40, 0.80, 10, 0, 25}, // the same load again: a new episode
 	})
 	want := []detector.Step{detector.StepNone, detector.StepOpened, detector.StepContinue, detector.StepContinue,
@@ -120,5 +120,25 @@ func TestCheckReportsEveryTickOfAnEpisode(t *testing.T) {
 	}
 	if len(ticks[3].Events) != 1 || ticks[3].Events[0].Anomaly == nil {
 		t.Fatalf("tick 4 (back at 40, first normal point): %+v, want the episode still open", ticks[3].Events)
+	}
+}
+
+// TestStatusSaysHowLongChecksLearn: while its series warm up, a check says how many learn and
+// when they will score, so `status` and /readyz do not just say "ok; 0 anomalous".
+func TestStatusSaysHowLongChecksLearn(t *testing.T) {
+	var an []detector.Anomaly
+	var rec []detector.Recovery
+	d := newDetector(t, &queue{batches: [][]detector.Series{hostA(flat(0, 5, 40)), hostA(flat(5, 15, 40))}}, nil, &an, &rec)
+	if _, err := d.Tick(context.Background(), "cpu"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := d.Status()[0].Learning(), "1 series learning, scoring in about 15s"; got != want {
+		t.Fatalf("after 5 of 20 points: %q, want %q", got, want)
+	}
+	if _, err := d.Tick(context.Background(), "cpu"); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Status()[0].Learning(); got != "" {
+		t.Fatalf("after 20 points: %q, want nothing", got)
 	}
 }

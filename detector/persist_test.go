@@ -149,7 +149,7 @@ func TestUnreadableStateKeepsOpenSpan(t *testing.T) {
 		Checks: []detector.CheckSpec{{Name: "cpu", Labels: map[string]string{"asg": "web-asg"}, Source: &queue{batches: [][]detector.Series{hostA(flat(102, 50, 40))}},
 			Schedule: sched, Threshold: threshold, Factory: func() detector.Model { return &meanModel{} }}},
 		OnTick: collect(nil, &rec),
-		Store:      mem, LoadModel: func([]byte) (detector.Model, error) { return nil, errors.New("format version 9 unknown") },
+		Store:  mem, LoadModel: func([]byte) (detector.Model, error) { return nil, errors.New("format version 9 unknown") },
 		Logger: obs.Discard(), Registerer: prometheus.NewRegistry(),
 	})
 	if err != nil {
@@ -214,7 +214,7 @@ func TestRemovedCheckIsForgotten(t *testing.T) {
 			Checks: []detector.CheckSpec{{Name: name, Source: src, Schedule: sched, Threshold: threshold,
 				Factory: func() detector.Model { return &meanModel{} }}},
 			OnTick: collect(nil, &recs),
-			Store:      mem, LoadModel: loadMean, ForgetAfter: time.Hour,
+			Store:  mem, LoadModel: loadMean, ForgetAfter: time.Hour,
 			Logger: obs.Discard(), Registerer: prometheus.NewRegistry(),
 		})
 		if err != nil {

@@ -228,3 +228,53 @@ func alertTitle(g AlertGroup, as []Alert) string {
 	}
 	return fmt.Sprintf("%s%s: %d of %d firing", name, where, firing, len(as))
 }
+
+// ResolutionGone is the Resolution of an Alertmanager incident whose alerts Alertmanager stopped
+// listing without sending a resolved notification (it sends none for silenced or inhibited
+// alerts).
+const ResolutionGone = "Alertmanager no longer lists its alerts"
+
+// ExpireAlerts marks the firing alerts with the given fingerprints of the open Alertmanager
+// incident of groupKey as resolved at t, because Alertmanager no longer lists them; when none is
+// left firing the incident resolves with ResolutionGone. It returns the alerts it marked.
+func (m *Manager) ExpireAlerts(ctx context.Context, groupKey string, fingerprints []string, t time.Time) ([]Alert, Change, error) {
+	fp := "alertmanager/" + groupKey
+	if _, err := m.o.Store.Get(ctx, fpPrefix+fp); err != nil {
+		return nil, 0, nil // resolved meanwhile
+	}
+	gone := map[string]bool{}
+	for _, f := range fingerprints {
+		gone[f] = true
+	}
+	var expired []Alert
+	inc, change, report, err := m.upsert(ctx, fp, func(inc *Incident, isNew bool) bool {
+		if isNew {
+			return false
+		}
+		expired = expired[:0]
+		firing := 0
+		for i, a := range inc.Alerts {
+			switch {
+			case a.Status == "firing" && gone[a.Fingerprint]:
+				inc.Alerts[i].Status, inc.Alerts[i].EndsAt = "resolved", t.UTC()
+				expired = append(expired, inc.Alerts[i])
+			case a.Status == "firing":
+				firing++
+			}
+		}
+		if len(expired) == 0 {
+			return false
+		}
+		inc.Updates++
+		inc.Title = alertTitle(AlertGroup{GroupLabels: inc.GroupLabels, CommonLabels: inc.Labels}, inc.Alerts)
+		if firing == 0 {
+			inc.State, inc.ResolvedAt, inc.Resolution = StateResolved, t.UTC(), ResolutionGone
+		}
+		return true
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("expire alerts of group %q: %w", groupKey, err)
+	}
+	m.notify(ctx, inc, change, report)
+	return expired, change, nil
+}

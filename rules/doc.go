@@ -3,9 +3,10 @@
 //
 // It sits between incidents and remediation in the flow
 // (sources → detector → incidents → rules → remediation → notifier/bot adapters):
-// query rules read series through a QueryFunc on their group's interval, check rules see the
-// detector's anomalies through Engine.OnAnomaly, and alert rules see Alertmanager alerts through
-// Engine.OnAlert. A rule whose condition has held for its `for` duration fires; a firing rule
+// query rules read series through a QueryFunc on their group's interval, check rules see every
+// tick of the detector check they watch through Engine.EvalCheck (each series with its incident:
+// open or not, peak, frozen band; a check rule holds only while its series has an incident open),
+// and alert rules see Alertmanager alerts through Engine.OnAlert. A rule whose condition has held for its `for` duration fires; a firing rule
 // proposes its action through the OnFire callback, at most once per cooldown and max_runs
 // window. The package never runs an action and never imports the bot or the commands: the
 // wiring connects OnFire to the remediation proposals.
@@ -22,5 +23,7 @@
 // LoadFromStore reads it back. Window history used by avg_over and friends is kept in memory
 // only and is rebuilt after a restart.
 //
-// The same evaluator serves live ticks, rule unit tests (RunTests) and backtests (Backtest).
+// The same evaluator serves live ticks, rule unit tests (RunTests) and backtests (Backtest); rule
+// tests move a check's series through detector.Lifecycle and call EvalCheck exactly as the live
+// wiring does, so the two cannot drift apart.
 package rules

@@ -182,6 +182,9 @@ func (b *Bot) Run(ctx context.Context) error {
 	g.Go(func() error { return b.Proposals.Run(gctx, 15*time.Second) })
 	g.Go(func() error { return b.Incidents.Run(gctx) })
 	g.Go(func() error { return b.retention.run(gctx) })
+	if r := b.newReconciler(); r != nil {
+		g.Go(func() error { return r.run(gctx) })
+	}
 	if b.opts.Reload != nil {
 		g.Go(func() error { return b.reloadLoop(gctx) })
 	}
@@ -244,14 +247,21 @@ func (b *Bot) ready() (string, error) {
 	if !b.Detector.Ready() {
 		return "", errors.New("checks not scheduled yet")
 	}
-	var down []string
+	var down, learning []string
 	for _, s := range b.Detector.Status() {
 		if !s.Up {
 			down = append(down, s.Name+": "+s.LastError)
 		}
+		if l := s.Learning(); l != "" {
+			learning = append(learning, s.Name+": "+l)
+		}
 	}
+	var detail []string
 	if len(down) > 0 {
-		return fmt.Sprintf("degraded checks: %s", strings.Join(down, "; ")), nil
+		detail = append(detail, "degraded checks: "+strings.Join(down, "; "))
 	}
-	return "", nil
+	if len(learning) > 0 {
+		detail = append(detail, "learning: "+strings.Join(learning, "; "))
+	}
+	return strings.Join(detail, "\n"), nil
 }

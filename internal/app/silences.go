@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -37,13 +38,28 @@ func (s amSilencer) Create(ctx context.Context, matchers string, d time.Duration
 		comment = "silenced from chat"
 	}
 	now := time.Now()
-	return s.c.CreateSilence(ctx, alertmanager.Silence{Matchers: ms, StartsAt: now, EndsAt: now.Add(d), CreatedBy: by, Comment: comment})
+	id, err := s.c.CreateSilence(ctx, alertmanager.Silence{Matchers: ms, StartsAt: now, EndsAt: now.Add(d), CreatedBy: by, Comment: comment})
+	return id, s.shown(err)
+}
+
+// shown makes Alertmanager's refusals and failures something a person can read in chat: an
+// unreachable Alertmanager is named as such by the client; an answer outside 2xx is shown with
+// Alertmanager's own message.
+func (s amSilencer) shown(err error) error {
+	var api *alertmanager.APIError
+	if !errors.As(err, &api) {
+		return err
+	}
+	if api.StatusCode < 500 {
+		return obs.UserErrorf("Alertmanager at %s refused to %s: %s", s.c.Addr(), api.Op, api.Message)
+	}
+	return obs.UserErrorf("Alertmanager at %s failed to %s: HTTP %d: %s", s.c.Addr(), api.Op, api.StatusCode, api.Message)
 }
 
 func (s amSilencer) List(ctx context.Context) ([]string, error) {
 	ss, err := s.c.ListSilences(ctx)
 	if err != nil {
-		return nil, err
+		return nil, s.shown(err)
 	}
 	var out []string
 	for _, sl := range ss {
@@ -60,7 +76,7 @@ func (s amSilencer) List(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-func (s amSilencer) Expire(ctx context.Context, id string) error { return s.c.ExpireSilence(ctx, id) }
+func (s amSilencer) Expire(ctx context.Context, id string) error { return s.shown(s.c.ExpireSilence(ctx, id)) }
 
 func (b *Bot) querier() commands.Querier {
 	if b.prom == nil {

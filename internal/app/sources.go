@@ -219,6 +219,9 @@ func (q promQuerier) Query(ctx context.Context, promql string, rng time.Duration
 	now := time.Now()
 	step := max(rng/240, 15*time.Second)
 	series, err := q.b.prom.Range(ctx, promql, now.Add(-rng), now, step)
+	if obs.IsUnavailable(err) {
+		return bot.Message{}, err // shown as is: Prometheus is named with its address
+	}
 	if err != nil {
 		return bot.Message{}, obs.UserErrorf("query failed: %v", err)
 	}

@@ -100,8 +100,14 @@ type Prometheus struct {
 
 // Alertmanager configures the webhook intake and the silences API.
 type Alertmanager struct {
-	URL          string `yaml:"url"`           // for silences; empty disables them
+	URL          string `yaml:"url"`           // for silences and reconciliation; empty disables them
 	WebhookToken Secret `yaml:"webhook_token"` // bearer token the webhook must carry; empty for none
+	// ResendInterval is how often Prometheus re-sends firing alerts (its
+	// --rules.alert.resend-delay, 1m by default). With URL set, the bot compares its open alert
+	// incidents with Alertmanager's alerts this often, and an alert Alertmanager has not listed
+	// for twice this long is resolved: Alertmanager sends no resolved notification for a
+	// silenced or inhibited alert.
+	ResendInterval Duration `yaml:"resend_interval"`
 }
 
 // Check is one scheduled detector check.
@@ -206,11 +212,12 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // machine's metrics, and the example rules.
 func Default() Config {
 	return Config{
-		DataDir:    "./data",
-		Listen:     "127.0.0.1:9090",
-		Console:    Console{Enabled: true},
-		Roles:      map[string]Role{},
-		Prometheus: Prometheus{Timeout: Duration(10 * time.Second)},
+		DataDir:      "./data",
+		Listen:       "127.0.0.1:9090",
+		Console:      Console{Enabled: true},
+		Roles:        map[string]Role{},
+		Prometheus:   Prometheus{Timeout: Duration(10 * time.Second)},
+		Alertmanager: Alertmanager{ResendInterval: Duration(time.Minute)},
 		Actions: Actions{
 			Script:  ScriptAction{Timeout: Duration(30 * time.Second)},
 			Webhook: WebhookAction{Timeout: Duration(10 * time.Second)},

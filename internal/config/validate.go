@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/robfig/cron/v3"
 )
@@ -128,6 +129,9 @@ func (c *Config) validate() []fieldError {
 				add(fmt.Sprintf("roles.%s.groups[%d]", name, i), "%v", err)
 			}
 		}
+	}
+	if d := c.Alertmanager.ResendInterval.D(); d != 0 && (d < time.Second || d > 24*time.Hour) {
+		add("alertmanager.resend_interval", "%s is outside [1s, 24h]", d)
 	}
 	for _, u := range []struct{ path, v string }{{"prometheus.url", c.Prometheus.URL}, {"alertmanager.url", c.Alertmanager.URL}} {
 		if u.v == "" {

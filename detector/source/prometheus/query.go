@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/smartcloudops/smartcloudops/detector"
+	"github.com/smartcloudops/smartcloudops/internal/obs"
 )
 
 // Series is one result series: its full label set and its points in time order. An instant
@@ -112,7 +113,7 @@ func (c *Client) wrap(ctx context.Context, query string, err error) error {
 	case errors.Is(err, context.Canceled):
 		return &QueryError{Query: query, Type: string(promv1.ErrCanceled), Err: err}
 	default:
-		return &QueryError{Query: query, Type: ErrTypeTransport, Err: err}
+		return &QueryError{Query: query, Type: ErrTypeTransport, Err: &obs.UnavailableError{Service: "Prometheus", Addr: c.url, Err: err}}
 	}
 }
 
