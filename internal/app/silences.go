@@ -76,7 +76,9 @@ func (s amSilencer) List(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-func (s amSilencer) Expire(ctx context.Context, id string) error { return s.shown(s.c.ExpireSilence(ctx, id)) }
+func (s amSilencer) Expire(ctx context.Context, id string) error {
+	return s.shown(s.c.ExpireSilence(ctx, id))
+}
 
 func (b *Bot) querier() commands.Querier {
 	if b.prom == nil {
