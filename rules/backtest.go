@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 
+	"github.com/smartcloudops/smartcloudops/detector"
+	"github.com/smartcloudops/smartcloudops/detector/eval"
 	"github.com/smartcloudops/smartcloudops/internal/store"
 	"github.com/smartcloudops/smartcloudops/remediation"
 )
@@ -45,7 +47,21 @@ type RangeFunc func(ctx context.Context, r *Rule, from, to time.Time, step time.
 type BacktestOptions struct {
 	From, To time.Time
 	Step     time.Duration // evaluation step; 0 uses each group's interval
+	// Check says how a detector check scores its series, for the check rules that watch it: the
+	// history is replayed through the check's model and lifecycle point by point, as the live
+	// check would have scored it. Nil skips check rules.
+	Check func(name string) BacktestCheck
 }
+
+// BacktestCheck is how a detector check scores its series in a backtest.
+type BacktestCheck struct {
+	Model     detector.Factory
+	Lifecycle detector.Lifecycle
+}
+
+// backtestLead is how many steps of history before From a check's model learns from, so that it
+// has warmed up when the backtest begins.
+const backtestLead = 200
 
 // BacktestReport says how each rule would have behaved over the range.
 type BacktestReport struct {
@@ -94,8 +110,14 @@ func Backtest(ctx context.Context, set *Set, data RangeFunc, o BacktestOptions) 
 			br := &BacktestRule{Name: r.Name, Group: r.Group}
 			byRule[r.Name] = br
 			rep.Rules = append(rep.Rules, *br)
-			if r.Input != InputQuery {
-				br.Skipped = fmt.Sprintf("%s rule: only query rules replay from history", r.Input)
+			switch {
+			case r.Input == InputCheck && o.Check != nil:
+				continue // replayed below, series by series
+			case r.Input == InputCheck:
+				br.Skipped = "check rule: no check to score the history with"
+				continue
+			case r.Input != InputQuery:
+				br.Skipped = fmt.Sprintf("%s rule: alerts are not kept as history", r.Input)
 				continue
 			}
 			if _, done := history[r.Query]; done {
@@ -157,10 +179,100 @@ func Backtest(ctx context.Context, set *Set, data RangeFunc, o BacktestOptions) 
 			}
 		}
 	}
+	if o.Check != nil {
+		for _, g := range set.Groups {
+			for _, r := range g.Rules {
+				if r.Input != InputCheck || !r.Enabled {
+					continue
+				}
+				if err := backtestCheckRule(ctx, g, r, data, o, byRule[r.Name]); err != nil {
+					return BacktestReport{}, err
+				}
+			}
+		}
+	}
 	for i := range rep.Rules {
 		rep.Rules[i] = *byRule[rep.Rules[i].Name]
 	}
 	return rep, nil
+}
+
+// backtestCheckRule replays the history of check rule r: each series goes through the check's
+// model and lifecycle point by point, learning from the lead before From, and the rule is
+// evaluated at every point from From on, exactly as EvalCheck evaluates it live.
+func backtestCheckRule(ctx context.Context, g *Group, r *Rule, data RangeFunc, o BacktestOptions, br *BacktestRule) error {
+	chk := o.Check(r.Check)
+	if chk.Model == nil {
+		br.Skipped = fmt.Sprintf("check rule: no model for check %q", r.Check)
+		return nil
+	}
+	step := stepFor(g, o)
+	series, err := data(ctx, r, o.From.Add(-backtestLead*step), o.To, step)
+	if err != nil {
+		return fmt.Errorf("backtest: rule %s: fetch history: %w", r.Name, err)
+	}
+	one := &Set{Groups: []*Group{{Name: g.Name, Interval: g.Interval, Rules: []*Rule{r}}}}
+	one.index()
+	scored := 0 // series with a point in the range
+	defer func() { br.Series = scored }()
+	for _, s := range series {
+		var cur time.Time
+		e, err := NewEngine(EngineOptions{
+			Store: store.NewMemory(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registerer: prometheus.NewRegistry(),
+			Now: func() time.Time { return cur },
+			OnFire: func(_ context.Context, f Firing) error {
+				br.Proposals = append(br.Proposals, BacktestProposal{T: f.T, Labels: f.Labels, Params: f.Params})
+				return nil
+			},
+		})
+		if err != nil {
+			return err
+		}
+		e.SetRules(one)
+		m := chk.Model()
+		var ep detector.Episode
+		seen := map[string]map[uint64]bool{}
+		for _, p := range s.Points {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			sc := m.Observe(detector.Point{T: p.T, V: p.V})
+			pt := detector.Scored{Point: detector.Point{T: p.T, V: p.V}, Score: sc.Score, Expected: sc.Expected, Lower: sc.Lower, Upper: sc.Upper}
+			chk.Lifecycle.Step(&ep, pt, sc.Models)
+			if p.T.Before(o.From) || p.T.After(o.To) {
+				continue
+			}
+			cur = p.T
+			ob := Observation{Labels: s.Labels, T: p.T, Value: p.V, Score: sc.Score,
+				Expected: sc.Expected, Lower: sc.Lower, Upper: sc.Upper}
+			if ep.Open() {
+				ob.Open, ob.Since, ob.Peak = true, ep.Since, ep.Peak
+				ob.Expected, ob.Lower, ob.Upper = ep.Expected, ep.Lower, ep.Upper
+			}
+			br.Evaluations++
+			if err := e.EvalCheck(ctx, CheckTick{Check: r.Check, T: p.T, Series: []Observation{ob}}); err != nil {
+				br.Errors++
+				if br.FirstError == "" {
+					br.FirstError = err.Error()
+				}
+			}
+			e.noteFired(r.Name, p.T, br, seen)
+		}
+		if len(seen[r.Name]) > 0 || inRange(s.Points, o.From, o.To) {
+			scored++
+		}
+	}
+	return nil
+}
+
+// inRange reports whether any point lies in [from, to].
+func inRange(pts []RangePoint, from, to time.Time) bool {
+	for _, p := range pts {
+		if !p.T.Before(from) && !p.T.After(to) {
+			return true
+		}
+	}
+	return false
 }
 
 func stepFor(g *Group, o BacktestOptions) time.Duration {
@@ -265,7 +377,8 @@ func PrometheusRange(api promv1.API) RangeFunc {
 }
 
 // ReadCSV reads backtest history from CSV rows "timestamp,value[,label=value...]", with an
-// optional header row starting with "timestamp". The timestamp is RFC 3339 or Unix seconds.
+// optional header row starting with "timestamp". The timestamp is RFC 3339, "2006-01-02
+// 15:04:05" (UTC) or Unix seconds, as in the files `detect train` reads.
 // Rows with the same labels form one series. Every query rule sees every series as its
 // query's result, except that a row with the label __rule__=NAME is seen by that rule only.
 func ReadCSV(r io.Reader) (RangeFunc, error) {
@@ -344,16 +457,14 @@ func ReadCSV(r io.Reader) (RangeFunc, error) {
 	}, nil
 }
 
+// parseCSVTime reads a timestamp as `detect train` and `detect eval` do (eval.ParseTime): RFC
+// 3339, "2006-01-02 15:04:05" (UTC), or Unix seconds, so the same CSV serves all three.
 func parseCSVTime(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.UTC(), nil
-	}
-	f, err := strconv.ParseFloat(s, 64)
+	t, err := eval.ParseTime(s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("want RFC 3339 or Unix seconds")
+		return time.Time{}, errors.New("want RFC 3339, 2006-01-02 15:04:05 or Unix seconds")
 	}
-	sec := int64(f)
-	return time.Unix(sec, int64((f-float64(sec))*1e9)).UTC(), nil
+	return t, nil
 }
 
 func labelString(labels map[string]string) string {

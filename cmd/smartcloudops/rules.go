@@ -15,6 +15,9 @@ import (
 	"github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 
+	"github.com/smartcloudops/smartcloudops/detector"
+	"github.com/smartcloudops/smartcloudops/detector/model"
+	"github.com/smartcloudops/smartcloudops/internal/config"
 	"github.com/smartcloudops/smartcloudops/internal/store"
 	"github.com/smartcloudops/smartcloudops/remediation"
 	awsactions "github.com/smartcloudops/smartcloudops/remediation/actions/aws"
@@ -231,7 +234,8 @@ func (c rulesCommand) backtest(ctx context.Context, args []string) int {
 	from := fs.String("from", "", "start: RFC 3339, Unix seconds, or a negative duration from now such as -24h")
 	to := fs.String("to", "now", "end: RFC 3339, Unix seconds, now, or a negative duration from now")
 	step := fs.String("step", "", "evaluation step such as 1m (default: each group's interval)")
-	paths, stop, code := c.parse(fs, "(--prometheus URL | --csv FILE) --from T --to T [--step D] PATH...", args, 1, -1)
+	cfgPath := fs.String("config", "", "configuration whose checks score the history for check rules\n(threshold, min_change, resolve_after, model, and with --prometheus the query);\nwithout it check rules use the shipped model and threshold")
+	paths, stop, code := c.parse(fs, "(--prometheus URL | --csv FILE) --from T --to T [--step D] [--config FILE] PATH...", args, 1, -1)
 	if stop {
 		return code
 	}
@@ -264,6 +268,19 @@ func (c rulesCommand) backtest(ctx context.Context, args []string) int {
 		printErrors(c.stderr, err)
 		return 1
 	}
+	checks := []config.Check{}
+	if *cfgPath != "" {
+		cfg, err := config.Load(*cfgPath, os.Environ())
+		if err != nil {
+			printErrors(c.stderr, err)
+			return 1
+		}
+		checks = cfg.Checks
+	}
+	if o.Check, err = backtestChecks(checks); err != nil {
+		fmt.Fprintf(c.stderr, "rules backtest: %v\n", err)
+		return 1
+	}
 	var data rules.RangeFunc
 	if *csvFile != "" {
 		f, err := os.Open(*csvFile)
@@ -282,7 +299,7 @@ func (c rulesCommand) backtest(ctx context.Context, args []string) int {
 		if err != nil {
 			return usage(fmt.Sprintf("--prometheus %q: %v", *promURL, err))
 		}
-		data = rules.PrometheusRange(promv1.NewAPI(client))
+		data = checkQueries(rules.PrometheusRange(promv1.NewAPI(client)), checks)
 	}
 	rep, err := rules.Backtest(ctx, set, data, o)
 	if err != nil {
@@ -312,4 +329,50 @@ func rulesTime(s string, now time.Time) (time.Time, error) {
 		return time.Unix(sec, 0).UTC(), nil
 	}
 	return time.Time{}, fmt.Errorf("%q is not RFC 3339, Unix seconds, now or -DURATION", s)
+}
+
+// backtestChecks says how each check scores history for the check rules that watch it: as the
+// configured check would (its model file, threshold, min_change and resolve_after), or with the
+// shipped model and threshold for a check the configuration does not name.
+func backtestChecks(checks []config.Check) (func(string) rules.BacktestCheck, error) {
+	byName := map[string]rules.BacktestCheck{}
+	for _, ch := range checks {
+		bc := rules.BacktestCheck{Model: model.Default(), Lifecycle: detector.Lifecycle{Threshold: ch.Threshold,
+			MinChange: detector.MinChange{Relative: ch.MinChange.Relative, Absolute: ch.MinChange.Absolute}, ResolveAfter: ch.ResolveAfter}}
+		if bc.Lifecycle.Threshold == 0 {
+			bc.Lifecycle.Threshold = model.DefaultThreshold
+		}
+		if ch.Model != "" && ch.Model != "default" {
+			f, err := model.LoadFile(ch.Model)
+			if err != nil {
+				return nil, fmt.Errorf("check %s: model: %w", ch.Name, err)
+			}
+			bc.Model = f
+		}
+		byName[ch.Name] = bc
+	}
+	return func(name string) rules.BacktestCheck {
+		if bc, ok := byName[name]; ok {
+			return bc
+		}
+		return rules.BacktestCheck{Model: model.Default(), Lifecycle: detector.Lifecycle{Threshold: model.DefaultThreshold}}
+	}, nil
+}
+
+// checkQueries answers check rules from Prometheus with their check's query, which only the
+// configuration knows.
+func checkQueries(data rules.RangeFunc, checks []config.Check) rules.RangeFunc {
+	return func(ctx context.Context, r *rules.Rule, from, to time.Time, step time.Duration) ([]rules.RangeSeries, error) {
+		if r.Input != rules.InputCheck {
+			return data(ctx, r, from, to, step)
+		}
+		for _, ch := range checks {
+			if ch.Name == r.Check && ch.Source == "prometheus" {
+				q := *r
+				q.Query = ch.Query
+				return data(ctx, &q, from, to, step)
+			}
+		}
+		return nil, fmt.Errorf("check %q has no Prometheus query here: give --config with the check, or --csv", r.Check)
+	}
 }
