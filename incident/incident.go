@@ -172,10 +172,23 @@ func New(o Options) (*Manager, error) {
 	return m, nil
 }
 
+// newID is a random incident ID. Four bytes keep IDs short enough to type while a storm of ten
+// thousand incidents rarely draws the same one twice (the store refuses a duplicate anyway).
 func newID() string {
-	var b [3]byte
+	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return "inc-" + hex.EncodeToString(b[:])
+}
+
+// plan is one change of one incident, worked out but not yet written.
+type plan struct {
+	fp      string
+	inc     Incident
+	change  Change
+	report  bool
+	routine bool // a routine update held in memory: nothing to write now
+	cmps    []store.Cmp
+	ops     []store.Op
 }
 
 // upsert opens the incident for fp, or updates the open one, with fn applied; it returns the
@@ -184,68 +197,72 @@ func newID() string {
 func (m *Manager) upsert(ctx context.Context, fp string, fn func(inc *Incident, isNew bool) (changed bool)) (Incident, Change, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for attempt := 0; ; attempt++ {
-		var inc Incident
-		var cmps []store.Cmp
-		isNew := false
-		idkv, err := m.o.Store.Get(ctx, fpPrefix+fp)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			isNew = true
-			inc = Incident{ID: newID(), Fingerprint: fp, State: StateOpen, OpenedAt: m.o.Now().UTC()}
-			cmps = []store.Cmp{{Key: fpPrefix + fp, Rev: 0}, {Key: incPrefix + inc.ID, Rev: 0}}
-		case err != nil:
-			return inc, 0, false, err
-		default:
-			kv, err := m.o.Store.Get(ctx, incPrefix+string(idkv.Value))
-			if err != nil {
-				return inc, 0, false, fmt.Errorf("open incident %s: %w", idkv.Value, err)
-			}
-			// The routine update held in memory is newer than the stored incident.
-			if p, ok := m.pending[string(idkv.Value)]; ok {
-				inc = clone(p)
-			} else if err := json.Unmarshal(kv.Value, &inc); err != nil {
-				return inc, 0, false, fmt.Errorf("incident %s is corrupt: %w", idkv.Value, err)
-			}
-			cmps = []store.Cmp{{Key: fpPrefix + fp, Rev: idkv.Rev}, {Key: incPrefix + inc.ID, Rev: kv.Rev}}
-		}
-		before := clone(inc)
-		if !fn(&inc, isNew) && !isNew {
-			return inc, 0, false, nil
-		}
-		change := Updated
-		switch {
-		case inc.State == StateResolved:
-			change = Resolved
-		case isNew:
-			change = Opened
-		}
-		report := reportable(before, inc, change, isNew)
-		inc.Unreported = !report && (isNew || before.Unreported)
-		if !isNew && routine(before, inc) {
-			m.pending[inc.ID] = clone(inc)
-			return inc, Updated, report, nil
-		}
-		ops := []store.Op{{Key: incPrefix + inc.ID, Value: mustJSON(inc)}}
-		switch change {
-		case Resolved:
-			ops = append(ops, store.Op{Key: fpPrefix + fp, Delete: true})
-		case Opened:
-			ops = append(ops, store.Op{Key: fpPrefix + fp, Value: []byte(inc.ID)})
-		}
-		_, err = m.o.Store.Txn(ctx, cmps, ops)
-		if errors.Is(err, store.ErrConflict) && attempt < 20 {
-			continue
-		}
+	pl, err := m.writeOne(ctx, fp, fn)
+	if err != nil {
+		return pl.inc, 0, false, err
+	}
+	return pl.inc, pl.change, pl.report, nil
+}
+
+// prepare reads the incident open for fp (or starts a new one), applies fn and works out what
+// to write. It reports false when fn changed nothing. m.mu must be held.
+func (m *Manager) prepare(ctx context.Context, fp string, fn func(inc *Incident, isNew bool) (changed bool)) (plan, bool, error) {
+	pl := plan{fp: fp}
+	isNew := false
+	idkv, err := m.o.Store.Get(ctx, fpPrefix+fp)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		isNew = true
+		pl.inc = Incident{ID: newID(), Fingerprint: fp, State: StateOpen, OpenedAt: m.o.Now().UTC()}
+		pl.cmps = []store.Cmp{{Key: fpPrefix + fp, Rev: 0}, {Key: incPrefix + pl.inc.ID, Rev: 0}}
+	case err != nil:
+		return pl, false, err
+	default:
+		kv, err := m.o.Store.Get(ctx, incPrefix+string(idkv.Value))
 		if err != nil {
-			return inc, 0, false, err
+			return pl, false, fmt.Errorf("open incident %s: %w", idkv.Value, err)
 		}
-		delete(m.pending, inc.ID)
-		if change == Opened {
-			m.opened.WithLabelValues(inc.Source).Inc()
-			m.log.InfoContext(ctx, "incident opened", obs.KeyIncident, inc.ID, "title", inc.Title)
+		// The routine update held in memory is newer than the stored incident.
+		if p, ok := m.pending[string(idkv.Value)]; ok {
+			pl.inc = clone(p)
+		} else if err := json.Unmarshal(kv.Value, &pl.inc); err != nil {
+			return pl, false, fmt.Errorf("incident %s is corrupt: %w", idkv.Value, err)
 		}
-		return inc, change, report, nil
+		pl.cmps = []store.Cmp{{Key: fpPrefix + fp, Rev: idkv.Rev}, {Key: incPrefix + pl.inc.ID, Rev: kv.Rev}}
+	}
+	before := clone(pl.inc)
+	if !fn(&pl.inc, isNew) && !isNew {
+		return pl, false, nil
+	}
+	pl.change = Updated
+	switch {
+	case pl.inc.State == StateResolved:
+		pl.change = Resolved
+	case isNew:
+		pl.change = Opened
+	}
+	pl.report = reportable(before, pl.inc, pl.change, isNew)
+	pl.inc.Unreported = !pl.report && (isNew || before.Unreported)
+	if !isNew && routine(before, pl.inc) {
+		pl.routine = true
+		return pl, true, nil
+	}
+	pl.ops = []store.Op{{Key: incPrefix + pl.inc.ID, Value: mustJSON(pl.inc)}}
+	switch pl.change {
+	case Resolved:
+		pl.ops = append(pl.ops, store.Op{Key: fpPrefix + fp, Delete: true})
+	case Opened:
+		pl.ops = append(pl.ops, store.Op{Key: fpPrefix + fp, Value: []byte(pl.inc.ID)})
+	}
+	return pl, true, nil
+}
+
+// committed finishes a plan whose writes are in the store. m.mu must be held.
+func (m *Manager) committed(ctx context.Context, pl plan) {
+	delete(m.pending, pl.inc.ID)
+	if pl.change == Opened {
+		m.opened.WithLabelValues(pl.inc.Source).Inc()
+		m.log.InfoContext(ctx, "incident opened", obs.KeyIncident, pl.inc.ID, "title", pl.inc.Title)
 	}
 }
 
@@ -323,21 +340,28 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 }
 
-// Flush writes every routine update held in memory, in one store transaction.
+// Flush writes every routine update held in memory, in transactions of at most MaxTxnOps.
 func (m *Manager) Flush(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.pending) == 0 {
 		return nil
 	}
-	ops := make([]store.Op, 0, len(m.pending))
-	for _, id := range slices.Sorted(maps.Keys(m.pending)) {
-		ops = append(ops, store.Op{Key: incPrefix + id, Value: mustJSON(m.pending[id])})
+	ids := slices.Sorted(maps.Keys(m.pending))
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), MaxTxnOps)]
+		ids = ids[len(chunk):]
+		ops := make([]store.Op, 0, len(chunk))
+		for _, id := range chunk {
+			ops = append(ops, store.Op{Key: incPrefix + id, Value: mustJSON(m.pending[id])})
+		}
+		if _, err := m.o.Store.Txn(ctx, nil, ops); err != nil {
+			return fmt.Errorf("write %d incident updates: %w", len(ops)+len(ids), err)
+		}
+		for _, id := range chunk {
+			delete(m.pending, id)
+		}
 	}
-	if _, err := m.o.Store.Txn(ctx, nil, ops); err != nil {
-		return fmt.Errorf("write %d incident updates: %w", len(ops), err)
-	}
-	clear(m.pending)
 	return nil
 }
 

@@ -24,7 +24,18 @@ func (m *Manager) FromAnomaly(ctx context.Context, a detector.Anomaly) (Incident
 	if err != nil {
 		return Incident{}, 0, err
 	}
-	inc, change, report, err := m.upsert(ctx, fp, func(inc *Incident, isNew bool) bool {
+	inc, change, report, err := m.upsert(ctx, fp, anomalyChange(a, sil))
+	if err != nil {
+		return inc, 0, fmt.Errorf("incident for %s: %w", a.Check, err)
+	}
+	m.notify(ctx, inc, change, report)
+	return inc, change, nil
+}
+
+// anomalyChange opens the incident of an anomaly's episode, or brings the open one up to date;
+// sil is the silence muting the series, if any.
+func anomalyChange(a detector.Anomaly, sil string) func(inc *Incident, isNew bool) bool {
+	return func(inc *Incident, isNew bool) bool {
 		if isNew {
 			inc.Source, inc.Check, inc.Unit = SourceDetector, a.Check, a.Unit
 			inc.Labels = cloneLabels(a.Labels)
@@ -44,12 +55,7 @@ func (m *Manager) FromAnomaly(ctx context.Context, a detector.Anomaly) (Incident
 		inc.LastSeen = a.T.UTC()
 		inc.Silenced = sil
 		return true
-	})
-	if err != nil {
-		return inc, 0, fmt.Errorf("incident for %s: %w", a.Check, err)
 	}
-	m.notify(ctx, inc, change, report)
-	return inc, change, nil
 }
 
 // anomalyTitle names the check, where the episode's furthest value lies against the band frozen
@@ -104,13 +110,7 @@ func (m *Manager) resolve(ctx context.Context, fp string, t time.Time, how strin
 	if _, err := m.o.Store.Get(ctx, fpPrefix+fp); err != nil {
 		return Incident{}, 0, nil // nothing open: nothing to resolve
 	}
-	inc, change, report, err := m.upsert(ctx, fp, func(inc *Incident, isNew bool) bool {
-		if isNew {
-			return false
-		}
-		inc.State, inc.ResolvedAt, inc.Resolution = StateResolved, t.UTC(), how
-		return true
-	})
+	inc, change, report, err := m.upsert(ctx, fp, resolveChange(t, how))
 	if err != nil {
 		return inc, 0, err
 	}
@@ -277,4 +277,16 @@ func (m *Manager) ExpireAlerts(ctx context.Context, groupKey string, fingerprint
 	}
 	m.notify(ctx, inc, change, report)
 	return expired, change, nil
+}
+
+// resolveChange resolves an open incident at t; how, when not empty, says how it ended other
+// than by returning to normal.
+func resolveChange(t time.Time, how string) func(inc *Incident, isNew bool) bool {
+	return func(inc *Incident, isNew bool) bool {
+		if isNew {
+			return false
+		}
+		inc.State, inc.ResolvedAt, inc.Resolution = StateResolved, t.UTC(), how
+		return true
+	}
 }

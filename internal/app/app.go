@@ -85,8 +85,11 @@ type Bot struct {
 	fileCfg   *config.Config                         // the file as loaded at start, for Reload to compare
 	roleMap   atomic.Pointer[map[string]config.Role] // roles of the latest reload; nil: cfg.Roles
 	retention *retention
-	runCtx    context.Context // ends when Run stops taking new work
-	wg        sync.WaitGroup  // follow-ups (verifications) started by Run's components
+	stage     *stage
+	// detectorDone is closed when the detector has stopped, so the stage can finish its queue.
+	detectorDone chan struct{}
+	runCtx       context.Context // ends when Run stops taking new work
+	wg           sync.WaitGroup  // follow-ups (verifications) started by Run's components
 }
 
 // Run builds the bot from o and runs it until ctx ends.
@@ -176,7 +179,11 @@ func (b *Bot) Run(ctx context.Context) error {
 	defer stopIntake()
 	b.runCtx = runCtx
 	g, gctx := errgroup.WithContext(runCtx)
-	g.Go(func() error { return b.Detector.Run(gctx) })
+	g.Go(func() error {
+		defer close(b.detectorDone)
+		return b.Detector.Run(gctx)
+	})
+	g.Go(func() error { return b.stage.run(gctx) })
 	g.Go(func() error { return b.Notifier.Run(gctx) })
 	g.Go(func() error { return b.Rules.Run(gctx) })
 	g.Go(func() error { return b.Proposals.Run(gctx, 15*time.Second) })

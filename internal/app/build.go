@@ -202,6 +202,8 @@ func (b *Bot) drawChart(dir string, inc incident.Incident) string {
 }
 
 func (b *Bot) buildDetector() error {
+	b.detectorDone = make(chan struct{})
+	b.stage = newStage(b, b.detectorDone)
 	var specs []detector.CheckSpec
 	for _, c := range b.cfg.Checks {
 		spec, err := b.checkSpec(c)
@@ -214,7 +216,7 @@ func (b *Bot) buildDetector() error {
 	b.Detector, err = detector.New(detector.Options{
 		Checks: specs, Store: b.Store, LoadModel: model.Load, Logger: b.log, Registerer: b.regr,
 		ForgetAfter: b.cfg.Retention.Series.D(),
-		OnTick:      b.onTick,
+		OnTick:      b.stage.enqueue,
 		Observed:    b.Rules.Watches,
 	})
 	return err

@@ -15,27 +15,15 @@ import (
 	"github.com/smartcloudops/smartcloudops/rules"
 )
 
-// onTick moves one tick of a check along the flow: its episodes to incidents first, then every
-// series it scored to the check rules that watch it, each with its incident.
-func (b *Bot) onTick(ctx context.Context, t detector.Tick) {
-	incs := map[string]incident.Incident{} // by series key, for the rules
-	for _, e := range t.Events {
-		switch {
-		case e.Anomaly != nil:
-			a := *e.Anomaly
-			inc, _, err := b.Incidents.FromAnomaly(ctx, a)
-			if err != nil {
-				b.log.ErrorContext(ctx, "anomaly not recorded", obs.KeyCheck, a.Check, obs.KeyErr, err)
-				continue
-			}
-			incs[detector.Key(a.Labels)] = inc
-		case e.Recovery != nil:
-			// The series keeps its incident in incs: the points of this tick from before the end
-			// still belong to it.
-			if _, _, err := b.Incidents.FromRecovery(ctx, *e.Recovery); err != nil {
-				b.log.ErrorContext(ctx, "recovery not recorded", obs.KeyCheck, e.Recovery.Check, obs.KeyErr, err)
-			}
-		}
+// processTick moves one tick of a check along the flow: its episodes to incidents first (in
+// batched store transactions), then every series it scored to the check rules that watch it,
+// each with its incident.
+func (b *Bot) processTick(ctx context.Context, t detector.Tick) {
+	// The incidents of series whose events were recorded; a series keeps its incident here even
+	// when it resolved in this tick, as its earlier points still belong to it.
+	incs, err := b.Incidents.ApplyTick(ctx, t)
+	if err != nil {
+		b.log.ErrorContext(ctx, "tick not fully recorded", obs.KeyCheck, t.Check, obs.KeyErr, err)
 	}
 	// A series may have scored several points in one tick (a replay): the rules see them in order,
 	// aligned on each series' latest point, the earlier ones as partial ticks.

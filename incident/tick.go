@@ -1,0 +1,174 @@
+package incident
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/smartcloudops/smartcloudops/detector"
+	"github.com/smartcloudops/smartcloudops/internal/obs"
+	"github.com/smartcloudops/smartcloudops/internal/store"
+)
+
+// MaxTxnOps is the most writes, and the most comparisons, one store transaction carries: etcd's
+// default --max-txn-ops, so the same batches work on bbolt and on etcd.
+const MaxTxnOps = 128
+
+// ApplyTick records the episodes of one detector tick — incidents opened, brought up to date and
+// resolved, in the order they happened — in as few store transactions as it can, none over
+// MaxTxnOps, and reports each change (Options.OnChange) once it is written. A storm of ten
+// thousand anomalies in one tick is a few hundred transactions, not ten thousand. It returns the
+// incident of every series with an event, by detector.Key of its labels, resolved ones included.
+// Events it could not record are counted in the error; the next tick's events for those series
+// record them again, as an open episode reports itself on every tick.
+func (m *Manager) ApplyTick(ctx context.Context, t detector.Tick) (map[string]Incident, error) {
+	out := make(map[string]Incident, len(t.Events))
+	if len(t.Events) == 0 {
+		return out, nil
+	}
+	silences, err := m.Silences(ctx)
+	if err != nil {
+		return out, fmt.Errorf("incidents of check %s: silences: %w", t.Check, err)
+	}
+	type step struct {
+		pl  plan
+		key string
+		fn  func(*Incident, bool) bool
+	}
+	var (
+		batch   []step
+		inBatch = map[string]bool{}
+		ncmps   int
+		nops    int
+		done    []plan // written (or held as routine updates), to report in order
+		lost    int
+		errs    []error
+	)
+	m.mu.Lock()
+	// flush writes the batch in one transaction; if someone wrote one of its incidents
+	// meanwhile, each is written again on its own.
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		cmps := make([]store.Cmp, 0, ncmps)
+		ops := make([]store.Op, 0, nops)
+		for _, s := range batch {
+			cmps = append(cmps, s.pl.cmps...)
+			ops = append(ops, s.pl.ops...)
+		}
+		_, err := m.o.Store.Txn(ctx, cmps, ops)
+		switch {
+		case err == nil:
+			for _, s := range batch {
+				m.committed(ctx, s.pl)
+				out[s.key] = s.pl.inc
+				done = append(done, s.pl)
+			}
+		case errors.Is(err, store.ErrConflict):
+			for _, s := range batch {
+				pl, err := m.writeOne(ctx, s.pl.fp, s.fn)
+				if err != nil {
+					lost++
+					errs = append(errs, err)
+					continue
+				}
+				out[s.key] = pl.inc
+				done = append(done, pl)
+			}
+		default:
+			lost += len(batch)
+			errs = append(errs, err)
+		}
+		batch, ncmps, nops = batch[:0], 0, 0
+		clear(inBatch)
+	}
+	for _, e := range t.Events {
+		var fp, key string
+		var fn func(*Incident, bool) bool
+		switch {
+		case e.Anomaly != nil:
+			a := e.Anomaly
+			fp, key = AnomalyFingerprint(a.Check, a.Labels), detector.Key(a.Labels)
+			fn = anomalyChange(*a, silenceFor(silences, a.Labels, a.Check))
+		case e.Recovery != nil:
+			r := e.Recovery
+			how := ""
+			if r.Stale {
+				how = ResolutionStale
+			}
+			fp, key = AnomalyFingerprint(r.Check, r.Labels), detector.Key(r.Labels)
+			fn = resolveChange(r.T, how)
+		default:
+			continue
+		}
+		if inBatch[fp] {
+			flush() // the incident must be read back as this batch leaves it
+		}
+		pl, ok, err := m.prepare(ctx, fp, fn)
+		if err != nil {
+			lost++
+			errs = append(errs, err)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		if pl.routine {
+			m.pending[pl.inc.ID] = clone(pl.inc)
+			out[key] = pl.inc
+			done = append(done, pl)
+			continue
+		}
+		if ncmps+len(pl.cmps) > MaxTxnOps || nops+len(pl.ops) > MaxTxnOps {
+			flush()
+		}
+		batch = append(batch, step{pl: pl, key: key, fn: fn})
+		inBatch[fp] = true
+		ncmps += len(pl.cmps)
+		nops += len(pl.ops)
+	}
+	flush()
+	m.mu.Unlock()
+	for _, pl := range done {
+		m.notify(ctx, pl.inc, pl.change, pl.report)
+	}
+	if lost > 0 {
+		m.log.ErrorContext(ctx, "incident changes not recorded", obs.KeyCheck, t.Check, "changes", lost, obs.KeyErr, errors.Join(errs...))
+		return out, fmt.Errorf("%d incident changes of check %s not recorded: %w", lost, t.Check, errs[0])
+	}
+	return out, nil
+}
+
+// writeOne prepares and writes one change on its own, retrying on conflicts. m.mu must be held.
+func (m *Manager) writeOne(ctx context.Context, fp string, fn func(*Incident, bool) bool) (plan, error) {
+	for attempt := 0; ; attempt++ {
+		pl, ok, err := m.prepare(ctx, fp, fn)
+		if err != nil || !ok {
+			return pl, err
+		}
+		if pl.routine {
+			m.pending[pl.inc.ID] = clone(pl.inc)
+			return pl, nil
+		}
+		_, err = m.o.Store.Txn(ctx, pl.cmps, pl.ops)
+		if errors.Is(err, store.ErrConflict) && attempt < 20 {
+			continue
+		}
+		if err != nil {
+			return pl, err
+		}
+		m.committed(ctx, pl)
+		return pl, nil
+	}
+}
+
+// silenceFor is the ID of the first silence in ss that mutes the series, or "".
+func silenceFor(ss []Silence, labels map[string]string, check string) string {
+	for _, s := range ss {
+		if s.matches(labels, check) {
+			return s.ID
+		}
+	}
+	return ""
+}
