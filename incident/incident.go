@@ -231,8 +231,8 @@ func (m *Manager) prepare(ctx context.Context, fp string, fn func(inc *Incident,
 		pl.cmps = []store.Cmp{{Key: fpPrefix + fp, Rev: idkv.Rev}, {Key: incPrefix + pl.inc.ID, Rev: kv.Rev}}
 	}
 	before := clone(pl.inc)
-	if !fn(&pl.inc, isNew) && !isNew {
-		return pl, false, nil
+	if !fn(&pl.inc, isNew) {
+		return pl, false, nil // nothing changed, or nothing to open (such as the end of an unknown incident)
 	}
 	pl.change = Updated
 	switch {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -134,12 +135,49 @@ type AlertGroup struct {
 // the incident.
 func (m *Manager) FromAlertGroup(ctx context.Context, g AlertGroup) (Incident, Change, error) {
 	fp := "alertmanager/" + g.GroupKey
-	if g.Status == "resolved" {
-		if _, err := m.o.Store.Get(ctx, fpPrefix+fp); err != nil {
-			return Incident{}, 0, nil // already resolved, or never seen: a redelivery
-		}
+	inc, change, report, err := m.upsert(ctx, fp, m.alertGroupChange(g))
+	if err != nil {
+		return inc, 0, fmt.Errorf("incident for alert group %q: %w", g.GroupKey, err)
 	}
-	inc, change, report, err := m.upsert(ctx, fp, func(inc *Incident, isNew bool) bool {
+	m.notify(ctx, inc, change, report)
+	return inc, change, nil
+}
+
+// AlertGroupResult is what one notification did: its incident, and whether it changed anything
+// (a redelivery changes nothing).
+type AlertGroupResult struct {
+	Incident Incident
+	Changed  bool
+}
+
+// ApplyAlertGroups records Alertmanager notifications in order, in as few store transactions of
+// at most MaxTxnOps as it can, like ApplyTick; the i-th result belongs to gs[i]. Notifications it
+// could not record are counted in the error, and their results are not Changed.
+func (m *Manager) ApplyAlertGroups(ctx context.Context, gs []AlertGroup) ([]AlertGroupResult, error) {
+	changes := make([]change, len(gs))
+	for i, g := range gs {
+		changes[i] = change{fp: "alertmanager/" + g.GroupKey, key: strconv.Itoa(i), fn: m.alertGroupChange(g)}
+	}
+	out, lost, err := m.apply(ctx, changes)
+	res := make([]AlertGroupResult, len(gs))
+	for i := range gs {
+		inc, ok := out[strconv.Itoa(i)]
+		res[i] = AlertGroupResult{Incident: inc, Changed: ok}
+	}
+	if lost > 0 {
+		return res, fmt.Errorf("%d of %d alert notifications not recorded: %w", lost, len(gs), err)
+	}
+	return res, nil
+}
+
+// alertGroupChange opens or updates the incident of an Alertmanager group. A notification that
+// changes nothing (a redelivery), or that resolves a group with no open incident, changes
+// nothing; a resolved notification resolves the incident.
+func (m *Manager) alertGroupChange(g AlertGroup) func(inc *Incident, isNew bool) bool {
+	return func(inc *Incident, isNew bool) bool {
+		if isNew && g.Status == "resolved" {
+			return false // already resolved, or never seen: a redelivery
+		}
 		if isNew {
 			inc.Source, inc.GroupKey, inc.GroupLabels = SourceAlertmanager, g.GroupKey, cloneLabels(g.GroupLabels)
 			inc.Since = earliest(g.Alerts)
@@ -164,12 +202,7 @@ func (m *Manager) FromAlertGroup(ctx context.Context, g AlertGroup) (Incident, C
 			inc.State, inc.ResolvedAt = StateResolved, m.o.Now().UTC()
 		}
 		return true
-	})
-	if err != nil {
-		return inc, 0, fmt.Errorf("incident for alert group %q: %w", g.GroupKey, err)
 	}
-	m.notify(ctx, inc, change, report)
-	return inc, change, nil
 }
 
 func earliest(as []Alert) time.Time {

@@ -22,28 +22,68 @@ const MaxTxnOps = 128
 // Events it could not record are counted in the error; the next tick's events for those series
 // record them again, as an open episode reports itself on every tick.
 func (m *Manager) ApplyTick(ctx context.Context, t detector.Tick) (map[string]Incident, error) {
-	out := make(map[string]Incident, len(t.Events))
 	if len(t.Events) == 0 {
-		return out, nil
+		return map[string]Incident{}, nil
 	}
 	silences, err := m.Silences(ctx)
 	if err != nil {
-		return out, fmt.Errorf("incidents of check %s: silences: %w", t.Check, err)
+		return map[string]Incident{}, fmt.Errorf("incidents of check %s: silences: %w", t.Check, err)
 	}
+	changes := make([]change, 0, len(t.Events))
+	for _, e := range t.Events {
+		switch {
+		case e.Anomaly != nil:
+			a := e.Anomaly
+			changes = append(changes, change{fp: AnomalyFingerprint(a.Check, a.Labels), key: detector.Key(a.Labels),
+				fn: anomalyChange(*a, silenceFor(silences, a.Labels, a.Check))})
+		case e.Recovery != nil:
+			r := e.Recovery
+			how := ""
+			if r.Stale {
+				how = ResolutionStale
+			}
+			changes = append(changes, change{fp: AnomalyFingerprint(r.Check, r.Labels), key: detector.Key(r.Labels), fn: resolveChange(r.T, how)})
+		}
+	}
+	out, lost, err := m.apply(ctx, changes)
+	if lost > 0 {
+		m.log.ErrorContext(ctx, "incident changes not recorded", obs.KeyCheck, t.Check, "changes", lost, obs.KeyErr, err)
+		return out, fmt.Errorf("%d incident changes of check %s not recorded: %w", lost, t.Check, err)
+	}
+	return out, nil
+}
+
+// change is one incident change to apply: fn applied to the incident open for fp; key names the
+// result in what apply returns.
+type change struct {
+	fp, key string
+	fn      func(*Incident, bool) bool
+}
+
+// apply applies changes in order, in as few transactions of at most MaxTxnOps writes and
+// comparisons as it can, and reports each once written. It returns the incidents by key, how many
+// changes could not be recorded and the first reason.
+func (m *Manager) apply(ctx context.Context, changes []change) (map[string]Incident, int, error) {
 	type step struct {
-		pl  plan
-		key string
-		fn  func(*Incident, bool) bool
+		pl plan
+		c  change
 	}
 	var (
+		out     = make(map[string]Incident, len(changes))
 		batch   []step
 		inBatch = map[string]bool{}
 		ncmps   int
 		nops    int
 		done    []plan // written (or held as routine updates), to report in order
 		lost    int
-		errs    []error
+		first   error
 	)
+	fail := func(err error) {
+		lost++
+		if first == nil {
+			first = err
+		}
+	}
 	m.mu.Lock()
 	// flush writes the batch in one transaction; if someone wrote one of its incidents
 	// meanwhile, each is written again on its own.
@@ -62,53 +102,34 @@ func (m *Manager) ApplyTick(ctx context.Context, t detector.Tick) (map[string]In
 		case err == nil:
 			for _, s := range batch {
 				m.committed(ctx, s.pl)
-				out[s.key] = s.pl.inc
+				out[s.c.key] = s.pl.inc
 				done = append(done, s.pl)
 			}
 		case errors.Is(err, store.ErrConflict):
 			for _, s := range batch {
-				pl, err := m.writeOne(ctx, s.pl.fp, s.fn)
+				pl, err := m.writeOne(ctx, s.c.fp, s.c.fn)
 				if err != nil {
-					lost++
-					errs = append(errs, err)
+					fail(err)
 					continue
 				}
-				out[s.key] = pl.inc
+				out[s.c.key] = pl.inc
 				done = append(done, pl)
 			}
 		default:
-			lost += len(batch)
-			errs = append(errs, err)
+			for range batch {
+				fail(err)
+			}
 		}
 		batch, ncmps, nops = batch[:0], 0, 0
 		clear(inBatch)
 	}
-	for _, e := range t.Events {
-		var fp, key string
-		var fn func(*Incident, bool) bool
-		switch {
-		case e.Anomaly != nil:
-			a := e.Anomaly
-			fp, key = AnomalyFingerprint(a.Check, a.Labels), detector.Key(a.Labels)
-			fn = anomalyChange(*a, silenceFor(silences, a.Labels, a.Check))
-		case e.Recovery != nil:
-			r := e.Recovery
-			how := ""
-			if r.Stale {
-				how = ResolutionStale
-			}
-			fp, key = AnomalyFingerprint(r.Check, r.Labels), detector.Key(r.Labels)
-			fn = resolveChange(r.T, how)
-		default:
-			continue
-		}
-		if inBatch[fp] {
+	for _, c := range changes {
+		if inBatch[c.fp] {
 			flush() // the incident must be read back as this batch leaves it
 		}
-		pl, ok, err := m.prepare(ctx, fp, fn)
+		pl, ok, err := m.prepare(ctx, c.fp, c.fn)
 		if err != nil {
-			lost++
-			errs = append(errs, err)
+			fail(err)
 			continue
 		}
 		if !ok {
@@ -116,15 +137,15 @@ func (m *Manager) ApplyTick(ctx context.Context, t detector.Tick) (map[string]In
 		}
 		if pl.routine {
 			m.pending[pl.inc.ID] = clone(pl.inc)
-			out[key] = pl.inc
+			out[c.key] = pl.inc
 			done = append(done, pl)
 			continue
 		}
 		if ncmps+len(pl.cmps) > MaxTxnOps || nops+len(pl.ops) > MaxTxnOps {
 			flush()
 		}
-		batch = append(batch, step{pl: pl, key: key, fn: fn})
-		inBatch[fp] = true
+		batch = append(batch, step{pl: pl, c: c})
+		inBatch[c.fp] = true
 		ncmps += len(pl.cmps)
 		nops += len(pl.ops)
 	}
@@ -133,11 +154,7 @@ func (m *Manager) ApplyTick(ctx context.Context, t detector.Tick) (map[string]In
 	for _, pl := range done {
 		m.notify(ctx, pl.inc, pl.change, pl.report)
 	}
-	if lost > 0 {
-		m.log.ErrorContext(ctx, "incident changes not recorded", obs.KeyCheck, t.Check, "changes", lost, obs.KeyErr, errors.Join(errs...))
-		return out, fmt.Errorf("%d incident changes of check %s not recorded: %w", lost, t.Check, errs[0])
-	}
-	return out, nil
+	return out, lost, first
 }
 
 // writeOne prepares and writes one change on its own, retrying on conflicts. m.mu must be held.

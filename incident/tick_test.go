@@ -98,3 +98,22 @@ func TestTickKeepsOrder(t *testing.T) {
 		t.Fatalf("the series' incident after the tick: %+v, want the second, open", inc)
 	}
 }
+
+// TestRecoveryOfUnknownSeriesOpensNothing: the end of an episode whose incident is not open (it
+// was resolved by hand, or never recorded) changes nothing, rather than opening an empty incident.
+func TestRecoveryOfUnknownSeriesOpensNothing(t *testing.T) {
+	ctx := context.Background()
+	m, err := New(Options{Store: store.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	got, err := m.ApplyTick(ctx, detector.Tick{Check: "cpu", T: t0, Events: []detector.Event{
+		{Recovery: &detector.Recovery{Check: "cpu", Labels: map[string]string{"host": "a"}, T: t0, Since: t0.Add(-time.Hour)}}}})
+	if err != nil || len(got) != 0 {
+		t.Fatalf("ApplyTick: %v %v", got, err)
+	}
+	if all, _ := m.List(ctx, true); len(all) != 0 {
+		t.Fatalf("%d incidents stored, want none", len(all))
+	}
+}
