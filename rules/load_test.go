@@ -56,8 +56,8 @@ func TestLoadReportsEveryError(t *testing.T) {
 	got := err.Error()
 	want := []string{
 		// Column points at "lables" inside the quoted condition.
-		`testdata/load/invalid.yaml:6:30: groups[0].rules[0].when: unknown name lables: "lables.env == \"prod\""`,
-		`testdata/load/invalid.yaml:10:15: groups[0].rules[1].when: expected bool, but got float64`,
+		"testdata/load/invalid.yaml:6:30: groups[0].rules[0].when: unknown name `lables`, did you mean `labels`?: \"lables.env == \\\"prod\\\"\"",
+		`testdata/load/invalid.yaml:10:15: groups[0].rules[1].when: a condition must be true or false (a comparison such as value > 90), not a number`,
 		`testdata/load/invalid.yaml:14:9: groups[0].rules[2].wen: unknown field`,
 		`testdata/load/invalid.yaml:16:9: groups[0].rules[3]: want exactly one of query, check or alert (got query and check)`,
 		`groups[0].rules[4].action.params.script: template:`,
@@ -103,14 +103,14 @@ func TestConditionErrors(t *testing.T) {
 		{`alert.status == "firing" && alert.labels.env == "prod"`, InputAlert, "", 0},
 		{`labels.env == "5m"`, InputQuery, "", 0},
 		{`value > 1e3 && value < 0x10`, InputQuery, "", 0},
-		{`vlaue > 90`, InputQuery, "unknown name vlaue", 0},
+		{`vlaue > 90`, InputQuery, "unknown name `vlaue`, did you mean `value`?", 0},
 		{`value > 90 && 5m > 1`, InputQuery, "mismatched types", 17},
-		{`2h > 1h && bogus`, InputQuery, "unknown name bogus", 11},
+		{`2h > 1h && bogus`, InputQuery, "unknown name `bogus`; a query rule can use value, labels, now, avg_over, max_over, min_over, rate, delta", 11},
 		{`avg_over(5x) > 1`, InputQuery, "bad number syntax", 10},
 		{`avg_over(0s) > 1`, InputQuery, "positive window", 0},
 		{`avg_over(5m) > 1`, InputAlert, "not defined for alert rules", 0},
 		{`alert.status == "x"`, InputQuery, "only defined for alert rules", 0},
-		{`value`, InputQuery, "expected bool", 0},
+		{`value`, InputQuery, "must be true or false (a comparison such as value > 90), not a number", 0},
 		{strings.Repeat("value > 1 && ", 400) + "true", InputQuery, "limit", 0},
 		{strings.Repeat("(", 300) + "true" + strings.Repeat(")", 300), InputQuery, "", -1},
 	}
