@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
@@ -53,14 +54,15 @@ func loadBytes(name string, data []byte, environ []string) (Config, Source, erro
 	if err != nil {
 		return cfg, src, err
 	}
-	if err := applyEnv(&cfg, environ); err != nil {
+	src.env, err = applyEnv(&cfg, environ)
+	if err != nil {
 		errs = append(errs, err)
 	}
 	// A field that did not decode keeps its default; its validation would only repeat the
 	// problem, or report one of a value the file does not hold.
 	for _, fe := range cfg.validate() {
 		if !under(fe.path, bad) {
-			errs = append(errs, fe.located(name, lines))
+			errs = append(errs, src.place(fe))
 		}
 	}
 	return cfg, src, errors.Join(errs...)
@@ -76,17 +78,27 @@ func under(path string, paths []string) bool {
 	return false
 }
 
-// Source is the file a configuration was read from, with the line of each field path.
+// Source is the file a configuration was read from, with the line of each field path, and the
+// fields that environment variables set.
 type Source struct {
 	file  string
 	lines map[string]int
+	env   map[string]string // field path → the variable that set it
 }
 
 // Errorf returns a problem of the field at path (such as "checks[1].file") worded like every
 // other configuration error: "file:line: path: message", with the line of the field or of its
-// closest ancestor that the file spells out.
+// closest ancestor that the file spells out; or, for a field an environment variable set,
+// "environment: VARIABLE: path: message", since the file's line does not hold the value.
 func (s Source) Errorf(path, format string, args ...any) error {
-	return fieldError{path, fmt.Sprintf(format, args...)}.located(s.file, s.lines)
+	return s.place(fieldError{path, fmt.Sprintf(format, args...)})
+}
+
+func (s Source) place(fe fieldError) error {
+	if v, ok := s.env[fe.path]; ok {
+		return fmt.Errorf("environment: %s: %s: %s", v, fe.path, fe.msg)
+	}
+	return fe.located(s.file, s.lines)
 }
 
 // Parse decodes YAML over Default. Unknown fields and malformed values are errors naming the
@@ -349,7 +361,7 @@ func ParseDuration(s string) (Duration, error) {
 	if err != nil {
 		pd, perr := model.ParseDuration(s)
 		if perr != nil {
-			return 0, fmt.Errorf("%q is not a duration like 30s, 5m, 1h or 90d", s)
+			return 0, fmt.Errorf("%q is not a duration like 30s, 5m, 1h or 90d", clip(s))
 		}
 		v = time.Duration(pd)
 	}
@@ -364,7 +376,8 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 
 // applyEnv sets scalar fields from SMARTCLOUDOPS_<PATH> variables, where PATH is the YAML path
 // upper-cased with dots turned into underscores (slack.bot_token → SMARTCLOUDOPS_SLACK_BOT_TOKEN).
-func applyEnv(cfg *Config, environ []string) error {
+// It returns the field paths it set, each with the variable that set it.
+func applyEnv(cfg *Config, environ []string) (map[string]string, error) {
 	env := map[string]string{}
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, EnvPrefix) {
@@ -372,20 +385,26 @@ func applyEnv(cfg *Config, environ []string) error {
 		}
 	}
 	if len(env) == 0 {
-		return nil
+		return nil, nil
 	}
 	var errs []error
+	set := map[string]string{}
+	setFields(reflect.ValueOf(cfg).Elem(), EnvPrefix, "", env, set, &errs)
 	known := map[string]bool{}
-	setFields(reflect.ValueOf(cfg).Elem(), EnvPrefix, env, known, &errs)
+	for _, v := range set {
+		known[v] = true
+	}
 	for k := range env {
 		if !known[k] {
-			errs = append(errs, fmt.Errorf("environment: %s does not name a config field", k))
+			errs = append(errs, fmt.Errorf("environment: %s does not name a config field", clip(k)))
 		}
 	}
-	return errors.Join(errs...)
+	return set, errors.Join(errs...)
 }
 
-func setFields(v reflect.Value, prefix string, env map[string]string, known map[string]bool, errs *[]error) {
+// setFields sets the fields of v named by variables of env; prefix is the variables' prefix
+// for v and path the field path of v. It records each field set, by path, in set.
+func setFields(v reflect.Value, prefix, path string, env map[string]string, set map[string]string, errs *[]error) {
 	t := v.Type()
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -394,22 +413,26 @@ func setFields(v reflect.Value, prefix string, env map[string]string, known map[
 			continue
 		}
 		name := prefix + strings.ToUpper(tag)
+		fpath := tag
+		if path != "" {
+			fpath = path + "." + tag
+		}
 		fv := v.Field(i)
 		if fv.Kind() == reflect.Struct {
-			setFields(fv, name+"_", env, known, errs)
+			setFields(fv, name+"_", fpath, env, set, errs)
 			continue
 		}
 		if fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Struct {
 			// An optional section such as prometheus.basic_auth: fill the one the file set, or
 			// a new one, kept only if a variable names a field of it.
 			if !fv.IsNil() {
-				setFields(fv.Elem(), name+"_", env, known, errs)
+				setFields(fv.Elem(), name+"_", fpath, env, set, errs)
 				continue
 			}
-			before := len(known)
+			before := len(set)
 			nv := reflect.New(fv.Type().Elem())
-			setFields(nv.Elem(), name+"_", env, known, errs)
-			if len(known) > before {
+			setFields(nv.Elem(), name+"_", fpath, env, set, errs)
+			if len(set) > before {
 				fv.Set(nv)
 			}
 			continue
@@ -418,11 +441,25 @@ func setFields(v reflect.Value, prefix string, env map[string]string, known map[
 		if !ok {
 			continue
 		}
-		known[name] = true
+		set[fpath] = name
 		if err := setScalar(fv, raw); err != nil {
-			*errs = append(*errs, fmt.Errorf("environment: %s: %w", name, err))
+			*errs = append(*errs, fmt.Errorf("environment: %s: %s: %w", name, fpath, err))
 		}
 	}
+}
+
+// clip shortens text quoted back in a message: a variable name or value of any length is shown
+// by its first 64 characters.
+func clip(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 func setScalar(fv reflect.Value, raw string) error {
@@ -441,19 +478,19 @@ func setScalar(fv reflect.Value, raw string) error {
 	case reflect.Bool:
 		b, err := strconv.ParseBool(raw)
 		if err != nil {
-			return fmt.Errorf("%q is not true or false", raw)
+			return fmt.Errorf("%q is not true or false", clip(raw))
 		}
 		fv.SetBool(b)
 	case reflect.Int:
 		n, err := strconv.Atoi(raw)
 		if err != nil {
-			return fmt.Errorf("%q is not a whole number", raw)
+			return fmt.Errorf("%q is not a whole number", clip(raw))
 		}
 		fv.SetInt(int64(n))
 	case reflect.Float64:
 		n, err := strconv.ParseFloat(raw, 64)
 		if err != nil {
-			return fmt.Errorf("%q is not a number", raw)
+			return fmt.Errorf("%q is not a number", clip(raw))
 		}
 		fv.SetFloat(n)
 	default:
