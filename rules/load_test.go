@@ -179,3 +179,35 @@ func TestHostileConditions(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownCheck loads check rules against the checks of a configuration: a name that is not
+// one of them is refused at its line, with the closest name offered; without the configuration
+// nothing is refused and CheckRules lists what could not be verified.
+func TestUnknownCheck(t *testing.T) {
+	src := "groups:\n- name: g\n  rules:\n" +
+		"  - name: typo\n    check: host-cpux\n    action: {name: script, params: {script: a.sh}}\n" +
+		"  - name: other\n    check: disk\n    action: {name: script, params: {script: a.sh}}\n" +
+		"  - name: fine\n    check: host-cpu\n    action: {name: script, params: {script: a.sh}}\n"
+	files := []File{{Name: "web.yaml", Data: []byte(src)}}
+	_, err := Parse(files, LoadOptions{Actions: testActions, Checks: []string{"host-cpu", "host-memory"}})
+	want := `web.yaml:5:12: groups[0].rules[0].check: unknown check, did you mean "host-cpu"?: "host-cpux"` + "\n" +
+		`web.yaml:8:12: groups[0].rules[1].check: unknown check: the configuration defines host-cpu, host-memory: "disk"`
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+	if _, err := Parse(files, LoadOptions{Actions: testActions, Checks: []string{}}); err == nil ||
+		!strings.Contains(err.Error(), "unknown check: the configuration defines no checks") {
+		t.Fatalf("no checks configured: %v", err)
+	}
+	set, err := Parse(files, LoadOptions{Actions: testActions})
+	if err != nil {
+		t.Fatalf("without the configuration's checks: %v", err)
+	}
+	var got []string
+	for _, r := range set.CheckRules() {
+		got = append(got, fmt.Sprintf("%s:%d %s %s", r.File, r.Line, r.Name, r.Check))
+	}
+	if strings.Join(got, "; ") != "web.yaml:4 typo host-cpux; web.yaml:7 other disk; web.yaml:10 fine host-cpu" {
+		t.Fatalf("CheckRules: %v", got)
+	}
+}

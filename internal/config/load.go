@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -22,7 +23,8 @@ const EnvPrefix = "SMARTCLOUDOPS_"
 
 // Load reads the file at path (Default when path is empty), applies environment overrides from
 // environ (os.Environ() form) and validates the result. Every problem is reported at once, each
-// naming the file, line and field path.
+// naming the file, line and field path. Relative paths in the file are read relative to the
+// file's directory (see paths.go).
 func Load(path string, environ []string) (Config, error) {
 	cfg, _, err := LoadSource(path, environ)
 	return cfg, err
@@ -32,27 +34,31 @@ func Load(path string, environ []string) (Config, error) {
 // later, such as a secret reference that does not resolve, can be reported at their line.
 func LoadSource(path string, environ []string) (Config, Source, error) {
 	if path == "" {
-		return loadBytes("(defaults)", nil, environ)
+		return loadBytes("(defaults)", "", nil, environ)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Default(), Source{file: path}, fmt.Errorf("config: %w", err)
 	}
-	return loadBytes(path, data, environ)
+	return loadBytes(path, filepath.Dir(path), data, environ)
 }
 
 // LoadBytes is Load for a configuration held in memory (the embedded default); name is used
-// in messages.
+// in messages. Having no file, it reads relative paths relative to the working directory.
 func LoadBytes(name string, data []byte, environ []string) (Config, error) {
-	cfg, _, err := loadBytes(name, data, environ)
+	cfg, _, err := loadBytes(name, "", data, environ)
 	return cfg, err
 }
 
-func loadBytes(name string, data []byte, environ []string) (Config, Source, error) {
+// loadBytes loads data, read from the file name in the directory dir ("" for none).
+func loadBytes(name, dir string, data []byte, environ []string) (Config, Source, error) {
 	cfg, lines, bad, errs, err := parse(name, data)
 	src := Source{file: name, lines: lines}
 	if err != nil {
 		return cfg, src, err
+	}
+	if dir != "" {
+		src.moved = cfg.resolvePaths(dir, lines)
 	}
 	src.env, err = applyEnv(&cfg, environ)
 	if err != nil {
@@ -84,6 +90,7 @@ type Source struct {
 	file  string
 	lines map[string]int
 	env   map[string]string // field path → the variable that set it
+	moved []fieldError      // relative paths that named something else before; see Warnings
 }
 
 // Errorf returns a problem of the field at path (such as "checks[1].file") worded like every
