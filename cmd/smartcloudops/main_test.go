@@ -33,6 +33,7 @@ func TestCLIUsageAndExitCodes(t *testing.T) {
 		{[]string{"version", "-h"}, 0, "usage: smartcloudops version"},
 		{[]string{"version", "now"}, 2, `version: takes no arguments, got ["now"]`},
 		{[]string{"serve", "--help"}, 0, "--demo"},
+		{[]string{"serve", "--help"}, 0, "The demo keeps its own in\nDATA/demo, wiped at every start, and prints an operator API key"},
 		{[]string{"serve", "--bogus"}, 2, "flag provided but not defined"},
 		{[]string{"config"}, 2, "usage: smartcloudops config check FILE"},
 		{[]string{"config", "check", "--help"}, 0, "Every problem"},

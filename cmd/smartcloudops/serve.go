@@ -50,7 +50,8 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	dataDir := fs.String("data-dir", "", "data directory (overrides data_dir)")
 	listen := fs.String("listen", "", "HTTP address for health, metrics, webhooks and the API (overrides listen)")
 	demo := fs.Bool("demo", false, "replay a bundled incident through the live path: an alert, a proposal and an approval within seconds")
-	fs.Usage = usageFor(fs, "[--config FILE] [--data-dir DIR] [--listen ADDR] [--demo]")
+	usage := usageFor(fs, "[--config FILE] [--data-dir DIR] [--listen ADDR] [--demo]")
+	fs.Usage = func() { usage(); fmt.Fprint(fs.Output(), serveNotes) }
 	if stop, code := parseFlags(fs, args, stdout, stderr); stop {
 		return code
 	}
@@ -89,6 +90,14 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	return 0
 }
+
+const serveNotes = `
+State: the store (smartcloudops.db), charts and the admin socket live in the data directory
+(DATA: --data-dir, else data_dir of the configuration, else ./data). The demo keeps its own in
+DATA/demo, wiped at every start, and prints an operator API key made for that run. While the bot
+runs, "smartcloudops apikey" and "smartcloudops audit" reach it through DATA/admin.sock (add
+--demo for the demo's).
+`
 
 const configCheckUsage = `usage: smartcloudops config check FILE
 
