@@ -85,6 +85,10 @@ func (r *Router) silence(ctx context.Context, c *call) (bot.Message, error) {
 	raw := make([]string, len(target))
 	for i, w := range target {
 		raw[i] = w.raw
+		if strings.HasPrefix(w.raw, `"`) || strings.HasPrefix(w.raw, "'") {
+			// A word quoted whole, as Discord sends the matchers option, holds matchers.
+			raw[i] = w.text
+		}
 	}
 	typed := strings.Join(raw, " ")
 	ms, err := alertmanager.ParseMatchers(typed)

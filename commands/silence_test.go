@@ -58,6 +58,8 @@ func TestSilenceTranscript(t *testing.T) {
 		"silence service=web,asg=web-asg for 1h deploy of web",
 		`silence {service="web", team="a b"} for 2h`,
 		`silence summary=“disk full” for 30m`,
+		`silence "service=web asg=web-asg" for 1h`,
+		`silence "alertname=\"Host CPU\" env=prod" for 1h as Discord sends it`,
 		"silence summary=disk full for 30m",
 		"silence service= asg=web-asg for 1h",
 		"silence service=web service=api for 1h",
