@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -246,6 +247,7 @@ func (b *Bot) serveAdmin(ctx context.Context, g *errgroup.Group) {
 	srv := &http.Server{
 		Handler:           adminHandler(admin, adminInfo{Version: b.opts.Version, PID: os.Getpid(), DataDir: b.cfg.DataDir}),
 		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(b.log.Handler(), slog.LevelWarn),
 	}
 	g.Go(func() error {
 		errc := make(chan error, 1)
