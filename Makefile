@@ -30,6 +30,7 @@ lint:
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags integration $(PKGS)
 	scripts/check-layering.sh
+	scripts/check-workflows.sh
 
 ## bench: the benchmarks behind the performance figures (one core, as the targets are stated)
 bench:

@@ -43,7 +43,7 @@ func FuzzParseMatchers(f *testing.F) {
 	for _, s := range []string{
 		`alertname="HostHighCpu",instance=~"web-.*"`,
 		`{severity!="info", job!~"test.*"}`,
-		`a=b,`, `{}`, `a="\"x\""`, `a=~"("`,
+		`a=b,`, `{}`, `a="\"x\""`, `a=~"("`, `service=web asg=web-asg`, `service= asg=web`,
 	} {
 		f.Add(s)
 	}

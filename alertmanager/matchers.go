@@ -90,11 +90,12 @@ func validLabelName(s string) bool {
 // maxMatcherInput bounds what ParseMatchers reads; chat lines are far shorter.
 const maxMatcherInput = 4096
 
-// ParseMatchers reads a comma-separated list of matchers as typed in chat, with or without
-// surrounding braces: `alertname="HostHighCpu",instance=~"web-.*"` or
-// `{severity!="info", job!~"test.*"}`. Values are double-quoted strings with Go escapes, or bare
-// words without spaces, commas, quotes or braces. A trailing comma is allowed. Errors give the
-// 1-based column of the problem.
+// ParseMatchers reads a list of matchers as typed in chat, separated by commas or spaces, with or
+// without surrounding braces: `alertname="HostHighCpu",instance=~"web-.*"`,
+// `service=web asg=web-asg` or `{severity!="info", job!~"test.*"}`. Values are double-quoted
+// strings with Go escapes, or bare words without spaces, commas, quotes, braces or the operator
+// characters = ! ~ (a bare `service= asg=web` is refused rather than read as service="asg=web").
+// A trailing comma is allowed. Errors give the 1-based column of the problem.
 func ParseMatchers(s string) ([]Matcher, error) {
 	if len(s) > maxMatcherInput {
 		return nil, fmt.Errorf("matchers: input is %d bytes, longer than %d", len(s), maxMatcherInput)
@@ -116,6 +117,7 @@ func ParseMatchers(s string) ([]Matcher, error) {
 			return nil, err
 		}
 		out = append(out, m)
+		end := p.pos
 		p.skipSpace()
 		if p.peek() == ',' {
 			p.pos++
@@ -124,7 +126,10 @@ func ParseMatchers(s string) ([]Matcher, error) {
 		if p.eof() || (braced && p.peek() == '}') {
 			break
 		}
-		return nil, p.errorf("expected ',' after matcher %s, found %s", m, p.found())
+		if p.pos > end && startsLabelName(p.peek()) {
+			continue // separated by spaces, as in `service=web asg=web-asg`
+		}
+		return nil, p.errorf("expected ',' or a space after matcher %s, found %s", m, p.found())
 	}
 	if braced {
 		if p.peek() != '}' {
@@ -173,6 +178,10 @@ func (p *matcherParser) errorf(format string, args ...any) error {
 	return fmt.Errorf("matchers: column %d: %s", p.pos+1, fmt.Sprintf(format, args...))
 }
 
+func startsLabelName(c byte) bool {
+	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+}
+
 func (p *matcherParser) matcher() (Matcher, error) {
 	start := p.pos
 	for !p.eof() {
@@ -197,11 +206,11 @@ func (p *matcherParser) matcher() (Matcher, error) {
 	case strings.HasPrefix(p.s[p.pos:], "!="):
 		op = MatchNotEqual
 	case strings.HasPrefix(p.s[p.pos:], "=="):
-		return Matcher{}, p.errorf("'==' is not an operator; use '=' after %q", name)
+		return Matcher{}, p.errorf("'==' is not an operator; use '=' after %q", truncate(name, 40))
 	case strings.HasPrefix(p.s[p.pos:], "="):
 		op = MatchEqual
 	default:
-		return Matcher{}, p.errorf("expected an operator (=, !=, =~, !~) after %q, found %s", name, p.found())
+		return Matcher{}, p.errorf("expected an operator (=, !=, =~, !~) after %q, found %s", truncate(name, 40), p.found())
 	}
 	p.pos += len(op)
 	p.skipSpace()
@@ -250,5 +259,11 @@ func (p *matcherParser) value() (string, error) {
 	if p.pos == start {
 		return "", p.errorf("expected a value, found %s", p.found())
 	}
-	return p.s[start:p.pos], nil
+	v := p.s[start:p.pos]
+	if i := strings.IndexAny(v, "=!~"); i >= 0 {
+		p.pos = start
+		return "", p.errorf("the value %s holds %q; quote it (%s) if that is meant, or put a space or comma between matchers",
+			truncate(v, 40), v[i], strconv.Quote(truncate(v, 40)))
+	}
+	return v, nil
 }

@@ -27,6 +27,20 @@ func TestParseMatchers(t *testing.T) {
 		{`summary="say \"hi\", then\\leave"`, []Matcher{{Name: "summary", Type: MatchEqual, Value: `say "hi", then\leave`}}},
 		{`team=""`, []Matcher{{Name: "team", Type: MatchEqual, Value: ""}}},
 		{`_x1="é"`, []Matcher{{Name: "_x1", Type: MatchEqual, Value: "é"}}},
+		// Spaces separate matchers as commas do: chat splits words on spaces.
+		{`service=web asg=web-asg`, []Matcher{
+			{Name: "service", Type: MatchEqual, Value: "web"},
+			{Name: "asg", Type: MatchEqual, Value: "web-asg"},
+		}},
+		{`{a="x"  b!~"y.*", c=z}`, []Matcher{
+			{Name: "a", Type: MatchEqual, Value: "x"},
+			{Name: "b", Type: MatchNotRegexp, Value: "y.*"},
+			{Name: "c", Type: MatchEqual, Value: "z"},
+		}},
+		{`summary="disk full" env = prod`, []Matcher{
+			{Name: "summary", Type: MatchEqual, Value: "disk full"},
+			{Name: "env", Type: MatchEqual, Value: "prod"},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -60,14 +74,18 @@ func TestParseMatchersErrors(t *testing.T) {
 		{`alertname~"x"`, "column 10: expected an operator"},
 		{`="x"`, "column 1: expected a label name"},
 		{`1abc="x"`, "column 1: expected a label name"},
-		{`a="x" b="y"`, `column 7: expected ',' after matcher a="x"`},
+		{`a="x"b="y"`, `column 6: expected ',' or a space after matcher a="x", found "b=\"y\""`},
+		{`a="x" "y"`, `column 7: expected ',' or a space after matcher a="x", found "\"y\""`},
+		{`service= asg=web-asg`, `column 10: the value asg=web-asg holds '='; quote it ("asg=web-asg") if that is meant`},
+		{`a=x!y`, `column 3: the value x!y holds '!'`},
+		{`summary=disk full`, `column 18: expected an operator (=, !=, =~, !~) after "full", found end of input`},
 		{`a="x`, "column 3: unterminated quoted value"},
 		{`a="x\`, "column 3: unterminated quoted value"},
 		{`a="\q"`, "column 3: invalid quoted value"},
 		{`a=`, "column 3: expected a value, found end of input"},
 		{`a=,b="x"`, "column 3: expected a value"},
 		{`{a="x"`, "expected '}' to close '{'"},
-		{`a="x"}`, `column 6: expected ',' after matcher a="x", found "}"`},
+		{`a="x"}`, `column 6: expected ',' or a space after matcher a="x", found "}"`},
 		{`{a="x"} extra`, `unexpected "extra" after the matchers`},
 		{`a=~"(unclosed"`, "column 1: matcher a=~\"(unclosed\": invalid regular expression"},
 		{`a-b="x"`, "expected an operator"},

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/smartcloudops/smartcloudops/internal/obs"
 )
@@ -32,6 +33,17 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
+
+// quoteClipped quotes what a caller sent for an error message, shortened to its first 64
+// characters: an error never echoes a request's text in full.
+func quoteClipped(s string) string {
+	const max = 64
+	r := []rune(s)
+	if len(r) <= max {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(string(r[:max])) + "…"
+}
 
 func errorf(status int, code, format string, args ...any) *Error {
 	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}

@@ -34,6 +34,9 @@ var Roles = []string{RoleViewer, RoleOperator, RoleAdmin}
 const (
 	keyPrefix   = "apikeys/"
 	tokenPrefix = "sco_"
+	// retiredSep joins a key name and the store revision of a revoked key that a new key of the
+	// same name replaced: apikeys/<name>@<revision>. Names cannot hold '@'.
+	retiredSep = "@"
 )
 
 // Errors returned by Keys.
@@ -90,7 +93,7 @@ var keyName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 // dashes and underscores, starting with a letter or digit.
 func ValidateName(name string) error {
 	if !keyName.MatchString(name) {
-		return fmt.Errorf("key name %q: want 1-63 characters of a-z 0-9 . _ - starting with a letter or digit", name)
+		return fmt.Errorf("key name %s: want 1-63 characters of a-z 0-9 . _ - starting with a letter or digit", quoteClipped(name))
 	}
 	return nil
 }
@@ -159,7 +162,8 @@ func NewKeys(o KeysOptions) (*Keys, error) {
 func hashToken(token string) [sha256.Size]byte { return sha256.Sum256([]byte(token)) }
 
 // Create makes a key named name with role, valid for ttl (0: no expiry), and returns the token,
-// which is shown once and never stored. A revoked key's name may be reused.
+// which is shown once and never stored. A revoked key's name may be reused: the revoked key is
+// kept beside the new one, so List still shows it and its token is still refused as revoked.
 func (ks *Keys) Create(ctx context.Context, name, role string, ttl time.Duration) (string, Key, error) {
 	return ks.CreateOwned(ctx, name, role, "", ttl)
 }
@@ -167,8 +171,8 @@ func (ks *Keys) Create(ctx context.Context, name, role string, ttl time.Duration
 // CreateOwned is Create for a key that a person answers for (see Key.Owner).
 func (ks *Keys) CreateOwned(ctx context.Context, name, role, owner string, ttl time.Duration) (string, Key, error) {
 	if owner != "" {
-		if plat, id, ok := strings.Cut(owner, ":"); !ok || plat == "" || id == "" || strings.ContainsAny(owner, " \t\n") {
-			return "", Key{}, fmt.Errorf("key %q: owner %q is not platform:id, such as slack:U0123ABCD", name, owner)
+		if plat, id, ok := strings.Cut(owner, ":"); !ok || plat == "" || id == "" || strings.ContainsAny(owner, " \t\n") || len(owner) > 256 {
+			return "", Key{}, fmt.Errorf("key %s: owner %s is not platform:id, such as slack:U0123ABCD", quoteClipped(name), quoteClipped(owner))
 		}
 	}
 	if err := errors.Join(ValidateName(name), ValidateRole(role)); err != nil {
@@ -178,6 +182,7 @@ func (ks *Keys) CreateOwned(ctx context.Context, name, role, owner string, ttl t
 		return "", Key{}, fmt.Errorf("key %q: negative lifetime %s", name, ttl)
 	}
 	var rev uint64
+	var retire []store.Op
 	kv, err := ks.o.Store.Get(ctx, keyPrefix+name)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -192,6 +197,7 @@ func (ks *Keys) CreateOwned(ctx context.Context, name, role, owner string, ttl t
 			return "", Key{}, fmt.Errorf("key %q: %w (revoke it first or pick another name)", name, ErrKeyExists)
 		}
 		rev = kv.Rev
+		retire = []store.Op{{Key: fmt.Sprintf("%s%s%s%020d", keyPrefix, name, retiredSep, kv.Rev), Value: kv.Value}}
 	}
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -205,7 +211,8 @@ func (ks *Keys) CreateOwned(ctx context.Context, name, role, owner string, ttl t
 		k.Expires = now.Add(ttl)
 	}
 	val, _ := json.Marshal(k)
-	if _, err := ks.o.Store.Txn(ctx, []store.Cmp{{Key: keyPrefix + name, Rev: rev}}, []store.Op{{Key: keyPrefix + name, Value: val}}); err != nil {
+	ops := append(retire, store.Op{Key: keyPrefix + name, Value: val})
+	if _, err := ks.o.Store.Txn(ctx, []store.Cmp{{Key: keyPrefix + name, Rev: rev}}, ops); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return "", Key{}, fmt.Errorf("key %q: %w (created at the same time elsewhere)", name, ErrKeyExists)
 		}
@@ -215,19 +222,40 @@ func (ks *Keys) CreateOwned(ctx context.Context, name, role, owner string, ttl t
 	return token, k, nil
 }
 
-// List returns every key, revoked and expired ones included, by name.
+// List returns every key, revoked and expired ones included (also revoked keys whose name a
+// newer key took), by name and then by creation.
 func (ks *Keys) List(ctx context.Context) ([]Key, error) {
 	kvs, err := ks.o.Store.List(ctx, keyPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
-	out := make([]Key, 0, len(kvs))
+	type listed struct {
+		Key
+		current bool // the key that holds the name now, after the revoked ones it replaced
+	}
+	all := make([]listed, 0, len(kvs))
 	for _, kv := range kvs {
 		var k Key
 		if err := json.Unmarshal(kv.Value, &k); err != nil {
 			return nil, fmt.Errorf("key %s is corrupt: %w", strings.TrimPrefix(kv.Key, keyPrefix), err)
 		}
-		out = append(out, k)
+		all = append(all, listed{k, !strings.Contains(kv.Key, retiredSep)})
+	}
+	slices.SortStableFunc(all, func(a, b listed) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		if a.current != b.current {
+			if a.current {
+				return 1
+			}
+			return -1
+		}
+		return a.Created.Compare(b.Created)
+	})
+	out := make([]Key, len(all))
+	for i, l := range all {
+		out[i] = l.Key
 	}
 	return out, nil
 }
@@ -235,6 +263,10 @@ func (ks *Keys) List(ctx context.Context) ([]Key, error) {
 // Revoke marks the key named name revoked; it stays listed. Revoking a revoked key is not an
 // error.
 func (ks *Keys) Revoke(ctx context.Context, name string) (Key, error) {
+	if ValidateName(name) != nil {
+		// No key has such a name; the name is not looked up, and is shown shortened.
+		return Key{}, fmt.Errorf("key %s: %w", quoteClipped(name), ErrKeyNotFound)
+	}
 	for attempt := 0; ; attempt++ {
 		kv, err := ks.o.Store.Get(ctx, keyPrefix+name)
 		if errors.Is(err, store.ErrNotFound) {

@@ -69,12 +69,28 @@ func TestKeys(t *testing.T) {
 	if k, err := ks.Authenticate(ctx, tok2); err != nil || k.Role != RoleViewer || k.Actor().Roles[0] != "viewer" || len(k.Actor().Roles) != 1 {
 		t.Fatalf("new key: %+v %v", k, err)
 	}
-	if _, err := ks.Authenticate(ctx, tok); !errors.Is(err, ErrBadKey) {
-		t.Fatalf("old key after reuse: %v", err)
+	if k, err := ks.Authenticate(ctx, tok); !errors.Is(err, ErrKeyRevoked) || k.Role != RoleOperator {
+		t.Fatalf("old key after reuse: %+v %v, want it refused as revoked", k, err)
 	}
+	// The revoked key stays listed beside the new one of its name, oldest first.
 	list, err := ks.List(ctx)
-	if err != nil || len(list) != 1 || list[0].Status(now) != "active" {
+	if err != nil || len(list) != 2 || list[0].Name != "ci" || list[0].Status(now) != "revoked" || list[0].Role != RoleOperator ||
+		list[1].Name != "ci" || list[1].Status(now) != "active" || list[1].Role != RoleViewer {
 		t.Fatalf("list: %+v %v", list, err)
+	}
+	// And so does each earlier one, when the name is revoked and reused again.
+	now = t0.Add(time.Minute)
+	if _, err := ks.Revoke(ctx, "ci"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ks.Create(ctx, "ci", RoleAdmin, 0); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := ks.List(ctx); len(list) != 3 || list[0].Role != RoleOperator || list[1].Role != RoleViewer || list[1].Status(now) != "revoked" || list[2].Role != RoleAdmin {
+		t.Fatalf("list after a second reuse: %+v", list)
+	}
+	if _, err := ks.Revoke(ctx, strings.Repeat("x", 5000)); !errors.Is(err, ErrKeyNotFound) || len(err.Error()) > 120 {
+		t.Fatalf("revoke of a 5000-character name: %v", err)
 	}
 
 	for _, c := range []struct{ name, role string }{{"", "viewer"}, {"CI", "viewer"}, {"a b", "viewer"}, {"-x", "viewer"},

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -205,5 +206,32 @@ func TestRulesAndAnomalies(t *testing.T) {
 	}
 	if r := g.do(t, "GET", "/api/v1/rules/web-cpu-high", "viewer", ""); r.status != http.StatusNotFound {
 		t.Fatalf("rule without a rules service: %d", r.status)
+	}
+}
+
+// TestLongIDsAreShortenedInErrors asks for things by 5,000-character names: the error names what
+// was asked for by its first 64 characters, never in full.
+func TestLongIDsAreShortenedInErrors(t *testing.T) {
+	f := newFixture(t, nil)
+	long := strings.Repeat("p", 5000)
+	want := `"` + strings.Repeat("p", 64) + `"…`
+	for _, c := range []struct{ method, path, body, msg string }{
+		{"GET", "/api/v1/proposals/" + long, "", "no proposal " + want},
+		{"GET", "/api/v1/incidents/" + long, "", "no incident " + want},
+		{"GET", "/api/v1/rules/" + long, "", "no rule " + want},
+		{"POST", "/api/v1/proposals/" + long + "/approve", "{}", "no proposal " + want},
+		{"GET", "/api/v1/proposals?state=" + long, "", "state " + want + ": want all or any of"},
+		{"GET", "/api/v1/proposals?limit=" + long, "", "limit " + want + ": want a whole number"},
+	} {
+		cred := "viewer"
+		if c.method == "POST" {
+			cred = "admin"
+		}
+		r := f.do(t, c.method, c.path, cred, c.body)
+		var body errorBody
+		r.decode(t, &body)
+		if r.status < 400 || !strings.Contains(body.Error.Message, c.msg) || len(body.Error.Message) > 200 {
+			t.Errorf("%s %.60s: %d %q\nwant a short error with %q", c.method, c.path, r.status, body.Error.Message, c.msg)
+		}
 	}
 }

@@ -27,14 +27,14 @@ func pageOf(r *http.Request) (page, *Error) {
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > maxLimit {
-			return p, badRequest("limit %q: want a whole number from 1 to %d", s, maxLimit)
+			return p, badRequest("limit %s: want a whole number from 1 to %d", quoteClipped(s), maxLimit)
 		}
 		p.limit = n
 	}
 	if c := q.Get("cursor"); c != "" {
 		b, err := base64.RawURLEncoding.DecodeString(c)
 		if err != nil || !strings.HasPrefix(string(b), "v1:") || len(b) <= 3 {
-			return p, badRequest("cursor %q is not one this API returned; start again without a cursor", c)
+			return p, badRequest("cursor %s is not one this API returned; start again without a cursor", quoteClipped(c))
 		}
 		p.after = string(b[3:])
 	}

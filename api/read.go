@@ -25,7 +25,7 @@ func (a *API) listIncidents(w http.ResponseWriter, r *http.Request, _ Key) error
 		state = incident.StateOpen
 	case incident.StateOpen, incident.StateResolved, "all":
 	default:
-		return badRequest("state %q: want open, resolved or all", state)
+		return badRequest("state %s: want open, resolved or all", quoteClipped(state))
 	}
 	incs, err := a.o.Incidents.List(r.Context(), state != incident.StateOpen)
 	if err != nil {
@@ -43,7 +43,7 @@ func (a *API) getIncident(w http.ResponseWriter, r *http.Request, _ Key) error {
 	id := r.PathValue("id")
 	inc, err := a.o.Incidents.Get(r.Context(), id)
 	if obs.IsUser(err) {
-		return notFound("no incident %q", id)
+		return notFound("no incident %s", quoteClipped(id))
 	}
 	if err != nil {
 		return fmt.Errorf("get incident %q: %w", id, err)
@@ -67,7 +67,7 @@ func proposalStates(q string) ([]remediation.State, *Error) {
 			for i, k := range remediation.States {
 				names[i] = string(k)
 			}
-			return nil, badRequest("state %q: want all or any of %s, comma-separated", s, strings.Join(names, ", "))
+			return nil, badRequest("state %s: want all or any of %s, comma-separated", quoteClipped(s), strings.Join(names, ", "))
 		}
 		out = append(out, st)
 	}
@@ -96,7 +96,7 @@ func (a *API) getProposal(w http.ResponseWriter, r *http.Request, _ Key) error {
 	id := r.PathValue("id")
 	p, err := a.o.Proposals.Get(r.Context(), id)
 	if obs.IsUser(err) {
-		return notFound("no proposal %q", id)
+		return notFound("no proposal %s", quoteClipped(id))
 	}
 	if err != nil {
 		return fmt.Errorf("get proposal %q: %w", id, err)
@@ -138,11 +138,11 @@ func (a *API) listRules(w http.ResponseWriter, r *http.Request, _ Key) error {
 func (a *API) getRule(w http.ResponseWriter, r *http.Request, _ Key) error {
 	name := r.PathValue("name")
 	if a.o.Rules == nil {
-		return notFound("no rule %q: no rules are loaded", name)
+		return notFound("no rule %s: no rules are loaded", quoteClipped(name))
 	}
 	ri, ok := a.o.Rules.Show(name)
 	if !ok {
-		return notFound("no rule %q", name)
+		return notFound("no rule %s", quoteClipped(name))
 	}
 	return writeJSON(w, http.StatusOK, ruleView{Name: ri.Name, Group: ri.Group, Version: ri.Version, Input: ri.Input, Action: ri.Action,
 		File: ri.File, Enabled: ri.Enabled, Firing: ri.Firing, LastFired: ri.LastFired, Source: ri.Source})
@@ -155,7 +155,7 @@ func parseSince(s string, now time.Time) (time.Time, *Error) {
 	}
 	d, err := ParseDuration(s)
 	if err != nil {
-		return time.Time{}, badRequest("since %q: want an RFC 3339 time such as 2026-01-02T15:04:05Z or a duration such as 24h or 7d", s)
+		return time.Time{}, badRequest("since %s: want an RFC 3339 time such as 2026-01-02T15:04:05Z or a duration such as 24h or 7d", quoteClipped(s))
 	}
 	return now.Add(-d), nil
 }
@@ -211,7 +211,7 @@ func (a *API) listAnomalies(w http.ResponseWriter, r *http.Request, _ Key) error
 	}
 	check := r.URL.Query().Get("check")
 	if check != "" && a.o.Detector != nil && !slices.ContainsFunc(a.o.Detector.Status(), func(s detector.CheckStatus) bool { return s.Name == check }) {
-		return notFound("no check %q", check)
+		return notFound("no check %s", quoteClipped(check))
 	}
 	incs, err := a.o.Incidents.List(r.Context(), false)
 	if err != nil {

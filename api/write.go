@@ -155,7 +155,7 @@ func (a *API) propose(w http.ResponseWriter, r *http.Request, k Key) error {
 	}
 	if req.Incident != "" {
 		if _, err := a.o.Incidents.Get(r.Context(), req.Incident); obs.IsUser(err) {
-			return badRequest("incident %q: no such incident", req.Incident)
+			return badRequest("incident %s: no such incident", quoteClipped(req.Incident))
 		} else if err != nil {
 			return fmt.Errorf("get incident %q: %w", req.Incident, err)
 		}
@@ -216,7 +216,7 @@ func (a *API) reject(w http.ResponseWriter, r *http.Request, k Key) error {
 // exists answers 404 for an unknown proposal, so that a Manager refusal later means a decision.
 func (a *API) exists(r *http.Request, id string) *Error {
 	if _, err := a.o.Proposals.Get(r.Context(), id); obs.IsUser(err) {
-		return notFound("no proposal %q", id)
+		return notFound("no proposal %s", quoteClipped(id))
 	}
 	return nil
 }
@@ -234,7 +234,7 @@ func (a *API) refused(r *http.Request, k Key, id, plan string, err error) error 
 	p, gerr := a.o.Proposals.Get(r.Context(), id)
 	if gerr != nil {
 		if obs.IsUser(gerr) {
-			return notFound("no proposal %q", id)
+			return notFound("no proposal %s", quoteClipped(id))
 		}
 		return fmt.Errorf("re-read proposal %s: %w", id, gerr)
 	}

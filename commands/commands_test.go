@@ -163,6 +163,16 @@ func FuzzSplit(f *testing.F) {
 			}
 			return
 		}
+		// Each word as typed splits to itself alone: the silence command reads words as typed.
+		raws, err := splitWords(s)
+		if err != nil || len(raws) != len(words) {
+			t.Fatalf("splitWords(%q) = %q, %v; Split gave %q", s, raws, err, words)
+		}
+		for i, w := range raws {
+			if again, err := Split(w.raw); err != nil || len(again) != 1 || again[0] != words[i] {
+				t.Fatalf("word %d of %q typed as %q splits to %q, %v; want [%q]", i, s, w.raw, again, err, words[i])
+			}
+		}
 		straight := strings.NewReplacer("“", `"`, "”", `"`, "‘", "'", "’", "'").Replace(s)
 		if !strings.ContainsAny(straight, "\"'\\") {
 			if fields := strings.Fields(straight); !slices.Equal(words, fields) {

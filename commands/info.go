@@ -33,6 +33,9 @@ func (r *Router) help(_ context.Context, c *call) (bot.Message, error) {
 		if cmd.role != "" {
 			text += "\n  needs role " + cmd.role
 		}
+		if cmd.help != "" {
+			text += "\n" + cmd.help
+		}
 		return bot.Text(text), nil
 	}
 	var b strings.Builder

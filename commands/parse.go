@@ -17,6 +17,25 @@ const maxLine = 4096
 // full on web-1'"); a backslash escapes the next character outside single quotes. Slack's
 // formatting of mentions and links (<@U123>, <http://x|x>) is kept as typed.
 func Split(line string) ([]string, error) {
+	ws, err := splitWords(line)
+	if err != nil {
+		return nil, err
+	}
+	var words []string
+	for _, w := range ws {
+		words = append(words, w.text)
+	}
+	return words, nil
+}
+
+// word is one word of a command line: its text with quotes and escapes removed, and the text as
+// typed (raw, curly quotes made straight), for commands whose arguments have a syntax of their
+// own in which quotes matter, such as silence matchers.
+type word struct {
+	text, raw string
+}
+
+func splitWords(line string) ([]word, error) {
 	if len(line) > maxLine {
 		return nil, obs.UserErrorf("command too long (%d bytes, limit %d)", len(line), maxLine)
 	}
@@ -25,18 +44,25 @@ func Split(line string) ([]string, error) {
 	if !utf8.ValidString(line) {
 		return nil, obs.UserErrorf("the command is not valid UTF-8")
 	}
-	var words []string
+	var words []word
 	var cur strings.Builder
 	inWord := false
+	start := 0
 	var quote rune
 	escaped := false
-	for _, r := range line {
+	begin := func(i int) {
+		if !inWord {
+			inWord, start = true, i
+		}
+	}
+	for i, r := range line {
 		switch {
 		case escaped:
 			cur.WriteRune(r)
 			escaped = false
 		case r == '\\' && quote != '\'':
-			escaped, inWord = true, true
+			begin(i)
+			escaped = true
 		case quote != 0:
 			if r == quote {
 				quote = 0
@@ -44,16 +70,17 @@ func Split(line string) ([]string, error) {
 				cur.WriteRune(r)
 			}
 		case r == '"' || r == '\'':
-			quote, inWord = r, true
+			begin(i)
+			quote = r
 		case unicode.IsSpace(r):
 			if inWord {
-				words = append(words, cur.String())
+				words = append(words, word{text: cur.String(), raw: line[start:i]})
 				cur.Reset()
 				inWord = false
 			}
 		default:
+			begin(i)
 			cur.WriteRune(r)
-			inWord = true
 		}
 	}
 	if quote != 0 {
@@ -63,7 +90,7 @@ func Split(line string) ([]string, error) {
 		return nil, obs.UserErrorf("the command ends with a backslash")
 	}
 	if inWord {
-		words = append(words, cur.String())
+		words = append(words, word{text: cur.String(), raw: line[start:]})
 	}
 	return words, nil
 }

@@ -70,6 +70,7 @@ type command struct {
 	name    string
 	usage   string // e.g. "approve <proposal>"
 	summary string
+	help    string // more for `help <command>`: forms and examples; optional
 	role    string // needed to run it; approvals are checked by their policy instead
 	run     func(ctx context.Context, c *call) (bot.Message, error)
 }

@@ -3,9 +3,12 @@ package commands
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/smartcloudops/smartcloudops/alertmanager"
 	"github.com/smartcloudops/smartcloudops/bot"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
 	"github.com/smartcloudops/smartcloudops/remediation/audit"
@@ -21,71 +24,95 @@ type Silencer interface {
 	Expire(ctx context.Context, id string) error
 }
 
+// silenceHelp is what `help silence` shows below the usage line.
+const silenceHelp = `Forms:
+  silence <matchers> for <duration> [comment]
+  silence incident <id> for <duration> [comment]
+Matchers are label=value, separated by spaces or commas, with or without braces; quote a value
+that holds spaces or = ! ~ (summary="disk full"). With Alertmanager configured, != =~ and !~ work
+too (regular expressions match the whole value), and the silence is made there; without it, the
+bot mutes its own anomalies and only = is allowed. Durations: 30m, 2h, 1d.
+Examples:
+  silence service=web asg=web-asg for 1h deploy of web
+  silence {alertname="HostHighCpu", instance=~"web-.*"} for 2h
+  silence incident inc-12 for 30m`
+
 func (r *Router) silenceCommands() []*command {
 	return []*command{
-		{name: "silence", usage: "silence <matchers>|incident <id> for <duration> [comment]", summary: "mute matching alerts and anomalies", role: RoleOperator, run: r.silence},
+		{name: "silence", usage: "silence <matchers>|incident <id> for <duration> [comment]", summary: "mute matching alerts and anomalies",
+			help: silenceHelp, role: RoleOperator, run: r.silence},
 		{name: "silences", usage: "silences", summary: "active silences", run: r.silences},
 		{name: "unsilence", usage: "unsilence <id>", summary: "end a silence", role: RoleOperator, run: r.unsilence},
 	}
 }
 
-// silence handles "silence incident inc-1 for 1h" and "silence alertname=X,env=prod for 2h why".
+// silenceUsage is the reply to a silence command that does not have the shape of one.
+const silenceUsage = "usage: silence <matchers> for <duration> [comment], or silence incident <id> for <duration>; type `help silence` for the forms"
+
+// silence handles "silence incident inc-1 for 1h" and "silence alertname=X env=prod for 2h why".
+// The matchers are read as typed, quotes included, so that a quoted value keeps its spaces.
 func (r *Router) silence(ctx context.Context, c *call) (bot.Message, error) {
+	words, err := splitWords(c.raw)
+	if err != nil {
+		return bot.Message{}, err
+	}
 	forAt := -1
-	for i, a := range c.args {
-		if a == "for" {
+	for i, w := range words {
+		if w.raw == "for" {
 			forAt = i
 			break
 		}
 	}
-	if forAt < 1 || forAt+1 >= len(c.args) {
-		return bot.Message{}, obs.UserErrorf("usage: silence <matchers>|incident <id> for <duration> [comment]")
+	if forAt < 1 || forAt+1 >= len(words) {
+		return bot.Message{}, obs.UserErrorf("%s", silenceUsage)
 	}
-	d, err := parseDuration(c.args[forAt+1])
+	d, err := parseDuration(words[forAt+1].text)
 	if err != nil {
 		return bot.Message{}, err
 	}
-	comment := strings.Join(c.args[forAt+2:], " ")
-	target := c.args[:forAt]
-	if target[0] == "incident" {
-		if len(target) != 2 {
-			return bot.Message{}, obs.UserErrorf("usage: silence incident <id> for <duration>")
-		}
-		inc, err := r.o.Incidents.Get(ctx, target[1])
-		if err != nil {
-			return bot.Message{}, err
-		}
-		if inc.Source == "alertmanager" && r.o.Silencer != nil {
-			// The group's own labels say exactly which alerts it holds; its common labels (such
-			// as cluster="prod") could match far more.
-			if len(inc.GroupLabels) == 0 {
-				return bot.Message{}, obs.UserErrorf("incident %s has no group labels to silence by; give matchers: silence alertname=\"...\",... for %s", inc.ID, c.args[forAt+1])
-			}
-			m := matcherString(inc.GroupLabels)
-			id, err := r.o.Silencer.Create(ctx, m, d, c.actor.Name, firstNonEmpty(comment, "silenced from incident "+inc.ID))
-			if err != nil {
-				return bot.Message{}, err
-			}
-			r.auditSilence(ctx, c, "silence.created", id, m+" for "+d.String())
-			return bot.Text(fmt.Sprintf("Alertmanager silence %s {%s} created for %s until %s.", id, m, inc.ID, r.o.Now().Add(d).UTC().Format(time.RFC3339))), nil
-		}
-		s, err := r.o.Incidents.SilenceIncident(ctx, inc.ID, d, c.actor.Name)
-		if err != nil {
-			return bot.Message{}, err
-		}
-		r.auditSilence(ctx, c, "silence.created", s.ID, s.String())
-		return bot.Text(fmt.Sprintf("Silenced %s: %s", inc.ID, s)), nil
+	var rest []string
+	for _, w := range words[forAt+2:] {
+		rest = append(rest, w.text)
 	}
-	expr := strings.Join(target, " ")
+	comment := strings.Join(rest, " ")
+	target := words[:forAt]
+	if target[0].raw == "incident" {
+		if len(target) != 2 {
+			return bot.Message{}, obs.UserErrorf("usage: silence incident <id> for <duration>; to silence by labels, leave out the word incident")
+		}
+		return r.silenceIncident(ctx, c, target[1].text, d, words[forAt+1].text, comment)
+	}
+	raw := make([]string, len(target))
+	for i, w := range target {
+		raw[i] = w.raw
+		if strings.HasPrefix(w.raw, `"`) || strings.HasPrefix(w.raw, "'") {
+			// A word quoted whole, as Discord sends the matchers option, holds matchers.
+			raw[i] = w.text
+		}
+	}
+	typed := strings.Join(raw, " ")
+	ms, err := alertmanager.ParseMatchers(typed)
+	if err != nil {
+		msg := strings.TrimPrefix(err.Error(), "matchers: ")
+		return bot.Message{}, obs.UserErrorf("silence: cannot read the matchers %s: %s; type `help silence` for the forms", clip(typed), msg)
+	}
+	if err := contradictions(ms); err != nil {
+		return bot.Message{}, err
+	}
 	if r.o.Silencer != nil {
+		parts := make([]string, len(ms))
+		for i, m := range ms {
+			parts[i] = m.String()
+		}
+		expr := strings.Join(parts, ",")
 		id, err := r.o.Silencer.Create(ctx, expr, d, c.actor.Name, comment)
 		if err != nil {
 			return bot.Message{}, err
 		}
 		r.auditSilence(ctx, c, "silence.created", id, expr+" for "+d.String())
-		return bot.Text(fmt.Sprintf("Alertmanager silence %s created until %s.", id, r.o.Now().Add(d).UTC().Format(time.RFC3339))), nil
+		return bot.Text(fmt.Sprintf("Alertmanager silence %s {%s} created until %s.", id, expr, r.o.Now().Add(d).UTC().Format(time.RFC3339))), nil
 	}
-	matchers, err := equalityMatchers(expr)
+	matchers, err := equalityMatchers(ms)
 	if err != nil {
 		return bot.Message{}, err
 	}
@@ -95,6 +122,35 @@ func (r *Router) silence(ctx context.Context, c *call) (bot.Message, error) {
 	}
 	r.auditSilence(ctx, c, "silence.created", s.ID, s.String())
 	return bot.Text("Silenced anomalies: " + s.String()), nil
+}
+
+// silenceIncident silences one incident: in Alertmanager by its group's labels when it came from
+// there, otherwise in the bot.
+func (r *Router) silenceIncident(ctx context.Context, c *call, id string, d time.Duration, typedDuration, comment string) (bot.Message, error) {
+	inc, err := r.o.Incidents.Get(ctx, id)
+	if err != nil {
+		return bot.Message{}, err
+	}
+	if inc.Source == "alertmanager" && r.o.Silencer != nil {
+		// The group's own labels say exactly which alerts it holds; its common labels (such
+		// as cluster="prod") could match far more.
+		if len(inc.GroupLabels) == 0 {
+			return bot.Message{}, obs.UserErrorf("incident %s has no group labels to silence by; give matchers: silence alertname=\"...\" ... for %s", inc.ID, typedDuration)
+		}
+		m := matcherString(inc.GroupLabels)
+		sid, err := r.o.Silencer.Create(ctx, m, d, c.actor.Name, firstNonEmpty(comment, "silenced from incident "+inc.ID))
+		if err != nil {
+			return bot.Message{}, err
+		}
+		r.auditSilence(ctx, c, "silence.created", sid, m+" for "+d.String())
+		return bot.Text(fmt.Sprintf("Alertmanager silence %s {%s} created for %s until %s.", sid, m, inc.ID, r.o.Now().Add(d).UTC().Format(time.RFC3339))), nil
+	}
+	s, err := r.o.Incidents.SilenceIncident(ctx, inc.ID, d, c.actor.Name)
+	if err != nil {
+		return bot.Message{}, err
+	}
+	r.auditSilence(ctx, c, "silence.created", s.ID, s.String())
+	return bot.Text(fmt.Sprintf("Silenced %s: %s", inc.ID, s)), nil
 }
 
 func firstNonEmpty(a, b string) string {
@@ -113,28 +169,43 @@ func matcherString(l map[string]string) string {
 	return strings.Join(parts, ",")
 }
 
-// equalityMatchers parses `a=b,c="d"` (also with braces) for the bot's own silences.
-func equalityMatchers(s string) (map[string]string, error) {
-	s = strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(s), "{"), "}"))
+// equalityMatchers turns matchers into the label equalities of the bot's own silences, which
+// have no other operator.
+func equalityMatchers(ms []alertmanager.Matcher) (map[string]string, error) {
 	out := map[string]string{}
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
+	for _, m := range ms {
+		if m.Type != alertmanager.MatchEqual {
+			return nil, obs.UserErrorf("%s: without Alertmanager only equality matchers (label=value) are supported", m)
 		}
-		if strings.ContainsAny(part, "!~") {
-			return nil, obs.UserErrorf("%q: without Alertmanager only equality matchers (label=value) are supported", part)
-		}
-		k, v, ok := strings.Cut(part, "=")
-		if !ok || strings.TrimSpace(k) == "" {
-			return nil, obs.UserErrorf("%q is not label=value", part)
-		}
-		out[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"`)
-	}
-	if len(out) == 0 {
-		return nil, obs.UserErrorf("a silence needs at least one matcher")
+		out[m.Name] = m.Value
 	}
 	return out, nil
+}
+
+// contradictions refuses matchers that want one label equal to two values: such a silence
+// would match nothing, which a person typing it never means.
+func contradictions(ms []alertmanager.Matcher) error {
+	eq := map[string]string{}
+	for _, m := range ms {
+		if m.Type != alertmanager.MatchEqual {
+			continue
+		}
+		if v, dup := eq[m.Name]; dup && v != m.Value {
+			return obs.UserErrorf("label %s is given twice (%q and %q): no alert has both values, so the silence would match nothing; make one silence for each", m.Name, v, m.Value)
+		}
+		eq[m.Name] = m.Value
+	}
+	return nil
+}
+
+// clip shortens what a person typed for quoting it back: a reply repeats at most a line of it.
+func clip(s string) string {
+	const max = 80
+	if utf8.RuneCountInString(s) <= max {
+		return strconv.Quote(s)
+	}
+	r := []rune(s)
+	return strconv.Quote(string(r[:max])) + "…"
 }
 
 func (r *Router) silences(ctx context.Context, _ *call) (bot.Message, error) {

@@ -96,9 +96,10 @@ func compileCondition(src string, kind InputKind) (*condition, error) {
 	if err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {
-			return nil, &condError{offset: origOffset(rewritten, fe.From, shifts), msg: fe.Message}
+			off := origOffset(rewritten, fe.From, shifts)
+			return nil, &condError{offset: off, msg: conditionMessage(src, off, fe.Message, kind)}
 		}
-		return nil, &condError{msg: err.Error()}
+		return nil, &condError{msg: conditionMessage(src, 0, err.Error(), kind)}
 	}
 	if uses.err != nil {
 		uses.err.offset = origOffset(rewritten, uses.err.offset, shifts)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,7 +45,7 @@ func (d *decoder) rule(n *yaml.Node, field string, g *parsedGroup, opts LoadOpti
 	if v, ok := f["description"]; ok {
 		r.Description, _ = d.str(v.val, field+".description")
 	}
-	d.input(f, rn, field, r)
+	d.input(f, rn, field, r, opts)
 	if v, ok := f["for"]; ok {
 		r.For, _ = d.duration(v.val, field+".for")
 	}
@@ -91,7 +92,7 @@ func (d *decoder) rule(n *yaml.Node, field string, g *parsedGroup, opts LoadOpti
 	return r
 }
 
-func (d *decoder) input(f map[string]kv, rn *yaml.Node, field string, r *Rule) {
+func (d *decoder) input(f map[string]kv, rn *yaml.Node, field string, r *Rule, opts LoadOptions) {
 	var given []string
 	for _, k := range []string{"query", "check", "alert"} {
 		if _, ok := f[k]; ok {
@@ -122,6 +123,8 @@ func (d *decoder) input(f map[string]kv, rn *yaml.Node, field string, r *Rule) {
 		if s, ok := d.str(v, fld); ok {
 			if strings.TrimSpace(s) == "" {
 				d.errAt(v, fld, "empty check name", s)
+			} else if opts.Checks != nil && !slices.Contains(opts.Checks, s) {
+				d.errAt(v, fld, unknownCheck(s, opts.Checks), s)
 			}
 			r.Check = s
 		}

@@ -29,6 +29,39 @@ type LoadOptions struct {
 	// unknown action or parameters that do not fit the schema is refused at load. When nil,
 	// only the templates in parameters are checked.
 	Actions func(name string) (remediation.Schema, bool)
+	// Checks, when not nil, lists the detector checks of the configuration: a rule naming any
+	// other check is refused, with the closest name offered. When nil, check names are not
+	// verified; Set.CheckRules lists the rules that name one.
+	Checks []string
+}
+
+// unknownCheck says that a rule's check is not one of checks.
+func unknownCheck(name string, checks []string) string {
+	if best := closest(name, checks); best != "" {
+		return fmt.Sprintf("unknown check, did you mean %q?", best)
+	}
+	if len(checks) == 0 {
+		return "unknown check: the configuration defines no checks"
+	}
+	return "unknown check: the configuration defines " + strings.Join(checks, ", ")
+}
+
+// CheckRules returns the rules of s that read a detector check, by file and line: the check
+// names a caller that loaded s without LoadOptions.Checks has not verified.
+func (s *Set) CheckRules() []*Rule {
+	var out []*Rule
+	for _, r := range s.Rules() {
+		if r.Input == InputCheck {
+			out = append(out, r)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].File != out[j].File {
+			return out[i].File < out[j].File
+		}
+		return out[i].Line < out[j].Line
+	})
+	return out
 }
 
 // File is one rule file's name and content.

@@ -56,8 +56,8 @@ func TestLoadReportsEveryError(t *testing.T) {
 	got := err.Error()
 	want := []string{
 		// Column points at "lables" inside the quoted condition.
-		`testdata/load/invalid.yaml:6:30: groups[0].rules[0].when: unknown name lables: "lables.env == \"prod\""`,
-		`testdata/load/invalid.yaml:10:15: groups[0].rules[1].when: expected bool, but got float64`,
+		"testdata/load/invalid.yaml:6:30: groups[0].rules[0].when: unknown name `lables`, did you mean `labels`?: \"lables.env == \\\"prod\\\"\"",
+		`testdata/load/invalid.yaml:10:15: groups[0].rules[1].when: a condition must be true or false (a comparison such as value > 90), not a number`,
 		`testdata/load/invalid.yaml:14:9: groups[0].rules[2].wen: unknown field`,
 		`testdata/load/invalid.yaml:16:9: groups[0].rules[3]: want exactly one of query, check or alert (got query and check)`,
 		`groups[0].rules[4].action.params.script: template:`,
@@ -103,14 +103,14 @@ func TestConditionErrors(t *testing.T) {
 		{`alert.status == "firing" && alert.labels.env == "prod"`, InputAlert, "", 0},
 		{`labels.env == "5m"`, InputQuery, "", 0},
 		{`value > 1e3 && value < 0x10`, InputQuery, "", 0},
-		{`vlaue > 90`, InputQuery, "unknown name vlaue", 0},
+		{`vlaue > 90`, InputQuery, "unknown name `vlaue`, did you mean `value`?", 0},
 		{`value > 90 && 5m > 1`, InputQuery, "mismatched types", 17},
-		{`2h > 1h && bogus`, InputQuery, "unknown name bogus", 11},
+		{`2h > 1h && bogus`, InputQuery, "unknown name `bogus`; a query rule can use value, labels, now, avg_over, max_over, min_over, rate, delta", 11},
 		{`avg_over(5x) > 1`, InputQuery, "bad number syntax", 10},
 		{`avg_over(0s) > 1`, InputQuery, "positive window", 0},
 		{`avg_over(5m) > 1`, InputAlert, "not defined for alert rules", 0},
 		{`alert.status == "x"`, InputQuery, "only defined for alert rules", 0},
-		{`value`, InputQuery, "expected bool", 0},
+		{`value`, InputQuery, "must be true or false (a comparison such as value > 90), not a number", 0},
 		{strings.Repeat("value > 1 && ", 400) + "true", InputQuery, "limit", 0},
 		{strings.Repeat("(", 300) + "true" + strings.Repeat(")", 300), InputQuery, "", -1},
 	}
@@ -177,5 +177,37 @@ func TestHostileConditions(t *testing.T) {
 		if _, err := ev.run(c, nil); err == nil || !strings.Contains(err.Error(), "memory budget") {
 			t.Errorf("%q: run error %v, want memory budget exceeded", src, err)
 		}
+	}
+}
+
+// TestUnknownCheck loads check rules against the checks of a configuration: a name that is not
+// one of them is refused at its line, with the closest name offered; without the configuration
+// nothing is refused and CheckRules lists what could not be verified.
+func TestUnknownCheck(t *testing.T) {
+	src := "groups:\n- name: g\n  rules:\n" +
+		"  - name: typo\n    check: host-cpux\n    action: {name: script, params: {script: a.sh}}\n" +
+		"  - name: other\n    check: disk\n    action: {name: script, params: {script: a.sh}}\n" +
+		"  - name: fine\n    check: host-cpu\n    action: {name: script, params: {script: a.sh}}\n"
+	files := []File{{Name: "web.yaml", Data: []byte(src)}}
+	_, err := Parse(files, LoadOptions{Actions: testActions, Checks: []string{"host-cpu", "host-memory"}})
+	want := `web.yaml:5:12: groups[0].rules[0].check: unknown check, did you mean "host-cpu"?: "host-cpux"` + "\n" +
+		`web.yaml:8:12: groups[0].rules[1].check: unknown check: the configuration defines host-cpu, host-memory: "disk"`
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+	if _, err := Parse(files, LoadOptions{Actions: testActions, Checks: []string{}}); err == nil ||
+		!strings.Contains(err.Error(), "unknown check: the configuration defines no checks") {
+		t.Fatalf("no checks configured: %v", err)
+	}
+	set, err := Parse(files, LoadOptions{Actions: testActions})
+	if err != nil {
+		t.Fatalf("without the configuration's checks: %v", err)
+	}
+	var got []string
+	for _, r := range set.CheckRules() {
+		got = append(got, fmt.Sprintf("%s:%d %s %s", r.File, r.Line, r.Name, r.Check))
+	}
+	if strings.Join(got, "; ") != "web.yaml:4 typo host-cpux; web.yaml:7 other disk; web.yaml:10 fine host-cpu" {
+		t.Fatalf("CheckRules: %v", got)
 	}
 }

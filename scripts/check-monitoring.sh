@@ -7,7 +7,7 @@
 # root, it installs that package with apt-get (after `apt-get update`), keeping the packaged
 # service from starting; otherwise it says so and exits 0 without checking, so that a developer
 # machine without promtool is not blocked. Set CHECK_MONITORING_REQUIRE=1 to turn the skip into
-# a failure (CI does).
+# a failure (CI does), and to require amtool as well.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -94,6 +94,9 @@ amtool="$(find_tool amtool)"
 if [ -n "$amtool" ]; then
 	log "amtool check-config monitoring/alertmanager.yml"
 	"$amtool" check-config "$mon/alertmanager.yml"
+elif [ "${CHECK_MONITORING_REQUIRE:-0}" = "1" ]; then
+	log "amtool is required but not installed (Debian's prometheus-alertmanager provides it; scripts/install-test-deps.sh installs it)"
+	exit 1
 else
 	log "amtool not installed; monitoring/alertmanager.yml not checked (Debian's prometheus-alertmanager provides it)"
 fi

@@ -6,29 +6,29 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
+
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/smartcloudops/smartcloudops/api"
-	"github.com/smartcloudops/smartcloudops/internal/store"
+	"github.com/smartcloudops/smartcloudops/internal/app"
 )
 
 // #nosec G101 -- usage text, not a credential
 const apikeyUsage = `usage: smartcloudops apikey <command> [flags]
 
 commands:
-  create --name NAME --role viewer|operator|admin [--owner PLATFORM:ID] [--expires 90d] [--data-dir DIR]
+  create --name NAME --role viewer|operator|admin [--owner PLATFORM:ID] [--expires 90d]
          make a key for the HTTP API and print it once; only its SHA-256 hash is stored
-  list   [--data-dir DIR]
-         list every key with its role and status (active, expired, revoked)
-  revoke NAME [--data-dir DIR]
+  list   list every key with its role and status (active, expired, revoked)
+  revoke NAME
          refuse the key from now on; it stays listed
 
-The store is locked while "smartcloudops serve" runs on the same data directory; manage keys
-while the bot is stopped, or it answers "locked by another smartcloudops process".
+Each takes [--data-dir DIR | --config FILE] [--demo] to name the bot, as serve does. When the bot
+runs, the command goes through it (its admin socket, DATA/admin.sock) and takes effect at once;
+when it is stopped, the command opens its store. The demo keeps its state in DATA/demo, wiped at
+every start: use --demo for a key the running demo accepts.
 `
 
 // runAPIKey runs the apikey command family; args exclude "apikey". It returns 0 on success, 1 on
@@ -53,28 +53,14 @@ func runAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return 2
 }
 
-// openKeys opens the data dir's store for writing and returns its keys.
-func openKeys(dataDir string, now func() time.Time) (*api.Keys, func(), error) {
-	st, err := store.OpenBolt(filepath.Join(dataDir, "smartcloudops.db"), store.BoltOptions{})
-	if err != nil {
-		return nil, nil, err
-	}
-	ks, err := api.NewKeys(api.KeysOptions{Store: st, Now: now})
-	if err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	return ks, func() { st.Close() }, nil
-}
-
 func apikeyCreate(ctx context.Context, args []string, stdout, stderr io.Writer, now func() time.Time) int {
 	fs := flag.NewFlagSet("apikey create", flag.ContinueOnError)
 	name := fs.String("name", "", "name of the key, such as ci or pagerduty (required; a-z 0-9 . _ -)")
 	role := fs.String("role", "", "role of the key: viewer (read only), operator or admin (required)")
 	expires := fs.String("expires", "", "lifetime such as 90d or 12h; empty or 0 for a key that never expires")
 	owner := fs.String("owner", "", "the person answerable for the key, as platform:id (slack:U0123ABCD); approval policies then treat the key as that person")
-	dataDir := fs.String("data-dir", "./data", "data directory of the bot")
-	fs.Usage = usageFor(fs, "--name NAME --role viewer|operator|admin [--owner PLATFORM:ID] [--expires 90d] [--data-dir DIR]")
+	bf := addBotFlags(fs)
+	fs.Usage = usageFor(fs, "--name NAME --role viewer|operator|admin [--owner PLATFORM:ID] [--expires 90d] "+botFlagsUsage)
 	if stop, code := parseFlags(fs, args, stdout, stderr); stop {
 		return code
 	}
@@ -107,13 +93,13 @@ func apikeyCreate(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		fmt.Fprintf(stderr, "apikey create: %s\n", strings.Join(probs, "; "))
 		return 2
 	}
-	ks, done, err := openKeys(*dataDir, now)
+	a, via, done, err := openBot(ctx, bf, true, now, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "apikey create: %v\n", err)
 		return 1
 	}
 	defer done()
-	token, k, err := ks.CreateOwned(ctx, *name, *role, *owner, ttl)
+	token, k, err := a.CreateKey(ctx, app.KeyRequest{Name: *name, Role: *role, Owner: *owner, TTL: ttl})
 	if err != nil {
 		fmt.Fprintf(stderr, "apikey create: %v\n", err)
 		return 1
@@ -127,29 +113,28 @@ func apikeyCreate(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	if k.Owner == "" && k.Role != "viewer" {
 		fmt.Fprintln(stderr, "Note: this key has no --owner, so approval policies see it as a person of its own: someone holding it and a chat account could approve their own proposals. Give keys that act an owner.")
 	}
-	fmt.Fprintf(stderr, "Created API key %q with role %s (%s).\nStore it now: it is shown only this once and only its hash is kept.\nUse it as: Authorization: Bearer <key>\n", k.Name, k.Role, exp)
+	fmt.Fprintf(stderr, "Created API key %q with role %s (%s) in %s.\nStore it now: it is shown only this once and only its hash is kept.\nUse it as: Authorization: Bearer <key>\n", k.Name, k.Role, exp, via)
 	return 0
 }
 
 func apikeyList(ctx context.Context, args []string, stdout, stderr io.Writer, now func() time.Time) int {
 	fs := flag.NewFlagSet("apikey list", flag.ContinueOnError)
-	dataDir := fs.String("data-dir", "./data", "data directory of the bot")
-	fs.Usage = usageFor(fs, "[--data-dir DIR]")
+	bf := addBotFlags(fs)
+	fs.Usage = usageFor(fs, botFlagsUsage)
 	if stop, code := parseFlags(fs, args, stdout, stderr); stop {
 		return code
 	}
-	path := filepath.Join(*dataDir, "smartcloudops.db")
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		fmt.Fprintf(stdout, "No API keys (no store at %s yet).\n", path)
+	a, _, done, err := openBot(ctx, bf, false, now, stderr)
+	if errors.Is(err, app.ErrNoStore) {
+		fmt.Fprintf(stdout, "No API keys (%v yet).\n", err)
 		return 0
 	}
-	ks, done, err := openKeys(*dataDir, now)
 	if err != nil {
 		fmt.Fprintf(stderr, "apikey list: %v\n", err)
 		return 1
 	}
 	defer done()
-	keys, err := ks.List(ctx)
+	keys, err := a.ListKeys(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "apikey list: %v\n", err)
 		return 1
@@ -178,8 +163,8 @@ func apikeyList(ctx context.Context, args []string, stdout, stderr io.Writer, no
 
 func apikeyRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("apikey revoke", flag.ContinueOnError)
-	dataDir := fs.String("data-dir", "./data", "data directory of the bot")
-	fs.Usage = usageFor(fs, "NAME [--data-dir DIR]")
+	bf := addBotFlags(fs)
+	fs.Usage = usageFor(fs, "NAME "+botFlagsUsage)
 	var name string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
@@ -191,17 +176,17 @@ func apikeyRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintln(stderr, "apikey revoke: the key's NAME is required, as in: smartcloudops apikey revoke ci")
 		return 2
 	}
-	ks, done, err := openKeys(*dataDir, time.Now)
+	a, via, done, err := openBot(ctx, bf, true, time.Now, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "apikey revoke: %v\n", err)
 		return 1
 	}
 	defer done()
-	k, err := ks.Revoke(ctx, name)
+	k, err := a.RevokeKey(ctx, name)
 	if err != nil {
 		fmt.Fprintf(stderr, "apikey revoke: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "API key %q revoked at %s; requests with it are refused.\n", k.Name, k.Revoked.Format(time.RFC3339))
+	fmt.Fprintf(stdout, "API key %q revoked at %s in %s; requests with it are refused.\n", k.Name, k.Revoked.Format(time.RFC3339), via)
 	return 0
 }

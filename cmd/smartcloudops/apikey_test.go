@@ -58,6 +58,18 @@ func TestAPIKeyCLI(t *testing.T) {
 	if code, _, errOut := runAPIKeyCLI(t, "revoke", "nobody", "--data-dir", dir); code != 1 || !strings.Contains(errOut, "not found") {
 		t.Fatalf("revoke unknown: %d %q", code, errOut)
 	}
+	// A new key may take a revoked key's name; the revoked one stays listed, and refused.
+	if code, _, errOut := runAPIKeyCLI(t, "create", "--name", "ci", "--role", "viewer", "--data-dir", dir); code != 0 {
+		t.Fatalf("create over a revoked name: %d %q", code, errOut)
+	}
+	if code, out, _ := runAPIKeyCLI(t, "list", "--data-dir", dir); code != 0 || !hasRow(out, "ci", "operator", "revoked") || !hasRow(out, "ci", "viewer", "active") {
+		t.Fatalf("list after the name was reused: %d\n%s", code, out)
+	}
+	checkKey(t, dir, token, api.ErrKeyRevoked)
+	long := strings.Repeat("k", 5000)
+	if code, _, errOut := runAPIKeyCLI(t, "revoke", long, "--data-dir", dir); code != 1 || len(errOut) > 200 || !strings.Contains(errOut, `"kkkk`) {
+		t.Fatalf("revoke of a 5000-character name: %d %q", code, errOut)
+	}
 }
 
 // hasRow reports whether a line of out starts with fields.

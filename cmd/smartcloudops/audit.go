@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,18 +12,18 @@ import (
 	"time"
 
 	"github.com/smartcloudops/smartcloudops/internal/config"
-	"github.com/smartcloudops/smartcloudops/internal/store"
 	"github.com/smartcloudops/smartcloudops/remediation/audit"
 )
 
 const auditUsage = `usage: smartcloudops audit <command> [flags]
 
 commands:
-  verify [--data-dir DIR]                       check the hash chain of every audit record
-  export --since TIME [--data-dir DIR] [--out DIR]  write records as JSON lines, one file per day
+  verify                       check the hash chain of every audit record
+  export --since TIME [--out DIR]  write records as JSON lines, one file per day
 
-Both read the store, which a running bot keeps locked: stop the bot first, or copy
-smartcloudops.db into an empty directory and pass that directory as --data-dir.
+Each takes [--data-dir DIR | --config FILE] [--demo] to name the bot, as serve does. When the bot
+runs, the command asks it (through its admin socket, DATA/admin.sock); when it is stopped, the
+command reads its store. The demo keeps its state in DATA/demo: use --demo for the demo's log.
 `
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -45,57 +44,38 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return 2
 }
 
-// openAudit opens the store of a data dir read-only. It cannot while a bot has that store open:
-// the bot holds bbolt's file lock for as long as it runs, and the lock is not to be broken.
-func openAudit(dataDir string) (*audit.Log, func(), error) {
-	path := filepath.Join(dataDir, "smartcloudops.db")
-	if _, err := os.Stat(path); err != nil {
-		return nil, nil, fmt.Errorf("no store at %s: %w", path, err)
-	}
-	st, err := store.OpenBolt(path, store.BoltOptions{ReadOnly: true})
-	if err != nil {
-		if errors.Is(err, store.ErrLocked) {
-			return nil, nil, fmt.Errorf("%w: a running bot holds it; stop the bot and run this again, "+
-				"or copy %s into an empty directory and pass that directory as --data-dir", err, path)
-		}
-		return nil, nil, err
-	}
-	l, err := audit.New(audit.Options{Store: st})
-	if err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	return l, func() { st.Close() }, nil
-}
-
 func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	dataDir := fs.String("data-dir", "./data", "data directory of the bot")
-	fs.Usage = usageFor(fs, "[--data-dir DIR]")
+	bf := addBotFlags(fs)
+	fs.Usage = usageFor(fs, botFlagsUsage)
 	if stop, code := parseFlags(fs, args, stdout, stderr); stop {
 		return code
 	}
-	l, done, err := openAudit(*dataDir)
+	a, _, done, err := openBot(ctx, bf, false, time.Now, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "audit verify: %v\n", err)
 		return 1
 	}
 	defer done()
-	n, err := l.Verify(ctx)
+	rep, err := a.VerifyAudit(ctx)
 	if err != nil {
-		fmt.Fprintf(stderr, "audit verify: FAILED after %d good records: %v\n", n, err)
+		fmt.Fprintf(stderr, "audit verify: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "audit log intact: %d records, hash chain verified\n", n)
+	if rep.Problem != "" {
+		fmt.Fprintf(stderr, "audit verify: FAILED after %d good records: %s\n", rep.Records, rep.Problem)
+		return 1
+	}
+	fmt.Fprintf(stdout, "audit log intact: %d records, hash chain verified\n", rep.Records)
 	return 0
 }
 
 func auditExport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("audit export", flag.ContinueOnError)
-	dataDir := fs.String("data-dir", "./data", "data directory of the bot")
+	bf := addBotFlags(fs)
 	out := fs.String("out", "logs", "directory for the audit-YYYY-MM-DD.jsonl files")
 	since := fs.String("since", "", "first record time: RFC 3339 (2026-11-01T00:00:00Z) or a duration back from now, as in the configuration (24h, 7d, 2w)")
-	fs.Usage = usageFor(fs, "--since TIME [--data-dir DIR] [--out DIR]")
+	fs.Usage = usageFor(fs, "--since TIME [--out DIR] "+botFlagsUsage)
 	if stop, code := parseFlags(fs, args, stdout, stderr); stop {
 		return code
 	}
@@ -108,13 +88,13 @@ func auditExport(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "audit export: --since: %v\n", err)
 		return 2
 	}
-	l, done, err := openAudit(*dataDir)
+	a, _, done, err := openBot(ctx, bf, false, time.Now, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "audit export: %v\n", err)
 		return 1
 	}
 	defer done()
-	recs, err := l.List(ctx, audit.Filter{Since: from})
+	recs, err := a.AuditRecords(ctx, from)
 	if err != nil {
 		fmt.Fprintf(stderr, "audit export: %v\n", err)
 		return 1

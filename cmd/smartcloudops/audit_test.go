@@ -72,9 +72,9 @@ func TestAuditExportSince(t *testing.T) {
 	}
 }
 
-// TestAuditBesideRunningBot holds the store open as a running bot does: verify and export cannot
-// open it and must say what to do instead.
-func TestAuditBesideRunningBot(t *testing.T) {
+// TestAuditBesideLockedStore holds the store open as a bot without an admin socket does: verify
+// and export cannot open it and must say what to do instead.
+func TestAuditBesideLockedStore(t *testing.T) {
 	dir := writeAudit(t, 1)
 	st, err := store.OpenBolt(filepath.Join(dir, "smartcloudops.db"), store.BoltOptions{})
 	if err != nil {
@@ -83,8 +83,8 @@ func TestAuditBesideRunningBot(t *testing.T) {
 	defer st.Close()
 	for _, args := range [][]string{{"audit", "verify", "--data-dir", dir}, {"audit", "export", "--since", "7d", "--data-dir", dir, "--out", t.TempDir()}} {
 		code, _, stderr := cli(args...)
-		if code != 1 || !strings.Contains(stderr, "is locked by another smartcloudops process") ||
-			!strings.Contains(stderr, "stop the bot") || !strings.Contains(stderr, "--data-dir") {
+		if code != 1 || !strings.Contains(stderr, "is locked by another smartcloudops process, yet no bot answers on "+filepath.Join(dir, "admin.sock")) ||
+			!strings.Contains(stderr, "stop it, or copy the store file into an empty directory") {
 			t.Errorf("%v: %d %s", args, code, stderr)
 		}
 	}

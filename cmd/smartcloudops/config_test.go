@@ -1,20 +1,27 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// TestConfigCheckExample checks the example configuration from the repository root, where its
-// relative rule and script paths point, as serve would run there.
+// TestConfigCheckExample checks the example configuration from the repository root and from
+// another directory: its relative paths are read relative to the file, so both see the same.
 func TestConfigCheckExample(t *testing.T) {
-	t.Chdir("../..")
-	code, out, errb := cli("config", "check", "examples/smartcloudops.yaml")
-	if code != 0 || !strings.HasPrefix(out, "ok: examples/smartcloudops.yaml: 4 checks, 3 roles, ") ||
-		!strings.Contains(out, "rules from [examples/rules]") {
-		t.Fatalf("config check = %d\nstdout: %s\nstderr: %s", code, out, errb)
+	for _, c := range []struct{ dir, file string }{{"../..", "examples/smartcloudops.yaml"}, {"../../internal", "../examples/smartcloudops.yaml"}} {
+		t.Run(c.dir, func(t *testing.T) {
+			t.Chdir(c.dir)
+			code, out, errb := cli("config", "check", c.file)
+			rules := filepath.Join(filepath.Dir(c.file), "rules")
+			if code != 0 || errb != "" || out != fmt.Sprintf("ok: %s: 4 checks, 3 roles, 1 rules from [%s/host.yaml %s/aws.yaml]\n", c.file, rules, rules) {
+				t.Fatalf("config check = %d\nstdout: %s\nstderr: %s", code, out, errb)
+			}
+		})
 	}
 }
 
@@ -29,6 +36,7 @@ func TestConfigCheckAsServe(t *testing.T) {
 	}{
 		{"serve-rejects", "testdata/config/serve-rejects.yaml", 1},
 		{"aws-ssm", "testdata/config/aws-ssm.yaml", 0},
+		{"moved", "testdata/config/moved.yaml", 1},
 	}
 	t.Setenv("SCO_TEST_APP_TOKEN", "xapp-test")
 	wd, err := os.Getwd()
@@ -63,5 +71,32 @@ func TestConfigCheckTypeErrors(t *testing.T) {
 	}
 	if code != 1 {
 		t.Errorf("exit %d, want 1", code)
+	}
+}
+
+// TestServeWarnsOfMovedPaths starts serve with a configuration whose data_dir, read relative to
+// the working directory as before, is a directory that exists: the log warns that the path now
+// means a place beside the file.
+func TestServeWarnsOfMovedPaths(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, d := range []string{"conf", "state"} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile("conf/bot.yaml", []byte("data_dir: state\nlisten: \"\"\nconsole: {enabled: false}\nlog: {format: text}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A cancelled context stops serve during start-up, after the configuration is read.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	run(ctx, []string{"serve", "--config", "conf/bot.yaml"}, strings.NewReader(""), &out, &errb)
+	if !strings.Contains(errb.String(), "configuration: a relative path changed meaning") ||
+		!strings.Contains(errb.String(), `data_dir: \"state\" is read relative to this file, as conf/state, which does not exist`) {
+		t.Fatalf("serve logged:\n%s", errb.String())
+	}
+	if _, err := os.Stat("conf/state/smartcloudops.db"); err != nil {
+		t.Fatalf("the store is not beside the file: %v", err)
 	}
 }

@@ -56,12 +56,26 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "apikey":
 		return runAPIKey(ctx, rest, stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintf(stdout, "smartcloudops %s\n", version)
-		return 0
+		return runVersion(rest, stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
 	fmt.Fprintf(stderr, "smartcloudops: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+const versionUsage = "usage: smartcloudops version\n\nPrints the version of this binary, as built into it.\n"
+
+func runVersion(args []string, stdout, stderr io.Writer) int {
+	switch {
+	case len(args) == 0:
+		fmt.Fprintf(stdout, "smartcloudops %s\n", version)
+		return 0
+	case len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help"):
+		fmt.Fprint(stdout, versionUsage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "version: takes no arguments, got %q\n%s", args, versionUsage)
 	return 2
 }

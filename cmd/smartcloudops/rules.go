@@ -30,7 +30,8 @@ const rulesUsage = `usage: smartcloudops rules <command> [flags] [args]
 
 commands:
   validate PATH...   check rule files and directories (*.yaml, *.yml; *_test.yaml skipped)
-                     and report every problem in every file
+                     and report every problem in every file; with --config FILE, also that
+                     the checks the rules read are the configuration's
   test PATH...       run rule unit tests (files, or directories of *_test.yaml)
   sync DIR           load the rule files of a git checkout into the store, with the commit
   backtest PATH...   replay history through rules (--prometheus URL or --csv FILE)
@@ -144,17 +145,37 @@ func (c rulesCommand) parse(fs *flag.FlagSet, synopsis string, args []string, mi
 
 func (c rulesCommand) validate(args []string) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	paths, stop, code := c.parse(fs, "PATH...", args, 1, -1)
+	cfgPath := fs.String("config", "", "configuration file whose checks the rules' check names must be (without it, they are listed as not verified)")
+	paths, stop, code := c.parse(fs, "[--config FILE] PATH...", args, 1, -1)
 	if stop {
 		return code
 	}
-	set, err := rules.Load(paths, rules.LoadOptions{Actions: c.actions})
+	opts := rules.LoadOptions{Actions: c.actions}
+	if *cfgPath != "" {
+		cfg, err := config.Load(*cfgPath, os.Environ())
+		if err != nil {
+			fmt.Fprintf(c.stderr, "rules validate: --config: invalid configuration:\n%v\n", err)
+			return 1
+		}
+		opts.Checks = make([]string, 0, len(cfg.Checks))
+		for _, ch := range cfg.Checks {
+			opts.Checks = append(opts.Checks, ch.Name)
+		}
+	}
+	set, err := rules.Load(paths, opts)
 	if err != nil {
 		n := printErrors(c.stderr, err)
 		fmt.Fprintf(c.stderr, "%d problem(s) found\n", n)
 		return 1
 	}
 	fmt.Fprintf(c.stdout, "ok: %d rules in %d files\n", set.Len(), len(set.Files))
+	if unverified := set.CheckRules(); *cfgPath == "" && len(unverified) > 0 {
+		fmt.Fprintln(c.stderr, "warning: these rules read detector checks that were not checked against a configuration:")
+		for _, r := range unverified {
+			fmt.Fprintf(c.stderr, "  %s:%d: rule %s reads check %q\n", r.File, r.Line, r.Name, r.Check)
+		}
+		fmt.Fprintln(c.stderr, "  a misspelt check name never fires; pass --config FILE to check the names against its checks")
+	}
 	return 0
 }
 

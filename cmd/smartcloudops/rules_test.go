@@ -68,6 +68,8 @@ func TestRulesCLI(t *testing.T) {
 		{"validate-no-args", []string{"validate"}, 2},
 		{"validate-examples", []string{"validate", "../../examples/rules"}, 0},
 		{"validate-invalid", []string{"validate", "testdata/rules/invalid.yaml", "testdata/rules/web.yaml"}, 1},
+		{"validate-checks-known", []string{"validate", "--config", "../../examples/smartcloudops.yaml", "../../examples/rules/host.yaml"}, 0},
+		{"validate-checks-unknown", []string{"validate", "--config", "../../examples/smartcloudops.yaml", "../../examples/rules", "testdata/rules/checks.yaml"}, 1},
 		{"validate-missing", []string{"validate", "testdata/rules/nope.yaml"}, 1},
 		{"test-examples", []string{"test", "../../examples/rules/demo_test.yaml", "../../examples/rules/host_test.yaml"}, 0},
 		{"test-directory", []string{"test", "../../examples/rules"}, 0},

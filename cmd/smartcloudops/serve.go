@@ -25,14 +25,23 @@ import (
 
 // loadConfig reads the file, or the embedded default when path is empty.
 func loadConfig(path string) (config.Config, error) {
+	cfg, _, err := loadConfigWarn(path)
+	return cfg, err
+}
+
+// loadConfigWarn is loadConfig that also returns the configuration's warnings (see
+// config.Source.Warnings).
+func loadConfigWarn(path string) (config.Config, []error, error) {
 	if path != "" {
-		return config.Load(path, os.Environ())
+		cfg, src, err := config.LoadSource(path, os.Environ())
+		return cfg, src.Warnings(), err
 	}
 	data, err := examples.FS.ReadFile("smartcloudops.yaml")
 	if err != nil {
-		return config.Config{}, err
+		return config.Config{}, nil, err
 	}
-	return config.LoadBytes("(embedded default)", data, os.Environ())
+	cfg, err := config.LoadBytes("(embedded default)", data, os.Environ())
+	return cfg, nil, err
 }
 
 func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -41,11 +50,12 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	dataDir := fs.String("data-dir", "", "data directory (overrides data_dir)")
 	listen := fs.String("listen", "", "HTTP address for health, metrics, webhooks and the API (overrides listen)")
 	demo := fs.Bool("demo", false, "replay a bundled incident through the live path: an alert, a proposal and an approval within seconds")
-	fs.Usage = usageFor(fs, "[--config FILE] [--data-dir DIR] [--listen ADDR] [--demo]")
+	usage := usageFor(fs, "[--config FILE] [--data-dir DIR] [--listen ADDR] [--demo]")
+	fs.Usage = func() { usage(); fmt.Fprint(fs.Output(), serveNotes) }
 	if stop, code := parseFlags(fs, args, stdout, stderr); stop {
 		return code
 	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, warnings, err := loadConfigWarn(*cfgPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "smartcloudops: invalid configuration:\n%v\n", err)
 		return 1
@@ -57,6 +67,9 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		cfg.Listen = *listen
 	}
 	log := obs.NewLogger(stderr, obs.LogOptions{Level: cfg.Log.Level, Format: cfg.Log.Format})
+	for _, w := range warnings {
+		log.Warn("configuration: a relative path changed meaning", obs.KeyErr, w)
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -78,12 +91,22 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	return 0
 }
 
+const serveNotes = `
+State: the store (smartcloudops.db), charts and the admin socket live in the data directory
+(DATA: --data-dir, else data_dir of the configuration, else ./data). The demo keeps its own in
+DATA/demo, wiped at every start, and prints an operator API key made for that run. While the bot
+runs, "smartcloudops apikey" and "smartcloudops audit" reach it through DATA/admin.sock (add
+--demo for the demo's).
+`
+
 const configCheckUsage = `usage: smartcloudops config check FILE
 
-Checks the file as serve does before it starts: every field, the rule files of rules.paths, the
-model and replay files of the checks, the script directory and the secret references serve
-resolves, without opening the store or connecting anywhere (ssm: references are not fetched).
-Every problem is reported with its file, line and field.`
+Checks the file as serve does before it starts: every field, the rule files of rules.paths (and
+that the checks they read are the file's), the model and replay files of the checks, the script
+directory and the secret references serve resolves, without opening the store or connecting
+anywhere (ssm: references are not fetched). Every problem is reported with its file, line and
+field. Relative paths are read relative to the file's directory; a warning names each one that
+meant another place when read relative to the working directory, as before.`
 
 func runConfig(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "check" {
@@ -110,6 +133,10 @@ func runConfig(args []string, stdout, stderr io.Writer) int {
 	}
 	found, notes, nrules := checkAsServe(cfg, src)
 	problems = append(problems, found...)
+	// A warning may be why a problem arose (a relative path that now means another place).
+	for _, w := range src.Warnings() {
+		fmt.Fprintf(stderr, "warning: %v\n", w)
+	}
 	if len(problems) > 0 {
 		for _, p := range problems {
 			fmt.Fprintln(stderr, p)
@@ -120,6 +147,7 @@ func runConfig(args []string, stdout, stderr io.Writer) int {
 	for _, n := range notes {
 		fmt.Fprintf(stdout, "note: %v\n", n)
 	}
+
 	fmt.Fprintf(stdout, "ok: %s: %d checks, %d roles, %d rules from %v\n", path, len(cfg.Checks), len(cfg.Roles), nrules, cfg.Rules.Paths)
 	return 0
 }
@@ -171,7 +199,11 @@ func checkAsServe(cfg config.Config, src config.Source) (problems, notes []error
 	if len(cfg.Rules.Paths) == 0 {
 		return problems, notes, 0
 	}
-	opts := rules.LoadOptions{Actions: serveActionSchemas(ac)}
+	checks := make([]string, 0, len(cfg.Checks))
+	for _, c := range cfg.Checks {
+		checks = append(checks, c.Name)
+	}
+	opts := rules.LoadOptions{Actions: serveActionSchemas(ac), Checks: checks}
 	set, err := rules.Load(cfg.Rules.Paths, opts)
 	for _, e := range unjoin(err) {
 		problems = append(problems, placeRuleError(e, cfg, src))

@@ -75,6 +75,7 @@ type Bot struct {
 	Notifier  *bot.Notifier
 	Router    *commands.Router
 	Web       *api.Server
+	apiKeys   *api.Keys // the API's keys, which the admin socket changes (admin.go)
 	adapters  []bot.Adapter
 	discord   *discord.Adapter
 	actions   map[string]remediation.Action
@@ -179,6 +180,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	defer stopIntake()
 	b.runCtx = runCtx
 	g, gctx := errgroup.WithContext(runCtx)
+	b.serveAdmin(gctx, g)
 	g.Go(func() error {
 		defer close(b.detectorDone)
 		return b.Detector.Run(gctx)

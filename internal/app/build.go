@@ -263,6 +263,7 @@ func (b *Bot) buildWeb() error {
 		return fmt.Errorf("api: %w", err)
 	}
 	maps.Copy(handlers, a.Routes())
+	b.apiKeys = a.Keys()
 	s, err := api.NewServer(api.ServerOptions{Addr: b.cfg.Listen, Gatherer: b.reg, Ready: b.ready, Handlers: handlers, Logger: b.log})
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +125,42 @@ func TestEnvOverrides(t *testing.T) {
 	_, err = Load(p, []string{"SMARTCLOUDOPS_LISTN=x", "SMARTCLOUDOPS_EXECUTOR_TIMEOUT=soon"})
 	if err == nil || !strings.Contains(err.Error(), "SMARTCLOUDOPS_LISTN does not name") || !strings.Contains(err.Error(), "SMARTCLOUDOPS_EXECUTOR_TIMEOUT") {
 		t.Fatalf("bad env not reported: %v", err)
+	}
+}
+
+// TestEnvOverrideProblemsNameTheVariable checks that a bad value set from the environment is
+// blamed on the variable, not on the line of the file that the variable overrode.
+func TestEnvOverrideProblemsNameTheVariable(t *testing.T) {
+	p := write(t, "listen: 127.0.0.1:1\nexecutor:\n  timeout: 1m\n  max_per_hour: 5\nslack:\n  bot_token: env:BOT\n")
+	_, src, err := LoadSource(p, []string{"SMARTCLOUDOPS_LISTEN=nohost", "SMARTCLOUDOPS_EXECUTOR_TIMEOUT=0s",
+		"SMARTCLOUDOPS_EXECUTOR_MAX_PER_HOUR=lots", "SMARTCLOUDOPS_SLACK_BOT_TOKEN=hunter2",
+		"SMARTCLOUDOPS_" + strings.Repeat("X", 5000) + "=1"})
+	want := []string{
+		`environment: SMARTCLOUDOPS_LISTEN: listen: "nohost" is not host:port (address nohost: missing port in address)`,
+		`environment: SMARTCLOUDOPS_EXECUTOR_TIMEOUT: executor.timeout: must be positive`,
+		`environment: SMARTCLOUDOPS_EXECUTOR_MAX_PER_HOUR: executor.max_per_hour: "lots" is not a whole number`,
+		`environment: SMARTCLOUDOPS_SLACK_BOT_TOKEN: slack.bot_token: must be a reference: env:NAME, file:PATH or ssm:/path (never the secret itself)`,
+		"environment: SMARTCLOUDOPS_" + strings.Repeat("X", 50) + "… does not name a config field",
+	}
+	if err == nil {
+		t.Fatal("bad overrides accepted")
+	}
+	got := strings.Split(err.Error(), "\n")
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// Problems found after loading, such as a reference that does not resolve, say it too.
+	if e := src.Errorf("slack.bot_token", "secret env:BOT: environment variable BOT is not set"); e.Error() !=
+		"environment: SMARTCLOUDOPS_SLACK_BOT_TOKEN: slack.bot_token: secret env:BOT: environment variable BOT is not set" {
+		t.Errorf("Errorf of an overridden field: %v", e)
+	}
+	if e := src.Errorf("executor.max_per_hour", "x"); !strings.Contains(e.Error(), "SMARTCLOUDOPS_EXECUTOR_MAX_PER_HOUR") {
+		t.Errorf("Errorf of an overridden field: %v", e)
+	}
+	if e := src.Errorf("slack.app_token", "x"); !strings.HasSuffix(e.Error(), ":5: slack.app_token: x") {
+		t.Errorf("Errorf of a field of the file: %v", e)
 	}
 }
 

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
@@ -21,7 +23,8 @@ const EnvPrefix = "SMARTCLOUDOPS_"
 
 // Load reads the file at path (Default when path is empty), applies environment overrides from
 // environ (os.Environ() form) and validates the result. Every problem is reported at once, each
-// naming the file, line and field path.
+// naming the file, line and field path. Relative paths in the file are read relative to the
+// file's directory (see paths.go).
 func Load(path string, environ []string) (Config, error) {
 	cfg, _, err := LoadSource(path, environ)
 	return cfg, err
@@ -31,36 +34,41 @@ func Load(path string, environ []string) (Config, error) {
 // later, such as a secret reference that does not resolve, can be reported at their line.
 func LoadSource(path string, environ []string) (Config, Source, error) {
 	if path == "" {
-		return loadBytes("(defaults)", nil, environ)
+		return loadBytes("(defaults)", "", nil, environ)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Default(), Source{file: path}, fmt.Errorf("config: %w", err)
 	}
-	return loadBytes(path, data, environ)
+	return loadBytes(path, filepath.Dir(path), data, environ)
 }
 
 // LoadBytes is Load for a configuration held in memory (the embedded default); name is used
-// in messages.
+// in messages. Having no file, it reads relative paths relative to the working directory.
 func LoadBytes(name string, data []byte, environ []string) (Config, error) {
-	cfg, _, err := loadBytes(name, data, environ)
+	cfg, _, err := loadBytes(name, "", data, environ)
 	return cfg, err
 }
 
-func loadBytes(name string, data []byte, environ []string) (Config, Source, error) {
+// loadBytes loads data, read from the file name in the directory dir ("" for none).
+func loadBytes(name, dir string, data []byte, environ []string) (Config, Source, error) {
 	cfg, lines, bad, errs, err := parse(name, data)
 	src := Source{file: name, lines: lines}
 	if err != nil {
 		return cfg, src, err
 	}
-	if err := applyEnv(&cfg, environ); err != nil {
+	if dir != "" {
+		src.moved = cfg.resolvePaths(dir, lines)
+	}
+	src.env, err = applyEnv(&cfg, environ)
+	if err != nil {
 		errs = append(errs, err)
 	}
 	// A field that did not decode keeps its default; its validation would only repeat the
 	// problem, or report one of a value the file does not hold.
 	for _, fe := range cfg.validate() {
 		if !under(fe.path, bad) {
-			errs = append(errs, fe.located(name, lines))
+			errs = append(errs, src.place(fe))
 		}
 	}
 	return cfg, src, errors.Join(errs...)
@@ -76,17 +84,28 @@ func under(path string, paths []string) bool {
 	return false
 }
 
-// Source is the file a configuration was read from, with the line of each field path.
+// Source is the file a configuration was read from, with the line of each field path, and the
+// fields that environment variables set.
 type Source struct {
 	file  string
 	lines map[string]int
+	env   map[string]string // field path → the variable that set it
+	moved []fieldError      // relative paths that named something else before; see Warnings
 }
 
 // Errorf returns a problem of the field at path (such as "checks[1].file") worded like every
 // other configuration error: "file:line: path: message", with the line of the field or of its
-// closest ancestor that the file spells out.
+// closest ancestor that the file spells out; or, for a field an environment variable set,
+// "environment: VARIABLE: path: message", since the file's line does not hold the value.
 func (s Source) Errorf(path, format string, args ...any) error {
-	return fieldError{path, fmt.Sprintf(format, args...)}.located(s.file, s.lines)
+	return s.place(fieldError{path, fmt.Sprintf(format, args...)})
+}
+
+func (s Source) place(fe fieldError) error {
+	if v, ok := s.env[fe.path]; ok {
+		return fmt.Errorf("environment: %s: %s: %s", v, fe.path, fe.msg)
+	}
+	return fe.located(s.file, s.lines)
 }
 
 // Parse decodes YAML over Default. Unknown fields and malformed values are errors naming the
@@ -349,7 +368,7 @@ func ParseDuration(s string) (Duration, error) {
 	if err != nil {
 		pd, perr := model.ParseDuration(s)
 		if perr != nil {
-			return 0, fmt.Errorf("%q is not a duration like 30s, 5m, 1h or 90d", s)
+			return 0, fmt.Errorf("%q is not a duration like 30s, 5m, 1h or 90d", clip(s))
 		}
 		v = time.Duration(pd)
 	}
@@ -364,7 +383,8 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 
 // applyEnv sets scalar fields from SMARTCLOUDOPS_<PATH> variables, where PATH is the YAML path
 // upper-cased with dots turned into underscores (slack.bot_token → SMARTCLOUDOPS_SLACK_BOT_TOKEN).
-func applyEnv(cfg *Config, environ []string) error {
+// It returns the field paths it set, each with the variable that set it.
+func applyEnv(cfg *Config, environ []string) (map[string]string, error) {
 	env := map[string]string{}
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, EnvPrefix) {
@@ -372,20 +392,26 @@ func applyEnv(cfg *Config, environ []string) error {
 		}
 	}
 	if len(env) == 0 {
-		return nil
+		return nil, nil
 	}
 	var errs []error
+	set := map[string]string{}
+	setFields(reflect.ValueOf(cfg).Elem(), EnvPrefix, "", env, set, &errs)
 	known := map[string]bool{}
-	setFields(reflect.ValueOf(cfg).Elem(), EnvPrefix, env, known, &errs)
+	for _, v := range set {
+		known[v] = true
+	}
 	for k := range env {
 		if !known[k] {
-			errs = append(errs, fmt.Errorf("environment: %s does not name a config field", k))
+			errs = append(errs, fmt.Errorf("environment: %s does not name a config field", clip(k)))
 		}
 	}
-	return errors.Join(errs...)
+	return set, errors.Join(errs...)
 }
 
-func setFields(v reflect.Value, prefix string, env map[string]string, known map[string]bool, errs *[]error) {
+// setFields sets the fields of v named by variables of env; prefix is the variables' prefix
+// for v and path the field path of v. It records each field set, by path, in set.
+func setFields(v reflect.Value, prefix, path string, env map[string]string, set map[string]string, errs *[]error) {
 	t := v.Type()
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -394,22 +420,26 @@ func setFields(v reflect.Value, prefix string, env map[string]string, known map[
 			continue
 		}
 		name := prefix + strings.ToUpper(tag)
+		fpath := tag
+		if path != "" {
+			fpath = path + "." + tag
+		}
 		fv := v.Field(i)
 		if fv.Kind() == reflect.Struct {
-			setFields(fv, name+"_", env, known, errs)
+			setFields(fv, name+"_", fpath, env, set, errs)
 			continue
 		}
 		if fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Struct {
 			// An optional section such as prometheus.basic_auth: fill the one the file set, or
 			// a new one, kept only if a variable names a field of it.
 			if !fv.IsNil() {
-				setFields(fv.Elem(), name+"_", env, known, errs)
+				setFields(fv.Elem(), name+"_", fpath, env, set, errs)
 				continue
 			}
-			before := len(known)
+			before := len(set)
 			nv := reflect.New(fv.Type().Elem())
-			setFields(nv.Elem(), name+"_", env, known, errs)
-			if len(known) > before {
+			setFields(nv.Elem(), name+"_", fpath, env, set, errs)
+			if len(set) > before {
 				fv.Set(nv)
 			}
 			continue
@@ -418,11 +448,25 @@ func setFields(v reflect.Value, prefix string, env map[string]string, known map[
 		if !ok {
 			continue
 		}
-		known[name] = true
+		set[fpath] = name
 		if err := setScalar(fv, raw); err != nil {
-			*errs = append(*errs, fmt.Errorf("environment: %s: %w", name, err))
+			*errs = append(*errs, fmt.Errorf("environment: %s: %s: %w", name, fpath, err))
 		}
 	}
+}
+
+// clip shortens text quoted back in a message: a variable name or value of any length is shown
+// by its first 64 characters.
+func clip(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 func setScalar(fv reflect.Value, raw string) error {
@@ -441,19 +485,19 @@ func setScalar(fv reflect.Value, raw string) error {
 	case reflect.Bool:
 		b, err := strconv.ParseBool(raw)
 		if err != nil {
-			return fmt.Errorf("%q is not true or false", raw)
+			return fmt.Errorf("%q is not true or false", clip(raw))
 		}
 		fv.SetBool(b)
 	case reflect.Int:
 		n, err := strconv.Atoi(raw)
 		if err != nil {
-			return fmt.Errorf("%q is not a whole number", raw)
+			return fmt.Errorf("%q is not a whole number", clip(raw))
 		}
 		fv.SetInt(int64(n))
 	case reflect.Float64:
 		n, err := strconv.ParseFloat(raw, 64)
 		if err != nil {
-			return fmt.Errorf("%q is not a number", raw)
+			return fmt.Errorf("%q is not a number", clip(raw))
 		}
 		fv.SetFloat(n)
 	default:
