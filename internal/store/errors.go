@@ -86,3 +86,7 @@ func checkTxn(cmps []Cmp, ops []Op, extraCmps int, limits bool) error {
 	}
 	return nil
 }
+
+// CheckTxn applies etcd's limits to a transaction, as every backend with limits does before
+// sending it; extraCmps counts the comparisons the backend adds (a fence). For backends.
+func CheckTxn(cmps []Cmp, ops []Op, extraCmps int) error { return checkTxn(cmps, ops, extraCmps, true) }
