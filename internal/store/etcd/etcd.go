@@ -209,7 +209,7 @@ func isUnavailable(err error) bool {
 	}
 	msg := err.Error()
 	return strings.Contains(msg, "code = Unavailable") || strings.Contains(msg, "code = DeadlineExceeded") ||
-		strings.Contains(msg, "connection refused")
+		strings.Contains(msg, "connection refused") || strings.Contains(msg, "context deadline exceeded")
 }
 
 // mapErr turns etcd's errors into the store's.
