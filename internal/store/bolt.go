@@ -336,3 +336,45 @@ func (s *Bolt) Check() error {
 		return errors.Join(errs...)
 	})
 }
+
+// CompactBolt rewrites the bbolt file at path into a fresh file without its free pages, then
+// puts it in place of the old one; the bot must be stopped. It returns the sizes before and
+// after.
+func CompactBolt(path string) (before, after int64, err error) {
+	src, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, ReadOnly: true})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return 0, 0, fmt.Errorf("store: %s is %w", path, ErrLocked)
+		}
+		return 0, 0, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	defer src.Close()
+	tmp := path + ".compact"
+	_ = os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: create %s: %w", tmp, err)
+	}
+	if err := bolt.Compact(dst, src, 64<<20); err != nil {
+		dst.Close()
+		os.Remove(tmp)
+		return 0, 0, fmt.Errorf("store: compact %s: %w", path, err)
+	}
+	if err := dst.Close(); err != nil {
+		os.Remove(tmp)
+		return 0, 0, err
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	nt, err := os.Stat(tmp)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return 0, 0, fmt.Errorf("store: replace %s: %w", path, err)
+	}
+	return st.Size(), nt.Size(), nil
+}

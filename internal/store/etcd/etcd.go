@@ -33,10 +33,14 @@ type Options struct {
 	// RequestTimeout bounds each read and write (not watches); default 10s. A cluster without
 	// quorum answers store.ErrUnavailable after it.
 	RequestTimeout time.Duration
+	// CheckOnly checks the prefix without claiming an empty one (nothing is written), for
+	// `store check`; Claimed then tells whether the prefix is claimed.
+	CheckOnly bool
 }
 
 // Store is the etcd store.Store.
 type Store struct {
+	claimed bool
 	c       *clientv3.Client
 	prefix  string // P
 	kv      string // P + "kv/"
@@ -145,6 +149,9 @@ func (s *Store) claim(ctx context.Context, o Options, tc *tls.Config) error {
 			if count > 0 {
 				return fmt.Errorf("store.etcd.prefix: %q holds keys (%d) but no deployment identity: it is not a smartcloudops store; choose an empty prefix", s.prefix, count)
 			}
+			if o.CheckOnly {
+				return nil
+			}
 			put, err := s.c.Txn(dctx).If(
 				clientv3.Compare(clientv3.CreateRevision(dep), "=", 0),
 				clientv3.Compare(clientv3.CreateRevision(sch), "=", 0),
@@ -153,6 +160,7 @@ func (s *Store) claim(ctx context.Context, o Options, tc *tls.Config) error {
 				return connectError(o, tc, err)
 			}
 			if put.Succeeded {
+				s.claimed = true
 				return nil
 			}
 			continue // another replica claimed it first: check what it wrote
@@ -170,6 +178,7 @@ func (s *Store) claim(ctx context.Context, o Options, tc *tls.Config) error {
 		if n > SchemaVersion {
 			return fmt.Errorf("%w: store schema %d is newer than this binary's %d: upgrade this replica (upgrade new replicas first, see docs/deployment.md)", store.ErrSchema, n, SchemaVersion)
 		}
+		s.claimed = true
 		return nil
 	}
 	return errors.New("store.etcd.prefix: the deployment identity kept changing while this replica read it")
@@ -235,6 +244,13 @@ func mapErr(op string, err error) error {
 func (s *Store) rctx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, s.timeout)
 }
+
+// Claimed reports whether the prefix carries this deployment's identity (always, unless opened
+// with CheckOnly on an empty prefix).
+func (s *Store) Claimed() bool { return s.claimed }
+
+// Prefix returns the configured prefix, ending with "/".
+func (s *Store) Prefix() string { return s.prefix }
 
 // Client returns the etcd client, for the leader election that shares the connection.
 func (s *Store) Client() *clientv3.Client { return s.c }
