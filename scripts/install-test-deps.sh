@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # install-test-deps.sh installs the real servers that the SmartCloudOps integration tests
-# (`go test -tags integration`) start: Debian's prometheus, prometheus-node-exporter and
-# prometheus-alertmanager; and gcc, which the race detector of `make test` needs.
+# (`go test -tags integration`) start: Debian's prometheus, prometheus-node-exporter,
+# prometheus-alertmanager and etcd-server (for the etcd store); and gcc, which the race
+# detector of `make test` needs.
 #
 # It is idempotent: when every binary is already present it does nothing, and it runs
 # `apt-get update` only when something has to be installed. It runs non-interactively, as root
@@ -11,9 +12,9 @@
 set -euo pipefail
 
 # gcc: the tests run with -race, which needs cgo.
-packages=(prometheus prometheus-node-exporter prometheus-alertmanager gcc)
-binaries=(prometheus prometheus-node-exporter prometheus-alertmanager gcc)
-services=(prometheus prometheus-node-exporter prometheus-alertmanager)
+packages=(prometheus prometheus-node-exporter prometheus-alertmanager etcd-server gcc)
+binaries=(prometheus prometheus-node-exporter prometheus-alertmanager etcd gcc)
+services=(prometheus prometheus-node-exporter prometheus-alertmanager etcd)
 
 log() { printf 'install-test-deps: %s\n' "$*" >&2; }
 

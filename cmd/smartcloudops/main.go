@@ -24,6 +24,7 @@ commands:
   detect      train models, evaluate the detector on NAB data, run the checks once
   audit       verify or export the audit log
   apikey      create, list and revoke API keys for the HTTP API
+  store       check the configured store, migrate bbolt to etcd, compact bbolt
   version     print the version
 
 Run "smartcloudops <command> --help" for a command's flags.
@@ -55,6 +56,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runAudit(ctx, rest, stdout, stderr)
 	case "apikey":
 		return runAPIKey(ctx, rest, stdout, stderr)
+	case "store":
+		return runStore(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		return runVersion(rest, stdout, stderr)
 	case "help", "-h", "--help", "-help":

@@ -24,6 +24,27 @@ type Config struct {
 	Actions      Actions         `yaml:"actions"`
 	Executor     Executor        `yaml:"executor"`
 	Retention    Retention       `yaml:"retention"`
+	Store        Store           `yaml:"store"`
+}
+
+// Store says where the bot keeps its state: a local bbolt file under data_dir (the default, one
+// process) or etcd (several replicas, one of which leads).
+type Store struct {
+	Backend string    `yaml:"backend"` // bbolt (default) or etcd
+	Etcd    StoreEtcd `yaml:"etcd"`
+}
+
+// StoreEtcd configures the etcd store.
+type StoreEtcd struct {
+	Endpoints []string `yaml:"endpoints"` // client URLs, such as https://10.0.0.5:2379
+	// Prefix is where this deployment's keys live, such as /smartcloudops/prod/.
+	Prefix string `yaml:"prefix"`
+	// Deployment names this deployment; a prefix already owned by another is refused.
+	Deployment  string   `yaml:"deployment"`
+	Username    string   `yaml:"username"`
+	Password    Secret   `yaml:"password"`
+	TLS         TLS      `yaml:"tls"` // ca_file, cert_file, key_file
+	DialTimeout Duration `yaml:"dial_timeout"`
 }
 
 // Log configures logging.
@@ -226,5 +247,6 @@ func Default() Config {
 			Settle: Duration(2 * time.Minute), MaxFailures: 3},
 		Retention: Retention{Series: Duration(7 * 24 * time.Hour), Incidents: Duration(90 * 24 * time.Hour),
 			Proposals: Duration(90 * 24 * time.Hour)},
+		Store: Store{Backend: "bbolt", Etcd: StoreEtcd{DialTimeout: Duration(5 * time.Second)}},
 	}
 }

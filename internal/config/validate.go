@@ -212,6 +212,58 @@ func (c *Config) validate() []fieldError {
 	if c.Executor.MaxPerHour < 0 {
 		add("executor.max_per_hour", "must not be negative")
 	}
+	return append(errs, c.Store.validate()...)
+}
+
+// validate checks the store section's shape; whether etcd answers is `config check --connect`.
+func (s Store) validate() []fieldError {
+	var errs []fieldError
+	add := func(path, format string, args ...any) {
+		errs = append(errs, fieldError{path, fmt.Sprintf(format, args...)})
+	}
+	e := s.Etcd
+	if err := e.Password.check(); err != nil {
+		add("store.etcd.password", "%v", err)
+	}
+	switch s.Backend {
+	case "", "bbolt":
+		return errs
+	case "etcd":
+	default:
+		add("store.backend", "%q is not bbolt or etcd", s.Backend)
+		return errs
+	}
+	if len(e.Endpoints) == 0 {
+		add("store.etcd.endpoints", "required with the etcd backend, e.g. [https://10.0.0.5:2379]")
+	}
+	for i, ep := range e.Endpoints {
+		if u, err := url.Parse(ep); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			add(fmt.Sprintf("store.etcd.endpoints[%d]", i), "%q is not a client URL such as https://10.0.0.5:2379", ep)
+		}
+	}
+	switch p := strings.Trim(e.Prefix, "/"); {
+	case p == "":
+		add("store.etcd.prefix", "required with the etcd backend, e.g. /smartcloudops/prod/ (never the whole keyspace)")
+	case len(e.Prefix) > 128:
+		add("store.etcd.prefix", "is %d bytes; at most 128", len(e.Prefix))
+	case !strings.HasPrefix(e.Prefix, "/"):
+		add("store.etcd.prefix", "%q must start with /", e.Prefix)
+	}
+	if !nameRE.MatchString(e.Deployment) {
+		add("store.etcd.deployment", "required with the etcd backend: lower-case letters, digits, '-', '_' or '.', e.g. prod-eu")
+	}
+	if (e.Username == "") != (e.Password == "") {
+		add("store.etcd.password", "username and password go together (password as a reference, e.g. env:ETCD_PASSWORD)")
+	}
+	if (e.TLS.CertFile == "") != (e.TLS.KeyFile == "") {
+		add("store.etcd.tls.key_file", "cert_file and key_file go together")
+	}
+	if e.TLS.InsecureSkipVerify {
+		add("store.etcd.tls.insecure_skip_verify", "is not supported for the store: give ca_file instead")
+	}
+	if e.DialTimeout < 0 {
+		add("store.etcd.dial_timeout", "must not be negative")
+	}
 	return errs
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -30,11 +31,18 @@ type BoltOptions struct {
 	LockTimeout time.Duration
 	// ReadOnly opens the file with a shared lock for reading, beside a running bot.
 	ReadOnly bool
+	// EtcdLimits refuses, as etcd does, transactions over MaxTxnOps or MaxTxnBytes and keys
+	// written twice in one transaction, so that what works here also works on etcd.
+	EtcdLimits bool
 }
 
-// Bolt is the embedded Store on a single bbolt file.
+// Bolt is the embedded Store on a single bbolt file. One process owns the file, so watches are
+// served from the writes this process makes.
 type Bolt struct {
-	db *bolt.DB
+	limits bool
+	db     *bolt.DB
+	wmu    sync.Mutex // orders commits with their notification to watchers
+	hub    *hub
 }
 
 // OpenBolt opens (creating if needed) the bbolt file at path and checks its schema version.
@@ -69,7 +77,7 @@ func OpenBolt(path string, o BoltOptions) (*Bolt, error) {
 			db.Close()
 			return nil, fmt.Errorf("store: open %s: %w", path, err)
 		}
-		return &Bolt{db: db}, nil
+		return newBolt(db, o.EtcdLimits)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(bucketKV); err != nil {
@@ -95,7 +103,23 @@ func OpenBolt(path string, o BoltOptions) (*Bolt, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	return &Bolt{db: db}, nil
+	return newBolt(db, o.EtcdLimits)
+}
+
+// newBolt wraps an open file, starting watches at its current revision.
+func newBolt(db *bolt.DB, limits bool) (*Bolt, error) {
+	var rev uint64
+	err := db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(metaRev); len(v) == 8 {
+			rev = binary.BigEndian.Uint64(v)
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", db.Path(), err)
+	}
+	return &Bolt{db: db, hub: newHub(rev), limits: limits}, nil
 }
 
 func u64(n uint64) []byte {
@@ -141,20 +165,46 @@ func (s *Bolt) Get(ctx context.Context, key string) (KV, error) {
 
 // List implements Store.
 func (s *Bolt) List(ctx context.Context, prefix string) ([]KV, error) {
-	var out []KV
-	err := s.view(ctx, func(b *bolt.Bucket) error {
-		c := b.Cursor()
+	p, err := s.ListPage(ctx, prefix, "", -1)
+	return p.KVs, err
+}
+
+// ListPage implements Store. A limit below 1 returns every key.
+func (s *Bolt) ListPage(ctx context.Context, prefix, after string, limit int) (Page, error) {
+	var page Page
+	if err := ctx.Err(); err != nil {
+		return page, err
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(metaRev); len(v) == 8 {
+			page.Rev = binary.BigEndian.Uint64(v)
+		}
+		c := tx.Bucket(bucketKV).Cursor()
 		p := []byte(prefix)
-		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+		k, v := c.Seek(p)
+		if after >= prefix {
+			k, v = c.Seek([]byte(after))
+			if k != nil && string(k) == after {
+				k, v = c.Next()
+			}
+		}
+		for ; k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+			if limit > 0 && len(page.KVs) == limit {
+				page.Next = page.KVs[limit-1].Key
+				return nil
+			}
 			kv, err := decode(k, v)
 			if err != nil {
 				return err
 			}
-			out = append(out, kv)
+			page.KVs = append(page.KVs, kv)
 		}
 		return nil
 	})
-	return out, err
+	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		return Page{}, ErrClosed
+	}
+	return page, err
 }
 
 // Put implements Store.
@@ -170,25 +220,60 @@ func (s *Bolt) Delete(ctx context.Context, key string) error {
 
 // Txn implements Store.
 func (s *Bolt) Txn(ctx context.Context, cmps []Cmp, ops []Op) (uint64, error) {
+	return s.txn(ctx, nil, cmps, ops)
+}
+
+// FencedTxn implements Store. The fence key's revision stands for its creation revision: fence
+// keys are written once.
+func (s *Bolt) FencedTxn(ctx context.Context, fence Fence, cmps []Cmp, ops []Op) (uint64, error) {
+	if fence.IsZero() {
+		return 0, errZeroFence
+	}
+	return s.txn(ctx, &fence, cmps, ops)
+}
+
+// revAt returns the revision of key in b, 0 when absent.
+func revAt(b *bolt.Bucket, key string) (uint64, error) {
+	raw := b.Get([]byte(key))
+	if raw == nil {
+		return 0, nil
+	}
+	if len(raw) < 8 {
+		return 0, fmt.Errorf("store: corrupt value at %q", key)
+	}
+	return binary.BigEndian.Uint64(raw[:8]), nil
+}
+
+func (s *Bolt) txn(ctx context.Context, fence *Fence, cmps []Cmp, ops []Op) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	for _, op := range ops {
-		if op.Key == "" {
-			return 0, errors.New("store: empty key")
-		}
+	extra := 0
+	if fence != nil {
+		extra = 1
 	}
+	if err := checkTxn(cmps, ops, extra, s.limits); err != nil {
+		return 0, err
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	var rev uint64
+	var events []Event
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b, meta := tx.Bucket(bucketKV), tx.Bucket(bucketMeta)
+		if fence != nil {
+			cur, err := revAt(b, fence.Key)
+			if err != nil {
+				return err
+			}
+			if cur != fence.Rev {
+				return ErrFenced
+			}
+		}
 		for _, c := range cmps {
-			raw := b.Get([]byte(c.Key))
-			var cur uint64
-			if raw != nil {
-				if len(raw) < 8 {
-					return fmt.Errorf("store: corrupt value at %q", c.Key)
-				}
-				cur = binary.BigEndian.Uint64(raw[:8])
+			cur, err := revAt(b, c.Key)
+			if err != nil {
+				return err
 			}
 			if cur != c.Rev {
 				return ErrConflict
@@ -198,11 +283,16 @@ func (s *Bolt) Txn(ctx context.Context, cmps []Cmp, ops []Op) (uint64, error) {
 			rev = binary.BigEndian.Uint64(v)
 		}
 		rev++
+		events = make([]Event, 0, len(ops))
 		for _, op := range ops {
 			if op.Delete {
+				if b.Get([]byte(op.Key)) == nil {
+					continue
+				}
 				if err := b.Delete([]byte(op.Key)); err != nil {
 					return err
 				}
+				events = append(events, Event{Type: EventDelete, KV: KV{Key: op.Key, Rev: rev}})
 				continue
 			}
 			val := make([]byte, 8+len(op.Value))
@@ -211,6 +301,7 @@ func (s *Bolt) Txn(ctx context.Context, cmps []Cmp, ops []Op) (uint64, error) {
 			if err := b.Put([]byte(op.Key), val); err != nil {
 				return err
 			}
+			events = append(events, Event{Type: EventPut, KV: KV{Key: op.Key, Value: val[8:], Rev: rev}})
 		}
 		return meta.Put(metaRev, u64(rev))
 	})
@@ -220,11 +311,20 @@ func (s *Bolt) Txn(ctx context.Context, cmps []Cmp, ops []Op) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	s.hub.publish(rev, events)
 	return rev, nil
 }
 
+// Watch implements Store.
+func (s *Bolt) Watch(ctx context.Context, prefix string, fromRev uint64) <-chan WatchResponse {
+	return s.hub.watch(ctx, prefix, fromRev)
+}
+
 // Close implements Store.
-func (s *Bolt) Close() error { return s.db.Close() }
+func (s *Bolt) Close() error {
+	s.hub.close()
+	return s.db.Close()
+}
 
 // Check verifies the file's internal consistency (free pages, page references).
 func (s *Bolt) Check() error {
@@ -235,4 +335,46 @@ func (s *Bolt) Check() error {
 		}
 		return errors.Join(errs...)
 	})
+}
+
+// CompactBolt rewrites the bbolt file at path into a fresh file without its free pages, then
+// puts it in place of the old one; the bot must be stopped. It returns the sizes before and
+// after.
+func CompactBolt(path string) (before, after int64, err error) {
+	src, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, ReadOnly: true})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return 0, 0, fmt.Errorf("store: %s is %w", path, ErrLocked)
+		}
+		return 0, 0, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	defer src.Close()
+	tmp := path + ".compact"
+	_ = os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: create %s: %w", tmp, err)
+	}
+	if err := bolt.Compact(dst, src, 64<<20); err != nil {
+		dst.Close()
+		os.Remove(tmp)
+		return 0, 0, fmt.Errorf("store: compact %s: %w", path, err)
+	}
+	if err := dst.Close(); err != nil {
+		os.Remove(tmp)
+		return 0, 0, err
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	nt, err := os.Stat(tmp)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return 0, 0, fmt.Errorf("store: replace %s: %w", path, err)
+	}
+	return st.Size(), nt.Size(), nil
 }

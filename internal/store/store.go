@@ -5,20 +5,6 @@ import (
 	"errors"
 )
 
-// Errors returned by Store implementations.
-var (
-	// ErrNotFound is returned by Get when the key does not exist.
-	ErrNotFound = errors.New("store: key not found")
-	// ErrConflict is returned by Txn when a compared key is no longer at the expected revision.
-	ErrConflict = errors.New("store: revision conflict")
-	// ErrLocked means another process holds the store's file.
-	ErrLocked = errors.New("locked by another smartcloudops process")
-	// ErrClosed is returned after Close.
-	ErrClosed = errors.New("store: closed")
-	// ErrSchema is returned by Open when the data was written by an incompatible version.
-	ErrSchema = errors.New("store: incompatible schema version")
-)
-
 // KV is one stored key with its value and the revision of its last write.
 type KV struct {
 	Key   string
@@ -39,19 +25,89 @@ type Op struct {
 	Delete bool
 }
 
+// Fence is what a leader's writes carry: the key its election created and the revision it was
+// created at. A fenced transaction applies only while that key still exists at that revision, so
+// the writes of a leader whose lease expired fail with ErrFenced instead of landing beside the
+// new leader's.
+type Fence struct {
+	Key string
+	Rev uint64
+}
+
+// IsZero reports whether f is the zero Fence, which no fenced transaction accepts.
+func (f Fence) IsZero() bool { return f.Key == "" && f.Rev == 0 }
+
+// Page is one page of a paged listing.
+type Page struct {
+	KVs []KV
+	// Next is the key to pass as after for the following page; empty on the last page.
+	Next string
+	// Rev is the store's revision when the page was read.
+	Rev uint64
+}
+
+// EventType says whether an event is a put or a delete.
+type EventType int
+
+// The two kinds of change a watch reports.
+const (
+	EventPut EventType = iota + 1
+	EventDelete
+)
+
+func (t EventType) String() string {
+	switch t {
+	case EventPut:
+		return "put"
+	case EventDelete:
+		return "delete"
+	}
+	return "unknown"
+}
+
+// Event is one change seen by a watch. KV.Rev is the revision of the change; a delete has no
+// value.
+type Event struct {
+	Type EventType
+	KV   KV
+}
+
+// WatchResponse is a group of events in revision order, or the error that ended the watch.
+type WatchResponse struct {
+	Events []Event
+	Err    error
+}
+
 // Store keeps the bot's state. Implementations are safe for concurrent use.
 type Store interface {
 	// Get returns the key, or ErrNotFound.
 	Get(ctx context.Context, key string) (KV, error)
 	// List returns every key that starts with prefix, in key order.
 	List(ctx context.Context, prefix string) ([]KV, error)
+	// ListPage returns up to limit keys that start with prefix and sort after the key after
+	// ("" for the first page), in key order. Each page is consistent in itself; keys written
+	// between pages may or may not appear.
+	ListPage(ctx context.Context, prefix, after string, limit int) (Page, error)
 	// Put writes the value unconditionally and returns the new revision.
 	Put(ctx context.Context, key string, value []byte) (uint64, error)
 	// Delete removes the key; deleting an absent key is not an error.
 	Delete(ctx context.Context, key string) error
 	// Txn applies ops atomically if every cmp holds, and returns the revision of the write;
-	// otherwise it changes nothing and returns ErrConflict.
+	// otherwise it changes nothing and returns ErrConflict. It refuses more than MaxTxnOps ops
+	// or comparisons (ErrTooManyOps), a key written twice, and writes larger than
+	// MaxTxnBytes (ErrTooLarge), before anything is sent.
 	Txn(ctx context.Context, cmps []Cmp, ops []Op) (uint64, error)
+	// FencedTxn is Txn that applies only while fence holds; when it does not, nothing changes
+	// and the error is ErrFenced (checked before the comparisons, so a deposed writer learns
+	// it is deposed rather than retrying a conflict). The fence takes one of the MaxTxnOps
+	// comparisons.
+	FencedTxn(ctx context.Context, fence Fence, cmps []Cmp, ops []Op) (uint64, error)
+	// Watch reports every change to keys under prefix from revision fromRev on (0: from the
+	// next change), in revision order, until ctx ends; the channel is then closed. A watch
+	// that cannot go on (the revision was compacted, the watcher fell too far behind, the store
+	// closed) sends one response with Err and closes; the caller lists again and watches from
+	// the listing's revision + 1.
+	Watch(ctx context.Context, prefix string, fromRev uint64) <-chan WatchResponse
 	// Close releases the store.
 	Close() error
 }
@@ -96,16 +152,22 @@ type Removal struct {
 	Ops []Op
 }
 
-// removeBatch is how many removals share one transaction.
-const removeBatch = 256
-
-// Remove applies removals in transactions of up to removeBatch items. A batch whose comparison
-// fails is retried item by item, so one item written meanwhile keeps only itself. It returns the
-// indexes in rs of the items removed; the error is the first that was not a conflict.
+// Remove applies removals in transactions that stay within MaxTxnOps ops and comparisons,
+// keeping one comparison spare for a fence. A batch whose comparison fails is retried item by
+// item, so one item written meanwhile keeps only itself. It returns the indexes in rs of the
+// items removed; the error is the first that was not a conflict.
 func Remove(ctx context.Context, s Store, rs []Removal) ([]int, error) {
 	var removed []int
-	for start := 0; start < len(rs); start += removeBatch {
-		batch := rs[start:min(len(rs), start+removeBatch)]
+	for start := 0; start < len(rs); {
+		end, nops := start, 0
+		for end < len(rs) && end-start < MaxTxnOps-1 && nops+len(rs[end].Ops) <= MaxTxnOps {
+			nops += len(rs[end].Ops)
+			end++
+		}
+		if end == start { // one item with more deletes than a transaction holds
+			end = start + 1
+		}
+		batch := rs[start:end]
 		var cmps []Cmp
 		var ops []Op
 		for _, r := range batch {
@@ -117,6 +179,7 @@ func Remove(ctx context.Context, s Store, rs []Removal) ([]int, error) {
 			for i := range batch {
 				removed = append(removed, start+i)
 			}
+			start = end
 			continue
 		}
 		if !errors.Is(err, ErrConflict) {
@@ -131,6 +194,7 @@ func Remove(ctx context.Context, s Store, rs []Removal) ([]int, error) {
 				return removed, err
 			}
 		}
+		start = end
 	}
 	return removed, nil
 }

@@ -50,3 +50,29 @@ func TestIntegrationStartAndCleanup(t *testing.T) {
 		}
 	}
 }
+
+// TestIntegrationEtcdClusterKillRestart starts a 3-member cluster, kills one member (the other
+// two stay healthy), restarts it, and sees it healthy again.
+func TestIntegrationEtcdClusterKillRestart(t *testing.T) {
+	e := StartEtcdCluster(t, 3, EtcdOptions{})
+	for _, ep := range e.Endpoints() {
+		if !strings.HasPrefix(ep, "http://127.0.0.1:") {
+			t.Errorf("endpoint %s is not on loopback", ep)
+		}
+	}
+	e.Members[0].Kill()
+	e.Members[1].WaitHealthy()
+	e.Members[2].WaitHealthy()
+	e.Members[0].Restart()
+	e.Members[0].WaitHealthy()
+}
+
+// TestIntegrationEtcdTLS starts a member that requires client certificates and checks its
+// health over TLS with the generated client certificate.
+func TestIntegrationEtcdTLS(t *testing.T) {
+	e := StartEtcd(t, EtcdOptions{TLS: true})
+	if !strings.HasPrefix(e.Endpoints()[0], "https://127.0.0.1:") || e.TLS == nil {
+		t.Fatalf("TLS member at %v, files %+v", e.Endpoints(), e.TLS)
+	}
+	e.Members[0].WaitHealthy()
+}

@@ -111,6 +111,17 @@ func (p *process) stop() {
 	}
 }
 
+// kill ends the whole process group with SIGKILL and waits for it, as a crash would.
+func (p *process) kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
+}
+
 // waitReady polls url until it answers 200. It returns an error when the process exits first
 // or ReadyTimeout passes.
 func (p *process) waitReady(url string) error {
