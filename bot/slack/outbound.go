@@ -233,12 +233,13 @@ func (a *Adapter) upload(ctx context.Context, channel, threadTS string, img *bot
 }
 
 // reply sends a Handler's reply along r. Slash commands and button clicks answer through
-// their response_url (ephemeral unless the reply asks otherwise for a slash command);
+// their response_url, only to the person who acted (a slash command's reply with a chart is
+// posted in the channel instead, since an ephemeral message cannot carry the image); other
 // replies with an image, or without a response_url, use the Web API, ephemerally
 // (chat.postEphemeral) when asked or for a button click.
 func (a *Adapter) reply(ctx context.Context, r route, m bot.Message) error {
-	ephemeral := r.forceEphem || m.Ephemeral
 	withImage := m.Image != nil && len(m.Image.PNG) > 0
+	ephemeral := r.forceEphem || m.Ephemeral || (r.slash && !withImage)
 	switch {
 	case r.responseURL != "" && (ephemeral || !withImage):
 		p := render(m, renderOptions{imageAsText: m.Image != nil})
