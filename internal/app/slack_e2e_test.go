@@ -437,9 +437,10 @@ func TestSlackEndToEnd(t *testing.T) {
 		t.Fatalf("%v redeliveries recognised, want 1", n)
 	}
 
-	// Commands: /ops answers through its response_url, a mention in the channel.
+	// Commands: /ops answers through its response_url to the person who typed it, a mention in
+	// the channel.
 	w.send(slackfake.SlashCommand("e-status", "/ops", "status", slackViewer, "bob", slackChat, fake.ResponseURL("status")))
-	if r := w.response("status"); r.ResponseType != "in_channel" || !strings.Contains(string(r.Blocks), "proposals pending") {
+	if r := w.response("status"); r.ResponseType != "ephemeral" || !strings.Contains(string(r.Blocks), "proposals pending") {
 		t.Fatalf("/ops status reply = %+v", r)
 	}
 	w.send(slackfake.AppMention("e-mention", "Ev-mention", slackViewer, slackChat, "<@"+fake.BotUserID()+"> help"))
