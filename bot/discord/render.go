@@ -96,9 +96,30 @@ func render(m bot.Message, now time.Time) (payload, error) {
 		e.Image = &discordgo.MessageEmbedImage{URL: "attachment://" + p.imageName}
 	}
 	e.Fields = fields(m)
+	if r := mentions(m.Mentions); r != nil {
+		e.Description = r.Replace(e.Description)
+		for _, f := range e.Fields {
+			f.Value = r.Replace(f.Value)
+		}
+	}
 	fitEmbed(e)
 	p.embeds = []*discordgo.MessageEmbed{e}
 	return p, nil
+}
+
+// mentions replaces the names of Discord users with mentions (<@id>), which Discord shows with
+// the person's current name; the message's allowed mentions keep anyone from being notified.
+func mentions(ms []bot.Mention) *strings.Replacer {
+	var pairs []string
+	for _, m := range ms {
+		if m.Platform == platform && m.ID != "" && m.Text != "" {
+			pairs = append(pairs, m.Text, "<@"+m.ID+">")
+		}
+	}
+	if len(pairs) == 0 {
+		return nil
+	}
+	return strings.NewReplacer(pairs...)
 }
 
 func sectionsHaveText(ss []bot.Section) bool {
