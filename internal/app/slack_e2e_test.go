@@ -409,7 +409,7 @@ func TestSlackEndToEnd(t *testing.T) {
 		return c.Form.Get("ts") == cardTS && strings.Contains(c.Form.Get("blocks"), "succeeded at")
 	})
 	edit := readSlackCard(t, updated)
-	if edit.Channel != slackAlerts || !strings.Contains(edit.Blocks, "approved by slack:alice") || edit.button("approve") != "" || edit.button("reject") != "" {
+	if edit.Channel != slackAlerts || !strings.Contains(edit.Blocks, `approved by \u003c@`+slackOperator+`\u003e`) || edit.button("approve") != "" || edit.button("reject") != "" {
 		t.Fatalf("edited card in %s shows:\n%s\nbuttons %+v; want who approved and no Approve or Reject", edit.Channel, edit.Blocks, edit.Buttons)
 	}
 	reply, _ := w.call("the output in the card's thread", "chat.postMessage", func(c slackfake.Call) bool {
