@@ -46,7 +46,7 @@ func (r *Router) help(_ context.Context, c *call) (bot.Message, error) {
 		b.WriteString(line + "\n")
 	}
 	b.WriteString("Buttons have typed twins: approve <id>, reject <id>, silence incident <id> for 1h.")
-	return bot.Text(b.String()), nil
+	return bot.Message{Text: b.String(), Code: true}, nil
 }
 
 func (r *Router) status(ctx context.Context, _ *call) (bot.Message, error) {

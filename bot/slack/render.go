@@ -62,7 +62,10 @@ func render(m bot.Message, o renderOptions) payload {
 		}
 		head = append(head, slackapi.NewHeaderBlock(plain(title, maxHeaderText)))
 	}
-	if m.Text != "" {
+	switch {
+	case m.Text != "" && m.Code:
+		head = append(head, slackapi.NewSectionBlock(mrkdwn("```"+escapeClip(m.Text, maxSectionText-6)+"```"), nil, nil))
+	case m.Text != "":
 		head = append(head, section(m.Text, nil)...)
 	}
 	if len(m.Fields) > 0 {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	slackapi "github.com/slack-go/slack"
+
 	"github.com/smartcloudops/smartcloudops/bot"
 )
 
@@ -26,5 +28,20 @@ func TestRenderMentions(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("blocks lack %s:\n%s", want, got)
 		}
+	}
+}
+
+// TestRenderCode checks that text laid out in columns is shown in a code block, whose
+// monospace font keeps the columns, with Slack's escapes still applied inside it.
+func TestRenderCode(t *testing.T) {
+	text := "Commands:\n  approve <proposal>   approve a pending proposal\n  help [command]       list the commands"
+	p := render(bot.Message{Text: text, Code: true}, renderOptions{})
+	sec, ok := p.Blocks[0].(*slackapi.SectionBlock)
+	if !ok || sec.Text == nil {
+		t.Fatalf("first block %T, want a section", p.Blocks[0])
+	}
+	want := "```Commands:\n  approve &lt;proposal&gt;   approve a pending proposal\n  help [command]       list the commands```"
+	if sec.Text.Text != want || sec.Text.Type != slackapi.MarkdownType {
+		t.Errorf("section text %q (%s), want %q", sec.Text.Text, sec.Text.Type, want)
 	}
 }
