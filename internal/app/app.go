@@ -2,7 +2,10 @@
 // from the Config — store, detector, incidents, rules, remediation, notifier, chat adapters,
 // commands and the HTTP server — connects their callbacks so data moves sources → detector →
 // incidents → rules → remediation → notifier → adapters, and runs them in one errgroup until
-// the context ends, then shuts down in order: intake first, running actions next, the store last.
+// the context ends, then shuts down in order: intake first, running actions next (bounded),
+// queued cards (bounded; the rest is sent at the next start), the store last. Chat adapters run
+// under supervisors that restart them, so no chat platform can stop the bot; every secret the
+// bot resolves is redacted from what it logs and shows, and a reload applies rotated secrets.
 package app
 
 import (
