@@ -53,13 +53,16 @@ func (b *Bot) webhookAction(secret string) (remediation.Action, error) {
 	return w, nil
 }
 
-// action returns the action registered under name. Reload may replace one (the webhook action
-// with a rotated signing secret) while proposals run.
+// action returns the action registered under name, reporting without secrets. Reload may
+// replace one (the webhook action with a rotated signing secret) while proposals run.
 func (b *Bot) action(name string) (remediation.Action, bool) {
 	b.actionsMu.RLock()
 	defer b.actionsMu.RUnlock()
 	a, ok := b.actions[name]
-	return a, ok
+	if !ok {
+		return nil, false
+	}
+	return redactingAction{Action: a, b: b}, true
 }
 
 func (b *Bot) setAction(a remediation.Action) {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/smartcloudops/smartcloudops/bot"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
+	"github.com/smartcloudops/smartcloudops/remediation"
 )
 
 // redactLogs makes every log record of the bot pass through the redactor that b.secret fills
@@ -82,3 +83,42 @@ func (r redactingAdapter) Connected() bool {
 	}
 	return true
 }
+
+// redactingAction removes secret values from what an action reports — its description, its
+// result and its error — before the executor stores, audits, logs or shows any of it.
+type redactingAction struct {
+	remediation.Action
+	b *Bot
+}
+
+func (r redactingAction) Describe(ctx context.Context, p remediation.Params) (string, error) {
+	s, err := r.Action.Describe(ctx, p)
+	return r.b.redact(s), r.b.redactErr(err)
+}
+
+func (r redactingAction) Execute(ctx context.Context, p remediation.Params) (remediation.Result, error) {
+	res, err := r.Action.Execute(ctx, p)
+	res.Summary, res.Output = r.b.redact(res.Summary), r.b.redact(res.Output)
+	return res, r.b.redactErr(err)
+}
+
+// redactErr returns err with secret values removed from its text; errors.Is and errors.As
+// still see the original chain.
+func (b *Bot) redactErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if red := b.redact(msg); red != msg {
+		return redactedError{msg: red, err: err}
+	}
+	return err
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e redactedError) Error() string { return e.msg }
+func (e redactedError) Unwrap() error { return e.err }
