@@ -28,9 +28,10 @@
 // # Outbound
 //
 // Users a card names (bot.Message.Mentions) are shown as <@U…> mentions in its mrkdwn text;
-// text marked as Code goes in a code block. Messages to one channel go out at most one per Options.MessageInterval (Slack allows about
-// one per second per channel); edits are paced by Options.UpdateInterval. An HTTP 429 is
-// retried after its Retry-After, up to Options.MaxRetries times. A message with an image is
+// text marked as Code goes in a code block. Messages to one channel go out at most one per
+// Options.MessageInterval (Slack allows about one per second per channel); edits are paced by
+// Options.UpdateInterval. An HTTP 429 is retried after its Retry-After, up to
+// Options.MaxRetries times. A message with an image is
 // posted first and the PNG is then uploaded into the card's thread with files upload v2.
 //
 // Rendering lives in render.go and is covered by golden files in testdata; refresh them with

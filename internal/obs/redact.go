@@ -33,7 +33,7 @@ func NewRedactor() *Redactor { return &Redactor{secrets: map[string]bool{}} }
 // Add makes Redact replace v, and v as it appears in a URL query, from now on. Values shorter
 // than MinRedactLen are ignored.
 func (r *Redactor) Add(v string) {
-	if len(v) < MinRedactLen {
+	if r == nil || len(v) < MinRedactLen {
 		return
 	}
 	r.mu.Lock()
