@@ -23,7 +23,7 @@ import (
 // identifies again at once on op 9, ignoring the resumable flag and the wait Discord asks for.
 // discordgo still serves every REST call.
 
-// gatewayVersion is the gateway API version and encoding asked for in the URL.
+// gatewayQuery asks for the gateway API version and encoding.
 const gatewayQuery = "v=10&encoding=json"
 
 // maxGatewayFrame bounds one gateway frame; READY and GUILD_CREATE of large guilds are the
@@ -348,6 +348,11 @@ func (c *conn) read() (frame, error) {
 	if err != nil {
 		return frame{}, err
 	}
+	return parseFrame(b)
+}
+
+// parseFrame decodes one gateway payload.
+func parseFrame(b []byte) (frame, error) {
 	var f frame
 	if err := json.Unmarshal(b, &f); err != nil {
 		return frame{}, fmt.Errorf("decode gateway frame: %w", err)
