@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -49,8 +50,7 @@ type HandlerOptions struct {
 // Handler is the HTTP endpoint that Alertmanager's webhook receiver posts to.
 type Handler struct {
 	deliver   func(context.Context, *Message) error
-	tokenHash [sha256.Size]byte
-	hasToken  bool
+	tokenHash atomic.Pointer[[sha256.Size]byte] // nil: no token required
 	maxBytes  int64
 	slots     chan struct{}
 	bufs      sync.Pool // of *bytes.Buffer; reading a body allocates nothing when busy
@@ -135,11 +135,19 @@ func NewHandler(o HandlerOptions) (*Handler, error) {
 		log:      o.Logger.With("component", "alertmanager.webhook"),
 		m:        m,
 	}
-	if o.BearerToken != "" {
-		h.hasToken = true
-		h.tokenHash = sha256.Sum256([]byte(o.BearerToken))
-	}
+	h.SetBearerToken(o.BearerToken)
 	return h, nil
+}
+
+// SetBearerToken replaces the token requests must carry, for a token rotated while the bot
+// runs; the old one is refused from the next request on. An empty token requires none.
+func (h *Handler) SetBearerToken(token string) {
+	if token == "" {
+		h.tokenHash.Store(nil)
+		return
+	}
+	sum := sha256.Sum256([]byte(token))
+	h.tokenHash.Store(&sum)
 }
 
 // ServeHTTP answers 405 to anything but POST, 401 without the bearer token, 413 to a body over
@@ -153,7 +161,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST")
 		return
 	}
-	if h.hasToken && !h.authorized(r) {
+	if want := h.tokenHash.Load(); want != nil && !authorized(r, want) {
 		h.m.notifications.WithLabelValues(OutcomeUnauthorized).Inc()
 		w.Header().Set("WWW-Authenticate", `Bearer realm="smartcloudops"`)
 		writeError(w, http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token")
@@ -212,7 +220,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 }
 
-func (h *Handler) authorized(r *http.Request) bool {
+func authorized(r *http.Request, want *[sha256.Size]byte) bool {
 	const prefix = "bearer "
 	v := r.Header.Get("Authorization")
 	if len(v) < len(prefix) || !strings.EqualFold(v[:len(prefix)], prefix) {
@@ -220,7 +228,7 @@ func (h *Handler) authorized(r *http.Request) bool {
 	}
 	// Comparing fixed-size hashes keeps the comparison constant-time in the token's length too.
 	got := sha256.Sum256([]byte(strings.TrimSpace(v[len(prefix):])))
-	return subtle.ConstantTimeCompare(got[:], h.tokenHash[:]) == 1
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
 func (h *Handler) tooLarge(w http.ResponseWriter, r *http.Request) {

@@ -73,6 +73,7 @@ func IncidentCard(inc incident.Incident, props []remediation.Proposal) Message {
 		footer += fmt.Sprintf(" · updated %d×", inc.Updates)
 	}
 	m.Footer = footer
+	m.Mentions = proposalMentions(props)
 	return m
 }
 
@@ -141,7 +142,7 @@ func stateLine(p remediation.Proposal) string {
 // ProposalCard is the card of a proposal that belongs to no incident (a manual `run`).
 func ProposalCard(p remediation.Proposal) Message {
 	return Message{Title: "Manual run requested by " + p.Requester.Name, Severity: SeverityWarning,
-		Sections: []Section{ProposalSection(p)}, Footer: "proposal " + p.ID}
+		Sections: []Section{ProposalSection(p)}, Footer: "proposal " + p.ID, Mentions: proposalMentions([]remediation.Proposal{p})}
 }
 
 // Labels formats a label set as k=v pairs in key order.
@@ -206,5 +207,10 @@ func GroupCard(vs []CardItem) Message {
 		}
 	}
 	m.Footer = fmt.Sprintf("%d of %d open · grouped to keep the channel readable", open, len(vs))
+	var props []remediation.Proposal
+	for _, v := range vs {
+		props = append(props, v.Proposals...)
+	}
+	m.Mentions = proposalMentions(props)
 	return m
 }

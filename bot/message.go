@@ -106,6 +106,21 @@ type Message struct {
 	Footer   string
 	// Ephemeral asks for a reply only the user who acted can see, where the platform can.
 	Ephemeral bool
+	// Code says Text is laid out for a monospace font (columns aligned with spaces), so
+	// platforms with proportional fonts show it in a code block.
+	Code bool
+	// Mentions are the people the message names, each by the text it shows for them, so the
+	// adapter of their own platform can show a mention (<@U…> on Slack, <@id> on Discord)
+	// where other platforms show the text.
+	Mentions []Mention
+}
+
+// Mention is a person a message names: Text is how the message shows them (such as
+// "slack:alice"), Platform and ID who they are there.
+type Mention struct {
+	Text     string
+	Platform string
+	ID       string
 }
 
 // Empty reports whether m has nothing to show.

@@ -119,8 +119,10 @@ func (n *Notifier) enqueue(key string, j job) {
 	}
 }
 
-// Run renders queued cards until ctx ends.
+// Run renders queued cards until ctx ends. It starts with the cards a previous Flush left
+// undelivered.
 func (n *Notifier) Run(ctx context.Context) error {
+	n.requeue(ctx)
 	for {
 		batch := n.take()
 		if len(batch) == 0 {
@@ -131,15 +133,30 @@ func (n *Notifier) Run(ctx context.Context) error {
 				continue
 			}
 		}
-		jctx, _ := obs.EnsureCorrelation(context.WithoutCancel(ctx))
+		jctx, _ := obs.EnsureCorrelation(ctx)
 		n.process(jctx, batch)
+		if ctx.Err() != nil {
+			// Shutdown cut the batch short; Flush delivers it, within its own deadline.
+			n.putBack(batch)
+			return nil
+		}
 	}
 }
 
-// Flush renders everything queued now (for shutdown and tests).
+// Flush renders everything queued now (for shutdown and tests) until ctx ends. The cards it
+// could not deliver by then are stored, and the next Run sends them first; cards are edited to
+// their latest state, so sending one again never shows anything twice.
 func (n *Notifier) Flush(ctx context.Context) {
 	for batch := n.take(); len(batch) > 0; batch = n.take() {
-		n.process(ctx, batch)
+		if ctx.Err() == nil {
+			n.process(ctx, batch)
+			if ctx.Err() == nil {
+				continue
+			}
+		}
+		// Out of time: this batch may be partly undelivered, and the rest is not started.
+		n.keep(ctx, append(batch, n.take()...))
+		return
 	}
 }
 

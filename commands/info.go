@@ -15,7 +15,7 @@ import (
 func (r *Router) infoCommands() []*command {
 	return []*command{
 		{name: "help", usage: "help [command]", summary: "list the commands, or explain one", run: r.help},
-		{name: "status", usage: "status", summary: "the bot's health: checks, open incidents, pending proposals", run: r.status},
+		{name: "status", usage: "status", summary: "the bot's health: checks, chat connections, open incidents, pending proposals", run: r.status},
 		{name: "incidents", usage: "incidents [all]", summary: "open incidents (all: resolved ones too)", run: r.incidents},
 		{name: "anomalies", usage: "anomalies [check]", summary: "series in an anomalous span now", run: r.anomalies},
 		{name: "history", usage: "history [rule|target|proposal]", summary: "the audit trail, newest last", run: r.history},
@@ -49,7 +49,7 @@ func (r *Router) help(_ context.Context, c *call) (bot.Message, error) {
 		b.WriteString(line + "\n")
 	}
 	b.WriteString("Buttons have typed twins: approve <id>, reject <id>, silence incident <id> for 1h.")
-	return bot.Text(b.String()), nil
+	return bot.Message{Text: b.String(), Code: true}, nil
 }
 
 func (r *Router) status(ctx context.Context, _ *call) (bot.Message, error) {
@@ -66,6 +66,9 @@ func (r *Router) status(ctx context.Context, _ *call) (bot.Message, error) {
 		bot.Field{Label: "proposals pending", Value: fmt.Sprint(len(pending))})
 	if paused, by := r.o.Proposals.Paused(ctx); paused {
 		m.Fields = append(m.Fields, bot.Field{Label: "remediation", Value: "PAUSED by " + by})
+	}
+	if r.o.Chat != nil {
+		m.Fields = append(m.Fields, r.o.Chat()...)
 	}
 	if r.o.Detector != nil {
 		for _, s := range r.o.Detector.Status() {

@@ -45,10 +45,11 @@ type Options struct {
 	Proposals *remediation.Manager
 	Audit     *audit.Log
 	Detector  Detector
-	Rules     Rules           // optional: rules commands
-	Silencer  Silencer        // optional: Alertmanager silences
-	Querier   Querier         // optional: the query command
-	Actions   func() []string // names of the available actions, for `run` help
+	Rules     Rules              // optional: rules commands
+	Silencer  Silencer           // optional: Alertmanager silences
+	Querier   Querier            // optional: the query command
+	Actions   func() []string    // names of the available actions, for `run` help
+	Chat      func() []bot.Field // optional: one line per chat connection, for status
 	// Roles returns the roles a chat user holds (viewer is implied).
 	Roles      func(u bot.User) []string
 	Version    string

@@ -7,11 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
@@ -113,23 +113,29 @@ func setDefault[T int | time.Duration](v *T, d T) {
 // Adapter is the Discord implementation of bot.Adapter. Post, Update and PostThread work
 // before and during Run; interactions are delivered only while Run is active.
 type Adapter struct {
-	opts   Options
-	log    *slog.Logger
-	m      *metrics
-	s      *discordgo.Session
-	pubKey ed25519.PublicKey
+	opts      Options
+	log       *slog.Logger
+	m         *metrics
+	session   atomic.Pointer[discordgo.Session] // REST only; replaced by SetToken
+	client    *http.Client
+	dialer    *websocket.Dialer
+	pubKey    ed25519.PublicKey
+	connected atomic.Bool
 
-	fatalCh      chan error    // a refusal for good, reported by any request; Run returns it
-	disconnected chan struct{} // the gateway connection went away
+	fatalCh chan error // a refusal for good, reported by any request; Run returns it
+
+	// reidentifyWait and pause time the new Identify after op 9 with d false; tests replace them.
+	reidentifyWait func() time.Duration
+	pause          func(context.Context, time.Duration) error
 
 	mu       sync.Mutex
+	botToken string
 	running  bool
 	handler  bot.Handler
 	runCtx   context.Context
 	jobs     chan job
 	slots    chan struct{} // one per job acknowledged and not yet finished
 	inflight sync.WaitGroup
-	rawConn  net.Conn // the gateway's TCP connection, closed to abort a stuck handshake
 }
 
 var _ bot.Adapter = (*Adapter)(nil)
@@ -144,30 +150,18 @@ func New(o Options) (*Adapter, error) {
 	if err != nil {
 		return nil, err
 	}
-	token := strings.TrimSpace(strings.TrimPrefix(o.Token, "Bot "))
-	s, err := discordgo.New("Bot " + token)
-	if err != nil {
-		return nil, fmt.Errorf("discord: new session: %w", err)
-	}
 	a := &Adapter{
-		opts:         o,
-		log:          o.Logger.With(obs.KeyComponent, "discord", obs.KeyPlatform, platform),
-		m:            m,
-		s:            s,
-		fatalCh:      make(chan error, 1),
-		disconnected: make(chan struct{}, 1),
+		opts:           o,
+		log:            o.Logger.With(obs.KeyComponent, "discord", obs.KeyPlatform, platform),
+		m:              m,
+		fatalCh:        make(chan error, 1),
+		reidentifyWait: randomReidentifyWait,
 	}
+	a.pause = a.sleep
 	if o.PublicKey != "" {
 		k, _ := hex.DecodeString(o.PublicKey) // checked by validate
 		a.pubKey = ed25519.PublicKey(k)
 	}
-	// discordgo's own reconnect loop never gives up on fatal close codes and its 429 handling
-	// recurses without bound; the adapter owns both policies instead.
-	s.ShouldReconnectOnError = false
-	s.ShouldRetryOnRateLimit = false
-	s.StateEnabled = false
-	s.LogLevel = -1 // discordgo logs through the standard logger; the adapter reports through slog
-	s.Identify.Intents = discordgo.IntentsGuilds
 	client := o.HTTPClient
 	if client == nil {
 		client = &http.Client{Timeout: 20 * time.Second}
@@ -182,13 +176,60 @@ func New(o Options) (*Adapter, error) {
 		c.Transport = rewrite{base: base, next: next}
 		client = &c
 	}
-	s.Client = client
-	s.Dialer = &websocket.Dialer{
-		Proxy:            http.ProxyFromEnvironment,
-		HandshakeTimeout: 15 * time.Second,
-		NetDialContext:   a.dialGateway,
+	a.client = client
+	a.dialer = &websocket.Dialer{Proxy: http.ProxyFromEnvironment, HandshakeTimeout: 15 * time.Second}
+	if err := a.SetToken(o.Token); err != nil {
+		return nil, err
 	}
 	return a, nil
+}
+
+// SetToken replaces the bot token, for a token rotated while the bot runs. Requests from now
+// on carry the new token; an active Run keeps its gateway connection, so the caller restarts
+// Run to identify with the new token.
+func (a *Adapter) SetToken(token string) error {
+	token = strings.TrimSpace(strings.TrimPrefix(token, "Bot "))
+	if token == "" {
+		return errors.New("discord: Token is required")
+	}
+	s, err := discordgo.New("Bot " + token)
+	if err != nil {
+		return fmt.Errorf("discord: new session: %w", err)
+	}
+	// The gateway is the adapter's own, and discordgo's 429 handling recurses without bound;
+	// the adapter owns the retry policy instead.
+	s.ShouldReconnectOnError = false
+	s.ShouldRetryOnRateLimit = false
+	s.StateEnabled = false
+	s.LogLevel = -1 // discordgo logs through the standard logger; the adapter reports through slog
+	s.Client = a.client
+	a.mu.Lock()
+	a.botToken = token
+	a.mu.Unlock()
+	a.session.Store(s)
+	return nil
+}
+
+// token is the bot token without its "Bot " prefix.
+func (a *Adapter) token() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.botToken
+}
+
+// rest is the discordgo session every REST call goes through.
+func (a *Adapter) rest() *discordgo.Session { return a.session.Load() }
+
+// Connected reports whether the gateway connection is up.
+func (a *Adapter) Connected() bool { return a.connected.Load() }
+
+func (a *Adapter) setConnected(up bool) {
+	a.connected.Store(up)
+	if up {
+		a.m.connected.Set(1)
+	} else {
+		a.m.connected.Set(0)
+	}
 }
 
 // Name returns "discord".
@@ -232,7 +273,7 @@ func (a *Adapter) post(ctx context.Context, channel string, m bot.Message, ref *
 	var msg *discordgo.Message
 	err = a.send(ctx, what, func(opts ...discordgo.RequestOption) error {
 		var err error
-		msg, err = a.s.ChannelMessageSendComplex(channel, p.messageSend(ref), opts...)
+		msg, err = a.rest().ChannelMessageSendComplex(channel, p.messageSend(ref), opts...)
 		return err
 	})
 	if err != nil {
@@ -262,7 +303,7 @@ func (a *Adapter) Update(ctx context.Context, ref bot.Ref, m bot.Message) error 
 		return fmt.Errorf("%s: render: %w", what, err)
 	}
 	return a.send(ctx, what, func(opts ...discordgo.RequestOption) error {
-		_, err := a.s.ChannelMessageEditComplex(p.messageEdit(ref.Channel, ref.ID), opts...)
+		_, err := a.rest().ChannelMessageEditComplex(p.messageEdit(ref.Channel, ref.ID), opts...)
 		return err
 	})
 }
@@ -286,28 +327,5 @@ func (a *Adapter) fatal(err error) {
 	select {
 	case a.fatalCh <- err:
 	default:
-	}
-}
-
-// dialGateway dials the gateway's TCP connection and remembers it, so a handshake that hangs
-// (discordgo sets no read deadline while opening) can be aborted by closing it.
-func (a *Adapter) dialGateway(ctx context.Context, network, addr string) (net.Conn, error) {
-	d := net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}
-	c, err := d.DialContext(ctx, network, addr)
-	if err != nil {
-		return nil, err
-	}
-	a.mu.Lock()
-	a.rawConn = c
-	a.mu.Unlock()
-	return c, nil
-}
-
-func (a *Adapter) abortGateway() {
-	a.mu.Lock()
-	c := a.rawConn
-	a.mu.Unlock()
-	if c != nil {
-		_ = c.Close()
 	}
 }

@@ -23,11 +23,17 @@
 //
 // # Connection
 //
-// discordgo's own reconnect loop is switched off, because in v0.29.0 it retries fatal close
-// codes forever; Run reconnects itself, resuming the session, immediately after a loss and then
-// with a doubling backoff. Close codes 4004 and 4010 to 4014 stop Run with ErrFatalClose and a
-// 401 from any request stops it with ErrUnauthorized. A close code sent on a live connection is
-// recognised on the reconnect that follows, which Discord refuses with the same code.
+// The gateway protocol is the adapter's own (wsconn.go); discordgo serves only REST. Its latest
+// release, v0.29.0, resumes on the URL it first connected to instead of READY's
+// resume_gateway_url, re-identifies at once on op 9 whatever d says, and retries fatal close
+// codes forever. Run asks /gateway/bot where to connect (a refused token fails there with
+// ErrUnauthorized, before any websocket), identifies, heartbeats, and reconnects itself: after
+// op 7, a resumable op 9 or a lost connection it resumes on resume_gateway_url, first at once
+// and then with a doubling backoff; after op 9 with d false it waits a random one to five
+// seconds, as Discord asks, and identifies anew. Close codes 4004 and 4010 to 4014 stop Run with
+// ErrFatalClose and a 401 from any request stops it with ErrUnauthorized. SetToken swaps the
+// token for a rotated one; Connected and the smartcloudops_chat_connected gauge say whether the
+// gateway connection is up.
 //
 // # Outbound
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
@@ -28,8 +29,9 @@ var fatalCloseCodes = map[int]string{
 // Run connects to the gateway, registers /ops and delivers interactions to h until ctx ends
 // (then it returns nil) or Discord refuses the bot for good: a 401 from any request
 // (ErrUnauthorized) or a fatal gateway close code (ErrFatalClose). Lost connections are
-// reopened, resuming the session when Discord allows, first at once and then with a doubling
-// backoff; op 7 reconnects and resumes, op 9 identifies again.
+// reopened first at once and then with a doubling backoff; op 7 and a resumable op 9 resume
+// the session on READY's resume_gateway_url, and op 9 with d false starts a new session after
+// the one to five seconds Discord asks for.
 func (a *Adapter) Run(ctx context.Context, h bot.Handler) error {
 	if h == nil {
 		return errors.New("discord: Run: nil handler")
@@ -47,15 +49,7 @@ func (a *Adapter) Run(ctx context.Context, h bot.Handler) error {
 	jobs, slots := a.jobs, a.slots
 	a.mu.Unlock()
 	drain(a.fatalCh)
-	drain(a.disconnected)
 
-	removeInteraction := a.s.AddHandler(a.onInteractionCreate)
-	removeDisconnect := a.s.AddHandler(func(*discordgo.Session, *discordgo.Disconnect) {
-		select {
-		case a.disconnected <- struct{}{}:
-		default:
-		}
-	})
 	var workers sync.WaitGroup
 	for range a.opts.Workers {
 		workers.Go(func() { a.work(runCtx, jobs, slots) })
@@ -66,13 +60,11 @@ func (a *Adapter) Run(ctx context.Context, h bot.Handler) error {
 	a.mu.Lock()
 	a.running = false
 	a.mu.Unlock()
-	removeInteraction()
-	removeDisconnect()
 	cancel()
 	a.inflight.Wait() // nothing sends on jobs any more
 	close(jobs)
 	workers.Wait()
-	a.m.connected.Set(0)
+	a.setConnected(false)
 	return err
 }
 
@@ -89,14 +81,32 @@ func drain[T any](c chan T) {
 // reconnectPause is the wait between losing a connection and opening the next.
 const reconnectPause = 250 * time.Millisecond
 
-// gateway keeps the gateway connection open until ctx ends or a fatal error occurs.
+// maxResumeFailures is how many failed connections in a row end the attempts to resume: the
+// next connection identifies afresh.
+const maxResumeFailures = 3
+
+// gateway keeps a gateway connection open until ctx ends or a fatal error occurs.
 func (a *Adapter) gateway(ctx context.Context) error {
 	backoff := a.opts.ReconnectBackoff
 	registered := a.opts.SkipCommandRegistration
 	failures := 0
+	var sess session
 	for {
-		err := a.open(ctx)
-		if err != nil && !errors.Is(err, discordgo.ErrWSAlreadyOpen) {
+		c, err := a.open(ctx, &sess)
+		var invalid errInvalidSession
+		if errors.As(err, &invalid) && ctx.Err() == nil {
+			// Discord refused to resume (or, rarely, to identify) with op 9.
+			if !invalid.resumable {
+				sess = session{}
+			}
+			wait := a.reidentifyWait()
+			a.log.Warn("gateway session invalidated during the handshake", "resumable", invalid.resumable, "retry_in", wait)
+			if ferr := a.pause(ctx, wait); ferr != nil || ctx.Err() != nil {
+				return ferr
+			}
+			continue
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -104,73 +114,84 @@ func (a *Adapter) gateway(ctx context.Context) error {
 				return ferr
 			}
 			failures++
+			if failures >= maxResumeFailures {
+				sess = session{} // the resume URL may be gone; start over from /gateway/bot
+			}
 			a.log.Warn("gateway connection failed", obs.KeyErr, err, "failures", failures, "retry_in", backoff)
 			if ferr := a.sleep(ctx, backoff); ferr != nil || ctx.Err() != nil {
-				a.closeSession()
 				return ferr
 			}
 			backoff = min(2*backoff, a.opts.MaxReconnectBackoff)
 			continue
 		}
-		if err == nil {
-			a.log.Info("gateway connected", "after_failures", failures)
-		}
+		a.log.Info("gateway connected", "resumed", c.resumed, "after_failures", failures)
 		failures, backoff = 0, a.opts.ReconnectBackoff
-		a.m.connected.Set(1)
+		a.setConnected(true)
 		if !registered {
 			switch rerr := a.registerCommands(ctx); {
 			case rerr == nil:
 				registered = true
 			case errors.Is(rerr, ErrUnauthorized):
-				a.closeSession()
+				c.close(websocket.CloseNormalClosure)
 				return rerr
 			default:
 				// Alerts still flow without /ops; registration is tried again on the next connection.
 				a.log.Error("register /ops command", obs.KeyErr, rerr)
 			}
 		}
-		select {
-		case <-ctx.Done():
-			a.closeSession()
+		end, refused := a.serveUntilRefused(ctx, c)
+		a.setConnected(false)
+		switch {
+		case refused != nil:
+			return refused
+		case ctx.Err() != nil:
 			return nil
-		case ferr := <-a.fatalCh:
-			a.closeSession()
-			return ferr
-		case <-a.disconnected:
-			a.m.connected.Set(0)
-			a.log.Warn("gateway connection lost, reconnecting")
-			// Let discordgo's goroutines of the old connection finish before opening the next:
-			// reopening at once can race them and lose the new connection.
+		case end.fatal != nil:
+			return end.fatal
+		case end.newSession:
+			// op 9 with d false: Discord asks for a fresh Identify after a random one to five
+			// seconds, so that many clients told at once do not all come back at once.
+			sess = session{}
+			wait := a.reidentifyWait()
+			a.log.Warn("gateway session invalidated; identifying again", "reason", end.reason, "in", wait)
+			if ferr := a.pause(ctx, wait); ferr != nil || ctx.Err() != nil {
+				return ferr
+			}
+		default:
+			a.log.Warn("gateway connection lost, reconnecting", "reason", end.reason, "resume", sess.resumable())
+			// A short pause keeps a connection that fails at once from spinning.
 			if ferr := a.sleep(ctx, reconnectPause); ferr != nil || ctx.Err() != nil {
-				a.closeSession()
 				return ferr
 			}
 		}
 	}
 }
 
-// open runs one gateway handshake, bounded by Options.OpenTimeout and ctx.
-func (a *Adapter) open(ctx context.Context) error {
-	done := make(chan error, 1)
-	go func() { done <- a.s.Open() }()
-	t := time.NewTimer(a.opts.OpenTimeout)
-	defer t.Stop()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		a.abortGateway()
-		if err := <-done; err == nil {
-			a.closeSession()
+// serveUntilRefused serves c until it ends, or until a request reports that Discord refused
+// the bot for good, which it returns.
+func (a *Adapter) serveUntilRefused(ctx context.Context, c *conn) (connEnd, error) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var refused error
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case refused = <-a.fatalCh:
+			cancel()
+		case <-sctx.Done():
 		}
-		return ctx.Err()
-	case <-t.C:
-		a.abortGateway()
-		if err := <-done; err == nil {
-			return nil // it finished as the timer fired
-		}
-		return fmt.Errorf("gateway handshake took longer than %s", a.opts.OpenTimeout)
-	}
+	}()
+	end := c.serve(sctx)
+	cancel()
+	<-watched
+	return end, refused
+}
+
+// randomReidentifyWait is how long to wait before identifying after op 9 with d false: a
+// random duration between one and five seconds, as Discord's documentation asks.
+func randomReidentifyWait() time.Duration {
+	return time.Second + rand.N(4*time.Second)
 }
 
 // sleep waits d, or returns early with a fatal error reported meanwhile or when ctx ends.
@@ -187,14 +208,6 @@ func (a *Adapter) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// closeSession closes the gateway connection. discordgo waits a second after sending the
-// close frame, so this takes about one second when a connection is open.
-func (a *Adapter) closeSession() {
-	if err := a.s.Close(); err != nil {
-		a.log.Debug("close gateway", obs.KeyErr, err)
-	}
-}
-
 // fatalGatewayError returns the error Run stops with when err means Discord will never accept
 // this bot as configured, and nil when reconnecting may help.
 func fatalGatewayError(err error) error {
@@ -203,6 +216,9 @@ func fatalGatewayError(err error) error {
 		if why, ok := fatalCloseCodes[ce.Code]; ok {
 			return fmt.Errorf("discord gateway: %w: close code %d, %s", ErrFatalClose, ce.Code, why)
 		}
+	}
+	if errors.Is(err, ErrUnauthorized) {
+		return fmt.Errorf("discord gateway: %w", err)
 	}
 	var re *discordgo.RESTError
 	if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode == http.StatusUnauthorized {
@@ -219,7 +235,7 @@ func (a *Adapter) registerCommands(ctx context.Context) error {
 	}
 	cmd := []*discordgo.ApplicationCommand{ApplicationCommand()}
 	err := a.call(ctx, "register /ops "+scope, func(opts ...discordgo.RequestOption) error {
-		_, err := a.s.ApplicationCommandBulkOverwrite(a.opts.ApplicationID, a.opts.GuildID, cmd, opts...)
+		_, err := a.rest().ApplicationCommandBulkOverwrite(a.opts.ApplicationID, a.opts.GuildID, cmd, opts...)
 		return err
 	})
 	if err == nil {

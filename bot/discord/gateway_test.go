@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bwmarrin/discordgo"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -68,7 +69,7 @@ func customIDs(t *testing.T, body []byte) []string {
 }
 
 // TestGatewayFlow drives one session through Hello/Identify/READY, command registration, a
-// slash command, a button click and an op 9.
+// slash command and a button click.
 func TestGatewayFlow(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
@@ -150,15 +151,6 @@ func TestGatewayFlow(t *testing.T) {
 		t.Errorf("followup %s (%v), want a private reply", fu.Body, err)
 	}
 
-	// op 9: discordgo identifies again (on the same connection, or a new one if the machine was
-	// slow enough for the heartbeat to lapse in between).
-	if err := e.fake.InvalidSession(false); err != nil {
-		t.Fatal(err)
-	}
-	op9 := e.waitFrame("op 9", func(f discordfake.Frame) bool { return f.Dir == discordfake.FromServer && f.Op == 9 })
-	e.waitFrame("identify after op 9", func(f discordfake.Frame) bool {
-		return f.Index > op9.Index && f.Dir == discordfake.FromClient && f.Op == 2
-	})
 	if got := testutil.ToFloat64(e.a.m.events.WithLabelValues(kindCommand)); got != 1 {
 		t.Errorf("command events = %v, want 1", got)
 	}
@@ -173,8 +165,9 @@ func TestGatewayFlow(t *testing.T) {
 	}
 }
 
-// TestReconnect covers op 7 and a dropped connection: both reconnect and resume the session,
-// and interactions flow on the new connection.
+// TestReconnect covers op 7 and a dropped connection: both reconnect and resume the session on
+// READY's resume_gateway_url (the fake answers a Resume anywhere else with op 9), and
+// interactions flow on the new connection.
 func TestReconnect(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -203,7 +196,12 @@ func TestReconnect(t *testing.T) {
 			if err := json.Unmarshal(resume.Data, &d); err != nil || d.SessionID != "sess-1" || d.Seq != 1 {
 				t.Errorf("resume = %s (%v), want session sess-1 at seq 1", resume.Data, err)
 			}
-			e.waitReady(2)
+			if p := e.fake.DialPath(2); !strings.HasPrefix(p, "/resume-gw") {
+				t.Errorf("resumed on %s, want READY's resume_gateway_url /resume-gw/", p)
+			}
+			e.waitFrame("RESUMED", func(f discordfake.Frame) bool {
+				return f.Conn == 2 && f.Dir == discordfake.FromServer && f.Type == "RESUMED"
+			})
 			in := discordfake.Interaction{ID: "I9", Token: "itok9", Member: alice}
 			if err := e.fake.SendInteraction(e.fake.Command(in, "ops", discordfake.Sub("status"))); err != nil {
 				t.Fatal(err)
@@ -227,23 +225,19 @@ func TestFatalClose(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name      string
-		token     string
 		refuse    int // close code for every handshake from the start
 		live      int // close code sent to a live connection, which later handshakes also get
 		wantCode  string
 		wantDials int
 	}{
-		{name: "4004 bad token", token: "wrong-token", wantCode: "4004", wantDials: 1},
+		{name: "4004 at identify", refuse: 4004, wantCode: "4004", wantDials: 1},
 		{name: "4014 at identify", refuse: 4014, wantCode: "4014", wantDials: 1},
-		{name: "4014 on a live connection", live: 4014, wantCode: "4014", wantDials: 2},
+		{name: "4014 on a live connection", live: 4014, wantCode: "4014", wantDials: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, func(o *Options) {
 				o.SkipCommandRegistration = true
-				if tc.token != "" {
-					o.Token = tc.token
-				}
 			})
 			if tc.refuse != 0 {
 				e.fake.RefuseHandshakes(tc.refuse)
@@ -301,5 +295,107 @@ func TestRunTwice(t *testing.T) {
 	}
 	if err := stop(); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestInvalidSession covers op 9. With d false the adapter waits one to five seconds, as
+// Discord asks, before it identifies on a new connection to the gateway URL; with d true it
+// resumes on READY's resume_gateway_url.
+func TestInvalidSession(t *testing.T) {
+	t.Parallel()
+	t.Run("not resumable", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, func(o *Options) { o.SkipCommandRegistration = true })
+		waits := make(chan time.Duration)
+		release := make(chan struct{})
+		e.a.pause = func(ctx context.Context, d time.Duration) error {
+			waits <- d
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return nil
+		}
+		rec := newRecorder(func(context.Context, bot.Event) bot.Message { return bot.Text("ok") })
+		stop, _ := e.run(rec.handle)
+		e.waitReady(1)
+		if err := e.fake.InvalidSession(false); err != nil {
+			t.Fatal(err)
+		}
+		var d time.Duration
+		select {
+		case d = <-waits:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the adapter did not wait before identifying again")
+		}
+		if d < time.Second || d > 5*time.Second {
+			t.Errorf("waits %v before identifying again, want 1s to 5s", d)
+		}
+		for _, f := range e.fake.Frames() {
+			if f.Dir == discordfake.FromClient && (f.Op == 2 || f.Op == 6) && f.Conn > 1 {
+				t.Fatalf("sent op %d on connection %d before the wait was over", f.Op, f.Conn)
+			}
+		}
+		close(release)
+		identify := e.waitFrame("identify after op 9", func(f discordfake.Frame) bool {
+			return f.Conn == 2 && f.Dir == discordfake.FromClient && (f.Op == 2 || f.Op == 6)
+		})
+		if identify.Op != 2 || e.fake.DialPath(2) != "/gw/" {
+			t.Errorf("after op 9 with d false sent op %d on %s, want a new Identify (op 2) on /gw/", identify.Op, e.fake.DialPath(2))
+		}
+		e.waitReady(2)
+		in := discordfake.Interaction{ID: "I5", Token: "itok5", Member: alice}
+		if err := e.fake.SendInteraction(e.fake.Command(in, "ops", discordfake.Sub("status"))); err != nil {
+			t.Fatal(err)
+		}
+		if ev := rec.next(t); ev.Text != "status" {
+			t.Errorf("event %q on the new session, want status", ev.Text)
+		}
+		if err := stop(); err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	})
+	t.Run("resumable", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, func(o *Options) { o.SkipCommandRegistration = true })
+		stop, _ := e.run(newRecorder(nil).handle)
+		e.waitReady(1)
+		if err := e.fake.InvalidSession(true); err != nil {
+			t.Fatal(err)
+		}
+		resume := e.waitFrame("resume after op 9", func(f discordfake.Frame) bool {
+			return f.Conn == 2 && f.Dir == discordfake.FromClient && (f.Op == 2 || f.Op == 6)
+		})
+		if resume.Op != 6 || !strings.HasPrefix(e.fake.DialPath(2), "/resume-gw") {
+			t.Errorf("after op 9 with d true sent op %d on %s, want a Resume (op 6) on /resume-gw/", resume.Op, e.fake.DialPath(2))
+		}
+		e.waitFrame("RESUMED", func(f discordfake.Frame) bool {
+			return f.Conn == 2 && f.Dir == discordfake.FromServer && f.Type == "RESUMED"
+		})
+		if err := stop(); err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	})
+}
+
+// TestUnauthorizedOnConnect checks that a token Discord refuses with 401 when the adapter asks
+// for the gateway URL stops Run with ErrUnauthorized, before any websocket is opened.
+func TestUnauthorizedOnConnect(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.fake.SetToken("reset-token")
+	stop, done := e.run(newRecorder(nil).handle)
+	err := waitErr(t, done, stop)
+	if !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("Run = %v, want ErrUnauthorized", err)
+	}
+	gets := 0
+	for _, r := range e.fake.Requests() {
+		if r.Method == "GET" && r.Path == "/api/v9/gateway/bot" && r.Status == 401 {
+			gets++
+		}
+	}
+	if gets != 1 || e.fake.Dials() != 0 {
+		t.Errorf("%d refused gateway lookups and %d dials, want 1 and 0", gets, e.fake.Dials())
 	}
 }

@@ -39,11 +39,8 @@ type job struct {
 // running.
 type respondFunc func(*discordgo.InteractionResponse) error
 
-func (a *Adapter) onInteractionCreate(_ *discordgo.Session, ic *discordgo.InteractionCreate) {
-	if ic == nil || ic.Interaction == nil {
-		return
-	}
-	i := ic.Interaction
+// onInteraction takes an interaction that came over the gateway.
+func (a *Adapter) onInteraction(i *discordgo.Interaction) {
 	a.accept(i, func(r *discordgo.InteractionResponse) error {
 		if r == nil {
 			return nil
@@ -51,7 +48,7 @@ func (a *Adapter) onInteractionCreate(_ *discordgo.Session, ic *discordgo.Intera
 		ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
 		defer cancel()
 		return a.call(ctx, "acknowledge interaction "+i.ID, func(opts ...discordgo.RequestOption) error {
-			return a.s.InteractionRespond(i, r, opts...)
+			return a.rest().InteractionRespond(i, r, opts...)
 		})
 	})
 }
@@ -278,7 +275,7 @@ func (a *Adapter) deliver(ctx context.Context, j job, reply bot.Message, cid str
 			return nil
 		}
 		return a.call(ctx, "delete deferred response", func(opts ...discordgo.RequestOption) error {
-			return a.s.InteractionResponseDelete(j.i, opts...)
+			return a.rest().InteractionResponseDelete(j.i, opts...)
 		})
 	}
 	p, err := render(reply, a.opts.Now())
@@ -289,18 +286,18 @@ func (a *Adapter) deliver(ctx context.Context, j job, reply bot.Message, cid str
 	if j.button || (reply.Ephemeral && !j.ephemeral) {
 		if !j.button {
 			if err := a.call(ctx, "delete deferred response", func(opts ...discordgo.RequestOption) error {
-				return a.s.InteractionResponseDelete(j.i, opts...)
+				return a.rest().InteractionResponseDelete(j.i, opts...)
 			}); err != nil {
 				return err
 			}
 		}
 		return a.send(ctx, "send followup", func(opts ...discordgo.RequestOption) error {
-			_, err := a.s.FollowupMessageCreate(j.i, true, p.webhookParams(reply.Ephemeral), opts...)
+			_, err := a.rest().FollowupMessageCreate(j.i, true, p.webhookParams(reply.Ephemeral), opts...)
 			return err
 		})
 	}
 	return a.send(ctx, "edit deferred response", func(opts ...discordgo.RequestOption) error {
-		_, err := a.s.InteractionResponseEdit(j.i, p.webhookEdit(), opts...)
+		_, err := a.rest().InteractionResponseEdit(j.i, p.webhookEdit(), opts...)
 		return err
 	})
 }

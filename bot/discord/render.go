@@ -72,8 +72,12 @@ func render(m bot.Message, now time.Time) (payload, error) {
 		p.imageName, p.keepImage = imageName(m.Image.Name), true
 	}
 	plain := m.Title == "" && m.Footer == "" && len(m.Fields) == 0 && p.imageName == "" && !sectionsHaveText(m.Sections)
-	if plain && utf8.RuneCountInString(m.Text) <= maxContent {
-		p.content = m.Text
+	text := m.Text
+	if m.Code {
+		text = codeBlock(text, maxDescription)
+	}
+	if plain && utf8.RuneCountInString(text) <= maxContent {
+		p.content = text
 		if p.content == "" && len(p.components) > 0 {
 			p.content = fallbackContent
 		}
@@ -96,9 +100,30 @@ func render(m bot.Message, now time.Time) (payload, error) {
 		e.Image = &discordgo.MessageEmbedImage{URL: "attachment://" + p.imageName}
 	}
 	e.Fields = fields(m)
+	if r := mentions(m.Mentions); r != nil {
+		e.Description = r.Replace(e.Description)
+		for _, f := range e.Fields {
+			f.Value = r.Replace(f.Value)
+		}
+	}
 	fitEmbed(e)
 	p.embeds = []*discordgo.MessageEmbed{e}
 	return p, nil
+}
+
+// mentions replaces the names of Discord users with mentions (<@id>), which Discord shows with
+// the person's current name; the message's allowed mentions keep anyone from being notified.
+func mentions(ms []bot.Mention) *strings.Replacer {
+	var pairs []string
+	for _, m := range ms {
+		if m.Platform == platform && m.ID != "" && m.Text != "" {
+			pairs = append(pairs, m.Text, "<@"+m.ID+">")
+		}
+	}
+	if len(pairs) == 0 {
+		return nil
+	}
+	return strings.NewReplacer(pairs...)
 }
 
 func sectionsHaveText(ss []bot.Section) bool {
@@ -110,9 +135,22 @@ func sectionsHaveText(ss []bot.Section) bool {
 	return false
 }
 
+// codeBlock fences text (laid out for a monospace font) as a code block of at most n runes.
+func codeBlock(text string, n int) string {
+	t := strings.Trim(text, "\n")
+	if t == "" {
+		return ""
+	}
+	return "```\n" + truncate(t, n-8) + "\n```"
+}
+
 func description(m bot.Message) string {
 	parts := make([]string, 0, 1+len(m.Sections))
-	if t := strings.TrimSpace(m.Text); t != "" {
+	if m.Code {
+		if t := codeBlock(m.Text, maxDescription); t != "" {
+			parts = append(parts, t)
+		}
+	} else if t := strings.TrimSpace(m.Text); t != "" {
 		parts = append(parts, t)
 	}
 	for _, s := range m.Sections {

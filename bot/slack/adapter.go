@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,12 +27,13 @@ type Adapter struct {
 	o      Options
 	log    *slog.Logger
 	m      *metrics
-	api    *slackapi.Client
+	api    atomic.Pointer[slackapi.Client] // replaced by SetTokens
 	seen   *dedupe
 	groups *groupDirectory
 	out    *outbox
 
-	running atomic.Bool
+	running   atomic.Bool
+	connected atomic.Bool
 }
 
 var _ bot.Adapter = (*Adapter)(nil)
@@ -48,29 +50,55 @@ func New(o Options) (*Adapter, error) {
 		return nil, fmt.Errorf("slack: register metrics: %w", err)
 	}
 	log := o.Logger.With("component", "slack")
-	api := slackapi.New(o.BotToken,
-		slackapi.OptionAppLevelToken(o.AppToken),
-		slackapi.OptionAPIURL(o.APIURL),
-		slackapi.OptionHTTPClient(o.HTTPClient),
-		slackapi.OptionLog(slog.NewLogLogger(log.Handler(), slog.LevelDebug)),
-	)
 	a := &Adapter{
 		o:    o,
 		log:  log,
 		m:    m,
-		api:  api,
 		seen: newDedupe(o.DedupeTTL, o.DedupeSize),
 		out:  newOutbox(o.MaxRetries, m),
 	}
+	if err := a.SetTokens(o.BotToken, o.AppToken); err != nil {
+		return nil, err
+	}
 	a.groups = &groupDirectory{
 		fetch: func(ctx context.Context) ([]slackapi.UserGroup, error) {
-			return api.GetUserGroupsContext(ctx, slackapi.GetUserGroupsOptionIncludeUsers(true))
+			return a.client().GetUserGroupsContext(ctx, slackapi.GetUserGroupsOptionIncludeUsers(true))
 		},
 		ttl: o.GroupsTTL,
 		now: o.Now,
 		log: log,
 	}
 	return a, nil
+}
+
+// SetTokens replaces the bot and app tokens, for tokens rotated while the bot runs. Web API
+// calls from now on carry the new bot token; an active Run keeps its socket, so the caller
+// restarts Run to connect with the new app token.
+func (a *Adapter) SetTokens(botToken, appToken string) error {
+	if strings.TrimSpace(botToken) == "" || strings.TrimSpace(appToken) == "" {
+		return errors.New("slack: BotToken and AppToken are required")
+	}
+	a.api.Store(slackapi.New(botToken,
+		slackapi.OptionAppLevelToken(appToken),
+		slackapi.OptionAPIURL(a.o.APIURL),
+		slackapi.OptionHTTPClient(a.o.HTTPClient),
+		slackapi.OptionLog(slog.NewLogLogger(a.log.Handler(), slog.LevelDebug)),
+	))
+	return nil
+}
+
+func (a *Adapter) client() *slackapi.Client { return a.api.Load() }
+
+// Connected reports whether the Socket Mode connection is up.
+func (a *Adapter) Connected() bool { return a.connected.Load() }
+
+func (a *Adapter) setConnected(up bool) {
+	a.connected.Store(up)
+	if up {
+		a.m.connected.Set(1)
+	} else {
+		a.m.connected.Set(0)
+	}
 }
 
 // Name returns "slack".
@@ -93,7 +121,7 @@ func (a *Adapter) Run(ctx context.Context, h bot.Handler) error {
 		return err
 	}
 
-	sm := socketmode.New(a.api,
+	sm := socketmode.New(a.client(),
 		socketmode.OptionPingInterval(a.o.PingTimeout),
 		socketmode.OptionLog(slog.NewLogLogger(a.log.Handler(), slog.LevelDebug)),
 	)
@@ -130,7 +158,7 @@ loop:
 			break loop
 		}
 	}
-	a.m.connected.Set(0)
+	a.setConnected(false)
 	cancel()
 	close(jobs)
 	workers.Wait()
@@ -152,7 +180,7 @@ loop:
 func (a *Adapter) identify(ctx context.Context) (string, error) {
 	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	res, err := a.api.AuthTestContext(tctx)
+	res, err := a.client().AuthTestContext(tctx)
 	if err != nil {
 		if isAuthError(err) {
 			return "", fmt.Errorf("slack: auth.test: %w: %w", ErrUnauthorized, err)
@@ -182,21 +210,21 @@ func (a *Adapter) receive(ctx context.Context, sm *socketmode.Client, evt socket
 	start := time.Now()
 	switch evt.Type {
 	case socketmode.EventTypeConnecting:
-		a.m.connected.Set(0)
+		a.setConnected(false)
 		a.log.Debug("slack connecting")
 		return incoming{}, false
 	case socketmode.EventTypeConnected:
-		a.m.connected.Set(1)
+		a.setConnected(true)
 		a.log.Info("slack connected")
 		return incoming{}, false
 	case socketmode.EventTypeConnectionError:
-		a.m.connected.Set(0)
+		a.setConnected(false)
 		if ce, ok := evt.Data.(*slackapi.ConnectionErrorEvent); ok {
 			a.log.Warn("slack connection failed; retrying", "attempt", ce.Attempt, "backoff", ce.Backoff, "err", ce.ErrorObj)
 		}
 		return incoming{}, false
 	case socketmode.EventTypeInvalidAuth:
-		a.m.connected.Set(0)
+		a.setConnected(false)
 		a.log.Error("slack refused the app token")
 		return incoming{}, false
 	case socketmode.EventTypeIncomingError:

@@ -83,6 +83,9 @@ func TestDirectMessage(t *testing.T) {
 func TestSlashCommand(t *testing.T) {
 	h := newHarness(t, nil)
 	h.run(func(_ context.Context, e bot.Event) bot.Message {
+		if e.Text == "help" {
+			return bot.Text("Commands: …")
+		}
 		return bot.Message{Text: "2 open incidents", Ephemeral: true}
 	})
 
@@ -101,6 +104,17 @@ func TestSlashCommand(t *testing.T) {
 	}
 	if resp.Path != "/response/1" {
 		t.Errorf("reply went to %s", resp.Path)
+	}
+
+	// A reply that does not ask to be private is still answered only to the person who typed
+	// the slash command, as Slack's own commands are.
+	h.send(slackfake.SlashCommand("e3", "/ops", "help", "U2", "alice", "C1", h.fake.ResponseURL("3")))
+	h.ack("e3")
+	h.event()
+	for _, r := range h.calls("response", 2) {
+		if r.Path == "/response/3" && jsonField(t, r.JSON, "response_type") != "ephemeral" {
+			t.Errorf("/ops help answered %s, want ephemeral", jsonField(t, r.JSON, "response_type"))
+		}
 	}
 
 	// A command the adapter does not own is answered in the ack itself.

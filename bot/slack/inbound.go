@@ -29,6 +29,10 @@ type route struct {
 	user        string // the person who acted, for ephemeral replies
 	responseURL string // slash commands and button clicks carry one
 	forceEphem  bool   // button clicks are answered only to the clicker
+	// slash replies are ephemeral unless they carry a chart, which only a channel message can
+	// show: Slack's convention for slash commands, so one person's /ops help does not fill
+	// everyone's channel.
+	slash bool
 }
 
 // translate turns a socketmode event that carries a Slack request into an incoming. botUser
@@ -73,7 +77,7 @@ func translate(evt socketmode.Event, botUser, command string) incoming {
 			Channel: cmd.ChannelID,
 			Text:    strings.TrimSpace(cmd.Text),
 		}
-		in.route = route{channel: cmd.ChannelID, user: cmd.UserID, responseURL: cmd.ResponseURL}
+		in.route = route{channel: cmd.ChannelID, user: cmd.UserID, responseURL: cmd.ResponseURL, slash: true}
 	case socketmode.EventTypeInteractive:
 		cb, ok := evt.Data.(slackapi.InteractionCallback)
 		if !ok || cb.Type != slackapi.InteractionTypeBlockActions || len(cb.ActionCallback.BlockActions) == 0 {

@@ -155,7 +155,7 @@ func (a *Adapter) Update(ctx context.Context, ref bot.Ref, m bot.Message) error 
 	}
 	p := render(m, renderOptions{})
 	err := a.out.do(ctx, "update:"+ref.Channel, a.o.UpdateInterval, func(ctx context.Context) error {
-		_, _, _, err := a.api.UpdateMessageContext(ctx, ref.Channel, ref.ID,
+		_, _, _, err := a.client().UpdateMessageContext(ctx, ref.Channel, ref.ID,
 			slackapi.MsgOptionText(p.Text, false), slackapi.MsgOptionBlocks(p.Blocks...))
 		return err
 	})
@@ -188,7 +188,7 @@ func (a *Adapter) post(ctx context.Context, channel, threadTS string, m bot.Mess
 	var ch, ts string
 	err := a.out.do(ctx, "post:"+channel, a.o.MessageInterval, func(ctx context.Context) error {
 		var err error
-		ch, ts, err = a.api.PostMessageContext(ctx, channel, opts...)
+		ch, ts, err = a.client().PostMessageContext(ctx, channel, opts...)
 		return err
 	})
 	if err != nil {
@@ -219,7 +219,7 @@ func (a *Adapter) upload(ctx context.Context, channel, threadTS string, img *bot
 		name = "chart.png"
 	}
 	return a.out.do(ctx, "post:"+channel, a.o.MessageInterval, func(ctx context.Context) error {
-		_, err := a.api.UploadFileContext(ctx, slackapi.UploadFileParameters{
+		_, err := a.client().UploadFileContext(ctx, slackapi.UploadFileParameters{
 			Reader:          bytes.NewReader(img.PNG),
 			FileSize:        len(img.PNG),
 			Filename:        name,
@@ -233,12 +233,13 @@ func (a *Adapter) upload(ctx context.Context, channel, threadTS string, img *bot
 }
 
 // reply sends a Handler's reply along r. Slash commands and button clicks answer through
-// their response_url (ephemeral unless the reply asks otherwise for a slash command);
+// their response_url, only to the person who acted (a slash command's reply with a chart is
+// posted in the channel instead, since an ephemeral message cannot carry the image); other
 // replies with an image, or without a response_url, use the Web API, ephemerally
 // (chat.postEphemeral) when asked or for a button click.
 func (a *Adapter) reply(ctx context.Context, r route, m bot.Message) error {
-	ephemeral := r.forceEphem || m.Ephemeral
 	withImage := m.Image != nil && len(m.Image.PNG) > 0
+	ephemeral := r.forceEphem || m.Ephemeral || (r.slash && !withImage)
 	switch {
 	case r.responseURL != "" && (ephemeral || !withImage):
 		p := render(m, renderOptions{imageAsText: m.Image != nil})
@@ -247,7 +248,7 @@ func (a *Adapter) reply(ctx context.Context, r route, m bot.Message) error {
 			kind = slackapi.ResponseTypeEphemeral
 		}
 		return a.out.do(ctx, "response:"+r.responseURL, 0, func(ctx context.Context) error {
-			_, _, err := a.api.PostMessageContext(ctx, "", slackapi.MsgOptionResponseURL(r.responseURL, kind),
+			_, _, err := a.client().PostMessageContext(ctx, "", slackapi.MsgOptionResponseURL(r.responseURL, kind),
 				slackapi.MsgOptionText(p.Text, false), slackapi.MsgOptionBlocks(p.Blocks...))
 			return err
 		})
@@ -258,7 +259,7 @@ func (a *Adapter) reply(ctx context.Context, r route, m bot.Message) error {
 			opts = append(opts, slackapi.MsgOptionTS(r.threadTS))
 		}
 		return a.out.do(ctx, "post:"+r.channel, a.o.MessageInterval, func(ctx context.Context) error {
-			_, err := a.api.PostEphemeralContext(ctx, r.channel, r.user, opts...)
+			_, err := a.client().PostEphemeralContext(ctx, r.channel, r.user, opts...)
 			return err
 		})
 	case r.channel != "":

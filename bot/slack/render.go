@@ -62,7 +62,10 @@ func render(m bot.Message, o renderOptions) payload {
 		}
 		head = append(head, slackapi.NewHeaderBlock(plain(title, maxHeaderText)))
 	}
-	if m.Text != "" {
+	switch {
+	case m.Text != "" && m.Code:
+		head = append(head, slackapi.NewSectionBlock(mrkdwn("```"+escapeClip(m.Text, maxSectionText-6)+"```"), nil, nil))
+	case m.Text != "":
 		head = append(head, section(m.Text, nil)...)
 	}
 	if len(m.Fields) > 0 {
@@ -84,7 +87,45 @@ func render(m bot.Message, o renderOptions) payload {
 	if m.Footer != "" {
 		tail = append(tail, contextBlock(escapeClip(m.Footer, maxContextText)))
 	}
-	return payload{Text: fallback(m), Blocks: fitBlocks(head, sections, tail)}
+	blocks := fitBlocks(head, sections, tail)
+	mention(blocks, m.Mentions)
+	return payload{Text: fallback(m), Blocks: blocks}
+}
+
+// mention turns the names of Slack users in the mrkdwn texts of blocks into mentions
+// (<@U…>), which Slack shows with the person's current display name. Headers are plain text
+// and keep the name.
+func mention(blocks []slackapi.Block, ms []bot.Mention) {
+	var pairs []string
+	for _, m := range ms {
+		if m.Platform == platform && m.ID != "" && m.Text != "" {
+			pairs = append(pairs, escape(m.Text), "<@"+m.ID+">")
+		}
+	}
+	if len(pairs) == 0 {
+		return
+	}
+	r := strings.NewReplacer(pairs...)
+	text := func(t *slackapi.TextBlockObject) {
+		if t != nil && t.Type == slackapi.MarkdownType {
+			t.Text = r.Replace(t.Text)
+		}
+	}
+	for _, b := range blocks {
+		switch b := b.(type) {
+		case *slackapi.SectionBlock:
+			text(b.Text)
+			for _, f := range b.Fields {
+				text(f)
+			}
+		case *slackapi.ContextBlock:
+			for _, el := range b.ContextElements.Elements {
+				if t, ok := el.(*slackapi.TextBlockObject); ok {
+					text(t)
+				}
+			}
+		}
+	}
 }
 
 // fallback is the plain text Slack shows in notifications and on clients without Block Kit.

@@ -162,10 +162,8 @@ var errSSMNotFetched = errors.New("not fetched: config check does not connect to
 // problem at the line of its field, notes on what it could not check, and the number of rules.
 func checkAsServe(cfg config.Config, src config.Source) (problems, notes []error, nrules int) {
 	ctx := context.Background()
-	var ssm config.SSMFunc // nil: serve refuses ssm: references unless AWS is enabled
-	if cfg.Actions.AWS.Enabled {
-		ssm = func(context.Context, string) (string, error) { return "", errSSMNotFetched }
-	}
+	// serve reads ssm: references with the settings under actions.aws, enabled or not.
+	ssm := func(context.Context, string) (string, error) { return "", errSSMNotFetched }
 	for _, s := range cfg.SecretsInUse() {
 		if _, err := s.Ref.Resolve(ctx, os.LookupEnv, ssm); errors.Is(err, errSSMNotFetched) {
 			notes = append(notes, src.Errorf(s.Path, "%s %v", s.Ref, errSSMNotFetched))

@@ -30,20 +30,50 @@ func (b *Bot) buildActions(ctx context.Context) error {
 		}
 		add(s)
 	}
-	secret, err := b.secret(ctx, ac.Webhook.Secret)
+	secret, err := b.secretAt(ctx, pathWebhookSecret, ac.Webhook.Secret)
 	if err != nil {
-		return fmt.Errorf("actions.webhook.secret: %w", err)
+		return err
 	}
-	w, err := webhook.New(webhook.Options{Secret: []byte(secret), Timeout: ac.Webhook.Timeout.D(), AllowedHosts: ac.Webhook.AllowedHosts,
-		AllowPrivateNetworks: ac.Webhook.AllowPrivateNetworks, Logger: b.log})
+	w, err := b.webhookAction(secret)
 	if err != nil {
-		return fmt.Errorf("actions.webhook: %w", err)
+		return err
 	}
 	add(w)
 	return nil
 }
 
+// webhookAction builds the webhook action, signing with secret.
+func (b *Bot) webhookAction(secret string) (remediation.Action, error) {
+	ac := b.cfg.Actions
+	w, err := webhook.New(webhook.Options{Secret: []byte(secret), Timeout: ac.Webhook.Timeout.D(), AllowedHosts: ac.Webhook.AllowedHosts,
+		AllowPrivateNetworks: ac.Webhook.AllowPrivateNetworks, Logger: b.log})
+	if err != nil {
+		return nil, fmt.Errorf("actions.webhook: %w", err)
+	}
+	return w, nil
+}
+
+// action returns the action registered under name, reporting without secrets. Reload may
+// replace one (the webhook action with a rotated signing secret) while proposals run.
+func (b *Bot) action(name string) (remediation.Action, bool) {
+	b.actionsMu.RLock()
+	defer b.actionsMu.RUnlock()
+	a, ok := b.actions[name]
+	if !ok {
+		return nil, false
+	}
+	return redactingAction{Action: a, b: b}, true
+}
+
+func (b *Bot) setAction(a remediation.Action) {
+	b.actionsMu.Lock()
+	defer b.actionsMu.Unlock()
+	b.actions[a.Name()] = a
+}
+
 func (b *Bot) actionNames() []string {
+	b.actionsMu.RLock()
+	defer b.actionsMu.RUnlock()
 	out := make([]string, 0, len(b.actions))
 	for n := range b.actions {
 		out = append(out, n)
@@ -52,28 +82,39 @@ func (b *Bot) actionNames() []string {
 	return out
 }
 
-// buildChatAdapters connects Slack and Discord when enabled.
+// Paths of the secrets a reload applies while the bot runs.
+const (
+	pathWebhookSecret = "actions.webhook.secret"
+	pathWebhookToken  = "alertmanager.webhook_token"
+	pathSlackBot      = "slack.bot_token"
+	pathSlackApp      = "slack.app_token"
+	pathDiscordToken  = "discord.token"
+)
+
+// buildChatAdapters connects Slack and Discord when enabled. Every adapter, the console's
+// too, is then wrapped so that what the notifier posts is shown without secrets.
 func (b *Bot) buildChatAdapters(ctx context.Context) error {
 	if sc := b.cfg.Slack; sc.Enabled {
-		bt, err := b.secret(ctx, sc.BotToken)
+		bt, err := b.secretAt(ctx, pathSlackBot, sc.BotToken)
 		if err != nil {
-			return fmt.Errorf("slack.bot_token: %w", err)
+			return err
 		}
-		at, err := b.secret(ctx, sc.AppToken)
+		at, err := b.secretAt(ctx, pathSlackApp, sc.AppToken)
 		if err != nil {
-			return fmt.Errorf("slack.app_token: %w", err)
+			return err
 		}
 		a, err := slack.New(slack.Options{BotToken: bt, AppToken: at, APIURL: sc.APIURL, DefaultChannel: sc.DefaultChannel,
 			Logger: b.log, Registerer: b.regr})
 		if err != nil {
 			return fmt.Errorf("slack: %w", err)
 		}
+		b.slack = a
 		b.adapters = append(b.adapters, a)
 	}
 	if dc := b.cfg.Discord; dc.Enabled {
-		tok, err := b.secret(ctx, dc.Token)
+		tok, err := b.secretAt(ctx, pathDiscordToken, dc.Token)
 		if err != nil {
-			return fmt.Errorf("discord.token: %w", err)
+			return err
 		}
 		a, err := discord.New(discord.Options{Token: tok, ApplicationID: dc.ApplicationID, GuildID: dc.GuildID, PublicKey: dc.PublicKey,
 			DefaultChannel: dc.DefaultChannel, BaseURL: dc.APIURL, Logger: b.log, Registerer: b.regr, Now: time.Now})
@@ -82,6 +123,9 @@ func (b *Bot) buildChatAdapters(ctx context.Context) error {
 		}
 		b.discord = a
 		b.adapters = append(b.adapters, a)
+	}
+	for i, a := range b.adapters {
+		b.adapters[i] = redactingAdapter{Adapter: a, b: b}
 	}
 	return nil
 }

@@ -2,7 +2,10 @@
 // from the Config — store, detector, incidents, rules, remediation, notifier, chat adapters,
 // commands and the HTTP server — connects their callbacks so data moves sources → detector →
 // incidents → rules → remediation → notifier → adapters, and runs them in one errgroup until
-// the context ends, then shuts down in order: intake first, running actions next, the store last.
+// the context ends, then shuts down in order: intake first, running actions next (bounded),
+// queued cards (bounded; the rest is sent at the next start), the store last. Chat adapters run
+// under supervisors that restart them, so no chat platform can stop the bot; every secret the
+// bot resolves is redacted from what it logs and shows, and a reload applies rotated secrets.
 package app
 
 import (
@@ -24,15 +27,19 @@ import (
 	promsrc "github.com/smartcloudops/smartcloudops/detector/source/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/smartcloudops/smartcloudops/alertmanager"
 	"github.com/smartcloudops/smartcloudops/api"
 	"github.com/smartcloudops/smartcloudops/bot"
 	"github.com/smartcloudops/smartcloudops/bot/discord"
+	"github.com/smartcloudops/smartcloudops/bot/slack"
 	"github.com/smartcloudops/smartcloudops/commands"
 	"github.com/smartcloudops/smartcloudops/detector"
 	"github.com/smartcloudops/smartcloudops/incident"
 	"github.com/smartcloudops/smartcloudops/internal/config"
+	"github.com/smartcloudops/smartcloudops/internal/obs"
 	"github.com/smartcloudops/smartcloudops/internal/store"
 	"github.com/smartcloudops/smartcloudops/remediation"
+	awsactions "github.com/smartcloudops/smartcloudops/remediation/actions/aws"
 	"github.com/smartcloudops/smartcloudops/remediation/audit"
 	"github.com/smartcloudops/smartcloudops/rules"
 )
@@ -57,6 +64,8 @@ type Options struct {
 	Store store.Store
 	// Ready, when set, is called once everything is running (tests).
 	Ready func(*Bot)
+	// SecretTimeout bounds one secret lookup (an SSM read); defaults to 15s.
+	SecretTimeout time.Duration
 }
 
 // Bot is a built bot, exposed to tests and the CLI.
@@ -78,9 +87,20 @@ type Bot struct {
 	apiKeys   *api.Keys // the API's keys, which the admin socket changes (admin.go)
 	adapters  []bot.Adapter
 	discord   *discord.Adapter
+	slack     *slack.Adapter
+	links     []*chatLink // one per adapter, set by Run
+	chatRetry chatRetry   // zero: defaultChatRetry
+	// flushWait bounds the delivery of queued cards at shutdown; zero: defaultFlushWait.
+	flushWait time.Duration
+	redactor  *obs.Redactor
+	amHandler *alertmanager.Handler
+	secrets   sync.Map // config path → the value resolved for it, to notice rotations
+	actionsMu sync.RWMutex
 	actions   map[string]remediation.Action
 	prom      *promsrc.Client
 	ssm       config.SSMFunc
+	awsMu     sync.Mutex
+	aws       *awsactions.Actions // built on first use: by the AWS actions or an ssm: reference
 	closers   []func()
 	reload    *reloadMetrics
 	fileCfg   *config.Config                         // the file as loaded at start, for Reload to compare
@@ -173,12 +193,32 @@ func prepareData(o *Options) error {
 	return nil
 }
 
-// Run runs every component until ctx ends, then shuts down in order.
+// defaultFlushWait bounds the delivery of queued cards at shutdown: with chat unreachable,
+// what is left is kept and sent at the next start instead of holding the process.
+const defaultFlushWait = 10 * time.Second
+
+// Run runs every component until ctx ends, then shuts down in order. A chat adapter's failure
+// never ends it: each adapter is supervised and restarted (see chatLink).
 func (b *Bot) Run(ctx context.Context) error {
 	defer b.close()
 	runCtx, stopIntake := context.WithCancel(ctx)
 	defer stopIntake()
 	b.runCtx = runCtx
+	if b.chatRetry == (chatRetry{}) {
+		b.chatRetry = defaultChatRetry
+	}
+	if b.flushWait == 0 {
+		b.flushWait = defaultFlushWait
+	}
+	stopped := context.AfterFunc(ctx, func() {
+		b.log.Warn("stop requested; shutting down", "cause", context.Cause(ctx),
+			"actions_wait", actionsWait, "cards_wait", b.flushWait)
+	})
+	defer stopped()
+	b.links = make([]*chatLink, len(b.adapters))
+	for i, a := range b.adapters {
+		b.links[i] = newChatLink(a, b.log, b.chatRetry, b.redact)
+	}
 	g, gctx := errgroup.WithContext(runCtx)
 	b.serveAdmin(gctx, g)
 	g.Go(func() error {
@@ -200,13 +240,8 @@ func (b *Bot) Run(ctx context.Context) error {
 	if b.Web != nil {
 		g.Go(func() error { return b.Web.Run(gctx) })
 	}
-	for _, a := range b.adapters {
-		g.Go(func() error {
-			if err := a.Run(gctx, b.Router.Handle); err != nil && gctx.Err() == nil {
-				return fmt.Errorf("%s: %w", a.Name(), err)
-			}
-			return nil
-		})
+	for _, l := range b.links {
+		g.Go(func() error { l.run(gctx, b.handle); return nil })
 	}
 	if b.opts.Ready != nil {
 		go func() {
@@ -225,20 +260,25 @@ func (b *Bot) Run(ctx context.Context) error {
 	go func() { b.Proposals.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(30 * time.Second):
+	case <-time.After(actionsWait):
 		b.log.Warn("actions still running at shutdown; they will show as unknown after the next start")
 	}
 	b.wg.Wait()
 	if ferr := b.Incidents.Flush(context.WithoutCancel(ctx)); ferr != nil {
 		b.log.Error("latest incident updates not written at shutdown", "err", ferr)
 	}
-	b.Notifier.Flush(context.WithoutCancel(ctx))
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.flushWait)
+	b.Notifier.Flush(fctx)
+	cancel()
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
 	b.log.Info("smartcloudops stopped")
 	return err
 }
+
+// actionsWait bounds the wait for running actions at shutdown.
+const actionsWait = 30 * time.Second
 
 func (b *Bot) close() {
 	for i := len(b.closers) - 1; i >= 0; i-- {
@@ -247,9 +287,15 @@ func (b *Bot) close() {
 }
 
 // ready reports whether the bot can serve: the store answers and the checks are scheduled.
-// Degraded checks are listed in the detail but do not make the bot unready: restarting it would
-// not bring a failing Prometheus back.
+// Degraded checks and chat adapters that are not connected are listed in the detail but do not
+// make the bot unready: restarting it would not bring a failing Prometheus back or fix a
+// refused token. The detail never shows a secret.
 func (b *Bot) ready() (string, error) {
+	detail, err := b.readiness()
+	return b.redact(detail), err
+}
+
+func (b *Bot) readiness() (string, error) {
 	if _, err := b.Store.Get(context.Background(), "ready/probe"); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return "", fmt.Errorf("store: %w", err)
 	}
@@ -265,12 +311,15 @@ func (b *Bot) ready() (string, error) {
 			learning = append(learning, s.Name+": "+l)
 		}
 	}
-	var detail []string
+	var lines []string
 	if len(down) > 0 {
-		detail = append(detail, "degraded checks: "+strings.Join(down, "; "))
+		lines = append(lines, "degraded checks: "+strings.Join(down, "; "))
 	}
 	if len(learning) > 0 {
-		detail = append(detail, "learning: "+strings.Join(learning, "; "))
+		lines = append(lines, "learning: "+strings.Join(learning, "; "))
 	}
-	return strings.Join(detail, "\n"), nil
+	if chat := b.chatDown(); len(chat) > 0 {
+		lines = append(lines, "chat not connected: "+strings.Join(chat, "; "))
+	}
+	return strings.Join(lines, "\n"), nil
 }

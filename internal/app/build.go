@@ -42,6 +42,7 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 	}
 	cfg := o.Config
 	b := &Bot{opts: o, cfg: cfg, log: o.Logger, reg: newRegistry(), runCtx: ctx}
+	b.redactLogs()
 	if o.ConfigPath != "" {
 		// The file as it was at start, without command-line overrides, so a reload compares
 		// like with like when it says which settings need a restart.
@@ -93,7 +94,7 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 	}
 	if b.Proposals, err = remediation.New(remediation.Options{
 		Store: b.Store, Audit: b.Audit, Logger: b.log, Registerer: b.regr,
-		Actions:     func(n string) (remediation.Action, bool) { a, ok := b.actions[n]; return a, ok },
+		Actions:     b.action,
 		ActionNames: b.actionNames(),
 		RuleVersion: b.ruleVersion, OnChange: notify.proposal,
 		DryRun: cfg.Executor.DryRun, Timeout: cfg.Executor.Timeout.D(), MaxPerHour: cfg.Executor.MaxPerHour,
@@ -119,7 +120,7 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 	if b.Router, err = commands.New(commands.Options{
 		Incidents: b.Incidents, Proposals: b.Proposals, Audit: b.Audit, Detector: b.Detector,
 		Rules: &rulesService{b: b}, Actions: b.actionNames, Roles: b.roles, Version: o.Version,
-		Querier: b.querier(), Silencer: b.silencer(),
+		Querier: b.querier(), Silencer: b.silencer(), Chat: b.chatFields,
 		Logger: b.log, Registerer: b.regr,
 	}); err != nil {
 		return nil, err

@@ -284,7 +284,7 @@ func TestDiscordEndToEnd(t *testing.T) {
 	edit := readDiscordMessage(t, w.request("the card edited to succeeded", func(r discordfake.Request) bool {
 		return r.Method == "PATCH" && r.Path == alerts+"/"+ref.ID && strings.Contains(string(r.Body), "succeeded at")
 	}))
-	if txt := edit.text(); !strings.Contains(txt, "approved by discord:alice") || edit.button("approve") != "" || edit.button("reject") != "" {
+	if txt := edit.text(); !strings.Contains(txt, "approved by <@"+discordOperator+">") || edit.button("approve") != "" || edit.button("reject") != "" {
 		t.Fatalf("edited card shows:\n%s\ncomponents %+v; want who approved and no Approve or Reject", txt, edit.Components)
 	}
 	out := readDiscordMessage(t, w.request("the output as a reply to the card", func(r discordfake.Request) bool {

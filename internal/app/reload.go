@@ -50,9 +50,11 @@ func (b *Bot) reloadLoop(ctx context.Context) error {
 
 // Reload re-reads the configuration file and swaps in what can change while the bot runs: the
 // rule set (the synced one when `rules sync` stored one, as at start, or else the files of
-// rules.paths) and the roles. Nothing changes unless the file and every rule are valid. Other
-// settings take effect at the next restart; Reload logs and audits which of them differ from
-// the running ones, so a reload never looks like it applied what it did not.
+// rules.paths), the roles, and rotated secrets — the Alertmanager webhook token and the webhook
+// action's signing secret at once, chat tokens by reconnecting that adapter. Nothing changes
+// unless the file, every secret and every rule are valid. Other settings, and rotated
+// Prometheus credentials, take effect at the next restart; Reload logs and audits which of them
+// differ from the running ones, so a reload never looks like it applied what it did not.
 func (b *Bot) Reload(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
@@ -64,26 +66,36 @@ func (b *Bot) Reload(ctx context.Context) (err error) {
 	}()
 	paths, roles := b.cfg.Rules.Paths, b.roleSet()
 	var restart []string
+	secrets := map[string]string{}
 	if b.opts.ConfigPath != "" {
 		cfg, err := config.Load(b.opts.ConfigPath, b.opts.Environ)
 		if err != nil {
 			return err
 		}
-		// The secrets are read again, so a reference that no longer resolves is found now
-		// rather than at the next restart; the adapters keep the values they started with.
+		// Every secret is read again, so a rotated one is applied below and a reference that
+		// no longer resolves is found now rather than at the next restart.
 		var errs []error
 		for _, s := range cfg.SecretsInUse() {
-			if _, err := b.secret(ctx, s.Ref); err != nil {
+			v, err := b.secret(ctx, s.Ref)
+			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", s.Path, err))
+				continue
 			}
+			secrets[s.Path] = v
 		}
 		if err := errors.Join(errs...); err != nil {
 			return err
 		}
+		for _, p := range []string{pathWebhookToken, pathWebhookSecret} {
+			if _, set := secrets[p]; !set {
+				secrets[p] = "" // unset now: no token is required, the webhook is not signed
+			}
+		}
 		paths, roles = cfg.Rules.Paths, cfg.Roles
 		if b.fileCfg != nil {
-			restart = needRestart(*b.fileCfg, cfg)
+			restart = needRestart(withoutAppliedSecrets(*b.fileCfg), withoutAppliedSecrets(cfg))
 		}
+		restart = append(restart, b.rotatedNeedingRestart(secrets)...)
 	}
 	set, from, err := b.loadRuleSet(ctx, paths)
 	if err != nil {
@@ -95,12 +107,19 @@ func (b *Bot) Reload(ctx context.Context) (err error) {
 		n = set.Len()
 	}
 	b.roleMap.Store(&roles)
+	applied, err := b.applySecrets(secrets)
+	if err != nil {
+		return err
+	}
 	detail := fmt.Sprintf("%d rules from %s; roles reloaded", n, from)
+	if len(applied) > 0 {
+		detail += "; rotated secrets applied: " + strings.Join(applied, ", ")
+	}
 	if len(restart) > 0 {
 		detail += "; changed but not applied until a restart: " + strings.Join(restart, ", ")
 		b.log.WarnContext(ctx, "configuration reloaded, but some changed settings take effect only after a restart", "settings", restart)
 	}
-	b.log.InfoContext(ctx, "configuration reloaded", "rules", n, "from", from)
+	b.log.InfoContext(ctx, "configuration reloaded", "rules", n, "from", from, "secrets_applied", applied)
 	_, err = b.Audit.Append(ctx, audit.Record{Kind: "config.reloaded", User: "bot", Detail: detail})
 	return err
 }

@@ -409,7 +409,7 @@ func TestSlackEndToEnd(t *testing.T) {
 		return c.Form.Get("ts") == cardTS && strings.Contains(c.Form.Get("blocks"), "succeeded at")
 	})
 	edit := readSlackCard(t, updated)
-	if edit.Channel != slackAlerts || !strings.Contains(edit.Blocks, "approved by slack:alice") || edit.button("approve") != "" || edit.button("reject") != "" {
+	if edit.Channel != slackAlerts || !strings.Contains(edit.Blocks, `approved by \u003c@`+slackOperator+`\u003e`) || edit.button("approve") != "" || edit.button("reject") != "" {
 		t.Fatalf("edited card in %s shows:\n%s\nbuttons %+v; want who approved and no Approve or Reject", edit.Channel, edit.Blocks, edit.Buttons)
 	}
 	reply, _ := w.call("the output in the card's thread", "chat.postMessage", func(c slackfake.Call) bool {
@@ -437,9 +437,10 @@ func TestSlackEndToEnd(t *testing.T) {
 		t.Fatalf("%v redeliveries recognised, want 1", n)
 	}
 
-	// Commands: /ops answers through its response_url, a mention in the channel.
+	// Commands: /ops answers through its response_url to the person who typed it, a mention in
+	// the channel.
 	w.send(slackfake.SlashCommand("e-status", "/ops", "status", slackViewer, "bob", slackChat, fake.ResponseURL("status")))
-	if r := w.response("status"); r.ResponseType != "in_channel" || !strings.Contains(string(r.Blocks), "proposals pending") {
+	if r := w.response("status"); r.ResponseType != "ephemeral" || !strings.Contains(string(r.Blocks), "proposals pending") {
 		t.Fatalf("/ops status reply = %+v", r)
 	}
 	w.send(slackfake.AppMention("e-mention", "Ev-mention", slackViewer, slackChat, "<@"+fake.BotUserID()+"> help"))

@@ -23,7 +23,31 @@ import (
 	"github.com/smartcloudops/smartcloudops/rules"
 )
 
-// secret resolves a reference from the configuration.
+// defaultSecretTimeout bounds one secret lookup when Options.SecretTimeout is zero.
+const defaultSecretTimeout = 15 * time.Second
+
+func (b *Bot) secretTimeout() time.Duration {
+	if b.opts.SecretTimeout > 0 {
+		return b.opts.SecretTimeout
+	}
+	return defaultSecretTimeout
+}
+
+// secretAt resolves the reference set at path and remembers the value, so a reload can tell
+// whether it was rotated. Errors name the path.
+func (b *Bot) secretAt(ctx context.Context, path string, s config.Secret) (string, error) {
+	v, err := b.secret(ctx, s)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	b.secrets.Store(path, v)
+	return v, nil
+}
+
+// secret resolves a reference from the configuration. A lookup is bounded by
+// Options.SecretTimeout and ends with ctx, so an SSM endpoint that never answers can neither
+// hang the start nor outlast a stop signal. The value is added to the redactor, so it is never
+// logged or shown even when a remote service quotes it back.
 func (b *Bot) secret(ctx context.Context, s config.Secret) (string, error) {
 	lookup := func(k string) (string, bool) {
 		for _, kv := range b.opts.Environ {
@@ -36,8 +60,14 @@ func (b *Bot) secret(ctx context.Context, s config.Secret) (string, error) {
 	if b.opts.Environ == nil {
 		lookup = os.LookupEnv
 	}
-	v, err := s.Resolve(ctx, lookup, b.ssm)
-	return v.Reveal(), err
+	sctx, cancel := context.WithTimeout(ctx, b.secretTimeout())
+	defer cancel()
+	v, err := s.Resolve(sctx, lookup, b.ssm)
+	if err != nil {
+		return "", err
+	}
+	b.redactor.Add(v.Reveal())
+	return v.Reveal(), nil
 }
 
 // prometheusClient builds the Prometheus client once, when prometheus.url is configured.
@@ -49,13 +79,13 @@ func (b *Bot) prometheusClient(ctx context.Context) (*prometheus.Client, error) 
 	o := prometheus.Options{URL: pc.URL, Timeout: pc.Timeout.D(), Logger: b.log,
 		TLS: prometheus.TLSOptions{CAFile: pc.TLS.CAFile, CertFile: pc.TLS.CertFile, KeyFile: pc.TLS.KeyFile, InsecureSkipVerify: pc.TLS.InsecureSkipVerify}}
 	var err error
-	if o.BearerToken, err = b.secret(ctx, pc.BearerToken); err != nil {
-		return nil, fmt.Errorf("prometheus.bearer_token: %w", err)
+	if o.BearerToken, err = b.secretAt(ctx, "prometheus.bearer_token", pc.BearerToken); err != nil {
+		return nil, err
 	}
 	if pc.BasicAuth != nil {
-		pw, err := b.secret(ctx, pc.BasicAuth.Password)
+		pw, err := b.secretAt(ctx, "prometheus.basic_auth.password", pc.BasicAuth.Password)
 		if err != nil {
-			return nil, fmt.Errorf("prometheus.basic_auth.password: %w", err)
+			return nil, err
 		}
 		o.BasicAuth = &prometheus.BasicAuth{User: pc.BasicAuth.User, Password: pw}
 	}
@@ -132,7 +162,7 @@ func (b *Bot) checkSpec(c config.Check) (detector.CheckSpec, error) {
 		spec.Source, err = replay.Open(c.File, replay.Options{Speed: speed, FastForward: c.FastForward, Rebase: true})
 	case "prometheus":
 		var pc *prometheus.Client
-		if pc, err = b.prometheusClient(context.Background()); err == nil {
+		if pc, err = b.prometheusClient(b.runCtx); err == nil {
 			spec.Source = promSource{pc, c.Query}
 		}
 	default:
@@ -161,10 +191,9 @@ func (s promSource) Fetch(ctx context.Context, now time.Time) ([]detector.Series
 
 // mountAlertmanager serves the webhook and builds the silences client.
 func (b *Bot) mountAlertmanager(handlers map[string]http.Handler) error {
-	ctx := context.Background()
-	token, err := b.secret(ctx, b.cfg.Alertmanager.WebhookToken)
+	token, err := b.secretAt(b.runCtx, pathWebhookToken, b.cfg.Alertmanager.WebhookToken)
 	if err != nil {
-		return fmt.Errorf("alertmanager.webhook_token: %w", err)
+		return err
 	}
 	if host, _, _ := net.SplitHostPort(b.cfg.Listen); token == "" && !isLoopback(host) {
 		b.log.Warn("the Alertmanager webhook accepts alerts from anyone who can reach "+b.cfg.Listen+
@@ -174,6 +203,7 @@ func (b *Bot) mountAlertmanager(handlers map[string]http.Handler) error {
 	if err != nil {
 		return err
 	}
+	b.amHandler = h
 	handlers["POST /api/v1/alertmanager"] = h
 	return nil
 }

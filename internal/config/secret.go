@@ -66,7 +66,7 @@ func (s Secret) Resolve(ctx context.Context, lookupEnv func(string) (string, boo
 		return obs.Secret(v), nil
 	default: // ssm
 		if ssm == nil {
-			return "", fmt.Errorf("secret %s: no AWS access configured for ssm: references", s)
+			return "", fmt.Errorf("secret %s: no AWS access for ssm: references; they use actions.aws.region and actions.aws.endpoint", s)
 		}
 		v, err := ssm(ctx, rest)
 		if err != nil {

@@ -3,6 +3,9 @@
 // is created at each entry point (a chat command, a button click, a detector tick, an HTTP
 // request), rides in the context, is stamped on every log record by the handler wrapper, and is
 // copied into chat replies and audit records, so one ID ties together everything a single cause did.
+// A Redactor holds the secret values the bot resolved; RedactHandler runs every log record
+// through it, and the chat boundary and the readiness detail do the same, so a secret quoted
+// back in a remote error body is never logged or shown.
 package obs
 
 import (

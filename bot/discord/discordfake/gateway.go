@@ -12,14 +12,19 @@ import (
 	"github.com/gorilla/websocket"
 )
 
+// resumePath is where resume_gateway_url points: another path than the one GET /gateway
+// gives, so a test can tell which URL a client resumed on.
+const resumePath = "/resume-gw"
+
 // ErrNoConnection means no gateway connection is open to send on.
 var ErrNoConnection = errors.New("discordfake: no open gateway connection")
 
 // gwConn is one gateway connection. gorilla allows one writer at a time, so every write
 // holds mu: a frame written concurrently with a heartbeat ACK would corrupt both.
 type gwConn struct {
-	n  int
-	ws *websocket.Conn
+	n    int
+	ws   *websocket.Conn
+	path string // the URL path it was opened on
 
 	mu     sync.Mutex
 	closed bool
@@ -44,7 +49,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.gwWG.Add(1)
-	c := &gwConn{n: len(s.conns) + 1, ws: ws}
+	c := &gwConn{n: len(s.conns) + 1, ws: ws, path: r.URL.Path}
 	s.conns = append(s.conns, c)
 	s.notify()
 	s.mu.Unlock()
@@ -91,7 +96,7 @@ func (s *Server) handleClientFrame(c *gwConn, f wireFrame) bool {
 		s.mu.Unlock()
 		return s.dispatch(c, "READY", map[string]any{
 			"v": 9, "session_id": id,
-			"resume_gateway_url": "ws" + strings.TrimPrefix(s.URL, "http") + "/gw/",
+			"resume_gateway_url": "ws" + strings.TrimPrefix(s.URL, "http") + resumePath + "/",
 			"user":               map[string]any{"id": s.opts.BotID, "username": "smartcloudops", "bot": true},
 			"application":        map[string]any{"id": s.opts.AppID, "flags": 0},
 			"guilds":             []any{}, "private_channels": []any{},
@@ -109,7 +114,9 @@ func (s *Server) handleClientFrame(c *gwConn, f wireFrame) bool {
 		s.mu.Lock()
 		known := s.sessions[d.SessionID]
 		s.mu.Unlock()
-		if !known {
+		// A session lives where READY's resume_gateway_url points; a Resume anywhere else
+		// finds no session to resume, and is answered with op 9.
+		if !known || !strings.HasPrefix(c.path, resumePath) {
 			return s.send(c, 9, 0, "", false) == nil
 		}
 		return s.dispatch(c, "RESUMED", map[string]any{}) == nil
@@ -123,7 +130,7 @@ func (s *Server) handshakeRefusal(token string) int {
 	if s.refuse != 0 {
 		return s.refuse
 	}
-	if token != "Bot "+s.opts.Token {
+	if token != "Bot "+s.token {
 		return 4004
 	}
 	return 0

@@ -15,12 +15,13 @@ func (s *Server) restRoutes() *http.ServeMux {
 	m.HandleFunc("GET "+apiPrefix+"/gateway", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"url": "ws" + strings.TrimPrefix(s.URL, "http") + "/gw"})
 	})
-	m.HandleFunc("GET "+apiPrefix+"/gateway/bot", func(w http.ResponseWriter, r *http.Request) {
+	// Like Discord, /gateway/bot needs the bot token, so a refused token fails on connect.
+	m.HandleFunc("GET "+apiPrefix+"/gateway/bot", s.authed(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{
 			"url": "ws" + strings.TrimPrefix(s.URL, "http") + "/gw", "shards": 1,
 			"session_start_limit": map[string]any{"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1},
 		})
-	})
+	}))
 	m.HandleFunc("POST "+apiPrefix+"/interactions/{id}/{token}/callback", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	})
@@ -66,7 +67,7 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 		}
 		w.WriteHeader(inj.Status)
-		_, _ = io.WriteString(w, inj.Body)
+		_, _ = io.WriteString(w, strings.ReplaceAll(inj.Body, EchoAuthorization, r.Header.Get("Authorization")))
 		rec.Status = inj.Status
 		s.record(rec)
 		return
@@ -103,7 +104,7 @@ func (s *Server) takeInjection(method, path string) (Response, bool) {
 
 func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bot "+s.opts.Token {
+		if r.Header.Get("Authorization") != "Bot "+s.acceptedToken() {
 			writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "401: Unauthorized", "code": 0})
 			return
 		}

@@ -71,8 +71,13 @@ type Frame struct {
 type Response struct {
 	Status int
 	Header http.Header
-	Body   string
+	// Body is sent as is, except that EchoAuthorization is replaced by the Authorization
+	// header of the request, the way some proxies and APIs quote a refused credential back.
+	Body string
 }
+
+// EchoAuthorization in a Response's Body stands for the request's Authorization header.
+const EchoAuthorization = "{{authorization}}"
 
 type injection struct {
 	method, prefix string
@@ -96,7 +101,8 @@ type Server struct {
 	frames   []Frame
 	conns    []*gwConn
 	injected []injection
-	refuse   int // close code for every later handshake, 0 for none
+	refuse   int    // close code for every later handshake, 0 for none
+	token    string // the token REST calls and handshakes must carry
 	seq      int64
 	sessions map[string]bool
 	nextID   int64
@@ -120,6 +126,7 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{
 		opts:     o,
+		token:    o.Token,
 		changed:  make(chan struct{}),
 		sessions: map[string]bool{},
 		tokens:   map[string]string{},
@@ -130,6 +137,8 @@ func New(o Options) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/gw", s.serveGateway)
 	mux.HandleFunc("/gw/", s.serveGateway)
+	mux.HandleFunc(resumePath, s.serveGateway)
+	mux.HandleFunc(resumePath+"/", s.serveGateway)
 	mux.HandleFunc("/api/", s.serveREST)
 	s.srv = httptest.NewUnstartedServer(mux)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -185,6 +194,21 @@ func Unauthorized() Response {
 	return Response{Status: http.StatusUnauthorized, Body: `{"message":"401: Unauthorized","code":0}`}
 }
 
+// SetToken makes the fake accept only token from now on, in REST calls and handshakes, as
+// Discord does after a bot token is reset: requests with the old token get 401, and an
+// Identify or Resume with it is closed with 4004.
+func (s *Server) SetToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.token = token
+}
+
+func (s *Server) acceptedToken() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.token
+}
+
 // Forbidden is Discord's 403 for a missing permission.
 func Forbidden() Response {
 	return Response{Status: http.StatusForbidden, Body: `{"message":"Missing Permissions","code":50013}`}
@@ -209,6 +233,17 @@ func (s *Server) Dials() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.conns)
+}
+
+// DialPath returns the URL path gateway connection n (counting from 1) was opened on: /gw/
+// for the URL of GET /gateway and /gateway/bot, /resume-gw/ for the resume_gateway_url of READY.
+func (s *Server) DialPath(n int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n < 1 || n > len(s.conns) {
+		return ""
+	}
+	return s.conns[n-1].path
 }
 
 // WaitRequest returns the first recorded request that match accepts, waiting for it until ctx ends.

@@ -50,6 +50,20 @@ func TestREST(t *testing.T) {
 	if code, body := do("POST", "/api/v9/channels/C1/messages", "Bot test-token", `{}`); code != 429 || !strings.Contains(body, `"retry_after":0.5`) {
 		t.Errorf("injected: %d %s", code, body)
 	}
+	if code, _ := do("GET", "/api/v9/gateway/bot", "", ""); code != 401 {
+		t.Errorf("gateway/bot without a token: %d, want 401", code)
+	}
+	s.SetToken("new-token")
+	if code, _ := do("GET", "/api/v9/gateway/bot", "Bot test-token", ""); code != 401 {
+		t.Errorf("gateway/bot with the old token after SetToken: %d, want 401", code)
+	}
+	if code, body := do("GET", "/api/v9/gateway/bot", "Bot new-token", ""); code != 200 || !strings.Contains(body, `"session_start_limit"`) {
+		t.Errorf("gateway/bot with the new token: %d %s", code, body)
+	}
+	s.Inject("POST", "/api/v9/channels/", Response{Status: 400, Body: `{"message":"bad token ` + EchoAuthorization + `"}`})
+	if code, body := do("POST", "/api/v9/channels/C1/messages", "Bot new-token", `{}`); code != 400 || !strings.Contains(body, "bad token Bot new-token") {
+		t.Errorf("echoed authorization: %d %s", code, body)
+	}
 	if code, _ := do("GET", "/api/v9/nowhere", "", ""); code != 404 {
 		t.Errorf("unknown route: %d, want 404", code)
 	}

@@ -10,6 +10,7 @@
 // A test starts a Server, points the adapter's APIURL at Server.APIURL, pushes envelopes built
 // with the frame builders (AppMention, DirectMessage, SlashCommand, BlockAction, Disconnect)
 // through Send, and asserts on the acks and Web API calls the server recorded. Failures are
-// injected with FailConnect (an auth error from apps.connections.open) and RateLimit (HTTP 429
-// with Retry-After on a Web API method).
+// injected with FailConnect (an auth error from apps.connections.open), SetTokens (only the
+// given tokens are accepted from then on; any other gets invalid_auth, as after a rotation or
+// revocation) and RateLimit (HTTP 429 with Retry-After on a Web API method).
 package slackfake

@@ -70,6 +70,8 @@ type Server struct {
 	calls      []Call
 	acks       []Ack
 	connectErr string
+	botToken   string // the token Web API calls must carry; "" accepts any
+	appToken   string // the token apps.connections.open must carry; "" accepts any
 	limits     map[string]*rateLimit
 	groups     map[string][]string
 	seq        int
@@ -172,6 +174,16 @@ func (s *Server) FailConnect(code string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.connectErr = code
+}
+
+// SetTokens makes the fake accept only these tokens from now on, as Slack does after a token
+// is rotated or revoked: a Web API call without botToken, or an apps.connections.open without
+// appToken, is answered {"ok":false,"error":"invalid_auth"}. Empty strings accept any token,
+// which is the default.
+func (s *Server) SetTokens(botToken, appToken string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.botToken, s.appToken = botToken, appToken
 }
 
 // RateLimit makes the next times calls of the Web API method (such as "chat.postMessage")
@@ -345,6 +357,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.opens++
 	}
 	connectErr := s.connectErr
+	want := s.botToken
+	if method == "apps.connections.open" {
+		want = s.appToken
+	}
 	s.seq++
 	ts := fmt.Sprintf("1700000000.%06d", s.seq)
 	fileID := fmt.Sprintf("F%d", s.seq)
@@ -352,6 +368,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	s.record(c)
 
+	if want != "" && callToken(r, c.Form) != want {
+		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": "invalid_auth"})
+		return
+	}
 	switch method {
 	case "apps.connections.open":
 		if connectErr != "" {
@@ -393,6 +413,14 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": "unknown_method"})
 	}
+}
+
+// callToken is the token a Web API call carries: the bearer token, or the form's token field.
+func callToken(r *http.Request, form url.Values) string {
+	if t, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return t
+	}
+	return form.Get("token")
 }
 
 func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request) {

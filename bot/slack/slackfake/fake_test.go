@@ -115,3 +115,44 @@ func TestRateLimitAndFailConnect(t *testing.T) {
 		t.Errorf("recorded calls = %+v", calls)
 	}
 }
+
+func TestSetTokens(t *testing.T) {
+	s := Start(Options{})
+	defer s.Close()
+	s.SetTokens("xoxb-new", "xapp-new")
+	call := func(method, auth, form string) map[string]any {
+		t.Helper()
+		req, err := http.NewRequest("POST", s.APIURL()+method, strings.NewReader(form))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if auth != "" {
+			req.Header.Set("Authorization", "Bearer "+auth)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var body map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&body)
+		return body
+	}
+	for _, tc := range []struct {
+		method, auth, form string
+		ok                 bool
+	}{
+		{"chat.postMessage", "", "token=xoxb-old&channel=C1&text=x", false},
+		{"chat.postMessage", "", "token=xoxb-new&channel=C1&text=x", true},
+		{"auth.test", "xoxb-new", "", true},
+		{"apps.connections.open", "xoxb-new", "", false},
+		{"apps.connections.open", "xapp-old", "", false},
+		{"apps.connections.open", "xapp-new", "", true},
+	} {
+		body := call(tc.method, tc.auth, tc.form)
+		if ok := body["ok"] == true; ok != tc.ok || (!ok && body["error"] != "invalid_auth") {
+			t.Errorf("%s with %q%q = %v, want ok %v (or invalid_auth)", tc.method, tc.auth, tc.form, body, tc.ok)
+		}
+	}
+}

@@ -135,6 +135,9 @@ func New(ctx context.Context, o Options) (*Actions, error) {
 	return a, nil
 }
 
+// Region is the AWS region the clients use.
+func (a *Actions) Region() string { return a.region }
+
 // All returns every AWS action, for the action registry.
 func (a *Actions) All() []remediation.Action { return append([]remediation.Action(nil), a.list...) }
 
