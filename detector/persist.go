@@ -61,7 +61,7 @@ func (ch *check) loadStates(ctx context.Context) error {
 		ch.series[Key(s.Labels)] = st
 	}
 	if len(corrupt) > 0 {
-		if _, err := ch.d.o.Store.Txn(ctx, nil, corrupt); err != nil {
+		if _, err := store.WriteAll(ctx, ch.d.o.Store, corrupt); err != nil {
 			ch.d.log.WarnContext(ctx, "corrupt model state not deleted", obs.KeyCheck, ch.spec.Name, obs.KeyErr, err)
 		}
 	}
@@ -94,7 +94,7 @@ func (ch *check) saveStates(ctx context.Context) {
 	if len(ops) == 0 {
 		return
 	}
-	if _, err := ch.d.o.Store.Txn(ctx, nil, ops); err != nil {
+	if _, err := store.WriteAll(ctx, ch.d.o.Store, ops); err != nil {
 		ch.d.log.WarnContext(ctx, "model state not saved", obs.KeyCheck, ch.spec.Name, obs.KeyErr, err)
 	}
 }
@@ -127,7 +127,7 @@ func (ch *check) forget(ctx context.Context) []Recovery {
 	ch.d.log.InfoContext(ctx, "series without new points forgotten", obs.KeyCheck, ch.spec.Name,
 		"series", len(ops), "silent_for_at_least", after.String())
 	if ch.d.o.Store != nil {
-		if _, err := ch.d.o.Store.Txn(ctx, nil, ops); err != nil {
+		if _, err := store.WriteAll(ctx, ch.d.o.Store, ops); err != nil {
 			// The state stays in the store; the next restart restores it and the series is
 			// forgotten again ForgetAfter later.
 			ch.d.log.WarnContext(ctx, "state of forgotten series not deleted", obs.KeyCheck, ch.spec.Name, obs.KeyErr, err)
@@ -179,7 +179,7 @@ func (d *Detector) forgetRemovedChecks(ctx context.Context) []Tick {
 	if len(ops) == 0 {
 		return nil
 	}
-	if _, err := d.o.Store.Txn(ctx, nil, ops); err != nil {
+	if _, err := store.WriteAll(ctx, d.o.Store, ops); err != nil {
 		d.log.WarnContext(ctx, "state of removed checks not deleted", obs.KeyErr, err)
 		return nil
 	}

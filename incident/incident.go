@@ -340,7 +340,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 }
 
-// Flush writes every routine update held in memory, in transactions of at most MaxTxnOps.
+// Flush writes every routine update held in memory, in as few transactions as the store takes.
 func (m *Manager) Flush(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -348,19 +348,16 @@ func (m *Manager) Flush(ctx context.Context) error {
 		return nil
 	}
 	ids := slices.Sorted(maps.Keys(m.pending))
-	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), MaxTxnOps)]
-		ids = ids[len(chunk):]
-		ops := make([]store.Op, 0, len(chunk))
-		for _, id := range chunk {
-			ops = append(ops, store.Op{Key: incPrefix + id, Value: mustJSON(m.pending[id])})
-		}
-		if _, err := m.o.Store.Txn(ctx, nil, ops); err != nil {
-			return fmt.Errorf("write %d incident updates: %w", len(ops)+len(ids), err)
-		}
-		for _, id := range chunk {
-			delete(m.pending, id)
-		}
+	ops := make([]store.Op, len(ids))
+	for i, id := range ids {
+		ops[i] = store.Op{Key: incPrefix + id, Value: mustJSON(m.pending[id])}
+	}
+	n, err := store.WriteAll(ctx, m.o.Store, ops)
+	for _, id := range ids[:n] {
+		delete(m.pending, id)
+	}
+	if err != nil {
+		return fmt.Errorf("write %d incident updates: %w", len(ops)-n, err)
 	}
 	return nil
 }

@@ -151,7 +151,7 @@ type AlertGroupResult struct {
 }
 
 // ApplyAlertGroups records Alertmanager notifications in order, in as few store transactions of
-// at most MaxTxnOps as it can, like ApplyTick; the i-th result belongs to gs[i]. Notifications it
+// at most store.MaxTxnOps as it can, like ApplyTick; the i-th result belongs to gs[i]. Notifications it
 // could not record are counted in the error, and their results are not Changed.
 func (m *Manager) ApplyAlertGroups(ctx context.Context, gs []AlertGroup) ([]AlertGroupResult, error) {
 	changes := make([]change, len(gs))

@@ -10,13 +10,16 @@ import (
 	"github.com/smartcloudops/smartcloudops/internal/store"
 )
 
-// MaxTxnOps is the most writes, and the most comparisons, one store transaction carries: etcd's
-// default --max-txn-ops, so the same batches work on bbolt and on etcd.
-const MaxTxnOps = 128
+// maxBatchOps and maxBatchCmps bound one batch's transaction as etcd does (store.MaxTxnOps),
+// keeping one comparison spare for a leader's fence.
+const (
+	maxBatchOps  = store.MaxTxnOps
+	maxBatchCmps = store.MaxTxnOps - 1
+)
 
 // ApplyTick records the episodes of one detector tick — incidents opened, brought up to date and
 // resolved, in the order they happened — in as few store transactions as it can, none over
-// MaxTxnOps, and reports each change (Options.OnChange) once it is written. A storm of ten
+// store.MaxTxnOps, and reports each change (Options.OnChange) once it is written. A storm of ten
 // thousand anomalies in one tick is a few hundred transactions, not ten thousand. It returns the
 // incident of every series with an event, by detector.Key of its labels, resolved ones included.
 // Events it could not record are counted in the error; the next tick's events for those series
@@ -60,7 +63,7 @@ type change struct {
 	fn      func(*Incident, bool) bool
 }
 
-// apply applies changes in order, in as few transactions of at most MaxTxnOps writes and
+// apply applies changes in order, in as few transactions of at most store.MaxTxnOps writes and
 // comparisons as it can, and reports each once written. It returns the incidents by key, how many
 // changes could not be recorded and the first reason.
 func (m *Manager) apply(ctx context.Context, changes []change) (map[string]Incident, int, error) {
@@ -141,7 +144,7 @@ func (m *Manager) apply(ctx context.Context, changes []change) (map[string]Incid
 			done = append(done, pl)
 			continue
 		}
-		if ncmps+len(pl.cmps) > MaxTxnOps || nops+len(pl.ops) > MaxTxnOps {
+		if ncmps+len(pl.cmps) > maxBatchCmps || nops+len(pl.ops) > maxBatchOps {
 			flush()
 		}
 		batch = append(batch, step{pl: pl, c: c})

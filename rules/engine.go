@@ -283,7 +283,7 @@ func (e *Engine) commit(ctx context.Context, ops []store.Op) error {
 	if len(ops) == 0 {
 		return nil
 	}
-	if _, err := e.o.Store.Txn(ctx, nil, ops); err != nil {
+	if _, err := store.WriteAll(ctx, e.o.Store, ops); err != nil {
 		return fmt.Errorf("write rule state (%d keys): %w", len(ops), err)
 	}
 	return nil

@@ -15,10 +15,15 @@ import (
 	"github.com/smartcloudops/smartcloudops/internal/store"
 )
 
-// Store keys of the synced rule set.
+// Store keys of the synced rule set. Each sync writes its files under a generation of their
+// own (rules/set/gen/<gen>/<file>) and then points the meta key at it in one small transaction,
+// so any number of files is switched atomically within etcd's transaction limits; the previous
+// generation is deleted afterwards. Sets written before generations keep their files under
+// rules/set/files/.
 const (
 	syncMetaKey     = "rules/set/meta"
 	syncFilesPrefix = "rules/set/files/"
+	syncGenPrefix   = "rules/set/gen/"
 )
 
 // SyncOptions configures Sync.
@@ -40,6 +45,15 @@ type SyncInfo struct {
 	Files    []string          `json:"files"`    // rule files, relative to Dir
 	Versions map[string]string `json:"versions"` // rule name → version
 	Sources  map[string]string `json:"sources"`  // rule name → YAML source, for diffs
+	Gen      string            `json:"gen,omitempty"`
+}
+
+// filesPrefix is where the files of the set described by info are stored.
+func (info SyncInfo) filesPrefix() string {
+	if info.Gen == "" {
+		return syncFilesPrefix
+	}
+	return syncGenPrefix + info.Gen + "/"
 }
 
 // SyncReport says what a Sync changed.
@@ -104,29 +118,41 @@ func Sync(ctx context.Context, st store.Store, dir string, opts SyncOptions) (Sy
 	rep := diffSets(prev, info)
 	rep.Total = set.Len()
 
+	info.Gen = fmt.Sprintf("%020d-%s", info.SyncedAt.UnixNano(), short(info.Commit))
 	meta, err := json.Marshal(info)
 	if err != nil {
 		return SyncReport{}, fmt.Errorf("sync: encode: %w", err)
 	}
-	ops := []store.Op{{Key: syncMetaKey, Value: meta}}
-	old, err := st.List(ctx, syncFilesPrefix)
-	if err != nil {
-		return SyncReport{}, fmt.Errorf("sync: list stored files: %w", err)
-	}
-	keep := map[string]bool{}
+	written := make([]store.Op, 0, len(files))
 	for _, f := range files {
-		keep[syncFilesPrefix+f.Name] = true
-		ops = append(ops, store.Op{Key: syncFilesPrefix + f.Name, Value: f.Data})
+		written = append(written, store.Op{Key: info.filesPrefix() + f.Name, Value: f.Data})
 	}
-	for _, kv := range old {
-		if !keep[kv.Key] {
-			ops = append(ops, store.Op{Key: kv.Key, Delete: true})
-		}
+	if _, err := store.WriteAll(ctx, st, written); err != nil {
+		removeKeys(ctx, st, written)
+		return SyncReport{}, fmt.Errorf("sync: write rule files: %w", err)
 	}
-	if _, err := st.Txn(ctx, []store.Cmp{{Key: syncMetaKey, Rev: prevRev}}, ops); err != nil {
+	if _, err := st.Txn(ctx, []store.Cmp{{Key: syncMetaKey, Rev: prevRev}}, []store.Op{{Key: syncMetaKey, Value: meta}}); err != nil {
+		removeKeys(ctx, st, written)
 		return SyncReport{}, fmt.Errorf("sync: write rule set: %w", err)
 	}
+	// The previous set's files are no longer read; a failure here leaves garbage, not harm.
+	if old, err := st.List(ctx, prev.filesPrefix()); err == nil && prev.Commit != "" {
+		dels := make([]store.Op, len(old))
+		for i, kv := range old {
+			dels[i] = store.Op{Key: kv.Key, Delete: true}
+		}
+		_, _ = store.WriteAll(ctx, st, dels)
+	}
 	return rep, nil
+}
+
+// removeKeys deletes the keys of ops, best effort, after a sync that did not complete.
+func removeKeys(ctx context.Context, st store.Store, ops []store.Op) {
+	dels := make([]store.Op, len(ops))
+	for i, op := range ops {
+		dels[i] = store.Op{Key: op.Key, Delete: true}
+	}
+	_, _ = store.WriteAll(context.WithoutCancel(ctx), st, dels)
 }
 
 // LoadFromStore reads and compiles the rule set written by the last Sync.
@@ -135,13 +161,13 @@ func LoadFromStore(ctx context.Context, st store.Store, opts LoadOptions) (*Set,
 	if err != nil {
 		return nil, SyncInfo{}, err
 	}
-	kvs, err := st.List(ctx, syncFilesPrefix)
+	kvs, err := st.List(ctx, info.filesPrefix())
 	if err != nil {
 		return nil, info, fmt.Errorf("load rules from store: %w", err)
 	}
 	byName := map[string][]byte{}
 	for _, kv := range kvs {
-		byName[strings.TrimPrefix(kv.Key, syncFilesPrefix)] = kv.Value
+		byName[strings.TrimPrefix(kv.Key, info.filesPrefix())] = kv.Value
 	}
 	var files []File
 	for _, name := range info.Files {

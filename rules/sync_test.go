@@ -3,6 +3,7 @@ package rules
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -146,5 +147,42 @@ func TestUnifiedDiff(t *testing.T) {
 	}
 	if unifiedDiff("a", "b", "x", "x") != "" {
 		t.Error("equal texts diff")
+	}
+}
+
+// TestSyncManyFilesWithinEtcdLimits: a checkout of 300 rule files is written in transactions
+// etcd accepts and switched in one, the previous set's files are deleted, and a set written
+// before generations (under rules/set/files/) still loads and is replaced.
+func TestSyncManyFilesWithinEtcdLimits(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory().WithEtcdLimits()
+	// A set stored the old way, with its files beside the meta key.
+	oldMeta := `{"commit":"0000000000000000000000000000000000000000","files":["old.yaml"],"versions":{}}`
+	if _, err := st.Txn(ctx, nil, []store.Op{{Key: syncMetaKey, Value: []byte(oldMeta)},
+		{Key: syncFilesPrefix + "old.yaml", Value: []byte("groups: []\n")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadFromStore(ctx, st, LoadOptions{Actions: testActions}); err != nil {
+		t.Fatalf("a set stored before generations: %v", err)
+	}
+	dir, commit := gitRepo(t)
+	files := map[string]string{}
+	for i := range 300 {
+		files[fmt.Sprintf("rules/r%03d.yaml", i)] = fmt.Sprintf("groups:\n  - name: g%03d\n    rules:\n      - name: r%03d\n        query: up\n        action: {name: script, params: {script: a.sh}}\n", i, i)
+	}
+	commit(files, "many")
+	for range 2 {
+		if _, err := Sync(ctx, st, dir, SyncOptions{Load: LoadOptions{Actions: testActions}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set, info, err := LoadFromStore(ctx, st, LoadOptions{Actions: testActions})
+	if err != nil || set.Len() != 300 {
+		t.Fatalf("loaded %v rules: %v", set, err)
+	}
+	gens, _ := st.List(ctx, syncGenPrefix)
+	old, _ := st.List(ctx, syncFilesPrefix)
+	if len(gens) != 300 || len(old) != 0 || !strings.HasPrefix(gens[0].Key, info.filesPrefix()) {
+		t.Fatalf("%d generation files and %d old files stored, want only the current 300", len(gens), len(old))
 	}
 }

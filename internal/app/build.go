@@ -62,7 +62,9 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 	if o.Store != nil {
 		b.Store = o.Store
 	} else {
-		st, err := store.OpenBolt(filepath.Join(cfg.DataDir, "smartcloudops.db"), store.BoltOptions{})
+		// etcd's transaction limits apply on one process too, so what works here works on
+		// several replicas.
+		st, err := store.OpenBolt(filepath.Join(cfg.DataDir, "smartcloudops.db"), store.BoltOptions{EtcdLimits: true})
 		if err != nil {
 			return nil, err
 		}

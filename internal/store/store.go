@@ -198,3 +198,27 @@ func Remove(ctx context.Context, s Store, rs []Removal) ([]int, error) {
 	}
 	return removed, nil
 }
+
+// WriteAll applies ops unconditionally in as few transactions as etcd accepts: at most
+// MaxTxnOps writes and MaxTxnBytes each, so one call may write many thousands of keys (saved
+// model state, routine updates). Unlike one Txn it is not atomic as a whole: each transaction
+// is, and a failure leaves the earlier ones applied. It returns how many ops were applied.
+func WriteAll(ctx context.Context, s Store, ops []Op) (int, error) {
+	done := 0
+	for done < len(ops) {
+		end, size := done, 0
+		for end < len(ops) && end-done < MaxTxnOps {
+			n := len(ops[end].Key) + len(ops[end].Value) + opOverhead
+			if end > done && size+n > MaxTxnBytes {
+				break
+			}
+			size += n
+			end++
+		}
+		if _, err := s.Txn(ctx, nil, ops[done:end]); err != nil {
+			return done, err
+		}
+		done = end
+	}
+	return done, nil
+}

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -71,5 +72,26 @@ func TestBoltPersistsAndLocks(t *testing.T) {
 	resp = <-s.Watch(ctx, "", r2)
 	if resp.Err != nil || len(resp.Events) != 1 || resp.Events[0].KV.Key != "k2" {
 		t.Fatalf("watch from this open's first write: %+v", resp)
+	}
+}
+
+// TestWriteAllSplits: WriteAll writes any number of keys in transactions etcd accepts.
+func TestWriteAllSplits(t *testing.T) {
+	ctx := context.Background()
+	m := store.NewMemory().WithEtcdLimits()
+	ops := make([]store.Op, 1000)
+	for i := range ops {
+		ops[i] = store.Op{Key: fmt.Sprintf("k/%04d", i), Value: make([]byte, 4096)}
+	}
+	n, err := store.WriteAll(ctx, m, ops)
+	if err != nil || n != len(ops) {
+		t.Fatalf("WriteAll: %d written, %v", n, err)
+	}
+	kvs, err := m.List(ctx, "k/")
+	if err != nil || len(kvs) != len(ops) {
+		t.Fatalf("%d keys stored (%v), want %d", len(kvs), err, len(ops))
+	}
+	if _, err := m.Txn(ctx, nil, ops); !errors.Is(err, store.ErrTooManyOps) {
+		t.Fatalf("one transaction of %d writes: %v, want store.ErrTooManyOps", len(ops), err)
 	}
 }
