@@ -92,7 +92,7 @@ func modelFor(kind string) (detector.Model, error) {
 	case model.NameForest:
 		return model.NewForest(p)
 	}
-	return nil, fmt.Errorf("unknown model %q (want ensemble, robust or forest)", kind)
+	return nil, fmt.Errorf("unknown model %q (want robust, ensemble or forest)", kind)
 }
 
 func detectTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -104,7 +104,7 @@ func detectTrain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	to := fs.String("to", "", "end of history: RFC 3339 time; defaults to now (with --prometheus)")
 	step := fs.Duration("step", time.Minute, "query resolution (with --prometheus)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "time limit for the Prometheus query")
-	kind := fs.String("model", model.NameEnsemble, "model kind: ensemble, robust or forest")
+	kind := fs.String("model", model.Default()().Name(), "model kind: robust (the default), ensemble or forest")
 	out := fs.String("out", "", "model file to write (required)")
 	fs.Usage = usageFor(fs, "(--csv FILE | --prometheus URL --query Q --from T [--to T]) --out FILE")
 	if stop, code := parseFlags(fs, args, stdout, stderr); stop {
@@ -305,14 +305,9 @@ func writeMarkdown(path string, rep *eval.Report, args []string) error {
 	if err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
-	p := model.DefaultParams()
 	info := eval.MarkdownInfo{
 		Command: "smartcloudops detect eval " + strings.Join(args, " "),
-		Model: fmt.Sprintf("`%s` (model.Default: range tracking on seven statistics — level, shift, drift, ratio, "+
-			"flat, jump and the seasonal baseline's residual — each also judged against its range before the latest "+
-			"incidents, with an isolation forest that may only raise a score another part already leans to; "+
-			"quiet for %d points after an alarm unless a much stronger one comes)",
-			model.NameEnsemble, p.Refractory),
+		Model:   fmt.Sprintf("`%s` (model.Default)", model.NameEnsemble),
 		Notes: []string{"NAB's published scores pick the threshold per profile using the labels (\"swept\" above); " +
 			"the fixed column is what a user of the shipped threshold gets."},
 	}

@@ -205,7 +205,7 @@ func TestTrainWarnsAboutHistory(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
 	}
-	if code != 0 || !strings.Contains(stdout, "trained ensemble model on 4 points") {
+	if code != 0 || !strings.Contains(stdout, "trained robust model on 4 points") {
 		t.Fatalf("exit %d, stdout %q", code, stdout)
 	}
 }

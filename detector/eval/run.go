@@ -224,3 +224,11 @@ func (r *Report) Category(name string) (CategoryResult, bool) {
 	}
 	return CategoryResult{}, false
 }
+
+func pointTimes(pts []detector.Point) []time.Time {
+	out := make([]time.Time, len(pts))
+	for i, p := range pts {
+		out[i] = p.T
+	}
+	return out
+}

@@ -74,8 +74,8 @@ func TestSyntheticGeneralisation(t *testing.T) {
 			t.Errorf("%s: %d runs of alarms after the window, want at most %d", k.Kind, k.LaterRuns, most[k.Kind])
 		}
 	}
-	// False alarms on the clean copies: 34,000 rows of heavy-tailed jitter draw records the
-	// model reports; the other families together stay near one false run per 10,000 rows.
+	// False alarms on the clean copies: 10,000 scored rows of heavy-tailed jitter draw records
+	// the model reports; the other families together stay near one false run per 6,000 rows.
 	total, heavy := 0, 0
 	for _, f := range r.Synthetic.Families {
 		if f.Family == "heavytail" {
@@ -87,7 +87,7 @@ func TestSyntheticGeneralisation(t *testing.T) {
 			t.Errorf("%s: %d false runs on %d clean rows, want at most 3", f.Family, f.FalseRuns, f.Rows)
 		}
 	}
-	if total > 11 || heavy > 12 {
-		t.Errorf("%d false runs on clean series of the ordinary families (want at most 11), %d on heavy-tailed jitter (want at most 12)", total, heavy)
+	if total > 14 || heavy > 13 {
+		t.Errorf("%d false runs on clean series of the ordinary families (want at most 14), %d on heavy-tailed jitter (want at most 13)", total, heavy)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/smartcloudops/smartcloudops/detector"
 	"github.com/smartcloudops/smartcloudops/detector/model"
@@ -114,12 +113,4 @@ func TestTuneReport(t *testing.T) {
 		}
 	}
 	t.Log("\n" + b.String())
-}
-
-func pointTimes(pts []detector.Point) []time.Time {
-	out := make([]time.Time, len(pts))
-	for i, p := range pts {
-		out[i] = p.T
-	}
-	return out
 }
