@@ -28,9 +28,11 @@
 // Params.Margin; the score of a point is the largest of the statistics'. 0.5 means an excess of m.
 // A young range is still widening, so chance records come often and by wide margins: until a
 // range has seen 300 independent values (for a mean, one per time constant) m is raised so that
-// chance records of the scoring size stay as rare as on a mature range. The residual is judged
-// only beyond ±3.5 robust standard deviations and the step only beyond five slow mean absolute
-// steps, sizes ordinary noise seldom reaches. The short-term mean and the variability are judged
+// chance records of the scoring size stay as rare as on a mature range. The residual, and the
+// value and its logarithm, are judged only beyond ±3.5 robust standard deviations of the
+// baseline's forecast (a young or narrow range of a noisy series is no reason to page on its
+// noise), and the step only beyond five slow mean absolute steps, sizes ordinary noise seldom
+// reaches. The short-term mean and the variability are judged
 // against a snapshot of their ranges taken every 16 points, since a mean creeping upward would
 // otherwise renew its own range at every step.
 //

@@ -258,6 +258,14 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 	}
 
 	n := int(e.base.n)
+	// A value within noiseZ robust standard deviations of the forecast is no record of the
+	// value, however young or narrow its range; on the logarithmic scale likewise, except below
+	// when that band reaches zero, where a fall by a factor is what the logarithm is for.
+	d := noiseZ * max(f.scale, scaleFloor*e.ext[statLevel].width())
+	noise := [stats][2]float64{statLevel: {f.expected - d, f.expected + d}, statRatio: {math.Inf(1), e.logOf(f.expected + d)}}
+	if f.expected-d > 0 {
+		noise[statRatio][0] = e.logOf(f.expected - d)
+	}
 	// alarm marks the statistics at or above the shipped threshold on their main range, whose
 	// clean range then leaves the excursion out; admit marks those that alarm on their clean
 	// range alone, which then takes the excursion in.
@@ -273,14 +281,14 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 				ref, cl = &e.lagged[i], &e.cleanLag[i]
 			}
 			m := e.margin(i, n)
-			if ex := e.excessOf(i, ref, v); ex > 0 {
+			if ex := e.excessOf(i, ref, v, &noise[i]); ex > 0 {
 				part[i] = 1 - math.Exp2(-ex/m)
 			}
 			switch {
 			case part[i] >= DefaultThreshold:
 				alarm[i] = true
 			case e.excursion[i] == 0:
-				if ex := e.excessOf(i, cl, v); ex > 0 {
+				if ex := e.excessOf(i, cl, v, &noise[i]); ex > 0 {
 					part[i] = max(part[i], 1-math.Exp2(-ex/(cleanMargin*m)))
 					admit[i] = part[i] >= DefaultThreshold
 				}
@@ -375,7 +383,9 @@ func (e *engine) learnClean(i, n int, v, centre float64, alarm, admit bool) {
 }
 
 // excessOf is how far v, the current value of statistic i, lies beyond ref, in widths of ref.
-func (e *engine) excessOf(i int, ref *extreme, v float64) float64 {
+// For the value and its logarithm, noise is the band around the forecast that ordinary noise
+// reaches, beyond which v must also lie.
+func (e *engine) excessOf(i int, ref *extreme, v float64, noise *[2]float64) float64 {
 	switch {
 	case statInfo[i].lowOnly:
 		if v >= ref.lo {
@@ -389,6 +399,8 @@ func (e *engine) excessOf(i int, ref *extreme, v float64) float64 {
 	case i == statJump:
 		// Likewise a step within what noise produces.
 		return ref.excessOutside(v, jumpZ*e.calmNow())
+	case i == statLevel || i == statRatio:
+		return max(v-max(ref.hi, noise[1]), min(ref.lo, noise[0])-v, 0) / ref.width()
 	}
 	return ref.excess(v)
 }
