@@ -7,9 +7,10 @@ import (
 
 // DefaultThreshold is the single anomaly-score threshold that ships: Score ≥ DefaultThreshold is
 // an anomaly. At 0.5 a statistic lies beyond the range it has covered on this series by
-// Params.Margin range widths, or the forest sees a tail probability of 10^-5 while a statistic
-// agrees. It was chosen with the parameters on NAB's artificial and AWS CloudWatch series and
-// confirmed on its ad-exchange and traffic series (reports/detector-eval.md).
+// Params.Margin range widths (for the forest, a tail probability of 10^-5). The threshold stays
+// fixed; the cross-validation of `detect eval --cv` chooses the margin for it, which sets the same
+// trade-off, among Candidates, and chose DefaultParams' margin in every fold
+// (reports/detector-cv.md).
 const DefaultThreshold = 0.5
 
 // Params is one parameter set for the models. DefaultParams returns the set that ships; fields
