@@ -2,7 +2,9 @@ package eval
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -203,4 +205,37 @@ func BenchmarkNAB(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(points*b.N)/b.Elapsed().Seconds(), "points/s")
+}
+
+// TestIndependentScorer scores the per-row files with testdata/nabscore.py, a NAB scorer written
+// separately from the rules of the development set's README, at 0.3, 0.5 and 0.7: it must agree
+// with the report. It needs python3 and skips without it.
+func TestIndependentScorer(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not found")
+	}
+	c, err := LoadCorpus(needNAB(t), LoadOptions{Categories: []string{"realAdExchange", "artificialWithAnomaly"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	for _, thr := range []float64{0.3, 0.5, 0.7} {
+		r, err := Run(c, RunOptions{Factory: model.Default(), Threshold: thr, OutDir: out})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := exec.Command(py, filepath.Join("testdata", "nabscore.py"), nabDir, out, strconv.FormatFloat(thr, 'g', -1, 64)).CombinedOutput()
+		if err != nil {
+			t.Fatalf("nabscore.py: %v\n%s", err, b)
+		}
+		want := ""
+		for _, p := range r.Profiles {
+			want += fmt.Sprintf("%s %.6f\n", p.Fixed.Profile, p.Fixed.Score)
+		}
+		want += fmt.Sprintf("events %d %d %d\n", r.Events.TP, r.Events.FN, r.Events.FP)
+		if string(b) != want {
+			t.Errorf("threshold %v: the independent scorer says\n%swant\n%s", thr, b, want)
+		}
+	}
 }
