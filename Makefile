@@ -36,11 +36,15 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 $(PKGS)
 
-## eval: the detector on the NAB development set → reports/detector-eval.md, and on generated
-## families of normal behaviour with injected anomalies → reports/detector-synthetic.md
+## eval: the detector on the NAB development set → reports/detector-eval.md; cross-validated over
+## its four folds → reports/detector-cv.md; on generated families of normal behaviour with injected
+## anomalies → reports/detector-synthetic.md; false incidents on pure noise and daily patterns,
+## warm-up included → reports/detector-noise.md
 eval:
 	$(GO) run ./cmd/smartcloudops detect eval --nab $(NAB) --out reports/nab --markdown reports/detector-eval.md
+	$(GO) run ./cmd/smartcloudops detect eval --nab $(NAB) --cv --markdown reports/detector-cv.md
 	$(GO) run ./cmd/smartcloudops detect eval --synthetic --markdown reports/detector-synthetic.md
+	$(GO) run ./cmd/smartcloudops detect eval --noise --markdown reports/detector-noise.md
 
 ## fuzz: a short run of every fuzz target
 fuzz:

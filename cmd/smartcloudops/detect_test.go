@@ -44,6 +44,12 @@ func TestDetectUsage(t *testing.T) {
 		{[]string{"eval", "--nab", "x", "--synthetic"}, 2},
 		{[]string{"eval", "--synthetic", "--categories", "daily"}, 2},
 		{[]string{"eval", "--synthetic", "--copies", "0"}, 2},
+		{[]string{"eval", "--cv"}, 2},
+		{[]string{"eval", "--synthetic", "--cv"}, 2},
+		{[]string{"eval", "--nab", "x", "--cv", "--out", "y"}, 2},
+		{[]string{"eval", "--noise", "--synthetic"}, 2},
+		{[]string{"eval", "--noise", "--series", "0"}, 2},
+		{[]string{"eval", "--noise", "--categories", "a"}, 2},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -178,13 +184,58 @@ func TestEvalSynthetic(t *testing.T) {
 			Families []struct{ Family string } `json:"families"`
 		} `json:"synthetic"`
 	}
-	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || len(rep.Synthetic.Kinds) != 7 || len(rep.Synthetic.Families) != 9 {
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || len(rep.Synthetic.Kinds) != 11 || len(rep.Synthetic.Families) != 9 {
 		t.Fatalf("json %+v, err %v", rep, err)
 	}
 	b, err := os.ReadFile(md)
 	if err != nil || !strings.HasPrefix(string(b), "# SmartCloudOps detector evaluation (synthetic families)") ||
 		!strings.Contains(string(b), "## By injected kind") {
 		t.Errorf("markdown report: %v\n%s", err, b)
+	}
+}
+
+// TestEvalCV cross-validates over the development set through the CLI: four folds, each with the
+// candidate chosen on the others, and the Markdown report.
+func TestEvalCV(t *testing.T) {
+	nab := "../../../shared/data/nab"
+	if _, err := os.Stat(filepath.Join(nab, "labels")); err != nil {
+		t.Skipf("NAB data not found at %s: %v", nab, err)
+	}
+	md := filepath.Join(t.TempDir(), "cv.md")
+	code, stdout, stderr := runDetectCLI("eval", "--nab", nab, "--cv", "--json", "--markdown", md)
+	if code != 0 {
+		t.Fatalf("exit %d\nstderr: %s", code, stderr)
+	}
+	var rep struct {
+		Folds []struct {
+			Fold, Chosen string
+		} `json:"folds"`
+		Mean   float64 `json:"mean_standard"`
+		Worst  float64 `json:"worst_standard"`
+		Chosen string  `json:"chosen_on_all"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || len(rep.Folds) != 4 || rep.Chosen == "" || rep.Worst > rep.Mean {
+		t.Fatalf("json %+v, err %v", rep, err)
+	}
+	if b, err := os.ReadFile(md); err != nil || !strings.Contains(string(b), "## Cross-validation") {
+		t.Errorf("markdown report: %v\n%s", err, b)
+	}
+}
+
+// TestEvalNoise counts false incidents on a few generated series through the CLI.
+func TestEvalNoise(t *testing.T) {
+	code, stdout, stderr := runDetectCLI("eval", "--noise", "--series", "3", "--points", "600", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d\nstderr: %s", code, stderr)
+	}
+	var rep struct {
+		Kinds []struct {
+			Kind   string `json:"kind"`
+			Points int    `json:"points"`
+		} `json:"kinds"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || len(rep.Kinds) != 4 || rep.Kinds[0].Points != 1800 {
+		t.Fatalf("json %+v, err %v\n%s", rep, err, stdout)
 	}
 }
 
@@ -205,7 +256,7 @@ func TestTrainWarnsAboutHistory(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
 	}
-	if code != 0 || !strings.Contains(stdout, "trained ensemble model on 4 points") {
+	if code != 0 || !strings.Contains(stdout, "trained robust model on 4 points") {
 		t.Fatalf("exit %d, stdout %q", code, stdout)
 	}
 }

@@ -22,7 +22,9 @@ type RunOptions struct {
 	// swept best threshold.
 	Threshold float64
 	// OutDir, when set, receives per-row results as <OutDir>/<category>/<Prefix>_<file>.csv with
-	// columns timestamp,value,anomaly_score,label.
+	// columns timestamp,value,anomaly_score,label. Scores are written exactly (the shortest
+	// decimal that reads back as the same number), so an independent scorer reading the files
+	// reproduces the report at any threshold.
 	OutDir string
 	// Prefix names the detector in result file names; defaults to "smartcloudops".
 	Prefix string
@@ -122,7 +124,7 @@ func writeResult(dir, prefix string, s Series, l *Labels, scores []float64) erro
 			label = "1"
 		}
 		_ = w.Write([]string{p.T.Format(time.DateTime), strconv.FormatFloat(p.V, 'g', -1, 64),
-			strconv.FormatFloat(scores[i], 'f', 6, 64), label})
+			strconv.FormatFloat(scores[i], 'f', -1, 64), label})
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
@@ -223,4 +225,12 @@ func (r *Report) Category(name string) (CategoryResult, bool) {
 		}
 	}
 	return CategoryResult{}, false
+}
+
+func pointTimes(pts []detector.Point) []time.Time {
+	out := make([]time.Time, len(pts))
+	for i, p := range pts {
+		out[i] = p.T
+	}
+	return out
 }

@@ -2,8 +2,11 @@ package eval
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -31,7 +34,53 @@ func TestRunNAB(t *testing.T) {
 	if lines[0] != "timestamp,value,anomaly_score,label" || len(lines) != 1625 {
 		t.Errorf("result file: header %q, %d lines", lines[0], len(lines))
 	}
-	// Written scores read back score the same as the in-memory ones.
+	// Written scores read back score the same as the in-memory ones, at any threshold.
+	var back []Scored
+	for i, s := range c.Series {
+		pts, err := ReadCSVFile(filepath.Join(out, s.Category, "smartcloudops_"+filepath.Base(s.Key)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The value column is read first; the scores are the third column.
+		f, err := os.ReadFile(filepath.Join(out, s.Category, "smartcloudops_"+filepath.Base(s.Key)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := strings.Split(strings.TrimSpace(string(f)), "\n")[1:]
+		scores := make([]float64, len(rows))
+		for j, row := range rows {
+			if scores[j], err = strconv.ParseFloat(strings.Split(row, ",")[2], 64); err != nil {
+				t.Fatal(err)
+			}
+			if scores[j] != r.Series[i].Scores[j] {
+				t.Fatalf("%s row %d: written %v, scored %v", s.Key, j, scores[j], r.Series[i].Scores[j])
+			}
+		}
+		l, err := NewLabels(s.Key, s.Category, pointTimes(pts), s.Windows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := l.Attach(scores)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back = append(back, sc)
+	}
+	for _, thr := range []float64{0.3, 0.5, 0.7} {
+		r2 := buildReport(back, c.Profiles, thr)
+		r1, err := Run(c, RunOptions{Factory: model.Default(), Threshold: thr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range r1.Profiles {
+			if a, b := r1.Profiles[k].Fixed, r2.Profiles[k].Fixed; a != b {
+				t.Errorf("threshold %v %s: report %+v, files %+v", thr, a.Profile, a, b)
+			}
+		}
+		if r1.Events != r2.Events {
+			t.Errorf("threshold %v: events %+v, from the files %+v", thr, r1.Events, r2.Events)
+		}
+	}
 	var text, md, js bytes.Buffer
 	if err := r.WriteText(&text); err != nil {
 		t.Fatal(err)
@@ -52,6 +101,35 @@ func TestRunNAB(t *testing.T) {
 	}
 	if _, err := Run(c, RunOptions{}); err == nil {
 		t.Error("Run without a Factory succeeded")
+	}
+}
+
+// TestNoPileBelowThresholds checks that the scores of the development set do not crowd just below
+// any threshold a check might use: the score means the same whatever the threshold.
+func TestNoPileBelowThresholds(t *testing.T) {
+	c, err := LoadCorpus(needNAB(t), LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Run(c, RunOptions{Factory: model.Default(), Threshold: model.DefaultThreshold})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, thr := range []float64{0.3, 0.4, 0.5, 0.6, 0.7} {
+		below, above := 0, 0
+		for _, s := range r.Series {
+			for _, v := range s.Scores {
+				switch {
+				case v >= thr-0.01 && v < thr:
+					below++
+				case v >= thr && v < thr+0.01:
+					above++
+				}
+			}
+		}
+		if below > 2*above+10 {
+			t.Errorf("threshold %v: %d scores in the hundredth below it, %d in the hundredth above", thr, below, above)
+		}
 	}
 }
 
@@ -127,4 +205,37 @@ func BenchmarkNAB(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(points*b.N)/b.Elapsed().Seconds(), "points/s")
+}
+
+// TestIndependentScorer scores the per-row files with testdata/nabscore.py, a NAB scorer written
+// separately from the rules of the development set's README, at 0.3, 0.5 and 0.7: it must agree
+// with the report. It needs python3 and skips without it.
+func TestIndependentScorer(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not found")
+	}
+	c, err := LoadCorpus(needNAB(t), LoadOptions{Categories: []string{"realAdExchange", "artificialWithAnomaly"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	for _, thr := range []float64{0.3, 0.5, 0.7} {
+		r, err := Run(c, RunOptions{Factory: model.Default(), Threshold: thr, OutDir: out})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := exec.Command(py, filepath.Join("testdata", "nabscore.py"), nabDir, out, strconv.FormatFloat(thr, 'g', -1, 64)).CombinedOutput()
+		if err != nil {
+			t.Fatalf("nabscore.py: %v\n%s", err, b)
+		}
+		want := ""
+		for _, p := range r.Profiles {
+			want += fmt.Sprintf("%s %.6f\n", p.Fixed.Profile, p.Fixed.Score)
+		}
+		want += fmt.Sprintf("events %d %d %d\n", r.Events.TP, r.Events.FN, r.Events.FP)
+		if string(b) != want {
+			t.Errorf("threshold %v: the independent scorer says\n%swant\n%s", thr, b, want)
+		}
+	}
 }

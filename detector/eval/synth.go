@@ -143,11 +143,12 @@ func poisson(r *rand.Rand, mean float64) int {
 
 // SyntheticKinds lists the injected anomaly kinds in report order.
 func SyntheticKinds() []string {
-	return []string{"spike", "drop", "shift", "ramp", "variance", "flatline", "cycle"}
+	return []string{"spike", "drop", "shift", "ramp", "variance", "flatline", "cycle", "pattern", "rampback", "second", "burst"}
 }
 
 // inject applies kind at synthOnset to a copy of clean and returns it with the last row of its
-// window. Anomalies that persist (shift, ramp, variance) last to the end of the series and their
+// window. Some kinds also change the series before the onset (an earlier, larger incident); what
+// is detected there is neither credited nor counted against the model. Anomalies that persist (shift, ramp, variance) last to the end of the series and their
 // window with them, so that alarms they keep causing are not counted as false alarms; the others
 // end and the series runs on, so alarms on the return to normal count against the model. It
 // reports false for a kind that does not apply to the family.
@@ -157,6 +158,7 @@ func inject(kind string, f synthFamily, clean []float64, noise float64, r *rand.
 	slices.Sort(before)
 	hi := before[len(before)-1]
 	spread := before[len(before)*95/100] - before[len(before)*5/100]
+	p10, p90 := before[len(before)/10], before[len(before)*9/10]
 	o := synthOnset
 	end := o + synthWindow
 	switch kind {
@@ -200,6 +202,42 @@ func inject(kind string, f synthFamily, clean []float64, noise float64, r *rand.
 		mean /= float64(o)
 		for i := o; i < o+synthDay; i++ {
 			v[i] = mean + noise*r.NormFloat64()
+		}
+	case "pattern":
+		// A day of a new pattern inside the usual range: the values alternate between the 10th
+		// and the 90th percentile of those before, every half hour, with the usual noise.
+		end = o + synthDay - 1
+		for i := o; i <= end; i++ {
+			base := p10
+			if (i-o)/6%2 == 1 {
+				base = p90
+			}
+			v[i] = base + noise*r.NormFloat64()
+		}
+	case "rampback":
+		// A first incident lifts the series for four hours; later a ramp climbs back into the
+		// range it reached, over half a day, and stays there.
+		for i := o - 1200; i < o-1152; i++ {
+			v[i] += 0.8 * spread
+		}
+		end = len(v) - 1
+		for i := o; i < len(v); i++ {
+			v[i] += 0.8 * spread * min(1, float64(i-o)/(synthDay/2))
+		}
+	case "second":
+		// A large incident, then a smaller one: two hours each, the second a third the size.
+		for i := o - 800; i < o-776; i++ {
+			v[i] += 2 * spread
+		}
+		for i := o; i < o+24; i++ {
+			v[i] += 0.7 * spread
+		}
+	case "burst":
+		// One outlier far beyond anything, then a burst of an hour well above the usual values
+		// but far below the outlier.
+		v[o-600] = hi + 4*spread
+		for i := o; i < o+12; i++ {
+			v[i] = hi + 0.5*spread*(1+0.2*r.NormFloat64())
 		}
 	default:
 		panic("eval: unknown synthetic kind " + kind)

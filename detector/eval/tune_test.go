@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/smartcloudops/smartcloudops/detector"
 	"github.com/smartcloudops/smartcloudops/detector/model"
@@ -21,6 +20,8 @@ import (
 // categories can be limited with SMARTCLOUDOPS_TUNE_CATEGORIES=a,b. SMARTCLOUDOPS_TUNE_SYNTH=1
 // replays the synthetic corpus of `detect eval --synthetic` (seed 1, three copies) instead, its
 // families as categories, and SMARTCLOUDOPS_TUNE_NAB=DIR replays another NAB-layout folder.
+// SMARTCLOUDOPS_TUNE_MODEL=ensemble or forest replays another kind than the shipped robust one.
+// It shows where a model fires; whether a change is kept is decided by `detect eval --cv`.
 func TestTuneReport(t *testing.T) {
 	if os.Getenv("SMARTCLOUDOPS_TUNE") != "1" {
 		t.Skip("set SMARTCLOUDOPS_TUNE=1 to replay NAB with chosen parameters")
@@ -31,7 +32,7 @@ func TestTuneReport(t *testing.T) {
 			t.Fatalf("SMARTCLOUDOPS_TUNE_PARAMS: %v", err)
 		}
 	}
-	if _, err := model.NewEnsemble(p); err != nil {
+	if _, err := model.NewRobust(p); err != nil {
 		t.Fatal(err)
 	}
 	var cats []string
@@ -60,10 +61,10 @@ func TestTuneReport(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mk := model.NewEnsemble
+	mk := model.NewRobust
 	switch os.Getenv("SMARTCLOUDOPS_TUNE_MODEL") {
-	case model.NameRobust:
-		mk = model.NewRobust
+	case model.NameEnsemble:
+		mk = model.NewEnsemble
 	case model.NameForest:
 		mk = model.NewForest
 	}
@@ -114,12 +115,4 @@ func TestTuneReport(t *testing.T) {
 		}
 	}
 	t.Log("\n" + b.String())
-}
-
-func pointTimes(pts []detector.Point) []time.Time {
-	out := make([]time.Time, len(pts))
-	for i, p := range pts {
-		out[i] = p.T
-	}
-	return out
 }

@@ -11,19 +11,14 @@ import (
 )
 
 // State layout: magic, format version, model name, parameters, then the model state. Every
-// number is little-endian; floats of the profiles and histograms are float32.
+// number is little-endian; floats of the profiles, histograms and recent values are float32.
 const (
-	magic         = "SCOM"
-	formatVersion = 6
-	// oldestVersion is the oldest format this build still reads. Version 3 lacks the level
-	// before the latest alarm, so no return counts as a recovery; versions 3 and 4 lack the
-	// pre-alarm ranges, which then start as the main ranges with nothing pending; versions 3 to
-	// 5 lack the step statistic, whose ranges then start at the floor it is judged beyond (see
-	// jumpZ), the recovery state, which is taken as away when there was an alarm, and the scale
-	// held over a flatline, which starts unset.
-	oldestVersion = 3
-	// statsBefore6 is the number of statistics formats 3 to 5 hold: all but the step.
-	statsBefore6 = statJump
+	magic = "SCOM"
+	// formatVersion is the layout written and the only one read. Version 7 dropped the quiet
+	// period after an alarm, the state that depended on it and the slow mean, and added the
+	// clean ranges; state of an earlier version is refused with ErrVersion, and the caller
+	// starts a fresh model.
+	formatVersion = 7
 )
 
 // Errors returned when restoring state.
@@ -118,26 +113,32 @@ func (r *reader) f32() float32 {
 	return v
 }
 
-// header reads and checks the magic and version and returns the model name and the version.
-func header(data []byte) (string, uint16, *reader, error) {
+// header reads and checks the magic and version and returns the model name.
+func header(data []byte) (string, *reader, error) {
 	r := &reader{b: data}
 	if m := r.take(len(magic)); r.err != nil || string(m) != magic {
-		return "", 0, nil, ErrNotModel
+		return "", nil, ErrNotModel
 	}
 	v := r.u16()
-	if r.err == nil && (v < oldestVersion || v > formatVersion) {
-		return "", 0, nil, fmt.Errorf("%w %d (this build reads %d to %d)", ErrVersion, v, oldestVersion, formatVersion)
+	if r.err == nil && v != formatVersion {
+		return "", nil, fmt.Errorf("%w %d (this build reads %d)", ErrVersion, v, formatVersion)
 	}
 	name := string(r.take(int(r.u8())))
 	if r.err != nil {
-		return "", 0, nil, r.err
+		return "", nil, r.err
 	}
 	switch name {
 	case NameRobust, NameForest, NameEnsemble:
 	default:
-		return "", 0, nil, fmt.Errorf("%w: unknown model %q", ErrCorrupt, name)
+		return "", nil, fmt.Errorf("%w: unknown model %q", ErrCorrupt, name)
 	}
-	return name, v, r, nil
+	return name, r, nil
+}
+
+// floatParams lists the float parameters in their saved order.
+func floatParams(p *Params) []*float64 {
+	return []*float64{&p.LevelRate, &p.TrendRate, &p.DayRate, &p.WeekRate, &p.TrendDamping,
+		&p.ScaleRate, &p.SlowScaleRate, &p.Clip, &p.ShiftRate, &p.TailRate, &p.Band, &p.RangeRate, &p.Margin}
 }
 
 // MarshalBinary implements encoding.BinaryMarshaler.
@@ -147,66 +148,49 @@ func (e *engine) MarshalBinary() ([]byte, error) {
 	w.u16(formatVersion)
 	w.u8(uint8(len(e.name)))
 	w.b = append(w.b, e.name...)
-	p := &e.p
+	p := e.p
 	w.u32(uint32(p.Warmup))
-	for _, v := range []float64{p.LevelRate, p.TrendRate, p.DayRate, p.WeekRate, p.TrendDamping,
-		p.ScaleRate, p.SlowScaleRate, p.Clip, p.ShiftRate, p.TailRate, p.Alarm, p.Band, p.RangeRate, p.Margin, p.Agree} {
-		w.f64(v)
+	for _, v := range floatParams(&p) {
+		w.f64(*v)
 	}
 	w.u32(uint32(p.Trees))
 	w.u32(uint32(p.Refit))
 	w.u32(uint32(p.Stride))
-	w.u32(uint32(p.Refractory))
 
 	b := &e.base
 	w.u32(b.n)
 	w.i64(b.first)
 	w.i64(b.last)
 	w.u16(b.dayBins)
-	for _, v := range []float64{b.spacing, b.level, b.trend, b.flat, b.scale, b.slowScale, b.seasErr, b.flatErr, b.prev, e.smooth, e.drift, e.vol, e.calm} {
+	for _, v := range []float64{b.spacing, b.level, b.trend, b.flat, b.scale, b.slowScale, b.seasErr, b.flatErr, b.prev, e.smooth, e.vol, e.calm} {
 		w.f64(v)
 	}
-	for _, x := range append(e.ext[:], e.lagged[:]...) {
-		w.f64(x.hi)
-		w.f64(x.lo)
-	}
-	for _, v := range b.dayProf[:b.dayBins] {
-		w.f32(v)
-	}
-	weekOn := b.first != b.last
-	if weekOn {
-		for _, v := range b.weekProf {
-			w.f32(v)
-		}
-	}
-	w.u32(e.quiet)
-	w.f32(e.quietPeak)
-	w.f64(e.anchor)
-	for _, x := range [...]*[stats]extreme{&e.pre, &e.preLagged, &e.pend} {
+	for _, x := range [...]*[stats]extreme{&e.ext, &e.lagged, &e.clean, &e.cleanLag} {
 		for _, r := range x {
 			w.f64(r.hi)
 			w.f64(r.lo)
 		}
 	}
-	w.u16(e.pendSides)
-	w.u8(e.pendBack)
-	quietMain := uint8(0)
-	if e.quietMain {
-		quietMain = 1
+	for _, v := range e.excursion {
+		w.u16(v)
 	}
-	w.u8(quietMain)
-	w.u8(e.recovery)
-	w.f64(e.heldScale)
-	w.u32(e.sinceFit)
-	w.u32(e.strideAt)
+	w.f64(e.held)
+	for _, v := range b.dayProf[:b.dayBins] {
+		w.f32(v)
+	}
+	if b.first != b.last {
+		for _, v := range b.weekProf {
+			w.f32(v)
+		}
+	}
 	if e.useForest {
+		w.u32(e.sinceFit)
+		w.u32(e.strideAt)
 		t := &e.forestTail
 		w.f32(t.weight)
 		for _, c := range t.count {
 			w.f32(c)
 		}
-	}
-	if e.useForest {
 		f := &e.trees
 		fitted := uint8(0)
 		if f.fitted {
@@ -235,7 +219,7 @@ func (e *engine) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler. It accepts only state written by a model
 // of the same kind, and leaves the model unchanged when it returns an error.
 func (e *engine) UnmarshalBinary(data []byte) error {
-	name, version, r, err := header(data)
+	name, r, err := header(data)
 	if err != nil {
 		return err
 	}
@@ -245,14 +229,12 @@ func (e *engine) UnmarshalBinary(data []byte) error {
 	n := newEngine(name, Params{})
 	p := &n.p
 	p.Warmup = int(r.u32())
-	for _, v := range []*float64{&p.LevelRate, &p.TrendRate, &p.DayRate, &p.WeekRate, &p.TrendDamping,
-		&p.ScaleRate, &p.SlowScaleRate, &p.Clip, &p.ShiftRate, &p.TailRate, &p.Alarm, &p.Band, &p.RangeRate, &p.Margin, &p.Agree} {
+	for _, v := range floatParams(p) {
 		*v = r.f64()
 	}
 	p.Trees = int(r.u32())
 	p.Refit = int(r.u32())
 	p.Stride = int(r.u32())
-	p.Refractory = int(r.u32())
 	if r.err != nil {
 		return r.err
 	}
@@ -267,18 +249,24 @@ func (e *engine) UnmarshalBinary(data []byte) error {
 	if b.dayBins > maxDayBins || (b.dayBins != 0 && b.dayBins < 24) {
 		return fmt.Errorf("%w: %d time-of-day bins", ErrCorrupt, b.dayBins)
 	}
-	for _, v := range []*float64{&b.spacing, &b.level, &b.trend, &b.flat, &b.scale, &b.slowScale, &b.seasErr, &b.flatErr, &b.prev, &n.smooth, &n.drift, &n.vol, &n.calm} {
+	for _, v := range []*float64{&b.spacing, &b.level, &b.trend, &b.flat, &b.scale, &b.slowScale, &b.seasErr, &b.flatErr, &b.prev, &n.smooth, &n.vol, &n.calm} {
 		*v = r.f64()
 	}
-	saved := stats
-	if version < 6 {
-		saved = statsBefore6
-	}
-	for _, x := range []*[stats]extreme{&n.ext, &n.lagged} {
-		for i := range x[:saved] {
+	for _, x := range [...]*[stats]extreme{&n.ext, &n.lagged, &n.clean, &n.cleanLag} {
+		for i := range x {
 			x[i].hi = r.f64()
 			x[i].lo = r.f64()
 		}
+	}
+	for i := range n.excursion {
+		n.excursion[i] = r.u16()
+		if n.excursion[i] > excursionPoints && r.err == nil {
+			r.err = fmt.Errorf("%w: excursion of %d points", ErrCorrupt, n.excursion[i])
+		}
+	}
+	n.held = r.f64()
+	if !(n.held >= 0 && n.held <= maxValue) && r.err == nil {
+		r.err = fmt.Errorf("%w: held scale %v", ErrCorrupt, n.held)
 	}
 	for i := range b.dayProf[:b.dayBins] {
 		b.dayProf[i] = r.f32()
@@ -288,60 +276,14 @@ func (e *engine) UnmarshalBinary(data []byte) error {
 			b.weekProf[i] = r.f32()
 		}
 	}
-	n.quiet = r.u32()
-	n.quietPeak = r.f32()
-	if version >= 4 {
-		n.anchor = r.f64()
-	}
-	if version >= 5 {
-		for _, x := range [...]*[stats]extreme{&n.pre, &n.preLagged, &n.pend} {
-			for i := range x[:saved] {
-				x[i].hi = r.f64()
-				x[i].lo = r.f64()
-			}
-		}
-		n.pendSides = r.u16()
-		n.pendBack = r.u8()
-		n.quietMain = r.u8() == 1
-	} else {
-		// Every alarm of an older model was on the main ranges.
-		n.pre, n.preLagged = n.ext, n.lagged
-		n.quietMain = n.quiet > 0
-	}
-	if version >= 6 {
-		n.recovery = r.u8()
-		n.heldScale = r.f64()
-		if n.recovery > recoveryAway && r.err == nil {
-			r.err = fmt.Errorf("%w: recovery state %d", ErrCorrupt, n.recovery)
-		}
-		if !(n.heldScale >= 0 && n.heldScale <= maxValue) && r.err == nil {
-			r.err = fmt.Errorf("%w: held scale %v", ErrCorrupt, n.heldScale)
-		}
-	} else {
-		if version >= 4 && n.quietPeak != 0 {
-			// Older models treated the level before their latest alarm as one the series may
-			// still return to; the first time the slow mean comes near it ends that.
-			n.recovery = recoveryAway
-		}
-		// Steps within the floor never score, so a range spanning it judges only what the
-		// step statistic would have judged anyway; it widens with the first larger step.
-		f := jumpZ * n.calm
-		for _, x := range [...]*[stats]extreme{&n.ext, &n.lagged, &n.pre, &n.preLagged} {
-			x[statJump] = extreme{hi: f, lo: -f}
-		}
-		n.pendSides &^= 3 << (2 * statJump)
-		n.pendBack |= 1 << statJump
-	}
-	n.sinceFit = r.u32()
-	n.strideAt = r.u32()
 	if n.useForest {
+		n.sinceFit = r.u32()
+		n.strideAt = r.u32()
 		t := &n.forestTail
 		t.weight = r.f32()
 		for i := range t.count {
 			t.count[i] = r.f32()
 		}
-	}
-	if n.useForest {
 		f := &n.trees
 		f.fitted = r.u8() == 1
 		f.ringN = r.u16()
@@ -400,7 +342,7 @@ func checkTree(tr *[treeNodes]node) error {
 
 // Load restores a model of any kind from the output of its MarshalBinary.
 func Load(data []byte) (detector.Model, error) {
-	name, _, _, err := header(data)
+	name, _, err := header(data)
 	if err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
 	}

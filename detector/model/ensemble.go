@@ -11,7 +11,6 @@ const (
 	PartLevel  = "level"  // a value beyond the range the series has covered
 	PartShift  = "shift"  // a short-term mean beyond the range it has covered: a level shift
 	PartRobust = "robust" // a departure from the seasonal baseline larger than any recent one
-	PartDrift  = "drift"  // a slow mean beyond the range it has covered: a gradual shift
 	PartRatio  = "ratio"  // a value beyond the range on a logarithmic scale: a change by a factor
 	PartFlat   = "flat"   // a local variability below its range: a flatline or stuck value
 	PartJump   = "jump"   // a step from the previous value beyond the steps the series has made
@@ -20,9 +19,9 @@ const (
 
 // Model names, saved in the state header.
 const (
-	NameRobust   = "robust"
-	NameForest   = "forest"
-	NameEnsemble = "ensemble"
+	NameRobust   = "robust"   // the range statistics: the model that ships (see Default)
+	NameForest   = "forest"   // the isolation forest alone
+	NameEnsemble = "ensemble" // both, the higher of their scores
 )
 
 // Indexes of the statistics whose range the engine tracks, in the order of partNames.
@@ -30,27 +29,24 @@ const (
 	statLevel  = iota // the value
 	statShift         // short-term mean of the values
 	statRobust        // residual from the seasonal baseline, in robust scales
-	statDrift         // slow mean of the values
 	statRatio         // logarithm of the value
 	statFlat          // logarithm of the local variability
 	statJump          // step from the previous value
 	stats             // number of statistics
 )
 
-var partNames = [stats + 1]string{PartLevel, PartShift, PartRobust, PartDrift, PartRatio, PartFlat, PartJump, PartForest}
+var partNames = [stats + 1]string{PartLevel, PartShift, PartRobust, PartRatio, PartFlat, PartJump, PartForest}
 
 // statInfo says how each statistic is judged. A smoothed statistic creeps toward a new level over
 // several points and would renew its own range at every step, so it is judged against a snapshot
 // of its range taken every lagPoints points (lagged). A statistic that depends on the baseline or
-// on the means, and the step, whose noise floor is a slow mean, start their ranges only after
-// the warm-up, when those start-up transients have passed (afterWarmup). Local variability
-// counts only when it falls below its range (lowOnly): bursts of noise already show in the
-// value, the step and the residual.
+// on the means starts its range only after the warm-up, when their start-up transients have
+// passed (afterWarmup). Local variability counts only when it falls below its range (lowOnly):
+// bursts of noise already show in the value, the step and the residual.
 var statInfo = [stats]struct{ lagged, afterWarmup, lowOnly bool }{
 	statLevel:  {},
 	statShift:  {lagged: true, afterWarmup: true},
 	statRobust: {afterWarmup: true},
-	statDrift:  {lagged: true, afterWarmup: true},
 	statRatio:  {},
 	statFlat:   {lagged: true, afterWarmup: true, lowOnly: true},
 	statJump:   {afterWarmup: true},
@@ -59,11 +55,12 @@ var statInfo = [stats]struct{ lagged, afterWarmup, lowOnly bool }{
 const (
 	// lagPoints is the spacing of the range snapshots smoothed statistics are judged against.
 	lagPoints = 16
-	// driftShare is the drift mean's rate as a share of ShiftRate.
-	driftShare = 0.2
 	// matureSamples is how many independent values a mean's range must have seen before it is
 	// judged.
 	matureSamples = 16
+	// matureAge is the number of independent values after which a range is judged with
+	// Params.Margin alone (see margin).
+	matureAge = 300
 	// scaleFloor is the least residual scale, as a share of the value range, so on a flat or
 	// quantised stretch a routine blip is not an enormous z-score.
 	scaleFloor = 0.03
@@ -71,34 +68,24 @@ const (
 	// finite.
 	logOffset = 0.01
 	// flatOffset is the share of the slow mean absolute step added to the short-term one before
-	// taking its logarithm: a series going flat falls about log(1/flatOffset) below its usual
-	// variability, while the long runs of equal values of a quantised series cannot fall
-	// further than that and soon stop being new.
+	// taking its logarithm, so the long runs of equal values of a quantised series cannot fall
+	// further than log(1/flatOffset) below its usual variability.
 	flatOffset = 0.1
-	// matureAge is the number of independent values after which a range is judged with
-	// Params.Margin alone (see margin).
-	matureAge = 300
 	// noiseZ is the residual, in robust standard deviations, that the seasonal departure must
 	// exceed before its range is judged: Gaussian noise reaches it about once in 2,000 points.
 	noiseZ = 3.5
-	// jumpZ is the step from the previous value, in slow mean absolute steps, that a step must
-	// exceed before its range is judged. For Gaussian noise that is four standard deviations of
-	// the steps, reached about once in 15,000 points. (6 did as well on the synthetic families;
-	// 5 caught one more labelled window on NAB's development set.)
+	// jumpZ is the step, in slow mean absolute steps, that a step must exceed before its range
+	// is judged: for Gaussian noise four standard deviations of the steps.
 	jumpZ = 5
+	// cleanMargin multiplies the margin of a statistic's clean range (see engine.clean): a
+	// second incident must lie clearly beyond it.
+	cleanMargin = 3
 	// backShare is the short-term mean absolute step, as a share of the slow one, at which the
-	// variability counts as back after a flatline (see flatlineHeld).
+	// variability counts as back after a flatline (see engine.held).
 	backShare = 0.5
-	// recoveryShare is the share of the value range by which both the slow mean and the forecast
-	// must still differ from the level before the latest alarm for a move back toward that level
-	// to count as a recovery rather than a seasonal departure (see recovering).
-	recoveryShare = 0.2
-	// preMargin multiplies the margin of a statistic's pre-alarm range, which leaves out the
-	// excursions that alarmed: a second incident must lie clearly beyond it.
-	preMargin = 3
-	// recurShare is how far, as a share of the distance an excluded excursion reached beyond the
-	// pre-alarm range, a later value must reach to count as that excursion recurring.
-	recurShare = 0.75
+	// excursionPoints is how long, in points after its latest alarm, a statistic's clean range
+	// leaves out new extremes.
+	excursionPoints = 100
 	// maxValue bounds the magnitude of values the models learn from, so sums of squares and
 	// differences stay finite.
 	maxValue = 1e150
@@ -111,26 +98,24 @@ type engine struct {
 	useStats  bool
 	useForest bool
 
-	base       baseline
-	smooth     float64 // short-term exponential mean of the values
-	drift      float64 // slower exponential mean of the values
-	vol        float64 // short-term mean absolute step
-	calm       float64 // slow mean absolute step
-	ext        [stats]extreme
-	lagged     [stats]extreme // snapshot of ext, for the smoothed statistics
-	pre        [stats]extreme // ranges learnt without the values of alarmed excursions
-	preLagged  [stats]extreme // snapshot of pre, for the smoothed statistics
-	pend       [stats]extreme // how far the excursions left out of pre reached, not yet admitted
-	pendSides  uint16         // bit 2i: pend[i].hi is pending; bit 2i+1: pend[i].lo is pending
-	pendBack   uint8          // bit i: statistic i came back inside pre after its excursion
-	quietMain  bool           // the quiet period was begun by the main ranges, not by pre alone
-	anchor     float64        // slow mean just before the latest alarm began
-	recovery   uint8          // whether a return toward anchor is a recovery (recovery* constants)
-	heldScale  float64        // the residual scale before the latest flatline, while it matters
+	base   baseline
+	smooth float64 // short-term exponential mean of the values
+	vol    float64 // short-term mean absolute step
+	calm   float64 // slow mean absolute step
+	ext    [stats]extreme
+	lagged [stats]extreme // snapshot of ext, for the smoothed statistics
+	// clean is each statistic's range learnt without the new extremes of its recent alarms: an
+	// incident widens ext to its own values, which would hide a second, smaller incident after
+	// it, so each statistic is also judged against clean with cleanMargin times the margin.
+	clean     [stats]extreme
+	cleanLag  [stats]extreme // snapshot of clean, for the smoothed statistics
+	excursion [stats]uint16  // points left during which clean leaves out new extremes
+	// held is the residual scale from before the latest flatline, while the variability has not
+	// come back: a flatline shrinks the baseline's scale toward nothing, and the ordinary noise
+	// that resumes after it would otherwise be judged, and banded, on that shrunken scale.
+	held       float64
 	forestTail tail
 	trees      forest
-	quiet      uint32  // points left in the refractory period
-	quietPeak  float32 // the score that started it
 	sinceFit   uint32
 	strideAt   uint32
 }
@@ -148,23 +133,19 @@ func newEngine(name string, p Params) *engine {
 	return e
 }
 
-// NewRobust returns the range-tracking model over the value, its means, its logarithm, its local
-// variability and its residual from the seasonal baseline. p must pass Validate; use
-// DefaultParams.
+// NewRobust returns the range-tracking model over the value, its short-term mean, its logarithm,
+// its local variability, its steps and its residual from the seasonal baseline: the model that
+// ships. p must pass Validate; use DefaultParams.
 func NewRobust(p Params) (detector.Model, error) { return newChecked(NameRobust, p) }
 
 // NewForest returns the isolation-forest model over the baseline's window features.
 func NewForest(p Params) (detector.Model, error) { return newChecked(NameForest, p) }
 
-// NewEnsemble returns the combined model: the robust parts, with the forest able to raise a
-// score they already lean toward.
+// NewEnsemble returns the robust model and the forest together, scoring the higher of the two.
 func NewEnsemble(p Params) (detector.Model, error) { return newChecked(NameEnsemble, p) }
 
 // logMatureAge is log(matureAge), cached.
 var logMatureAge = math.Log(matureAge)
-
-// breakthrough is the score that ends a quiet period early when it beats the score that began it.
-const breakthrough = 0.9
 
 func newChecked(name string, p Params) (detector.Model, error) {
 	if err := p.Validate(); err != nil {
@@ -173,11 +154,11 @@ func newChecked(name string, p Params) (detector.Model, error) {
 	return newEngine(name, p), nil
 }
 
-// Default returns the factory that ships: the ensemble with DefaultParams. Pair it with
+// Default returns the factory that ships: the robust model with DefaultParams. Pair it with
 // DefaultThreshold.
 func Default() detector.Factory {
 	p := DefaultParams()
-	return func() detector.Model { return newEngine(NameEnsemble, p) }
+	return func() detector.Model { return newEngine(NameRobust, p) }
 }
 
 // Name implements detector.Model.
@@ -186,21 +167,15 @@ func (e *engine) Name() string { return e.name }
 // ready is the number of points after which statistic i is judged: the warm-up, and for a mean
 // the time its range needs to see matureSamples independent values, one per time constant.
 func (e *engine) ready(i int) int {
-	var rate float64
-	switch i {
-	case statShift, statFlat:
-		rate = e.p.ShiftRate
-	case statDrift:
-		rate = e.p.ShiftRate * driftShare
-	default:
-		if statInfo[i].afterWarmup {
-			// Its range starts only when the warm-up ends; judging the next point against a
-			// range of one value would alarm on every new series.
-			return 2 * e.p.Warmup
-		}
-		return e.p.Warmup
+	switch {
+	case statInfo[i].lagged:
+		return e.p.Warmup + int(matureSamples/e.p.ShiftRate)
+	case statInfo[i].afterWarmup:
+		// Its range starts only when the warm-up ends; judging the next point against a range
+		// of one value would alarm on every new series.
+		return 2 * e.p.Warmup
 	}
-	return e.p.Warmup + int(matureSamples/rate)
+	return e.p.Warmup
 }
 
 // margin is the excess, in range widths, at which statistic i scores 0.5 once n points have been
@@ -215,11 +190,8 @@ func (e *engine) margin(i, n int) float64 {
 	if statInfo[i].afterWarmup {
 		k -= float64(e.p.Warmup)
 	}
-	switch i {
-	case statShift, statFlat:
+	if statInfo[i].lagged {
 		k *= e.p.ShiftRate
-	case statDrift:
-		k *= e.p.ShiftRate * driftShare
 	}
 	k = max(k, 2)
 	if k >= matureAge {
@@ -238,6 +210,7 @@ func (e *engine) logOf(x float64) float64 {
 // are NaN, infinite or beyond ±1e150 get a zero score and are not learnt.
 func (e *engine) Observe(pt detector.Point) detector.Score {
 	f := e.base.predict(pt.T, &e.p)
+	f.scale = max(f.scale, e.held)
 	band := e.p.Band * f.scale
 	s := detector.Score{Expected: f.expected, Lower: f.expected - band, Upper: f.expected + band}
 	if !detector.Valid(pt.V) || math.Abs(pt.V) > maxValue {
@@ -247,114 +220,94 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 	if e.base.n == 0 {
 		s.Expected, s.Lower, s.Upper = x, x, x
 		e.base.learn(pt.T, x, f, &e.p)
-		e.smooth, e.drift = x, x
+		e.smooth = x
 		e.ext[statLevel].start(x)
 		e.ext[statRatio].start(e.logOf(x))
-		e.pre = e.ext
+		e.clean = e.ext
 		return s
 	}
-	z := (x - f.expected) / max(f.scale, e.heldScale, scaleFloor*e.ext[statLevel].width())
+	z := (x - f.expected) / max(f.scale, scaleFloor*e.ext[statLevel].width())
 	smooth := e.smooth + e.p.ShiftRate*(x-e.smooth)
-	drift := e.drift + e.p.ShiftRate*driftShare*(x-e.drift)
 	jump := x - e.base.prev
 	vol := e.vol + e.p.ShiftRate*(math.Abs(jump)-e.vol)
+	calm := e.calm
+	if !e.flatlineHeld() {
+		// While a flatline holds the scale, the slow mean step is held too, or the steps of
+		// the noise that resumes would look large for hundreds of points.
+		calm += e.p.SlowScaleRate * (math.Abs(jump) - e.calm)
+	}
 	var cur, centre [stats]float64
 	cur[statLevel], centre[statLevel] = x, smooth
 	cur[statShift], centre[statShift] = smooth, smooth
 	cur[statRobust] = clip(z, 1e6)
-	cur[statDrift], centre[statDrift] = drift, drift
 	cur[statRatio], centre[statRatio] = e.logOf(x), e.logOf(smooth)
-	calm := e.calm
-	if !e.flatlineHeld() {
-		// While a flatline holds the residual scale, the slow mean step is held too, or the
-		// steps of the noise that resumes would look large for hundreds of points.
-		calm += e.p.SlowScaleRate * (math.Abs(jump) - e.calm)
-	}
 	cur[statFlat] = math.Log(vol + flatOffset*calm + 1e-300)
 	centre[statFlat] = cur[statFlat]
 	cur[statJump] = jump
 
 	var fx [features]int16
-	fx[0] = quantise(z)
-	fx[1] = quantise((smooth - f.expected) / f.scale)
-	fx[2] = quantise(math.Log2((vol + 1e-12) / (f.scale + 1e-12)))
-	fx[3] = quantise(jump / f.scale)
+	forestStat := 0.0
+	if e.useForest {
+		fx[0] = quantise(z)
+		fx[1] = quantise((smooth - f.expected) / f.scale)
+		fx[2] = quantise(math.Log2((vol + 1e-12) / (f.scale + 1e-12)))
+		fx[3] = quantise(jump / f.scale)
+		if e.trees.fitted {
+			forestStat = math.Exp(12 * (e.trees.score(&fx, e.p.Trees) - 0.5))
+		}
+	}
 
 	n := int(e.base.n)
-	forestStat := 0.0
-	if e.useForest && e.trees.fitted {
-		forestStat = math.Exp(12 * (e.trees.score(&fx, e.p.Trees) - 0.5))
+	// A value within noiseZ robust standard deviations of the forecast is no record of the
+	// value, however young or narrow its range; on the logarithmic scale likewise, except below
+	// when that band reaches zero, where a fall by a factor is what the logarithm is for.
+	d := noiseZ * max(f.scale, scaleFloor*e.ext[statLevel].width())
+	noise := [stats][2]float64{statLevel: {f.expected - d, f.expected + d}, statRatio: {math.Inf(1), e.logOf(f.expected + d)}}
+	if f.expected-d > 0 {
+		noise[statRatio][0] = e.logOf(f.expected - d)
 	}
-	excluded := false
+	// alarm marks the statistics at or above the shipped threshold on their main range, whose
+	// clean range then leaves the excursion out; admit marks those that alarm on their clean
+	// range alone, which then takes the excursion in.
+	var alarm, admit [stats]bool
 	if n >= e.p.Warmup {
 		var part [stats + 1]float64
-		stat, statMain := 0.0, 0.0
-		if e.useStats {
-			for i, v := range cur {
-				if n < e.ready(i) {
-					continue
+		for i, v := range cur {
+			if !e.useStats || n < e.ready(i) {
+				continue
+			}
+			ref, cl := &e.ext[i], &e.clean[i]
+			if statInfo[i].lagged {
+				ref, cl = &e.lagged[i], &e.cleanLag[i]
+			}
+			m := e.margin(i, n)
+			if ex := e.excessOf(i, ref, v, &noise[i]); ex > 0 {
+				part[i] = 1 - math.Exp2(-ex/m)
+			}
+			switch {
+			case part[i] >= DefaultThreshold:
+				alarm[i] = true
+			case e.excursion[i] == 0:
+				if ex := e.excessOf(i, cl, v, &noise[i]); ex > 0 {
+					part[i] = max(part[i], 1-math.Exp2(-ex/(cleanMargin*m)))
+					admit[i] = part[i] >= DefaultThreshold
 				}
-				ref, pre := &e.ext[i], &e.pre[i]
-				if statInfo[i].lagged {
-					ref, pre = &e.lagged[i], &e.preLagged[i]
-				}
-				m := e.margin(i, n)
-				if ex := e.excessOf(i, ref, v, x, f.expected); ex > 0 {
-					part[i] = 1 - math.Exp2(-ex/m)
-				}
-				statMain = max(statMain, part[i])
-				if part[i] < e.p.Alarm && (e.quiet == 0 || !e.quietMain) {
-					// Outside the quiet period of an alarm on the main ranges, the pre-alarm
-					// range judges too, once it has taken in what recurs (see admit).
-					e.admit(i, pre, v)
-					if ex := e.excessOf(i, pre, v, x, f.expected); ex > 0 {
-						part[i] = max(part[i], 1-math.Exp2(-ex/(preMargin*m)))
-					}
-				}
-				stat = max(stat, part[i])
 			}
 		}
 		if e.useForest && e.trees.fitted {
 			part[stats] = scoreOf(e.forestTail.prob(forestStat))
 		}
-		s.Score = e.combine(stat, part[stats])
-		mainAlarm := e.combine(statMain, part[stats]) >= e.p.Alarm
+		for _, v := range part {
+			s.Score = max(s.Score, v)
+		}
+		// The parts that flagged the point: those at the shipped threshold, or the strongest
+		// when none reaches it.
+		flag := min(s.Score, DefaultThreshold)
 		for i, name := range partNames {
-			if part[i] >= e.p.Alarm {
+			if part[i] > 0 && part[i] >= flag {
 				s.Models = append(s.Models, name)
 			}
 		}
-		// The values of an excursion that alarmed on the main ranges are left out of the
-		// pre-alarm ranges: those of the point that began the quiet period and of the period.
-		excluded = e.quiet > 0 && e.quietMain
-		switch {
-		case e.quiet > 0 && s.Score >= breakthrough && s.Score > float64(e.quietPeak):
-			// A much stronger anomaly during the quiet period is reported, and restarts it: a
-			// marginal alarm must never hide a real incident right after it.
-			e.quiet, e.quietPeak = uint32(e.p.Refractory), float32(s.Score)
-			e.quietMain = e.quietMain || mainAlarm
-		case e.quiet > 0:
-			e.quiet--
-			s.Score = min(s.Score, math.Nextafter(e.p.Alarm, 0))
-		case s.Score >= e.p.Alarm:
-			if part[statFlat] >= e.p.Alarm {
-				// While the value is stuck the baseline's scale shrinks toward nothing, and the
-				// first ordinary noise after it would look like a departure: residuals are
-				// judged on the scale from before the flatline until the variability is back.
-				e.heldScale = max(e.heldScale, f.scale)
-			}
-			e.quiet, e.quietPeak = uint32(e.p.Refractory), float32(s.Score)
-			e.quietMain = mainAlarm
-			e.anchor, e.recovery = e.drift, recoveryArmed
-			if !mainAlarm {
-				// A second incident has been reported: what the earlier excursions reached is
-				// normal from now on, so each excluded excursion costs at most one extra alarm.
-				for i := range stats {
-					e.admitPending(i)
-				}
-			}
-		}
-		excluded = excluded || (e.quiet > 0 && e.quietMain)
 	}
 
 	// Learn.
@@ -364,24 +317,26 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 		switch {
 		case !statInfo[i].afterWarmup || n > e.p.Warmup:
 			e.ext[i].learn(v, centre[i], e.p.RangeRate)
-			e.learnPre(i, n, v, centre[i], excluded)
+			e.learnClean(i, n, v, centre[i], alarm[i], admit[i])
 		case n == e.p.Warmup:
 			e.ext[i].start(v)
-			e.pre[i].start(v)
+			e.clean[i].start(v)
 		}
 	}
 	if n%lagPoints == 0 || n == e.p.Warmup {
 		e.lagged = e.ext
-		e.preLagged = e.pre
+		e.cleanLag = e.clean
 	}
-	e.smooth, e.drift, e.vol, e.calm = smooth, drift, vol, calm
-	e.trackRecovery()
-	if e.heldScale > 0 && !e.flatlineHeld() {
-		// The variability is back: let go slowly, at the slow scale's rate, while the
-		// baseline's own scale regrows; once it has caught up the held scale is dropped.
-		e.heldScale *= 1 - e.p.SlowScaleRate
-		if e.heldScale < f.scale {
-			e.heldScale = 0
+	e.smooth, e.vol, e.calm = smooth, vol, calm
+	switch {
+	case alarm[statFlat]:
+		e.held = max(e.held, f.scale)
+	case e.held > 0 && !e.flatlineHeld():
+		// The variability is back: let go at the slow scale's rate while the baseline's own
+		// scale regrows, and drop the held scale once that has caught up.
+		e.held *= 1 - e.p.SlowScaleRate
+		if e.held < e.base.predict(pt.T, &e.p).scale {
+			e.held = 0
 		}
 	}
 	if e.useForest {
@@ -402,22 +357,35 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 	return s
 }
 
-// combine merges the statistical score with the forest's, which raises it only when a statistic
-// already leans toward an anomaly and the forest alone would alarm, so its false alarms on
-// ordinary windows never page anyone.
-func (e *engine) combine(stat, forest float64) float64 {
+// learnClean updates statistic i's clean range with v once n points have been learnt. Until the
+// statistic is judged, and after an alarm on the clean range alone (the second incident has been
+// reported, so its excursion is ordinary from now on), the clean range is the main one. For
+// excursionPoints after an alarm on the main range it still sinks toward the centre but takes in
+// no new extreme; if the excursion outlasts that period (a new level), it is taken in at once.
+func (e *engine) learnClean(i, n int, v, centre float64, alarm, admit bool) {
+	c := &e.clean[i]
 	switch {
-	case !e.useStats:
-		return forest
-	case e.useForest && e.trees.fitted && stat >= e.p.Agree && forest >= e.p.Alarm:
-		return max(stat, (stat+forest)/2)
+	case n <= e.ready(i) || admit:
+		*c, e.cleanLag[i] = e.ext[i], e.lagged[i]
+		e.excursion[i] = 0
+	case alarm || e.excursion[i] > 0:
+		if alarm {
+			e.excursion[i] = excursionPoints
+		}
+		c.learn(max(c.lo, min(c.hi, v)), centre, e.p.RangeRate)
+		e.excursion[i]--
+		if e.excursion[i] == 0 && (v > c.hi || v < c.lo) {
+			*c, e.cleanLag[i] = e.ext[i], e.lagged[i]
+		}
 	default:
-		return stat
+		c.learn(v, centre, e.p.RangeRate)
 	}
 }
 
 // excessOf is how far v, the current value of statistic i, lies beyond ref, in widths of ref.
-func (e *engine) excessOf(i int, ref *extreme, v, x, expected float64) float64 {
+// For the value and its logarithm, noise is the band around the forecast that ordinary noise
+// reaches, beyond which v must also lie.
+func (e *engine) excessOf(i int, ref *extreme, v float64, noise *[2]float64) float64 {
 	switch {
 	case statInfo[i].lowOnly:
 		if v >= ref.lo {
@@ -426,168 +394,27 @@ func (e *engine) excessOf(i int, ref *extreme, v, x, expected float64) float64 {
 		return ref.excess(v)
 	case i == statRobust:
 		// A residual that ordinary noise produces now and then is no anomaly, even when the
-		// residuals so far have been smaller; nor is the residual a recovery leaves.
-		if e.recovering(x, expected) {
-			return 0
-		}
+		// residuals so far have been smaller.
 		return ref.excessOutside(v, noiseZ)
 	case i == statJump:
-		// Likewise a step within what noise produces, and the step back to normal.
-		if (v <= ref.hi && v >= ref.lo) || e.stepBack(x) {
-			return 0
-		}
+		// Likewise a step within what noise produces.
 		return ref.excessOutside(v, jumpZ*e.calmNow())
+	case i == statLevel || i == statRatio:
+		return max(v-max(ref.hi, noise[1]), min(ref.lo, noise[0])-v, 0) / ref.width()
 	}
 	return ref.excess(v)
 }
 
-// flatlineHeld reports whether a flatline still holds the residual scale: one has alarmed and
+// flatlineHeld reports whether a flatline holds the residual scale: the flat part has alarmed and
 // the short-term mean step is still below backShare of the slow one.
 func (e *engine) flatlineHeld() bool {
-	return e.heldScale > 0 && e.vol < backShare*e.calm
+	return e.held > 0 && e.vol < backShare*e.calm
 }
 
 // calmNow is the slow mean absolute step, corrected for its start from zero.
 func (e *engine) calmNow() float64 {
 	w := -math.Expm1(float64(e.base.n) * math.Log1p(-e.p.SlowScaleRate))
 	return e.calm / max(w, 1e-9)
-}
-
-// admit takes statistic i's pending excursions into its pre-alarm range, before v is judged on
-// it, when they no longer set an incident apart: when the excursion never came back inside the
-// pre-alarm range (a new level that outlasted the quiet period, not a transient), or when v
-// recurs on the pending side, beyond the pre-alarm range ref by at least recurShare of the
-// distance the pending excursion reached. A recurring excursion of about the same size is
-// ordinary for the series; a clearly smaller one is judged as a second incident.
-func (e *engine) admit(i int, ref *extreme, v float64) {
-	if e.pendSides&(3<<(2*i)) == 0 {
-		return
-	}
-	if e.pendBack&(1<<i) == 0 {
-		e.admitPending(i)
-		return
-	}
-	if e.pendSides&(1<<(2*i)) != 0 && v > ref.hi && v-ref.hi >= recurShare*(e.pend[i].hi-ref.hi) {
-		e.admitSide(i, true)
-	}
-	if e.pendSides&(1<<(2*i+1)) != 0 && v < ref.lo && ref.lo-v >= recurShare*(ref.lo-e.pend[i].lo) {
-		e.admitSide(i, false)
-	}
-}
-
-// admitPending takes all of statistic i's pending excursions into its pre-alarm range.
-func (e *engine) admitPending(i int) {
-	if e.pendSides&(1<<(2*i)) != 0 {
-		e.admitSide(i, true)
-	}
-	if e.pendSides&(1<<(2*i+1)) != 0 {
-		e.admitSide(i, false)
-	}
-	e.pendBack |= 1 << i
-}
-
-// admitSide widens statistic i's pre-alarm range (and its snapshot) to the pending extent on
-// one side, no further than the main range still reaches, and clears that side.
-func (e *engine) admitSide(i int, high bool) {
-	if high {
-		h := min(e.pend[i].hi, e.ext[i].hi)
-		e.pre[i].hi = max(e.pre[i].hi, h)
-		e.preLagged[i].hi = max(e.preLagged[i].hi, h)
-		e.pendSides &^= 1 << (2 * i)
-		return
-	}
-	l := max(e.pend[i].lo, e.ext[i].lo)
-	e.pre[i].lo = min(e.pre[i].lo, l)
-	e.preLagged[i].lo = min(e.preLagged[i].lo, l)
-	e.pendSides &^= 1 << (2*i + 1)
-}
-
-// learnPre updates statistic i's pre-alarm range with v once n points have been learnt. Until
-// the statistic is judged the range follows the main one, so a series' start-up excludes
-// nothing. A value of an excursion that alarmed on the main ranges (excluded) does not widen
-// it: what lies beyond it is kept as pending, and the range still sinks toward the centre.
-func (e *engine) learnPre(i, n int, v, centre float64, excluded bool) {
-	x := &e.pre[i]
-	switch {
-	case n < e.ready(i):
-		*x = e.ext[i]
-		e.pendSides &^= 3 << (2 * i)
-		return
-	case !excluded:
-		x.learn(v, centre, e.p.RangeRate)
-		return
-	case v > x.hi:
-		if e.pendSides&(1<<(2*i)) == 0 || v > e.pend[i].hi {
-			e.pend[i].hi = v
-		}
-		e.pendSides |= 1 << (2 * i)
-		e.pendBack &^= 1 << i
-	case v < x.lo:
-		if e.pendSides&(1<<(2*i+1)) == 0 || v < e.pend[i].lo {
-			e.pend[i].lo = v
-		}
-		e.pendSides |= 1 << (2*i + 1)
-		e.pendBack &^= 1 << i
-	default:
-		e.pendBack |= 1 << i
-	}
-	x.learn(max(x.lo, min(x.hi, v)), centre, e.p.RangeRate)
-}
-
-// Recovery states: whether the series is away from the level it had before its latest alarm
-// (anchor), so that a return toward that level is the incident ending rather than a departure.
-const (
-	recoveryNone  = iota // no alarm, or the series has been back since the latest one
-	recoveryArmed        // an alarm began; the slow mean has not yet left the level
-	recoveryAway         // the slow mean left the level and has not come back
-)
-
-// trackRecovery moves the recovery state on after the slow mean has been updated: an armed
-// alarm becomes away once the slow mean lies recoveryShare of the value range from the anchor,
-// and is dropped if the quiet period ends before that; away ends when the slow mean comes back
-// within that distance, so an old anchor never makes a later departure look like a recovery.
-func (e *engine) trackRecovery() {
-	if e.recovery == recoveryNone {
-		return
-	}
-	far := math.Abs(e.drift-e.anchor) >= recoveryShare*e.ext[statLevel].width()
-	switch {
-	case e.recovery == recoveryArmed && far:
-		e.recovery = recoveryAway
-	case e.recovery == recoveryArmed && e.quiet == 0, e.recovery == recoveryAway && !far:
-		e.recovery = recoveryNone
-	}
-}
-
-// recovering reports whether x is a return toward the level the series had before its latest
-// alarm, while the series is still away from it: the slow mean has left that level since the
-// alarm and has not come back, the forecast differs from it by at least recoveryShare of the
-// value range, and x lies on that level's side of the forecast, no further from it than the
-// forecast is. During a long incident the baseline learns the incident's values, so the end of
-// the incident is a large residual; it is the series going back to normal, not a new departure,
-// and the seasonal part does not score it. The level, shift and ratio parts still judge such a
-// point on their own ranges.
-func (e *engine) recovering(x, expected float64) bool {
-	if e.recovery != recoveryAway {
-		return false
-	}
-	d := e.anchor - expected
-	if math.Abs(d) < recoveryShare*e.ext[statLevel].width() {
-		return false // the forecast is near the pre-alarm level
-	}
-	return (x-expected)*d > 0 && math.Abs(x-e.anchor) <= math.Abs(d)
-}
-
-// stepBack reports whether x is a step back toward the level the series had before its latest
-// alarm, while the series is still away from it, from a previous value also away by at least
-// recoveryShare of the value range, covering at least half the distance: the end of an incident
-// that lasted, not a new departure.
-func (e *engine) stepBack(x float64) bool {
-	if e.recovery != recoveryAway {
-		return false
-	}
-	away := math.Abs(e.base.prev - e.anchor)
-	return away >= recoveryShare*e.ext[statLevel].width() && math.Abs(x-e.anchor) <= away/2
 }
 
 // scoreOf maps a tail probability to a score in [0,1]: −log10(p)/10.

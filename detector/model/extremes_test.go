@@ -82,15 +82,19 @@ func TestMargin(t *testing.T) {
 	}
 }
 
-// detections replays pts through a fresh default model and returns the indexes scored at or
-// above DefaultThreshold.
+// detections replays pts through a fresh default model and returns the first index of every
+// run of consecutive points scored at or above DefaultThreshold: the incidents a check would
+// open, since the score is honest and stays high while an incident lasts.
 func detections(pts []detector.Point) []int {
 	m := Default()()
 	var out []int
+	in := false
 	for i, p := range pts {
-		if m.Observe(p).Score >= DefaultThreshold {
+		det := m.Observe(p).Score >= DefaultThreshold
+		if det && !in {
 			out = append(out, i)
 		}
+		in = det
 	}
 	return out
 }

@@ -7,9 +7,10 @@ import (
 
 // DefaultThreshold is the single anomaly-score threshold that ships: Score ≥ DefaultThreshold is
 // an anomaly. At 0.5 a statistic lies beyond the range it has covered on this series by
-// Params.Margin range widths, or the forest sees a tail probability of 10^-5 while a statistic
-// agrees. It was chosen with the parameters on NAB's artificial and AWS CloudWatch series and
-// confirmed on its ad-exchange and traffic series (reports/detector-eval.md).
+// Params.Margin range widths (for the forest, a tail probability of 10^-5). The threshold stays
+// fixed; the cross-validation of `detect eval --cv` chooses the margin for it, which sets the same
+// trade-off, among Candidates, and chose DefaultParams' margin in every fold
+// (reports/detector-cv.md).
 const DefaultThreshold = 0.5
 
 // Params is one parameter set for the models. DefaultParams returns the set that ships; fields
@@ -36,17 +37,11 @@ type Params struct {
 	RangeRate float64
 	// Margin is the excess beyond a tracked range, in range widths, that scores 0.5.
 	Margin float64
-	// Agree is the statistical score at or above which the isolation forest may raise the score.
-	Agree float64
 	// TailRate is the forgetting rate of the forest's tail calibrator (about 1/points remembered).
 	TailRate float64
 	// Trees, and Refit (points between refits) configure the isolation forest; Stride keeps one
 	// feature vector in Stride for its history sample.
 	Trees, Refit, Stride int
-	// Alarm is the score that starts a refractory period of Refractory points during which the
-	// score is held below Alarm.
-	Alarm      float64
-	Refractory int
 	// Band is the half-width of the normal band in robust standard deviations.
 	Band float64
 }
@@ -66,13 +61,10 @@ func DefaultParams() Params {
 		ShiftRate:     0.15,
 		RangeRate:     1.0 / 10000,
 		Margin:        0.15,
-		Agree:         0.45,
 		TailRate:      1.0 / 2000,
 		Trees:         maxTrees,
 		Refit:         64,
 		Stride:        4,
-		Alarm:         DefaultThreshold,
-		Refractory:    100,
 		Band:          4,
 	}
 }
@@ -97,9 +89,6 @@ func (p Params) Validate() error {
 	if !(p.Margin > 0 && p.Margin < 1e6) {
 		errs = append(errs, fmt.Errorf("Margin %v must be in (0, 1e6)", p.Margin))
 	}
-	if !(p.Agree >= 0 && p.Agree <= 1) {
-		errs = append(errs, fmt.Errorf("Agree %v must be in [0,1]", p.Agree))
-	}
 	if !(p.TrendDamping >= 0 && p.TrendDamping < 1) {
 		errs = append(errs, fmt.Errorf("TrendDamping %v must be in [0,1)", p.TrendDamping))
 	}
@@ -115,12 +104,6 @@ func (p Params) Validate() error {
 	if p.Refit < 1 || p.Stride < 1 {
 		errs = append(errs, fmt.Errorf("Refit %d and Stride %d must be positive", p.Refit, p.Stride))
 	}
-	if !(p.Alarm > 0 && p.Alarm <= 1) {
-		errs = append(errs, fmt.Errorf("Alarm %v must be in (0,1]", p.Alarm))
-	}
-	if p.Refractory < 0 {
-		errs = append(errs, fmt.Errorf("Refractory %d must not be negative", p.Refractory))
-	}
 	if !(p.Band > 0) {
 		errs = append(errs, fmt.Errorf("Band %v must be positive", p.Band))
 	}
@@ -128,4 +111,34 @@ func (p Params) Validate() error {
 		return fmt.Errorf("model params: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// Candidate is one parameter set that the cross-validation of `smartcloudops detect eval --cv`
+// may choose.
+type Candidate struct {
+	Name   string
+	Params Params
+}
+
+// Candidates returns the cross-validation's search space: DefaultParams with the two constants
+// that set how much history counts, the margin and the range's memory, at a few values each. The
+// threshold is not among them: it stays DefaultThreshold. DefaultParams is the first candidate,
+// so ties keep it.
+func Candidates() []Candidate {
+	base := DefaultParams()
+	out := []Candidate{{Name: candidateName(base), Params: base}}
+	for _, m := range []float64{0.1, 0.125, 0.15, 0.2} {
+		for _, mem := range []float64{3000, 10000} {
+			p := base
+			p.Margin, p.RangeRate = m, 1/mem
+			if p != base {
+				out = append(out, Candidate{Name: candidateName(p), Params: p})
+			}
+		}
+	}
+	return out
+}
+
+func candidateName(p Params) string {
+	return fmt.Sprintf("margin %g, memory %.0f", p.Margin, 1/p.RangeRate)
 }

