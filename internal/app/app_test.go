@@ -287,9 +287,11 @@ func TestDisabledRuleProposalsDoNotRun(t *testing.T) {
 func TestRulesTestAndShowInChat(t *testing.T) {
 	r := start(t, testConfig(t, t.TempDir()), nil)
 	r.out.waitFor(t, proposalRE, 30*time.Second)
+	r.out.waitFor(t, regexp.MustCompile(`Resolved: demo-cpu`), 30*time.Second) // the whole file is replayed
 	r.send(t, "rules test e2e-cpu-spike")
-	// The replayed spike began 70 minutes before the series ends, so the last hour holds its
-	// tail only: the rule replays 60 points and would propose nothing.
+	// The replayed spike began two and a half hours before the series ends, so the last hour
+	// holds only the end of the spike and the return to normal: the rule replays 60 points and
+	// would propose nothing.
 	r.out.waitFor(t, regexp.MustCompile(`Rule e2e-cpu-spike over the last hour \(60 points of check demo-cpu\): would have proposed nothing`), 10*time.Second)
 	r.send(t, "rules show e2e-cpu-spike")
 	r.out.waitFor(t, regexp.MustCompile(`(?s)Rule e2e-cpu-spike.*when: value > anomaly.upper`), 5*time.Second)
