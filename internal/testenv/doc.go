@@ -1,13 +1,14 @@
 // Package testenv starts the real servers that SmartCloudOps' integration tests (build tag
-// `integration`) run against: Prometheus, the Prometheus node exporter and Alertmanager, from
-// the Debian packages that scripts/install-test-deps.sh installs (`make test-integration` and
-// the CI integration target run it first).
+// `integration`) and the scenario suite (scenarios/, build tag `scenarios`) run against:
+// Prometheus, the Prometheus node exporter and Alertmanager, from the Debian packages that
+// scripts/install-test-deps.sh installs (`make test-integration` and the CI run it first).
 //
 // It is test support, outside the product flow (sources → detector → incidents → rules →
 // remediation → notifier/bot adapters): it gives the tests of the Prometheus source and of the
 // Alertmanager edge real peers. Each server runs in its own process group in t.TempDir(), listens
 // on a free 127.0.0.1 port only, is waited on until it reports ready within a bounded deadline,
 // and is killed when the test ends. Its output goes to a file whose tail is printed when the
-// test fails. When a binary is not installed the test is skipped with a message saying how to
-// install it.
+// test fails. A Server can be stopped and started again on the same port, for tests of an
+// outage. When a binary is not installed the test is skipped with a message saying how to
+// install it; Missing lets a suite that must not skip fail at once instead.
 package testenv
