@@ -7,7 +7,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 NAB      ?= ../shared/data/nab
 PKGS     := ./...
 
-.PHONY: build run test test-integration lint bench eval docker ci fuzz clean
+.PHONY: build run test test-integration scenarios lint bench eval docker ci fuzz clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/smartcloudops
@@ -25,10 +25,21 @@ test:
 test-integration:
 	$(GO) test -race -count=1 -tags integration -run 'Integration' $(PKGS)
 
+## scenarios: the user stories on the real binary (built without -race, for realistic timing;
+## SCENARIOS_RACE=1 builds it with it) against Debian's Prometheus, Alertmanager and node
+## exporter. Prints the measured latencies (bin/scenarios/latencies.txt); each story's console
+## transcript, log and configuration are kept under bin/scenarios/_artifacts.
+scenarios:
+	rm -rf bin/scenarios && mkdir -p bin/scenarios
+	SCENARIOS_LATENCIES=$(CURDIR)/bin/scenarios/latencies.txt $(GO) test -tags scenarios -count=1 -timeout 20m \
+		-artifacts -outputdir $(CURDIR)/bin/scenarios ./scenarios/...; \
+		status=$$?; cat bin/scenarios/latencies.txt 2>/dev/null; exit $$status
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags integration $(PKGS)
+	$(GO) vet -tags scenarios ./scenarios/...
 	scripts/check-layering.sh
 	scripts/check-workflows.sh
 
@@ -58,7 +69,7 @@ docker:
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 
 ## ci: what .ci/run runs
-ci: lint test test-integration
+ci: lint test test-integration scenarios
 
 clean:
 	rm -rf bin reports/nab

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# install-test-deps.sh installs the real servers that the SmartCloudOps integration tests
-# (`go test -tags integration`) start: Debian's prometheus, prometheus-node-exporter,
-# prometheus-alertmanager and etcd-server (for the etcd store); and gcc, which the race
-# detector of `make test` needs.
+# install-test-deps.sh installs the real servers and tools the SmartCloudOps tests use beyond Go:
+# Debian's prometheus (with promtool), prometheus-node-exporter and prometheus-alertmanager (with
+# amtool), which the integration tests (`go test -tags integration`) and the scenario suite
+# (`make scenarios`) start; etcd-server, for the etcd store's tests; stress-ng, the CPU hog the
+# scenarios are run beside, and wrk, the HTTP load generator of the load harness; and gcc, which
+# the race detector of `make test` needs.
 #
 # It is idempotent: when every binary is already present it does nothing, and it runs
 # `apt-get update` only when something has to be installed. It runs non-interactively, as root
@@ -11,17 +13,30 @@
 # the install, and afterwards any unit that did start is stopped and disabled where systemd exists.
 set -euo pipefail
 
-# gcc: the tests run with -race, which needs cgo.
-packages=(prometheus prometheus-node-exporter prometheus-alertmanager etcd-server gcc)
-binaries=(prometheus prometheus-node-exporter prometheus-alertmanager etcd gcc)
+# binary:package, one binary each that the tests look for.
+wanted=(
+	prometheus:prometheus
+	promtool:prometheus
+	prometheus-node-exporter:prometheus-node-exporter
+	prometheus-alertmanager:prometheus-alertmanager
+	amtool:prometheus-alertmanager
+	etcd:etcd-server
+	stress-ng:stress-ng
+	wrk:wrk
+	gcc:gcc # the tests run with -race, which needs cgo
+)
+binaries=()
+for w in "${wanted[@]}"; do binaries+=("${w%%:*}"); done
+# Services the packages ship; none may keep the default ports the tests' own instances avoid.
 services=(prometheus prometheus-node-exporter prometheus-alertmanager etcd)
 
 log() { printf 'install-test-deps: %s\n' "$*" >&2; }
 
 missing=()
-for i in "${!binaries[@]}"; do
-	if ! command -v "${binaries[$i]}" >/dev/null 2>&1 && [ ! -x "/usr/bin/${binaries[$i]}" ]; then
-		missing+=("${packages[$i]}")
+for w in "${wanted[@]}"; do
+	bin=${w%%:*} pkg=${w#*:}
+	if ! command -v "$bin" >/dev/null 2>&1 && [ ! -x "/usr/bin/$bin" ]; then
+		case " ${missing[*]} " in *" $pkg "*) ;; *) missing+=("$pkg") ;; esac
 	fi
 done
 
@@ -90,7 +105,7 @@ for svc in "${services[@]}"; do
 done
 
 for b in "${binaries[@]}"; do
-	if ! command -v "$b" >/dev/null 2>&1; then
+	if ! command -v "$b" >/dev/null 2>&1 && [ ! -x "/usr/bin/$b" ]; then
 		log "$b still missing after install"
 		exit 1
 	fi

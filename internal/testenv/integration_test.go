@@ -76,3 +76,32 @@ func TestIntegrationEtcdTLS(t *testing.T) {
 	}
 	e.Members[0].WaitHealthy()
 }
+
+// TestIntegrationStopAndStartAgain stops Prometheus and starts it again: the port is closed
+// in between, and the server answers on the same URL afterwards.
+func TestIntegrationStopAndStartAgain(t *testing.T) {
+	prom := StartPrometheusServer(t, PromOptions{})
+	get := func() error {
+		resp, err := http.Get(prom.URL + "/-/ready")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	}
+	if err := get(); err != nil {
+		t.Fatalf("before Stop: %v", err)
+	}
+	prom.Stop()
+	if c, err := net.DialTimeout("tcp", prom.Addr, time.Second); err == nil {
+		c.Close()
+		t.Fatalf("%s still accepts connections after Stop", prom.Addr)
+	}
+	prom.Start()
+	if err := get(); err != nil {
+		t.Fatalf("after Start: %v", err)
+	}
+	if !strings.HasPrefix(prom.URL, "http://127.0.0.1:") {
+		t.Errorf("URL %s is not on 127.0.0.1", prom.URL)
+	}
+}

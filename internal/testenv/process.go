@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,20 +37,51 @@ func FreePort(t testing.TB) int {
 // lookBinary finds one of names on PATH (or in /usr/bin and /usr/sbin) or skips the test.
 func lookBinary(t testing.TB, pkg string, names ...string) string {
 	t.Helper()
-	for _, n := range names {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-		for _, dir := range []string{"/usr/bin", "/usr/sbin"} {
-			p := filepath.Join(dir, n)
-			if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-				return p
-			}
-		}
+	if p, ok := findBinary(names...); ok {
+		return p
 	}
 	t.Skipf("testenv: %s is not installed (Debian package %s); run scripts/install-test-deps.sh — "+
 		"the CI integration target installs it, so this test does not skip there", names[0], pkg)
 	return ""
+}
+
+// findBinary returns the path of the first of names found on PATH or in /usr/bin and /usr/sbin.
+func findBinary(names ...string) (string, bool) {
+	for _, n := range names {
+		if p, err := exec.LookPath(n); err == nil {
+			return p, true
+		}
+		for _, dir := range []string{"/usr/bin", "/usr/sbin"} {
+			p := filepath.Join(dir, n)
+			if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+				return p, true
+			}
+		}
+	}
+	return "", false
+}
+
+// servers lists the binaries this package starts, each with its Debian package and the other
+// names it goes by.
+var servers = []struct {
+	pkg   string
+	names []string
+}{
+	{"prometheus", []string{"prometheus"}},
+	{"prometheus-node-exporter", []string{"prometheus-node-exporter", "node_exporter"}},
+	{"prometheus-alertmanager", []string{"prometheus-alertmanager", "alertmanager"}},
+}
+
+// Missing names the Debian packages whose servers are not installed, so a suite that must not
+// skip (the scenarios) can fail at once with what to install instead of skipping test by test.
+func Missing() []string {
+	var out []string
+	for _, s := range servers {
+		if _, ok := findBinary(s.names...); !ok {
+			out = append(out, s.pkg)
+		}
+	}
+	return out
 }
 
 // process is one started server.
@@ -66,7 +98,8 @@ type process struct {
 func start(t testing.TB, name, dir, bin string, args ...string) *process {
 	t.Helper()
 	logPath := filepath.Join(dir, name+".log")
-	logFile, err := os.Create(logPath)
+	// Appended to, so a server started again keeps the log of its earlier run.
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatalf("testenv: %s: create log: %v", name, err)
 	}
@@ -168,24 +201,85 @@ func (e *exitError) Error() string {
 // launchAttempts bounds the retries when another process takes the chosen port first.
 const launchAttempts = 3
 
+// Server is a started server. A test can stop it and start it again on the same port with the
+// same configuration and data, which is what an outage and its end look like to a client.
+type Server struct {
+	// URL is the server's base URL, such as "http://127.0.0.1:41234"; Addr is its host:port.
+	URL  string
+	Addr string
+
+	t         testing.TB
+	name, dir string
+	bin       string
+	args      func(port int) []string
+	readyPath string
+	port      int
+
+	mu   sync.Mutex
+	proc *process
+}
+
 // launch starts a server on a free loopback port and waits until readyPath answers 200. args
-// builds the command line for a port. It returns the port.
-func launch(t testing.TB, name, dir, bin string, args func(port int) []string, readyPath string) int {
+// builds the command line for a port.
+func launch(t testing.TB, name, dir, bin string, args func(port int) []string, readyPath string) *Server {
 	t.Helper()
+	s := &Server{t: t, name: name, dir: dir, bin: bin, args: args, readyPath: readyPath}
 	for attempt := 1; ; attempt++ {
-		port := FreePort(t)
-		p := start(t, name, dir, bin, args(port)...)
-		err := p.waitReady(fmt.Sprintf("http://127.0.0.1:%d%s", port, readyPath))
+		s.port = FreePort(t)
+		err := s.run()
 		if err == nil {
-			return port
+			s.Addr = fmt.Sprintf("127.0.0.1:%d", s.port)
+			s.URL = "http://" + s.Addr
+			return s
 		}
-		p.stop()
 		var ee *exitError
-		if errors.As(err, &ee) && attempt < launchAttempts && strings.Contains(tail(p.logPath, 20), "address already in use") {
-			t.Logf("testenv: %s: port %d was taken; trying another", name, port)
+		if errors.As(err, &ee) && attempt < launchAttempts && strings.Contains(tail(s.proc.logPath, 20), "address already in use") {
+			t.Logf("testenv: %s: port %d was taken; trying another", name, s.port)
 			continue
 		}
-		t.Fatalf("testenv: %v; last lines of %s:\n%s", err, p.logPath, tail(p.logPath, 40))
+		t.Fatalf("testenv: %v; last lines of %s:\n%s", err, s.proc.logPath, tail(s.proc.logPath, 40))
+	}
+}
+
+// run starts the process on s.port and waits until it is ready; on failure it is stopped.
+func (s *Server) run() error {
+	p := start(s.t, s.name, s.dir, s.bin, s.args(s.port)...)
+	s.mu.Lock()
+	s.proc = p
+	s.mu.Unlock()
+	if err := p.waitReady(fmt.Sprintf("http://127.0.0.1:%d%s", s.port, s.readyPath)); err != nil {
+		p.stop()
+		return err
+	}
+	return nil
+}
+
+// Stop ends the server (SIGTERM, then SIGKILL after a grace period) and returns once it exited.
+// Its port is closed until Start.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	p := s.proc
+	s.mu.Unlock()
+	if p != nil {
+		p.stop()
+	}
+}
+
+// Start starts a stopped server again on the same port, with the same configuration and data
+// directory, and waits until it is ready. It fails the test when the server cannot come back.
+// It must be called from the goroutine running the test, as t.Fatal is.
+func (s *Server) Start() {
+	s.t.Helper()
+	s.mu.Lock()
+	p := s.proc
+	s.mu.Unlock()
+	select {
+	case <-p.done:
+	default:
+		s.t.Fatalf("testenv: %s: Start while it is still running", s.name)
+	}
+	if err := s.run(); err != nil {
+		s.t.Fatalf("testenv: %s again on port %d: %v; last lines of %s:\n%s", s.name, s.port, err, s.proc.logPath, tail(s.proc.logPath, 40))
 	}
 }
 

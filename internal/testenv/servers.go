@@ -16,7 +16,7 @@ func StartNodeExporter(t testing.TB) string {
 	t.Helper()
 	bin := lookBinary(t, "prometheus-node-exporter", "prometheus-node-exporter", "node_exporter")
 	dir := t.TempDir()
-	port := launch(t, "node-exporter", dir, bin, func(port int) []string {
+	srv := launch(t, "node-exporter", dir, bin, func(port int) []string {
 		return []string{
 			fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port),
 			"--collector.disable-defaults",
@@ -27,13 +27,15 @@ func StartNodeExporter(t testing.TB) string {
 			"--collector.time",
 		}
 	}, "/metrics")
-	return fmt.Sprintf("127.0.0.1:%d", port)
+	return srv.Addr
 }
 
 // PromOptions configures StartPrometheus.
 type PromOptions struct {
 	// ScrapeTargets are "host:port" addresses scraped as job "node".
 	ScrapeTargets []string
+	// ScrapeJobs maps further job names to the "host:port" addresses scraped as that job.
+	ScrapeJobs map[string][]string
 	// RuleFiles maps a file name to the content of a Prometheus rule file.
 	RuleFiles map[string]string
 	// AlertmanagerURL, when set, is where firing alerts are sent, such as "http://127.0.0.1:9093".
@@ -46,6 +48,12 @@ type PromOptions struct {
 // StartPrometheus starts prometheus on a free 127.0.0.1 port with a configuration built from o,
 // waits for /-/ready and returns its base URL.
 func StartPrometheus(t testing.TB, o PromOptions) string {
+	t.Helper()
+	return StartPrometheusServer(t, o).URL
+}
+
+// StartPrometheusServer is StartPrometheus for a test that stops Prometheus and starts it again.
+func StartPrometheusServer(t testing.TB, o PromOptions) *Server {
 	t.Helper()
 	bin := lookBinary(t, "prometheus", "prometheus")
 	if o.ScrapeInterval <= 0 {
@@ -62,20 +70,26 @@ func StartPrometheus(t testing.TB, o PromOptions) string {
 			"evaluation_interval": promDuration(o.EvalInterval),
 		},
 	}
+	jobs := map[string][]string{}
+	for job, targets := range o.ScrapeJobs {
+		jobs[job] = targets
+	}
 	if len(o.ScrapeTargets) > 0 {
-		cfg["scrape_configs"] = []any{map[string]any{
-			"job_name":       "node",
-			"static_configs": []any{map[string]any{"targets": o.ScrapeTargets}},
-		}}
+		jobs["node"] = append(jobs["node"], o.ScrapeTargets...)
+	}
+	var scrapes []any
+	for _, job := range sortedKeys(jobs) {
+		scrapes = append(scrapes, map[string]any{
+			"job_name":       job,
+			"static_configs": []any{map[string]any{"targets": jobs[job]}},
+		})
+	}
+	if len(scrapes) > 0 {
+		cfg["scrape_configs"] = scrapes
 	}
 	if len(o.RuleFiles) > 0 {
-		names := make([]string, 0, len(o.RuleFiles))
-		for name := range o.RuleFiles {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-		paths := make([]string, 0, len(names))
-		for _, name := range names {
+		paths := make([]string, 0, len(o.RuleFiles))
+		for _, name := range sortedKeys(o.RuleFiles) {
 			if filepath.Base(name) != name {
 				t.Fatalf("testenv: rule file name %q must be a plain file name", name)
 			}
@@ -100,7 +114,7 @@ func StartPrometheus(t testing.TB, o PromOptions) string {
 	}
 	// JSON is valid YAML, and it quotes every value safely.
 	config := writeFile(t, dir, "prometheus.yml", mustJSON(t, cfg))
-	port := launch(t, "prometheus", dir, bin, func(port int) []string {
+	return launch(t, "prometheus", dir, bin, func(port int) []string {
 		return []string{
 			"--config.file=" + config,
 			"--storage.tsdb.path=" + filepath.Join(dir, "data"),
@@ -113,7 +127,6 @@ func StartPrometheus(t testing.TB, o PromOptions) string {
 			"--log.level=info",
 		}
 	}, "/-/ready")
-	return fmt.Sprintf("http://127.0.0.1:%d", port)
 }
 
 // AMOptions configures StartAlertmanager.
@@ -129,6 +142,13 @@ type AMOptions struct {
 // StartAlertmanager starts prometheus-alertmanager on a free 127.0.0.1 port with clustering
 // disabled and one webhook receiver, waits for /-/ready and returns its base URL.
 func StartAlertmanager(t testing.TB, o AMOptions) string {
+	t.Helper()
+	return StartAlertmanagerServer(t, o).URL
+}
+
+// StartAlertmanagerServer is StartAlertmanager for a test that stops Alertmanager and starts it
+// again.
+func StartAlertmanagerServer(t testing.TB, o AMOptions) *Server {
 	t.Helper()
 	bin := lookBinary(t, "prometheus-alertmanager", "prometheus-alertmanager", "alertmanager")
 	if o.WebhookURL == "" {
@@ -161,7 +181,7 @@ func StartAlertmanager(t testing.TB, o AMOptions) string {
 		}},
 	}
 	config := writeFile(t, dir, "alertmanager.yml", mustJSON(t, cfg))
-	port := launch(t, "alertmanager", dir, bin, func(port int) []string {
+	return launch(t, "alertmanager", dir, bin, func(port int) []string {
 		return []string{
 			"--config.file=" + config,
 			"--storage.path=" + filepath.Join(dir, "data"),
@@ -172,7 +192,16 @@ func StartAlertmanager(t testing.TB, o AMOptions) string {
 			"--log.level=info",
 		}
 	}, "/-/ready")
-	return fmt.Sprintf("http://127.0.0.1:%d", port)
+}
+
+// sortedKeys returns m's keys in order, so generated configurations do not change from run to run.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // promDuration renders d in Prometheus' duration syntax, which has no fractions.
