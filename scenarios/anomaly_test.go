@@ -69,7 +69,7 @@ func anomalyTwin(t *testing.T, e *env) {
       - name: anomaly-twin-high
         description: Scale out when the load is anomalous and above 90%% for 30 seconds.
         check: %s
-        when: anomaly.score >= 0.5 && value > 90
+        when: anomaly.open && anomaly.peak >= 0.5 && value > 90
         for: 30s
         severity: critical
 `, story) + recordAction("scale-out")})
