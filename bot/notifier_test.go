@@ -161,13 +161,6 @@ func TestCardWithoutChartIsStillEdited(t *testing.T) {
 	}
 }
 
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 func hasSilenceButton(m Message) bool {
 	for _, s := range m.Sections {
 		for _, b := range s.Buttons {
