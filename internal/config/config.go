@@ -24,6 +24,7 @@ type Config struct {
 	Actions      Actions         `yaml:"actions"`
 	Executor     Executor        `yaml:"executor"`
 	Retention    Retention       `yaml:"retention"`
+	Notify       Notify          `yaml:"notify"`
 }
 
 // Log configures logging.
@@ -219,5 +220,6 @@ func Default() Config {
 			Settle: Duration(2 * time.Minute), MaxFailures: 3},
 		Retention: Retention{Series: Duration(7 * 24 * time.Hour), Incidents: Duration(90 * 24 * time.Hour),
 			Proposals: Duration(90 * 24 * time.Hour)},
+		Notify: defaultNotify(),
 	}
 }

@@ -208,7 +208,7 @@ func (c *Config) validate() []fieldError {
 	if c.Executor.MaxPerHour < 0 {
 		add("executor.max_per_hour", "must not be negative")
 	}
-	return errs
+	return append(errs, c.Notify.validate()...)
 }
 
 func checkRoute(p string, r Route) []fieldError {
