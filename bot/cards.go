@@ -73,10 +73,10 @@ func (c *card) schedule(now time.Time, d time.Duration) {
 
 // memberSig is what a card shows of one member, split by how soon a change of it is shown.
 type memberSig struct {
-	state    string // open or resolved, severity, title, pending proposals
-	decided  string // proposals past pending, or with approvals
-	silenced string
-	routine  string // the latest value, score and time
+	state     string // open or resolved, severity, title, chart
+	proposals string // each proposal with its state and approvals
+	silenced  string
+	routine   string // the latest value, score and alerts
 }
 
 func sigOf(it CardItem) memberSig {
@@ -86,18 +86,18 @@ func sigOf(it CardItem) memberSig {
 		silenced: inc.Silenced,
 		routine:  fmt.Sprintf("%g|%g|%g|%g|%d", inc.Value, inc.Score, inc.Peak, inc.PeakValue, len(inc.Alerts)),
 	}
-	var pending, decided []string
-	for _, p := range it.Proposals {
-		if p.State == remediation.StatePending && len(p.Approvals) == 0 {
-			pending = append(pending, p.ID)
-			continue
-		}
-		decided = append(decided, p.ID+":"+string(p.State)+":"+strconv.Itoa(len(p.Approvals)))
+	ps := make([]string, len(it.Proposals))
+	for i, p := range it.Proposals {
+		ps[i] = p.ID + ":" + string(p.State) + ":" + strconv.Itoa(len(p.Approvals))
 	}
-	s.state += "|" + strings.Join(pending, ",")
-	s.decided = strings.Join(decided, ",")
+	s.proposals = strings.Join(ps, ",")
 	return s
 }
+
+// stateEditGap is the least time between two edits of one card for changes of state, so that a
+// burst of them (an approval, the run, its result; a rule proposing for every member of a
+// storm) becomes one or two edits rather than one each.
+const stateEditGap = 2 * time.Second
 
 // cardSet is every card the notifier holds in memory, with the incidents waiting to join one.
 type cardSet struct {
@@ -201,9 +201,9 @@ func muteNewCard(it CardItem) bool {
 	return it.Incident.Silenced != "" && len(it.Proposals) == 0
 }
 
-// touch schedules card c for the change of its member it: at once for a change of state, after
-// the group interval for one that only moves a grouped card's counts, and after EditEvery for
-// a new value.
+// touch schedules card c for the change of its member it: at once for a change of state (at
+// most every stateEditGap), after the group interval for one that only moves a grouped card's
+// counts, and after EditEvery for a new value.
 func (n *Notifier) touch(c *card, it CardItem, now time.Time) {
 	id := it.Incident.ID
 	wasOpen := c.open[id]
@@ -224,12 +224,12 @@ func (n *Notifier) touch(c *card, it CardItem, now time.Time) {
 		c.schedule(now, 0)
 	case !known:
 		c.schedule(now, n.o.Group.Interval)
-	case single && (old.state != s.state || old.decided != s.decided || old.silenced != s.silenced):
-		c.schedule(now, 0)
-	case old.decided != s.decided || old.silenced != s.silenced:
-		c.schedule(now, 0)
+	case old.proposals != s.proposals || old.silenced != s.silenced:
+		c.schedule(now, stateEditGap)
 	case wasOpen && len(c.open) == 0:
-		c.schedule(now, 0) // the whole group is over
+		c.schedule(now, stateEditGap) // the whole card is over
+	case old.state != s.state && single:
+		c.schedule(now, stateEditGap)
 	case old.state != s.state:
 		c.schedule(now, n.o.Group.Interval)
 	case old.routine != s.routine:
@@ -238,50 +238,91 @@ func (n *Notifier) touch(c *card, it CardItem, now time.Time) {
 }
 
 // place gives the incidents that have waited Group.Wait (all of them with force) their cards:
-// each joins the open card of its group key in its channel, or starts one.
+// each joins the open card of its group key in its channel, or starts one. As in Alertmanager,
+// the wait is the group's: incidents still waiting whose key matches a card about to be posted
+// go out on it too, so a storm that arrives over a few ticks starts one card.
 func (n *Notifier) place(ctx context.Context, now time.Time, force bool) bool {
 	cs := n.cards
-	placed := 0
+	ready := 0
 	for _, id := range cs.waitOrder {
 		if !force && now.Before(cs.waiting[id].Add(n.o.Group.Wait)) {
 			break // waitOrder is in arrival order
 		}
-		placed++
-		delete(cs.waiting, id)
-		it, ok := cs.items[id]
-		if !ok {
-			continue
-		}
-		for _, t := range n.o.Targets {
-			if c, err := n.cardAt(ctx, t, id, false); err != nil || c != nil {
-				if err != nil {
-					n.log.ErrorContext(ctx, "card not found", obs.KeyIncident, id, obs.KeyErr, err)
-				}
-				continue
-			}
-			if muteNewCard(it) {
-				continue
-			}
-			ch := t.channel(it.Incident.Severity, it.Incident.Labels)
-			key, fields := groupKey(n.o.Group.By, it)
-			ak := activeKey(t.Adapter.Name(), ch, key)
-			c, err := n.activeCard(ctx, t, ak)
-			if err != nil {
-				n.log.ErrorContext(ctx, "group card not found; starting a new one", obs.KeyIncident, id, obs.KeyErr, err)
-			}
-			if c == nil {
-				gid := newGroupID()
-				c = n.newCard(t, gid, recordKey(gid, t), cardRecord{Key: key, KeyFields: fields, Channel: ch})
-				cs.active[ak] = c
-			}
-			c.rec.Members = append(c.rec.Members, id)
-			c.fresh = append(c.fresh, id)
-			cs.byMember[recordKey(id, t)] = c
-			n.touch(c, it, now)
+		ready++
+	}
+	if ready == 0 {
+		return false
+	}
+	placed := map[string]bool{}
+	for _, id := range cs.waitOrder[:ready] {
+		n.placeOne(ctx, id, now, false)
+		placed[id] = true
+	}
+	for _, id := range cs.waitOrder[ready:] {
+		if n.placeOne(ctx, id, now, true) {
+			placed[id] = true
 		}
 	}
-	cs.waitOrder = cs.waitOrder[placed:]
-	return placed > 0
+	rest := cs.waitOrder[:0]
+	for _, id := range cs.waitOrder {
+		if placed[id] {
+			delete(cs.waiting, id)
+		} else {
+			rest = append(rest, id)
+		}
+	}
+	cs.waitOrder = rest
+	return true
+}
+
+// placeOne puts incident id on its card on every platform; with onlyUnposted, only where its
+// group's card is not posted yet, reporting whether it did so everywhere it needs a card.
+func (n *Notifier) placeOne(ctx context.Context, id string, now time.Time, onlyUnposted bool) bool {
+	cs := n.cards
+	it, ok := cs.items[id]
+	if !ok {
+		return true
+	}
+	type spot struct {
+		t  Target
+		ak string
+		c  *card
+	}
+	var spots []spot
+	for _, t := range n.o.Targets {
+		if c, err := n.cardAt(ctx, t, id, false); err != nil || c != nil {
+			if err != nil {
+				n.log.ErrorContext(ctx, "card not found", obs.KeyIncident, id, obs.KeyErr, err)
+			}
+			continue
+		}
+		if muteNewCard(it) {
+			continue
+		}
+		ch := t.channel(it.Incident.Severity, it.Incident.Labels)
+		key, fields := groupKey(n.o.Group.By, it)
+		ak := activeKey(t.Adapter.Name(), ch, key)
+		c, err := n.activeCard(ctx, t, ak)
+		if err != nil {
+			n.log.ErrorContext(ctx, "group card not found; starting a new one", obs.KeyIncident, id, obs.KeyErr, err)
+		}
+		if onlyUnposted && (c == nil || c.posted()) {
+			return false
+		}
+		if c == nil {
+			gid := newGroupID()
+			c = n.newCard(t, gid, recordKey(gid, t), cardRecord{Key: key, KeyFields: fields, Channel: ch})
+			cs.active[ak] = c
+		}
+		spots = append(spots, spot{t, ak, c})
+	}
+	for _, s := range spots {
+		s.c.rec.Members = append(s.c.rec.Members, id)
+		s.c.fresh = append(s.c.fresh, id)
+		cs.byMember[recordKey(id, s.t)] = s.c
+		n.touch(s.c, it, now)
+	}
+	return true
 }
 
 func (n *Notifier) newCard(t Target, id, rkey string, rec cardRecord) *card {
