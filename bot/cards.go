@@ -151,11 +151,15 @@ func (n *Notifier) apply(ctx context.Context, q queued, now time.Time) error {
 				cs.byMember[c.rkey] = c
 			}
 			c.proposal, c.lone = p.ID, &p
-			c.schedule(now, 0)
+			gap := time.Duration(0)
+			if c.posted() {
+				gap = stateEditGap
+			}
+			c.schedule(now, gap)
 		}
 		return nil
 	}
-	it, err := n.load(ctx, q.job.incident)
+	it, err := n.reload(ctx, q.job)
 	if err != nil {
 		return err
 	}
@@ -177,6 +181,27 @@ func (n *Notifier) apply(ctx context.Context, q queued, now time.Time) error {
 		cs.waitOrder = append(cs.waitOrder, it.Incident.ID)
 	}
 	return nil
+}
+
+// reload reads the incident of j with its proposals; those held in memory stand when j is not
+// about them and the incident names the same ones (a new value on the detector's tick).
+func (n *Notifier) reload(ctx context.Context, j job) (CardItem, error) {
+	old, ok := n.cards.items[j.incident]
+	if !ok || j.props {
+		return n.load(ctx, j.incident)
+	}
+	inc, err := n.o.Incidents.Get(ctx, j.incident)
+	if err != nil {
+		return CardItem{}, err
+	}
+	same := len(inc.Proposals) == len(old.Proposals)
+	for i := 0; same && i < len(inc.Proposals); i++ {
+		same = inc.Proposals[i] == old.Proposals[i].ID
+	}
+	if !same {
+		return n.load(ctx, j.incident)
+	}
+	return CardItem{Incident: inc, Proposals: old.Proposals}, nil
 }
 
 // load reads an incident and its proposals.

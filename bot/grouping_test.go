@@ -12,6 +12,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/smartcloudops/smartcloudops/detector"
 	"github.com/smartcloudops/smartcloudops/incident"
 )
@@ -71,14 +73,13 @@ func TestGroupKeyIncludesRule(t *testing.T) {
 		in, _, _ := h.inc.FromAnomaly(ctx, anomaly(fmt.Sprintf("web-%d", i), "warning", nil))
 		h.propose(t, in.ID, "web-asg")
 	}
-	lone, _, _ := h.inc.FromAnomaly(ctx, anomaly("web-9", "warning", nil))
+	h.inc.FromAnomaly(ctx, anomaly("web-9", "warning", nil)) // no proposal: another group
 	h.n.Flush(ctx)
 	got := h.rec.take()
 	want := "post C-ops cpu · scale-out: 3 incidents, 3 open\npost C-ops cpu above the expected band on host=web-9"
 	if strings.Join(got, "\n") != want {
 		t.Fatalf("calls:\n%s\nwant:\n%s", strings.Join(got, "\n"), want)
 	}
-	_ = lone
 	var all Button
 	h.rec.mu.Lock()
 	msgs := h.rec.msgs
@@ -268,4 +269,42 @@ func TestChartWorkersAreBounded(t *testing.T) {
 			t.Fatalf("%d cards, want 10", n)
 		}
 	})
+}
+
+// TestCardFromBeforeGroupsIsEdited: a card recorded before cards were grouped (a record under
+// the incident's own ID with its Ref) is edited in place, not posted again.
+func TestCardFromBeforeGroupsIsEdited(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	in, _, _ := h.inc.FromAnomaly(ctx, anomaly("web-1", "warning", nil))
+	h.n.take()
+	old := `{"ref":{"Platform":"rec","Channel":"C-ops","ID":"41"},"posted":{}}`
+	if _, err := h.st.Put(ctx, "cards/"+in.ID+"/rec", []byte(old)); err != nil {
+		t.Fatal(err)
+	}
+	a := anomaly("web-1", "warning", nil)
+	a.Value = 120
+	h.inc.FromAnomaly(ctx, a)
+	h.n.Flush(ctx)
+	if got := h.rec.take(); len(got) != 1 || got[0] != "update 41 cpu above the expected band on host=web-1" {
+		t.Fatalf("calls %q, want one edit of card 41", got)
+	}
+}
+
+// TestMetricsStartAtZero: the notifier's counters exist for every platform and op from the
+// start, so a dashboard shows 0 rather than "No data" before the first card.
+func TestMetricsStartAtZero(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	newHarness(t, func(o *NotifierOptions) { o.Registerer = reg })
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, mf := range mfs {
+		got[mf.GetName()] = len(mf.GetMetric())
+	}
+	if got["smartcloudops_notifier_cards_total"] != 3 || got["smartcloudops_notifier_charts_total"] != 1 {
+		t.Fatalf("series at start: %v, want 3 ops for the one platform and the chart counter", got)
+	}
 }

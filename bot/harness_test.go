@@ -45,7 +45,13 @@ func (scaleAction) Execute(_ context.Context, p remediation.Params) (remediation
 // recorder routes critical team=web cards to C-web and the rest to C-ops.
 func newHarness(t testing.TB, edit func(*NotifierOptions)) *harness {
 	t.Helper()
-	h := &harness{st: store.NewMemory(), rec: &recorder{}}
+	return newHarnessOn(t, store.NewMemory(), edit)
+}
+
+// newHarnessOn is newHarness on store st.
+func newHarnessOn(t testing.TB, st store.Store, edit func(*NotifierOptions)) *harness {
+	t.Helper()
+	h := &harness{st: st, rec: &recorder{}}
 	h.build(t, edit)
 	return h
 }

@@ -105,6 +105,7 @@ type Notifier struct {
 type job struct {
 	incident string // card of an incident
 	proposal string // card of a proposal without incident
+	props    bool   // the incident's proposals changed
 }
 
 // NewNotifier returns a Notifier.
@@ -138,7 +139,7 @@ func (n *Notifier) IncidentChanged(_ context.Context, inc incident.Incident, _ i
 // ProposalChanged queues the card that shows the proposal.
 func (n *Notifier) ProposalChanged(_ context.Context, p remediation.Proposal) {
 	if p.Incident != "" {
-		n.enqueue(p.Incident, job{incident: p.Incident})
+		n.enqueue(p.Incident, job{incident: p.Incident, props: true})
 		return
 	}
 	n.enqueue(p.ID, job{proposal: p.ID})
@@ -146,9 +147,11 @@ func (n *Notifier) ProposalChanged(_ context.Context, p remediation.Proposal) {
 
 func (n *Notifier) enqueue(key string, j job) {
 	n.mu.Lock()
-	if _, ok := n.pending[key]; !ok {
+	old, ok := n.pending[key]
+	if !ok {
 		n.order = append(n.order, key)
 	}
+	j.props = j.props || old.props
 	n.pending[key] = j
 	n.mu.Unlock()
 	select {
