@@ -163,22 +163,28 @@ func (n *Notifier) apply(ctx context.Context, q queued, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	cs.items[it.Incident.ID] = it
-	needs := false
+	id := it.Incident.ID
+	cs.items[id] = it
+	needs, shown := false, false
 	for _, t := range n.o.Targets {
-		c, err := n.cardAt(ctx, t, it.Incident.ID, false)
+		c, err := n.cardAt(ctx, t, id, false)
 		if err != nil {
 			return err
 		}
 		if c != nil {
 			n.touch(c, it, now)
+			shown = true
 			continue
 		}
 		needs = needs || !muteNewCard(it)
 	}
-	if _, ok := cs.waiting[it.Incident.ID]; needs && !ok {
-		cs.waiting[it.Incident.ID] = now
-		cs.waitOrder = append(cs.waitOrder, it.Incident.ID)
+	_, waiting := cs.waiting[id]
+	switch {
+	case needs && !waiting:
+		cs.waiting[id] = now
+		cs.waitOrder = append(cs.waitOrder, id)
+	case !needs && !shown && !waiting:
+		delete(cs.items, id) // muted and on no card: nothing to keep
 	}
 	return nil
 }
@@ -314,11 +320,13 @@ func (n *Notifier) placeOne(ctx context.Context, id string, now time.Time, onlyU
 		c  *card
 	}
 	var spots []spot
+	shown := false
 	for _, t := range n.o.Targets {
 		if c, err := n.cardAt(ctx, t, id, false); err != nil || c != nil {
 			if err != nil {
 				n.log.ErrorContext(ctx, "card not found", obs.KeyIncident, id, obs.KeyErr, err)
 			}
+			shown = true
 			continue
 		}
 		if muteNewCard(it) {
@@ -340,6 +348,9 @@ func (n *Notifier) placeOne(ctx context.Context, id string, now time.Time, onlyU
 			cs.active[ak] = c
 		}
 		spots = append(spots, spot{t, ak, c})
+	}
+	if len(spots) == 0 && !shown {
+		delete(cs.items, id) // silenced before its card went out
 	}
 	for _, s := range spots {
 		s.c.rec.Members = append(s.c.rec.Members, id)

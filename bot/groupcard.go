@@ -73,7 +73,7 @@ func GroupCard(g Group) Message {
 		}
 		m.Fields = append(m.Fields, Field{"since", since.UTC().Format("2006-01-02 15:04:05 UTC")})
 	}
-	m.Sections = append(m.Sections, approveAll(items)...)
+	m.Sections = append(m.Sections, approveAll(g.ID, items)...)
 	for _, it := range items[:min(len(items), groupShown)] {
 		m.Sections = append(m.Sections, memberSection(it.Incident))
 		for _, p := range it.Proposals {
@@ -218,9 +218,10 @@ func proposalSummary(items []CardItem) string {
 }
 
 // approveAll offers one button for each plan that at least two members' pending proposals share,
-// largest first. The button's value carries the count and the plan hash, so a click approves
-// exactly that many proposals of that plan, one by one, or nothing when the count has changed.
-func approveAll(items []CardItem) []Section {
+// largest first. The button's value carries the count, the plan hash and the group, so a click
+// approves exactly that many proposals of that plan on this card, one by one, or nothing when
+// the count has changed.
+func approveAll(group string, items []CardItem) []Section {
 	type plan struct {
 		hash string
 		p    remediation.Proposal
@@ -265,7 +266,7 @@ func approveAll(items []CardItem) []Section {
 		}
 		s.Fields = append(s.Fields, Field{"needs", fmt.Sprintf("%d %s each from %s, before %s; each is approved and audited on its own",
 			pl.p.Policy.MinApprovers, approvals, strings.Join(pl.p.Policy.Roles, " or "), pl.p.ExpiresAt.UTC().Format("15:04 UTC"))})
-		s.Buttons = []Button{{Action: ActionApproveAll, Value: ApproveAllValue(pl.n, pl.hash),
+		s.Buttons = []Button{{Action: ActionApproveAll, Value: ApproveAllValue(pl.n, pl.hash, group),
 			Label: fmt.Sprintf("Approve all %d", pl.n), Style: StylePrimary}}
 		out = append(out, s)
 	}

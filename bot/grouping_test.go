@@ -89,8 +89,12 @@ func TestGroupKeyIncludesRule(t *testing.T) {
 			all = b
 		}
 	}
-	if !strings.HasPrefix(all.Value, "3.") || all.Label != "Approve all 3" {
-		t.Fatalf("grouped card's Approve-all button: %+v", all)
+	n, _, group, err := SplitApproveAllValue(all.Value)
+	if err != nil || n != 3 || all.Label != "Approve all 3" {
+		t.Fatalf("grouped card's Approve-all button: %+v (%v)", all, err)
+	}
+	if members, ok, err := h.n.Members(ctx, group); err != nil || !ok || len(members) != 3 {
+		t.Fatalf("members of the button's card %s: %q, %v, %v", group, members, ok, err)
 	}
 }
 

@@ -32,10 +32,10 @@ const (
 	ActionApprove = "approve"
 	ActionReject  = "reject"
 	ActionSilence = "silence"
-	// ActionApproveAll approves every pending proposal of one plan at once, from a grouped card.
-	// Its Value carries the count the card showed and the plan hash (see ApproveAllValue), and
-	// its typed twin is "approve all <count> <plan hash>": a click is refused when the number of
-	// pending proposals of that plan is no longer the one the card showed.
+	// ActionApproveAll approves every pending proposal of one plan on a grouped card at once. Its
+	// Value carries the count the card showed, the plan hash and the group (see ApproveAllValue),
+	// and its typed twin is "approve all <count> <plan hash> <group>": a click is refused when the
+	// number of the group's pending proposals of that plan is no longer the one the card showed.
 	ActionApproveAll = "approve-all"
 )
 
@@ -60,18 +60,23 @@ func SplitApproveValue(v string) (id, plan string) {
 	return id, plan
 }
 
-// ApproveAllValue is the Value of an Approve-all button for n pending proposals of plan hash
-// plan, such as "12.9c1e2f3a4b5c6d7e".
-func ApproveAllValue(n int, plan string) string { return strconv.Itoa(n) + "." + plan }
+// ApproveAllValue is the Value of an Approve-all button on the card of group for n pending
+// proposals of plan hash plan, such as "12.9c1e2f3a4b5c6d7e.g-0a1b2c3d4e5f".
+func ApproveAllValue(n int, plan, group string) string {
+	return strconv.Itoa(n) + "." + plan + "." + group
+}
 
 // SplitApproveAllValue is the inverse of ApproveAllValue.
-func SplitApproveAllValue(v string) (n int, plan string, err error) {
-	count, plan, ok := strings.Cut(v, ".")
-	n, cerr := strconv.Atoi(count)
-	if !ok || cerr != nil || n < 1 || plan == "" || strings.ContainsAny(plan, ". ") {
-		return 0, "", fmt.Errorf("%q is not <count>.<plan hash>", v)
+func SplitApproveAllValue(v string) (n int, plan, group string, err error) {
+	parts := strings.Split(v, ".")
+	if len(parts) != 3 || parts[1] == "" || parts[2] == "" {
+		return 0, "", "", fmt.Errorf("%q is not <count>.<plan hash>.<group>", v)
 	}
-	return n, plan, nil
+	n, err = strconv.Atoi(parts[0])
+	if err != nil || n < 1 {
+		return 0, "", "", fmt.Errorf("%q is not <count>.<plan hash>.<group>", v)
+	}
+	return n, parts[1], parts[2], nil
 }
 
 // Command returns the command a click runs: the typed twin, with an approval bound to the
@@ -81,11 +86,11 @@ func (b Button) Command() string {
 	case ActionSilence:
 		return "silence incident " + b.Value + " for 1h"
 	case ActionApproveAll:
-		n, plan, err := SplitApproveAllValue(b.Value)
+		n, plan, group, err := SplitApproveAllValue(b.Value)
 		if err != nil {
 			return "approve all " + b.Value // refused by the command with the reason
 		}
-		return fmt.Sprintf("approve all %d %s", n, plan)
+		return fmt.Sprintf("approve all %d %s %s", n, plan, group)
 	}
 	return b.Action + " " + b.Value
 }
@@ -102,7 +107,7 @@ func (b Button) Typed() string {
 // Approve-all button acts on a plan, named by its hash.
 func (b Button) Target() string {
 	if b.Action == ActionApproveAll {
-		_, plan, _ := SplitApproveAllValue(b.Value)
+		_, plan, _, _ := SplitApproveAllValue(b.Value)
 		return plan
 	}
 	id, _ := SplitApproveValue(b.Value)

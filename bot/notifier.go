@@ -247,6 +247,21 @@ func (n *Notifier) Note(ctx context.Context, key string, m Message) error {
 	return errors.Join(errs...)
 }
 
+// Members returns the incidents a grouped card showed at its last post or edit, from the
+// store, for the Approve-all button of that card; ok is false when there is no such card.
+func (n *Notifier) Members(ctx context.Context, group string) (members []string, ok bool, err error) {
+	for _, t := range n.o.Targets {
+		rec, found, err := n.getRecord(ctx, recordKey(group, t))
+		if err != nil {
+			return nil, false, err
+		}
+		if found && rec.Ref != (Ref{}) {
+			return rec.Members, true, nil
+		}
+	}
+	return nil, false, nil
+}
+
 // notifierMetrics counts what the notifier sends, by platform.
 type notifierMetrics struct {
 	sent   *prometheus.CounterVec

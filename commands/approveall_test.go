@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,13 +14,19 @@ import (
 )
 
 // TestApproveAllIdenticalPlans: the Approve-all button of a grouped card approves every pending
-// proposal of its plan, each audited on its own; a click from a card whose count is stale
-// approves nothing; other plans are left alone.
+// proposal of its plan on that card, each audited on its own; a click from a card whose count
+// is stale approves nothing; the same plan on another card and other plans are left alone.
 func TestApproveAllIdenticalPlans(t *testing.T) {
 	r, al := newRouter(t)
 	ctx := context.Background()
-	propose := func(msg string) remediation.Proposal {
-		p, err := r.o.Proposals.Propose(ctx, remediation.Request{Action: "echo", Params: map[string]any{"msg": msg},
+	now := time.Now()
+	propose := func(host, msg string) remediation.Proposal {
+		inc, _, err := r.o.Incidents.FromAnomaly(ctx, detector.Anomaly{Check: "cpu", Labels: map[string]string{"host": host}, Opened: true,
+			T: now, Since: now, Value: 99, PeakValue: 99, Score: 0.9, Peak: 0.9, Expected: 40, Lower: 30, Upper: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := r.o.Proposals.Propose(ctx, remediation.Request{Action: "echo", Params: map[string]any{"msg": msg}, Incident: inc.ID,
 			Requester: remediation.Actor{ID: "rule:r", Name: "rule r"}, Policy: remediation.Policy{Roles: []string{"operator"}, MinApprovers: 1}})
 		if err != nil {
 			t.Fatal(err)
@@ -27,22 +34,28 @@ func TestApproveAllIdenticalPlans(t *testing.T) {
 		return p
 	}
 	var same []remediation.Proposal
-	for range 3 {
-		same = append(same, propose("scale"))
+	for i := range 3 {
+		same = append(same, propose(fmt.Sprintf("web-%d", i), "scale"))
 	}
-	other := propose("other")
+	other := propose("web-9", "other")
+	elsewhere := propose("db-1", "scale") // the same plan on another group's card
+	cards := map[string][]string{"g-1": {same[0].Incident, same[1].Incident, same[2].Incident, other.Incident}, "g-2": {elsewhere.Incident}}
+	r.o.CardMembers = func(_ context.Context, g string) ([]string, bool, error) { m, ok := cards[g]; return m, ok, nil }
 	plan := same[0].PlanHash
-	click := func(n int) bot.Message {
+	click := func(n int, group string) bot.Message {
 		return r.Handle(ctx, bot.Event{Kind: bot.EventButton, User: bot.User{Platform: "slack", ID: "alice", Name: "alice"},
-			Button: bot.Button{Action: bot.ActionApproveAll, Value: bot.ApproveAllValue(n, plan)}})
+			Button: bot.Button{Action: bot.ActionApproveAll, Value: bot.ApproveAllValue(n, plan, group)}})
 	}
-	if got := click(2); !strings.Contains(got.Text, "offered 2 proposals of plan "+plan+" but 3 are pending now, so none was approved") {
+	if got := click(2, "g-1"); !strings.Contains(got.Text, "offered 2 proposals of plan "+plan+" but 3 are pending now, so none was approved") {
 		t.Fatalf("stale click: %q", got.Text)
 	}
-	if got := say(r, "bob", "approve all 3 "+plan); !strings.Contains(got.Text, "refused: approving") || !strings.Contains(got.Text, "3 refused") {
+	if got := click(3, "g-9"); !strings.Contains(got.Text, `no card of group "g-9"`) {
+		t.Fatalf("click for an unknown card: %q", got.Text)
+	}
+	if got := say(r, "bob", "approve all 3 "+plan+" g-1"); !strings.Contains(got.Text, "refused: approving") || !strings.Contains(got.Text, "3 refused") {
 		t.Fatalf("a viewer's approve all: %q", got.Text)
 	}
-	got := click(3)
+	got := click(3, "g-1")
 	if !strings.Contains(got.Text, "Approved 3 proposals of plan "+plan+" one by one (echo say scale): 3 succeeded") {
 		t.Fatalf("approve all: %q", got.Text)
 	}
@@ -61,13 +74,15 @@ func TestApproveAllIdenticalPlans(t *testing.T) {
 			t.Errorf("%s has %d approval records by slack:alice, want 1", p.ID, approved)
 		}
 	}
-	if p, _ := r.o.Proposals.Get(ctx, other.ID); p.State != remediation.StatePending {
-		t.Fatalf("a proposal of another plan is %s", p.State)
+	for _, p := range []remediation.Proposal{other, elsewhere} {
+		if got, _ := r.o.Proposals.Get(ctx, p.ID); got.State != remediation.StatePending {
+			t.Fatalf("%s (%s) is %s, want it left pending", p.ID, p.Plan.Summary(), got.State)
+		}
 	}
-	if got := click(3); !strings.Contains(got.Text, "no pending proposal has plan "+plan) {
+	if got := click(3, "g-1"); !strings.Contains(got.Text, "no pending proposal of group g-1 has plan "+plan) {
 		t.Fatalf("second click: %q", got.Text)
 	}
-	for _, bad := range []string{"approve all", "approve all x " + plan, "approve all 0 " + plan} {
+	for _, bad := range []string{"approve all", "approve all x " + plan + " g-1", "approve all 0 " + plan + " g-1"} {
 		if got := say(r, "alice", bad); !strings.Contains(got.Text, "approve all") {
 			t.Errorf("%q: %q", bad, got.Text)
 		}

@@ -17,7 +17,7 @@ import (
 func (r *Router) proposalCommands() []*command {
 	return []*command{
 		{name: "proposals", usage: "proposals [state|all]", summary: "pending proposals (or those in a state, or all)", run: r.proposals},
-		{name: "approve", usage: "approve <proposal> | all <count> <plan>", summary: "approve a proposal (or every pending one of a plan); it runs once its policy is met", run: r.approve},
+		{name: "approve", usage: "approve <proposal> | all <count> <plan> <group>", summary: "approve a proposal (or every pending one of a plan); it runs once its policy is met", run: r.approve},
 		{name: "reject", usage: "reject <proposal> [reason]", summary: "decline a proposal", run: r.reject},
 		{name: "run", usage: "run <action> key=value ...", summary: "propose an action by hand; it needs the same approval", role: RoleOperator, run: r.runAction},
 		{name: "pause", usage: "pause", summary: "stop all remediation until resume", role: RoleAdmin, run: r.pause},
@@ -82,38 +82,52 @@ func (r *Router) approve(ctx context.Context, c *call) (bot.Message, error) {
 // approveAllShown is how many proposals an "approve all" reply names one by one.
 const approveAllShown = 20
 
-// approveAll is "approve all <count> <plan hash>", the Approve-all button of a grouped card: it
-// approves every pending proposal of that plan, oldest first, each checked against its policy
-// and audited on its own as if approved alone, and only when as many are pending as the card
-// showed, so a stale card approves nothing.
+// approveAll is "approve all <count> <plan hash> <group>", the Approve-all button of a grouped
+// card: it approves every pending proposal of that plan on the group's card, oldest first, each
+// checked against its policy and audited on its own as if approved alone, and only when as many
+// are pending as the card showed, so a stale card approves nothing.
 func (r *Router) approveAll(ctx context.Context, c *call) (bot.Message, error) {
-	if len(c.args) != 3 {
-		return bot.Message{}, obs.UserErrorf("usage: approve all <count> <plan hash>, as the Approve-all button of a grouped card says")
+	if len(c.args) != 4 {
+		return bot.Message{}, obs.UserErrorf("usage: approve all <count> <plan hash> <group>, as the Approve-all button of a grouped card says")
+	}
+	if r.o.CardMembers == nil {
+		return bot.Message{}, obs.UserErrorf("approve all: this bot posts no cards; approve the proposals one by one")
 	}
 	n, err := strconv.Atoi(c.args[1])
 	if err != nil || n < 1 {
 		return bot.Message{}, obs.UserErrorf("approve all: %q is not a count of proposals", c.args[1])
 	}
-	plan := c.args[2]
+	plan, group := c.args[2], c.args[3]
+	members, ok, err := r.o.CardMembers(ctx, group)
+	if err != nil {
+		return bot.Message{}, err
+	}
+	if !ok {
+		return bot.Message{}, obs.UserErrorf("approve all: no card of group %q", group)
+	}
+	on := make(map[string]bool, len(members))
+	for _, m := range members {
+		on[m] = true
+	}
 	pending, err := r.o.Proposals.List(ctx, remediation.StatePending)
 	if err != nil {
 		return bot.Message{}, err
 	}
 	var same []remediation.Proposal
 	for _, p := range pending {
-		if p.PlanHash == plan {
+		if p.PlanHash == plan && on[p.Incident] {
 			same = append(same, p)
 		}
 	}
 	if len(same) == 0 {
-		return bot.Message{}, obs.UserErrorf("no pending proposal has plan %s, so nothing was approved; see `proposals`", plan)
+		return bot.Message{}, obs.UserErrorf("no pending proposal of group %s has plan %s, so nothing was approved; see `proposals`", group, plan)
 	}
 	if len(same) != n {
 		return bot.Message{}, obs.UserErrorf("the card offered %d proposals of plan %s but %d are pending now, so none was approved; look at the card again", n, plan, len(same))
 	}
 	slices.SortFunc(same, func(a, b remediation.Proposal) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	if _, err := r.o.Audit.Append(ctx, audit.Record{Kind: "proposal.approve_all", User: c.actor.ID, PlanHash: plan, Outcome: "started",
-		Detail: fmt.Sprintf("%d proposals of plan %s: %s", n, plan, same[0].Plan.Summary())}); err != nil {
+		Detail: fmt.Sprintf("%d proposals of plan %s on the card of group %s: %s", n, plan, group, same[0].Plan.Summary())}); err != nil {
 		return bot.Message{}, err
 	}
 	count := map[string]int{}

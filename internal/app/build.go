@@ -123,7 +123,7 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 	if b.Router, err = commands.New(commands.Options{
 		Incidents: b.Incidents, Proposals: b.Proposals, Audit: b.Audit, Detector: b.Detector,
 		Rules: &rulesService{b: b}, Actions: b.actionNames, Roles: b.roles, Version: o.Version,
-		Querier: b.querier(), Silencer: b.silencer(),
+		Querier: b.querier(), Silencer: b.silencer(), CardMembers: b.Notifier.Members,
 		Logger: b.log, Registerer: b.regr,
 	}); err != nil {
 		return nil, err
