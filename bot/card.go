@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smartcloudops/smartcloudops/detector"
 	"github.com/smartcloudops/smartcloudops/incident"
 	"github.com/smartcloudops/smartcloudops/remediation"
 )
@@ -28,9 +29,7 @@ func IncidentCard(inc incident.Incident, props []remediation.Proposal) Message {
 	}
 	switch inc.Source {
 	case incident.SourceDetector:
-		m.Fields = append(m.Fields,
-			Field{"value", fmt.Sprintf("%s (expected %s, band %s to %s)", num(inc.Value, inc.Unit), num(inc.Expected, inc.Unit), num(inc.Lower, inc.Unit), num(inc.Upper, inc.Unit))},
-			Field{"score", fmt.Sprintf("%.2f", inc.Score)})
+		m.Fields = append(m.Fields, Field{"value", valueLine(inc)}, Field{"score", scoreLine(inc)})
 		if len(inc.Models) > 0 {
 			m.Fields = append(m.Fields, Field{"flagged by", strings.Join(inc.Models, ", ")})
 		}
@@ -69,12 +68,67 @@ func IncidentCard(inc incident.Incident, props []remediation.Proposal) Message {
 	if inc.Silenced != "" {
 		footer += " · silenced (" + inc.Silenced + ")"
 	}
-	if inc.Updates > 0 {
-		footer += fmt.Sprintf(" · updated %d×", inc.Updates)
-	}
 	m.Footer = footer
 	m.Mentions = proposalMentions(props)
 	return m
+}
+
+// valueLine says where an anomaly incident's latest value lies against the band frozen when its
+// episode began, and how far the episode went: "95.2% now, above the band; peak 97.1% (expected
+// 35.2%, band 28.9% to 41.5% when it began)". A value back inside the band is said to be so,
+// never "above". The band is shown clipped to what the unit allows (0 to 100 for a
+// percentage); the incident keeps the model's raw numbers.
+func valueLine(inc incident.Incident) string {
+	u := inc.Unit
+	when := "now"
+	if inc.State == incident.StateResolved {
+		when = "at the end"
+	}
+	var where string
+	switch detector.Direction(inc.Value, inc.Lower, inc.Upper) {
+	case "above":
+		where = "above the band"
+	case "below":
+		where = "below the band"
+	default:
+		where = "inside the band"
+		if inc.State == incident.StateOpen {
+			where = "back inside the band"
+		}
+	}
+	s := fmt.Sprintf("%s %s, %s", num(inc.Value, u), when, where)
+	if inc.Peak > 0 {
+		s += "; peak " + num(inc.PeakValue, u)
+	}
+	return s + fmt.Sprintf(" (expected %s, band %s to %s when it began)",
+		num(clip(inc.Expected, u), u), num(clip(inc.Lower, u), u), num(clip(inc.Upper, u), u))
+}
+
+// scoreLine is the latest score, and the episode's highest when it is known.
+func scoreLine(inc incident.Incident) string {
+	if inc.Peak > 0 {
+		return fmt.Sprintf("%.2f now, peak %.2f", inc.Score, inc.Peak)
+	}
+	return fmt.Sprintf("%.2f", inc.Score)
+}
+
+// clip bounds v to the range the unit allows: 0 to 100 for a percentage, anything otherwise.
+// A model's band around a value near a bound reaches past it (below 0 %, above 100 %), which a
+// card shows as the bound.
+func clip(v float64, unit string) float64 {
+	if lo, hi, ok := UnitRange(unit); ok {
+		return max(lo, min(hi, v))
+	}
+	return v
+}
+
+// UnitRange is the range of values a metric of the unit can take, when the unit says: 0 to 100
+// for "%". Cards and charts clip bands to it.
+func UnitRange(unit string) (lo, hi float64, ok bool) {
+	if unit == "%" {
+		return 0, 100, true
+	}
+	return 0, 0, false
 }
 
 // ProposalSection states exactly what a proposal will run, its state, and — while it waits —
@@ -164,53 +218,4 @@ func num(v float64, unit string) string {
 		return s + " " + unit
 	}
 	return s
-}
-
-// CardItem is one incident of a grouped card, with its proposals.
-type CardItem struct {
-	Incident  incident.Incident
-	Proposals []remediation.Proposal
-}
-
-// GroupCard shows several incidents that arrived together on one card: a line per incident with
-// its evidence, its proposals with their buttons, and a Silence button.
-func GroupCard(vs []CardItem) Message {
-	rank := map[Severity]int{SeverityInfo: 0, SeverityWarning: 1, SeverityCritical: 2}
-	m := Message{Title: fmt.Sprintf("%d incidents at once", len(vs)), Severity: SeverityInfo}
-	open := 0
-	for _, v := range vs {
-		inc := v.Incident
-		sev := Severity(inc.Severity)
-		if inc.State == incident.StateOpen {
-			open++
-			if rank[sev] > rank[m.Severity] {
-				m.Severity = sev
-			}
-		}
-		text := fmt.Sprintf("%s (%s)", inc.Title, inc.ID)
-		if inc.State == incident.StateResolved {
-			text = "Resolved: " + text
-		}
-		sec := Section{Text: text}
-		if w := Labels(inc.Labels); w != "" {
-			sec.Fields = append(sec.Fields, Field{"where", w})
-		}
-		if inc.Source == incident.SourceDetector {
-			sec.Fields = append(sec.Fields, Field{"value", fmt.Sprintf("%s (expected %s), score %.2f", num(inc.Value, inc.Unit), num(inc.Expected, inc.Unit), inc.Score)})
-		}
-		if inc.State == incident.StateOpen && inc.Silenced == "" {
-			sec.Buttons = []Button{{Action: ActionSilence, Value: inc.ID, Label: "Silence 1h"}}
-		}
-		m.Sections = append(m.Sections, sec)
-		for _, p := range v.Proposals {
-			m.Sections = append(m.Sections, ProposalSection(p))
-		}
-	}
-	m.Footer = fmt.Sprintf("%d of %d open · grouped to keep the channel readable", open, len(vs))
-	var props []remediation.Proposal
-	for _, v := range vs {
-		props = append(props, v.Proposals...)
-	}
-	m.Mentions = proposalMentions(props)
-	return m
 }

@@ -23,7 +23,7 @@ func TestCardsCarryMentions(t *testing.T) {
 	if got := IncidentCard(inc, props).Mentions; !reflect.DeepEqual(got, want) {
 		t.Errorf("incident card mentions %+v, want %+v", got, want)
 	}
-	if got := GroupCard([]CardItem{{Incident: inc, Proposals: props}}).Mentions; !reflect.DeepEqual(got, want) {
+	if got := GroupCard(Group{ID: "g-1", Items: []CardItem{{Incident: inc, Proposals: props}}}).Mentions; !reflect.DeepEqual(got, want) {
 		t.Errorf("grouped card mentions %+v, want %+v", got, want)
 	}
 	if got := ProposalCard(props[2]).Mentions; !reflect.DeepEqual(got, []Mention{want[0], want[1]}) {

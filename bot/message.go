@@ -1,6 +1,10 @@
 package bot
 
-import "strings"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
 
 // Severity orders how urgent a card is; routing and colours key off it.
 type Severity string
@@ -28,6 +32,11 @@ const (
 	ActionApprove = "approve"
 	ActionReject  = "reject"
 	ActionSilence = "silence"
+	// ActionApproveAll approves every pending proposal of one plan on a grouped card at once. Its
+	// Value carries the count the card showed, the plan hash and the group (see ApproveAllValue),
+	// and its typed twin is "approve all <count> <plan hash> <group>": a click is refused when the
+	// number of the group's pending proposals of that plan is no longer the one the card showed.
+	ActionApproveAll = "approve-all"
 )
 
 // Button is a clickable control on a card.
@@ -51,11 +60,37 @@ func SplitApproveValue(v string) (id, plan string) {
 	return id, plan
 }
 
+// ApproveAllValue is the Value of an Approve-all button on the card of group for n pending
+// proposals of plan hash plan, such as "12.9c1e2f3a4b5c6d7e.g-0a1b2c3d4e5f".
+func ApproveAllValue(n int, plan, group string) string {
+	return strconv.Itoa(n) + "." + plan + "." + group
+}
+
+// SplitApproveAllValue is the inverse of ApproveAllValue.
+func SplitApproveAllValue(v string) (n int, plan, group string, err error) {
+	parts := strings.Split(v, ".")
+	if len(parts) != 3 || parts[1] == "" || parts[2] == "" {
+		return 0, "", "", fmt.Errorf("%q is not <count>.<plan hash>.<group>", v)
+	}
+	n, err = strconv.Atoi(parts[0])
+	if err != nil || n < 1 {
+		return 0, "", "", fmt.Errorf("%q is not <count>.<plan hash>.<group>", v)
+	}
+	return n, parts[1], parts[2], nil
+}
+
 // Command returns the command a click runs: the typed twin, with an approval bound to the
 // plan hash its card showed ("approve p-7f3a.9c1e…").
 func (b Button) Command() string {
-	if b.Action == ActionSilence {
+	switch b.Action {
+	case ActionSilence:
 		return "silence incident " + b.Value + " for 1h"
+	case ActionApproveAll:
+		n, plan, group, err := SplitApproveAllValue(b.Value)
+		if err != nil {
+			return "approve all " + b.Value // refused by the command with the reason
+		}
+		return fmt.Sprintf("approve all %d %s %s", n, plan, group)
 	}
 	return b.Action + " " + b.Value
 }
@@ -68,8 +103,13 @@ func (b Button) Typed() string {
 	return b.Command()
 }
 
-// Target is the ID the button acts on, without the plan hash an Approve button carries.
+// Target is the ID the button acts on, without the plan hash an Approve button carries. An
+// Approve-all button acts on a plan, named by its hash.
 func (b Button) Target() string {
+	if b.Action == ActionApproveAll {
+		_, plan, _, _ := SplitApproveAllValue(b.Value)
+		return plan
+	}
 	id, _ := SplitApproveValue(b.Value)
 	return id
 }

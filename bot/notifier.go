@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smartcloudops/smartcloudops/incident"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
@@ -27,6 +29,11 @@ type Target struct {
 	Adapter        Adapter
 	DefaultChannel string
 	Routes         []Route
+	// EditsImages says the adapter's Update replaces a card's image with the one the message
+	// carries (Discord). Where it does not (Slack keeps the chart it posted in the card's
+	// thread; the console prints a path), the chart of a finished episode is posted in the
+	// card's thread.
+	EditsImages bool
 }
 
 func (t Target) channel(sev string, labels map[string]string) string {
@@ -55,30 +62,50 @@ type NotifierOptions struct {
 	Incidents *incident.Manager
 	Proposals *remediation.Manager
 	// Chart, when set, draws the chart of an anomaly incident as it is now and returns the
-	// file's path (the incident's earlier chart when it cannot). It runs for every card the
-	// notifier posts or edits, so a resolved card shows the whole episode; never on the
-	// detector's tick.
-	Chart  func(inc incident.Incident) string
-	Logger *slog.Logger
+	// file's path (the incident's earlier chart when it cannot). The notifier calls it from its
+	// chart workers, never on the detector's tick, for the cards it is about to post or edit
+	// (see the package documentation for when).
+	Chart func(inc incident.Incident) string
+	// ChartWorkers bounds how many charts are drawn at once; default 2.
+	ChartWorkers int
+	// ChartEvery is the least time between two drawings of the chart of an open episode. The
+	// chart is always drawn for a new card and when the episode ends. Zero redraws on every edit.
+	ChartEvery time.Duration
+	// EditEvery is the least time between two edits of a card for routine changes (a new value
+	// or score). Changes of state — a proposal made or decided, a silence, a resolution — are
+	// shown at once. Zero edits at once.
+	EditEvery time.Duration
+	// Group says which incidents share a card.
+	Group GroupOptions
+	// Now is the clock that paces edits; default time.Now.
+	Now        func() time.Time
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
 }
 
-// Notifier turns incident and proposal changes into cards: it posts a card once per platform,
-// edits it in place as things change, and posts execution output in the card's thread. Changes
-// are queued and coalesced — a burst of updates to one incident becomes one edit showing the
-// latest state — and a slow platform never blocks the detector or the executor.
+// Notifier turns incident and proposal changes into cards: incidents that share a group key get
+// one card per group and channel, posted once per platform and edited in place as members join
+// and things change; execution output goes in the card's thread. Changes are queued and
+// coalesced per card — a burst of updates to one incident becomes one edit showing the latest
+// state — and a slow platform never blocks the detector or the executor.
 type Notifier struct {
 	o   NotifierOptions
 	log *slog.Logger
+	m   *notifierMetrics
 
-	mu      sync.Mutex
+	mu      sync.Mutex // guards the queue
 	pending map[string]job
 	order   []string
 	wake    chan struct{}
+
+	work  sync.Mutex // one pass at a time; guards the cards
+	cards *cardSet
 }
 
 type job struct {
 	incident string // card of an incident
 	proposal string // card of a proposal without incident
+	props    bool   // the incident's proposals changed
 }
 
 // NewNotifier returns a Notifier.
@@ -89,10 +116,22 @@ func NewNotifier(o NotifierOptions) (*Notifier, error) {
 	if o.Logger == nil {
 		o.Logger = obs.Discard()
 	}
-	return &Notifier{o: o, log: o.Logger.With(obs.KeyComponent, "notifier"), pending: map[string]job{}, wake: make(chan struct{}, 1)}, nil
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.ChartWorkers <= 0 {
+		o.ChartWorkers = 2
+	}
+	m, err := newNotifierMetrics(o.Registerer, o.Targets)
+	if err != nil {
+		return nil, err
+	}
+	n := &Notifier{o: o, log: o.Logger.With(obs.KeyComponent, "notifier"), m: m, pending: map[string]job{}, wake: make(chan struct{}, 1)}
+	n.cards = newCardSet()
+	return n, nil
 }
 
-// IncidentChanged queues the incident's card for posting or editing.
+// IncidentChanged queues the incident's card for posting or editing. It never blocks on chat.
 func (n *Notifier) IncidentChanged(_ context.Context, inc incident.Incident, _ incident.Change) {
 	n.enqueue(inc.ID, job{incident: inc.ID})
 }
@@ -100,7 +139,7 @@ func (n *Notifier) IncidentChanged(_ context.Context, inc incident.Incident, _ i
 // ProposalChanged queues the card that shows the proposal.
 func (n *Notifier) ProposalChanged(_ context.Context, p remediation.Proposal) {
 	if p.Incident != "" {
-		n.enqueue(p.Incident, job{incident: p.Incident})
+		n.enqueue(p.Incident, job{incident: p.Incident, props: true})
 		return
 	}
 	n.enqueue(p.ID, job{proposal: p.ID})
@@ -108,9 +147,11 @@ func (n *Notifier) ProposalChanged(_ context.Context, p remediation.Proposal) {
 
 func (n *Notifier) enqueue(key string, j job) {
 	n.mu.Lock()
-	if _, ok := n.pending[key]; !ok {
+	old, ok := n.pending[key]
+	if !ok {
 		n.order = append(n.order, key)
 	}
+	j.props = j.props || old.props
 	n.pending[key] = j
 	n.mu.Unlock()
 	select {
@@ -119,44 +160,54 @@ func (n *Notifier) enqueue(key string, j job) {
 	}
 }
 
-// Run renders queued cards until ctx ends. It starts with the cards a previous Flush left
-// undelivered.
+// Run renders queued cards until ctx ends: it starts with the cards a previous Flush left
+// undelivered; each pass applies the queued changes, posts the cards whose group has waited long
+// enough and edits those whose next edit is due, then waits for more changes or for the next due
+// edit. A delivery that shutdown cuts short stays due, for Flush.
 func (n *Notifier) Run(ctx context.Context) error {
 	n.requeue(ctx)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	for {
 		batch := n.take()
-		if len(batch) == 0 {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-n.wake:
-				continue
-			}
-		}
 		jctx, _ := obs.EnsureCorrelation(ctx)
-		n.process(jctx, batch)
+		n.process(jctx, batch, false)
 		if ctx.Err() != nil {
-			// Shutdown cut the batch short; Flush delivers it, within its own deadline.
-			n.putBack(batch)
 			return nil
 		}
+		if n.queued() {
+			continue
+		}
+		var due <-chan time.Time
+		if next := n.nextDue(); !next.IsZero() {
+			timer.Reset(max(0, next.Sub(n.o.Now())))
+			due = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-n.wake:
+		case <-due:
+		}
+		timer.Stop()
 	}
 }
 
-// Flush renders everything queued now (for shutdown and tests) until ctx ends. The cards it
+// Flush renders everything queued now and makes every pending post and edit at once, whatever
+// the group wait and the edit intervals (for shutdown and tests), until ctx ends. The cards it
 // could not deliver by then are stored, and the next Run sends them first; cards are edited to
 // their latest state, so sending one again never shows anything twice.
 func (n *Notifier) Flush(ctx context.Context) {
-	for batch := n.take(); len(batch) > 0; batch = n.take() {
-		if ctx.Err() == nil {
-			n.process(ctx, batch)
-			if ctx.Err() == nil {
-				continue
-			}
+	for batch := n.take(); ctx.Err() == nil && n.process(ctx, batch, true); batch = n.take() {
+	}
+	if ctx.Err() == nil {
+		n.process(ctx, nil, true) // deliveries that failed in the last pass get one more go
+		if ctx.Err() == nil && n.nextDue().IsZero() {
+			return
 		}
-		// Out of time: this batch may be partly undelivered, and the rest is not started.
-		n.keep(ctx, append(batch, n.take()...))
-		return
+	}
+	if left := append(n.take(), n.undelivered()...); len(left) > 0 {
+		n.keep(ctx, left)
 	}
 }
 
@@ -173,307 +224,15 @@ func (n *Notifier) take() []queued {
 	return out
 }
 
+func (n *Notifier) queued() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.order) > 0
+}
+
 type queued struct {
 	key string
 	job job
-}
-
-// Bursts: when a pass finds at least groupAt incidents with no card yet for one channel, they
-// share grouped cards of up to groupMax incidents each instead of flooding the channel.
-const (
-	groupAt  = 5
-	groupMax = 10
-)
-
-// view is what one card shows.
-type view struct {
-	key    string
-	inc    *incident.Incident
-	props  []remediation.Proposal
-	msg    Message
-	sev    string
-	labels map[string]string
-}
-
-func (n *Notifier) load(ctx context.Context, q queued) (view, error) {
-	v := view{key: q.key}
-	if q.job.incident != "" {
-		inc, err := n.o.Incidents.Get(ctx, q.job.incident)
-		if err != nil {
-			return v, err
-		}
-		props, err := n.proposalsOf(ctx, inc)
-		if err != nil {
-			return v, err
-		}
-		if n.o.Chart != nil && inc.Source == incident.SourceDetector {
-			if path := n.o.Chart(inc); path != inc.ChartPath {
-				inc.ChartPath = path
-				if _, err := n.o.Incidents.Update(ctx, inc.ID, func(i *incident.Incident) { i.ChartPath = path }); err != nil {
-					n.log.WarnContext(ctx, "chart path not recorded", obs.KeyIncident, inc.ID, obs.KeyErr, err)
-				}
-			}
-		}
-		v.inc, v.props = &inc, props
-		v.msg, v.sev, v.labels = IncidentCard(inc, props), inc.Severity, inc.Labels
-		return v, nil
-	}
-	p, err := n.o.Proposals.Get(ctx, q.job.proposal)
-	if err != nil {
-		return v, err
-	}
-	v.props = []remediation.Proposal{p}
-	v.msg, v.sev = ProposalCard(p), "warning"
-	return v, nil
-}
-
-func (n *Notifier) proposalsOf(ctx context.Context, inc incident.Incident) ([]remediation.Proposal, error) {
-	return n.o.Proposals.ForIncident(ctx, inc.ID)
-}
-
-func (n *Notifier) process(ctx context.Context, batch []queued) {
-	var views []view
-	for _, q := range batch {
-		v, err := n.load(ctx, q)
-		if err != nil {
-			n.log.ErrorContext(ctx, "card not rendered", "card", q.key, obs.KeyErr, err)
-			continue
-		}
-		views = append(views, v)
-	}
-	for _, t := range n.o.Targets {
-		// Count the new incident cards per channel; channels with a burst get grouped cards.
-		fresh := map[string][]view{}
-		isNew := make([]bool, len(views))
-		muted := make([]bool, len(views))
-		for i, v := range views {
-			if v.inc != nil && !n.hasCard(ctx, t, v.key) {
-				if muteNewCard(v) {
-					muted[i] = true
-					continue
-				}
-				isNew[i] = true
-				ch := t.channel(v.sev, v.labels)
-				fresh[ch] = append(fresh[ch], v)
-			}
-		}
-		var rest []view // in queue order, so cards appear in the order things happened
-		grouped := map[string]bool{}
-		for i, v := range views {
-			if muted[i] {
-				continue
-			}
-			if !isNew[i] {
-				rest = append(rest, v)
-				continue
-			}
-			ch := t.channel(v.sev, v.labels)
-			vs := fresh[ch]
-			if len(vs) < groupAt {
-				rest = append(rest, v)
-				continue
-			}
-			if grouped[ch] {
-				continue
-			}
-			grouped[ch] = true
-			for j := 0; j < len(vs); j += groupMax {
-				if err := n.postGroup(ctx, t, ch, vs[j:min(j+groupMax, len(vs))]); err != nil {
-					n.log.ErrorContext(ctx, "grouped card not delivered", obs.KeyPlatform, t.Adapter.Name(), obs.KeyErr, err)
-				}
-			}
-		}
-		for _, v := range rest {
-			if err := n.deliver(ctx, t, v); err != nil {
-				n.log.ErrorContext(ctx, "card not delivered", "card", v.key, obs.KeyPlatform, t.Adapter.Name(), obs.KeyErr, err)
-			}
-		}
-	}
-}
-
-// muteNewCard reports whether v, an incident without a card on some platform yet, is to get
-// none: a silence mutes an incident's opening. The incident package reports the changes of a
-// silenced incident only when it has been reported before; this also covers incidents stored
-// before it kept track, and ones silenced before their first card went out. An incident with
-// proposals still gets its card, which carries their buttons.
-func muteNewCard(v view) bool {
-	return v.inc != nil && v.inc.Silenced != "" && len(v.props) == 0
-}
-
-type cardRecord struct {
-	Ref     Ref             `json:"ref"`
-	Group   string          `json:"group,omitempty"`   // the grouped card this incident is shown on
-	Members []string        `json:"members,omitempty"` // for a grouped card: its incidents
-	Posted  map[string]bool `json:"posted,omitempty"`  // proposals whose output went to the thread
-}
-
-func recordKey(key string, t Target) string { return "cards/" + key + "/" + t.Adapter.Name() }
-
-func (n *Notifier) hasCard(ctx context.Context, t Target, key string) bool {
-	_, err := n.o.Store.Get(ctx, recordKey(key, t))
-	return err == nil
-}
-
-func (n *Notifier) getRecord(ctx context.Context, key string) (cardRecord, bool, error) {
-	var rec cardRecord
-	kv, err := n.o.Store.Get(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return rec, false, nil
-	}
-	if err != nil {
-		return rec, false, err
-	}
-	if err := json.Unmarshal(kv.Value, &rec); err != nil {
-		return rec, false, fmt.Errorf("card record %s: %w", key, err)
-	}
-	return rec, true, nil
-}
-
-func (n *Notifier) putRecord(ctx context.Context, key string, rec cardRecord) error {
-	b, _ := json.Marshal(rec)
-	_, err := n.o.Store.Put(ctx, key, b)
-	return err
-}
-
-// withPNG reads the chart so the adapter can upload it with a new card.
-func (n *Notifier) withPNG(ctx context.Context, m Message) Message {
-	if m.Image == nil || m.Image.Path == "" {
-		return m
-	}
-	png, err := os.ReadFile(m.Image.Path)
-	if err != nil {
-		n.log.WarnContext(ctx, "chart not attached", "path", m.Image.Path, obs.KeyErr, err)
-		return m
-	}
-	img := *m.Image
-	img.PNG = png
-	m.Image = &img
-	return m
-}
-
-func (n *Notifier) deliver(ctx context.Context, t Target, v view) error {
-	rkey := recordKey(v.key, t)
-	rec, ok, err := n.getRecord(ctx, rkey)
-	if err != nil {
-		return err
-	}
-	switch {
-	case ok && rec.Group != "":
-		return n.updateGroup(ctx, t, rec.Group)
-	case ok:
-		if err := t.Adapter.Update(ctx, rec.Ref, v.msg); err != nil {
-			return err
-		}
-	default:
-		ref, err := t.Adapter.Post(ctx, t.channel(v.sev, v.labels), n.withPNG(ctx, v.msg))
-		switch {
-		case err != nil && errors.Is(err, ErrImageUpload) && ref != (Ref{}):
-			// The card is up without its chart. Keep its Ref, or the next change would post
-			// a second card with a second set of buttons.
-			n.log.WarnContext(ctx, "card posted without its chart", "adapter", t.Adapter.Name(), obs.KeyErr, err)
-		case err != nil:
-			return err
-		}
-		rec.Ref = ref
-	}
-	if err := n.threadOutputs(ctx, t, &rec, v.props); err != nil {
-		return err
-	}
-	return n.putRecord(ctx, rkey, rec)
-}
-
-// threadOutputs posts the output of each finished proposal once into the card's thread.
-func (n *Notifier) threadOutputs(ctx context.Context, t Target, rec *cardRecord, props []remediation.Proposal) error {
-	if rec.Posted == nil {
-		rec.Posted = map[string]bool{}
-	}
-	for _, p := range props {
-		if !p.State.Final() || rec.Posted[p.ID] {
-			continue
-		}
-		switch p.State {
-		case remediation.StateSucceeded, remediation.StateFailed, remediation.StateUnknown, remediation.StateVoid:
-			if _, err := t.Adapter.PostThread(ctx, rec.Ref, threadMessage(p)); err != nil {
-				return err
-			}
-		}
-		rec.Posted[p.ID] = true
-	}
-	return nil
-}
-
-// postGroup posts one card for several new incidents.
-func (n *Notifier) postGroup(ctx context.Context, t Target, channel string, vs []view) error {
-	gid := "group-" + vs[0].key
-	msg := GroupCard(items(vs))
-	ref, err := t.Adapter.Post(ctx, channel, msg)
-	if err != nil {
-		return err
-	}
-	grec := cardRecord{Ref: ref}
-	for _, v := range vs {
-		grec.Members = append(grec.Members, v.key)
-		if err := n.putRecord(ctx, recordKey(v.key, t), cardRecord{Ref: ref, Group: gid}); err != nil {
-			return err
-		}
-	}
-	var props []remediation.Proposal
-	for _, v := range vs {
-		props = append(props, v.props...)
-	}
-	if err := n.threadOutputs(ctx, t, &grec, props); err != nil {
-		return err
-	}
-	return n.putRecord(ctx, recordKey(gid, t), grec)
-}
-
-func items(vs []view) []CardItem {
-	out := make([]CardItem, len(vs))
-	for i, v := range vs {
-		out[i] = CardItem{Incident: *v.inc, Proposals: v.props}
-	}
-	return out
-}
-
-// updateGroup edits a grouped card to show the latest state of all its incidents.
-func (n *Notifier) updateGroup(ctx context.Context, t Target, gid string) error {
-	gkey := recordKey(gid, t)
-	grec, ok, err := n.getRecord(ctx, gkey)
-	if err != nil || !ok {
-		return err
-	}
-	var vs []view
-	var props []remediation.Proposal
-	for _, m := range grec.Members {
-		v, err := n.load(ctx, queued{key: m, job: job{incident: m}})
-		if err != nil {
-			return err
-		}
-		vs = append(vs, v)
-		props = append(props, v.props...)
-	}
-	if err := t.Adapter.Update(ctx, grec.Ref, GroupCard(items(vs))); err != nil {
-		return err
-	}
-	if err := n.threadOutputs(ctx, t, &grec, props); err != nil {
-		return err
-	}
-	return n.putRecord(ctx, gkey, grec)
-}
-
-func threadMessage(p remediation.Proposal) Message {
-	title := fmt.Sprintf("%s %s: %s", p.ID, p.State, p.Plan.Summary())
-	body := p.Result
-	if p.Error != "" {
-		body = "error: " + p.Error
-	}
-	if p.Reason != "" {
-		body = p.Reason
-	}
-	if p.Output != "" {
-		body += "\n" + p.Output
-	}
-	return Message{Title: title, Text: body}
 }
 
 // Note posts m in the thread of the card for key (an incident or proposal ID) on every platform
@@ -481,7 +240,7 @@ func threadMessage(p remediation.Proposal) Message {
 func (n *Notifier) Note(ctx context.Context, key string, m Message) error {
 	var errs []error
 	for _, t := range n.o.Targets {
-		kv, err := n.o.Store.Get(ctx, "cards/"+key+"/"+t.Adapter.Name())
+		kv, err := n.o.Store.Get(ctx, recordKey(key, t))
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
@@ -494,9 +253,65 @@ func (n *Notifier) Note(ctx context.Context, key string, m Message) error {
 			errs = append(errs, err)
 			continue
 		}
+		if rec.Ref == (Ref{}) {
+			continue
+		}
 		if _, err := t.Adapter.PostThread(ctx, rec.Ref, m); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", t.Adapter.Name(), err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Members returns the incidents a grouped card showed at its last post or edit, from the
+// store, for the Approve-all button of that card; ok is false when there is no such card.
+func (n *Notifier) Members(ctx context.Context, group string) (members []string, ok bool, err error) {
+	for _, t := range n.o.Targets {
+		rec, found, err := n.getRecord(ctx, recordKey(group, t))
+		if err != nil {
+			return nil, false, err
+		}
+		if found && rec.Ref != (Ref{}) {
+			return rec.Members, true, nil
+		}
+	}
+	return nil, false, nil
+}
+
+// notifierMetrics counts what the notifier sends, by platform.
+type notifierMetrics struct {
+	sent   *prometheus.CounterVec
+	charts prometheus.Counter
+}
+
+// Card operations counted by smartcloudops_notifier_cards_total.
+const (
+	opPost   = "post"
+	opEdit   = "edit"
+	opThread = "thread"
+)
+
+func newNotifierMetrics(reg prometheus.Registerer, targets []Target) (*notifierMetrics, error) {
+	m := &notifierMetrics{
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smartcloudops_notifier_cards_total",
+			Help: "Cards posted, cards edited and thread replies sent by the notifier, by platform and op (post, edit, thread).",
+		}, []string{"platform", "op"}),
+		charts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "smartcloudops_notifier_charts_total", Help: "Charts drawn for cards.",
+		}),
+	}
+	for _, t := range targets {
+		for _, op := range []string{opPost, opEdit, opThread} {
+			m.sent.WithLabelValues(t.Adapter.Name(), op)
+		}
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.sent, m.charts} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("bot: notifier metrics: %w", err)
+			}
+		}
+	}
+	return m, nil
 }

@@ -12,9 +12,6 @@ import (
 
 	"github.com/smartcloudops/smartcloudops/detector"
 	"github.com/smartcloudops/smartcloudops/incident"
-	"github.com/smartcloudops/smartcloudops/internal/store"
-	"github.com/smartcloudops/smartcloudops/remediation"
-	"github.com/smartcloudops/smartcloudops/remediation/audit"
 )
 
 // recorder is an Adapter that records what it was asked to do.
@@ -22,7 +19,8 @@ type recorder struct {
 	mu    sync.Mutex
 	calls []string
 	n     int
-	last  Message // the latest card posted or edited
+	last  Message   // the latest card posted or edited
+	msgs  []Message // every card posted
 }
 
 func (r *recorder) Name() string                             { return "rec" }
@@ -33,6 +31,7 @@ func (r *recorder) Post(_ context.Context, ch string, m Message) (Ref, error) {
 	r.n++
 	id := fmt.Sprint(r.n)
 	r.last = m
+	r.msgs = append(r.msgs, m)
 	r.mu.Unlock()
 	r.log("post " + ch + " " + m.Title)
 	return Ref{Platform: "rec", Channel: ch, ID: id}, nil
@@ -51,19 +50,8 @@ func (r *recorder) PostThread(_ context.Context, ref Ref, m Message) (Ref, error
 
 func setup(t *testing.T) (*Notifier, *recorder, *incident.Manager) {
 	t.Helper()
-	st := store.NewMemory()
-	al, _ := audit.New(audit.Options{Store: st})
-	var n *Notifier
-	inc, _ := incident.New(incident.Options{Store: st, OnChange: func(ctx context.Context, i incident.Incident, c incident.Change) { n.IncidentChanged(ctx, i, c) }})
-	mg, _ := remediation.New(remediation.Options{Store: st, Audit: al, Actions: func(string) (remediation.Action, bool) { return nil, false }})
-	rec := &recorder{}
-	var err error
-	n, err = NewNotifier(NotifierOptions{Store: st, Incidents: inc, Proposals: mg,
-		Targets: []Target{{Adapter: rec, DefaultChannel: "C-ops", Routes: []Route{{Severity: "critical", Labels: map[string]string{"team": "web"}, Channel: "C-web"}}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n, rec, inc
+	h := newHarness(t, nil)
+	return h.n, h.rec, h.inc
 }
 
 func anomaly(host string, sev string, labels map[string]string) detector.Anomaly {
@@ -90,27 +78,6 @@ func TestCardPostedOnceThenEditedAndRouted(t *testing.T) {
 	want := "post C-web cpu above the expected band on host=web-1, team=web\npost C-ops cpu above the expected band on host=db-1\nupdate 1 cpu above the expected band on host=web-1, team=web"
 	if got != want {
 		t.Fatalf("calls:\n%s\nwant:\n%s", got, want)
-	}
-}
-
-func TestBurstBecomesGroupedCard(t *testing.T) {
-	n, rec, inc := setup(t)
-	ctx := context.Background()
-	var first incident.Incident
-	for i := range 12 {
-		in, _, _ := inc.FromAnomaly(ctx, anomaly(fmt.Sprintf("web-%02d", i), "warning", nil))
-		if i == 0 {
-			first = in
-		}
-	}
-	n.Flush(ctx)
-	if len(rec.calls) != 2 || rec.calls[0] != "post C-ops 10 incidents at once" || rec.calls[1] != "post C-ops 2 incidents at once" {
-		t.Fatalf("calls: %q", rec.calls)
-	}
-	inc.FromRecovery(ctx, detector.Recovery{Check: "cpu", Labels: first.Labels, T: time.Now()})
-	n.Flush(ctx)
-	if last := rec.calls[len(rec.calls)-1]; last != "update 1 10 incidents at once" {
-		t.Fatalf("a member's change did not edit its grouped card: %q", rec.calls)
 	}
 }
 
@@ -159,13 +126,6 @@ func TestCardWithoutChartIsStillEdited(t *testing.T) {
 	if posts != 1 || edits != 1 {
 		t.Fatalf("%d posts and %d edits, want 1 and 1: %q", posts, edits, ad.calls)
 	}
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func hasSilenceButton(m Message) bool {

@@ -70,3 +70,36 @@ func (n *Notifier) putBack(batch []queued) {
 	}
 	n.order = append(order, n.order...)
 }
+
+// undelivered lists, as jobs to queue again, the incidents and proposals of the cards that still
+// have a post or an edit due, and of the incidents still waiting for a card.
+func (n *Notifier) undelivered() []queued {
+	n.work.Lock()
+	defer n.work.Unlock()
+	var out []queued
+	seen := map[string]bool{}
+	add := func(key string, j job) {
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, queued{key: key, job: j})
+		}
+	}
+	for _, id := range n.cards.waitOrder {
+		if _, ok := n.cards.waiting[id]; ok {
+			add(id, job{incident: id})
+		}
+	}
+	for _, c := range n.cards.byRecord {
+		if c.due.IsZero() {
+			continue
+		}
+		if c.proposal != "" {
+			add(c.proposal, job{proposal: c.proposal})
+			continue
+		}
+		for _, m := range c.rec.Members {
+			add(m, job{incident: m})
+		}
+	}
+	return out
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/smartcloudops/smartcloudops/bot"
+	"github.com/smartcloudops/smartcloudops/incident"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
 	"github.com/smartcloudops/smartcloudops/remediation/audit"
 )
@@ -103,11 +104,15 @@ func (r *Router) incidents(ctx context.Context, c *call) (bot.Message, error) {
 	if len(incs) == 0 {
 		return bot.Text("No open incidents."), nil
 	}
+	sils, err := r.o.Incidents.Silences(ctx)
+	if err != nil {
+		return bot.Message{}, err
+	}
 	var b strings.Builder
 	for _, inc := range incs {
 		fmt.Fprintf(&b, "%s  %-8s %-8s %s (since %s)", inc.ID, inc.State, inc.Severity, inc.Title, inc.Since.UTC().Format("01-02 15:04"))
-		if inc.Silenced != "" {
-			b.WriteString(" [silenced]")
+		if s, ok := silencedBy(inc, sils); ok {
+			fmt.Fprintf(&b, " [silenced by %s until %s]", s.ID, s.EndsAt.UTC().Format("01-02 15:04"))
 		}
 		if len(inc.Proposals) > 0 {
 			b.WriteString(" proposals: " + strings.Join(inc.Proposals, ", "))
@@ -115,6 +120,26 @@ func (r *Router) incidents(ctx context.Context, c *call) (bot.Message, error) {
 		b.WriteByte('\n')
 	}
 	return bot.Text(strings.TrimRight(b.String(), "\n")), nil
+}
+
+// silencedBy returns the active silence that mutes an open incident: the one it recorded, or
+// any that matches it now (a silence made after its last update has not reached it yet). An
+// ended silence marks nothing.
+func silencedBy(inc incident.Incident, active []incident.Silence) (incident.Silence, bool) {
+	if inc.State != incident.StateOpen {
+		return incident.Silence{}, false
+	}
+	for _, s := range active {
+		if s.ID == inc.Silenced {
+			return s, true
+		}
+	}
+	for _, s := range active {
+		if s.Mutes(inc) {
+			return s, true
+		}
+	}
+	return incident.Silence{}, false
 }
 
 func (r *Router) anomalies(ctx context.Context, c *call) (bot.Message, error) {

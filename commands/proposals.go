@@ -3,17 +3,21 @@ package commands
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/smartcloudops/smartcloudops/bot"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
 	"github.com/smartcloudops/smartcloudops/remediation"
+	"github.com/smartcloudops/smartcloudops/remediation/audit"
 )
 
 func (r *Router) proposalCommands() []*command {
 	return []*command{
 		{name: "proposals", usage: "proposals [state|all]", summary: "pending proposals (or those in a state, or all)", run: r.proposals},
-		{name: "approve", usage: "approve <proposal>", summary: "approve a proposal; it runs once its policy is met", run: r.approve},
+		{name: "approve", usage: "approve <proposal> | all <count> <plan> <group>", summary: "approve a proposal (or every pending one of a plan); it runs once its policy is met", run: r.approve},
 		{name: "reject", usage: "reject <proposal> [reason]", summary: "decline a proposal", run: r.reject},
 		{name: "run", usage: "run <action> key=value ...", summary: "propose an action by hand; it needs the same approval", role: RoleOperator, run: r.runAction},
 		{name: "pause", usage: "pause", summary: "stop all remediation until resume", role: RoleAdmin, run: r.pause},
@@ -60,6 +64,9 @@ func (r *Router) proposals(ctx context.Context, c *call) (bot.Message, error) {
 }
 
 func (r *Router) approve(ctx context.Context, c *call) (bot.Message, error) {
+	if len(c.args) > 0 && c.args[0] == "all" {
+		return r.approveAll(ctx, c)
+	}
 	if len(c.args) != 1 {
 		return bot.Message{}, obs.UserErrorf("usage: approve <proposal>")
 	}
@@ -70,6 +77,89 @@ func (r *Router) approve(ctx context.Context, c *call) (bot.Message, error) {
 		return bot.Message{}, err
 	}
 	return bot.Text(outcome(p)), nil
+}
+
+// approveAllShown is how many proposals an "approve all" reply names one by one.
+const approveAllShown = 20
+
+// approveAll is "approve all <count> <plan hash> <group>", the Approve-all button of a grouped
+// card: it approves every pending proposal of that plan on the group's card, oldest first, each
+// checked against its policy and audited on its own as if approved alone, and only when as many
+// are pending as the card showed, so a stale card approves nothing.
+func (r *Router) approveAll(ctx context.Context, c *call) (bot.Message, error) {
+	if len(c.args) != 4 {
+		return bot.Message{}, obs.UserErrorf("usage: approve all <count> <plan hash> <group>, as the Approve-all button of a grouped card says")
+	}
+	if r.o.CardMembers == nil {
+		return bot.Message{}, obs.UserErrorf("approve all: this bot posts no cards; approve the proposals one by one")
+	}
+	n, err := strconv.Atoi(c.args[1])
+	if err != nil || n < 1 {
+		return bot.Message{}, obs.UserErrorf("approve all: %q is not a count of proposals", c.args[1])
+	}
+	plan, group := c.args[2], c.args[3]
+	members, ok, err := r.o.CardMembers(ctx, group)
+	if err != nil {
+		return bot.Message{}, err
+	}
+	if !ok {
+		return bot.Message{}, obs.UserErrorf("approve all: no card of group %q", group)
+	}
+	on := make(map[string]bool, len(members))
+	for _, m := range members {
+		on[m] = true
+	}
+	pending, err := r.o.Proposals.List(ctx, remediation.StatePending)
+	if err != nil {
+		return bot.Message{}, err
+	}
+	var same []remediation.Proposal
+	for _, p := range pending {
+		if p.PlanHash == plan && on[p.Incident] {
+			same = append(same, p)
+		}
+	}
+	if len(same) == 0 {
+		return bot.Message{}, obs.UserErrorf("no pending proposal of group %s has plan %s, so nothing was approved; see `proposals`", group, plan)
+	}
+	if len(same) != n {
+		return bot.Message{}, obs.UserErrorf("the card offered %d proposals of plan %s but %d are pending now, so none was approved; look at the card again", n, plan, len(same))
+	}
+	slices.SortFunc(same, func(a, b remediation.Proposal) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	if _, err := r.o.Audit.Append(ctx, audit.Record{Kind: "proposal.approve_all", User: c.actor.ID, PlanHash: plan, Outcome: "started",
+		Detail: fmt.Sprintf("%d proposals of plan %s on the card of group %s: %s", n, plan, group, same[0].Plan.Summary())}); err != nil {
+		return bot.Message{}, err
+	}
+	count := map[string]int{}
+	var lines []string
+	for i, p := range same {
+		got, err := r.o.Proposals.ApprovePlan(ctx, p.ID, plan, c.actor)
+		line := ""
+		switch {
+		case err == nil:
+			count[string(got.State)]++
+			line = firstLine(outcome(got))
+		case obs.IsUser(err):
+			count["refused"]++
+			line = p.ID + " refused: " + err.Error()
+		default:
+			count["failed"]++
+			r.log.ErrorContext(ctx, "approve all: approval failed", obs.KeyProposal, p.ID, obs.KeyErr, err)
+			line = fmt.Sprintf("%s: internal error (ref %s)", p.ID, obs.Correlation(ctx))
+		}
+		if i < approveAllShown {
+			lines = append(lines, line)
+		}
+	}
+	if len(same) > approveAllShown {
+		lines = append(lines, fmt.Sprintf("… and %d more; see `proposals all`", len(same)-approveAllShown))
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(count)) {
+		parts = append(parts, fmt.Sprintf("%d %s", count[k], k))
+	}
+	head := fmt.Sprintf("Approved %d proposals of plan %s one by one (%s): %s", n, plan, same[0].Plan.Summary(), strings.Join(parts, ", "))
+	return bot.Text(head + "\n" + strings.Join(lines, "\n")), nil
 }
 
 func outcome(p remediation.Proposal) string {

@@ -45,11 +45,14 @@ type Options struct {
 	Proposals *remediation.Manager
 	Audit     *audit.Log
 	Detector  Detector
-	Rules     Rules              // optional: rules commands
-	Silencer  Silencer           // optional: Alertmanager silences
-	Querier   Querier            // optional: the query command
-	Actions   func() []string    // names of the available actions, for `run` help
-	Chat      func() []bot.Field // optional: one line per chat connection, for status
+	Rules     Rules    // optional: rules commands
+	Silencer  Silencer // optional: Alertmanager silences
+	// CardMembers returns the incidents the card of a group showed last (ok false when there is
+	// no such card), for `approve all`; optional.
+	CardMembers func(ctx context.Context, group string) (members []string, ok bool, err error)
+	Querier     Querier            // optional: the query command
+	Actions     func() []string    // names of the available actions, for `run` help
+	Chat        func() []bot.Field // optional: one line per chat connection, for status
 	// Roles returns the roles a chat user holds (viewer is implied).
 	Roles      func(u bot.User) []string
 	Version    string

@@ -49,6 +49,12 @@ func (s Silence) matches(labels map[string]string, check string) bool {
 	return len(s.Matchers) > 0
 }
 
+// Mutes reports whether the silence matches an anomaly incident, as it does when the incident's
+// series reports while the silence lasts.
+func (s Silence) Mutes(inc Incident) bool {
+	return inc.Source == SourceDetector && s.matches(inc.Labels, inc.Check)
+}
+
 // String describes the silence for chat: its matchers and end, as in
 // `s-1 check "cpu" {asg="web-asg"} until …`; the check name is shown apart from the labels.
 func (s Silence) String() string {

@@ -34,6 +34,8 @@ var botMetrics = map[string][]string{
 	"smartcloudops_chat_connected":                               {"platform"},
 	"smartcloudops_chat_events_total":                            {"platform", "kind"},
 	"smartcloudops_chat_messages_sent_total":                     {"platform", "outcome"},
+	"smartcloudops_notifier_cards_total":                         {"platform", "op"},
+	"smartcloudops_notifier_charts_total":                        nil,
 	"smartcloudops_alertmanager_alerts_received_total":           {"status"},
 	"smartcloudops_alertmanager_notifications_total":             {"outcome"},
 	"smartcloudops_audit_records_total":                          nil,

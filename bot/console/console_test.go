@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/smartcloudops/smartcloudops/bot"
 	"github.com/smartcloudops/smartcloudops/incident"
+	"github.com/smartcloudops/smartcloudops/internal/store"
 	"github.com/smartcloudops/smartcloudops/remediation"
 )
 
@@ -39,8 +41,8 @@ var t0 = time.Date(2026, 11, 25, 14, 15, 0, 0, time.UTC)
 func sampleIncident() incident.Incident {
 	return incident.Incident{ID: "inc-3f2a1b", Source: incident.SourceDetector, Title: "demo-cpu above the expected band on asg=web-asg",
 		Severity: "critical", State: incident.StateOpen, Labels: map[string]string{"asg": "web-asg", "service": "web"}, Check: "demo-cpu",
-		Unit: "%", Value: 92.4, Score: 0.97, Expected: 35.2, Lower: 28.9, Upper: 41.5, Models: []string{"level", "robust"},
-		Since: t0, OpenedAt: t0, ChartPath: "/data/charts/inc-3f2a1b.png"}
+		Unit: "%", Value: 92.4, Score: 0.91, Peak: 0.97, PeakValue: 95.1, Expected: 35.2, Lower: 28.9, Upper: 41.5, Models: []string{"level", "robust"},
+		Since: t0, OpenedAt: t0, LastSeen: t0.Add(3 * time.Minute), ChartPath: "/data/charts/inc-3f2a1b.png"}
 }
 
 func sampleProposal(state remediation.State) remediation.Proposal {
@@ -73,6 +75,124 @@ func TestCardsGolden(t *testing.T) {
 		Annotations: map[string]string{"summary": "CPU above 90% for 3 minutes"},
 		Alerts:      []incident.Alert{{Fingerprint: "a", Status: "firing"}, {Fingerprint: "b", Status: "resolved"}}}
 	golden(t, "card-alertmanager", Render(bot.IncidentCard(am, nil)))
+
+	// The value is back inside the band it left: the card says so and never "above".
+	back := inc
+	back.Value, back.Score = 38.0, 0.31
+	golden(t, "card-back-inside", Render(bot.IncidentCard(back, nil)))
+	// A percentage near its ceiling: the model's band reaches past 100 %, the card shows 100 %.
+	ceil := inc
+	ceil.Title, ceil.Value, ceil.PeakValue, ceil.Expected, ceil.Lower, ceil.Upper = "demo-cpu below the expected band on asg=web-asg", 71.5, 63.0, 97.8, 91.2, 104.4
+	golden(t, "card-clipped-band", Render(bot.IncidentCard(ceil, nil)))
+}
+
+// sampleGroup is a storm of one check: twelve series, eleven with the same pending plan.
+func sampleGroup() bot.Group {
+	var items []bot.CardItem
+	for i := range 12 {
+		inc := sampleIncident()
+		inc.ID = fmt.Sprintf("inc-%02d", i)
+		inc.Labels = map[string]string{"asg": "web-asg", "host": fmt.Sprintf("web-%02d", i)}
+		inc.Title = "demo-cpu above the expected band on host=web-" + fmt.Sprintf("%02d", i)
+		inc.Value, inc.PeakValue, inc.Peak = 80+float64(i), 85+float64(i), 0.80+float64(i)/100
+		inc.ChartPath = "/data/charts/" + inc.ID + ".png"
+		if i == 3 {
+			inc.State, inc.ResolvedAt, inc.Value = incident.StateResolved, t0.Add(5*time.Minute), 36
+		}
+		it := bot.CardItem{Incident: inc}
+		if i > 0 {
+			p := sampleProposal(remediation.StatePending)
+			p.ID, p.PlanHash, p.Incident = fmt.Sprintf("p-%02d", i), "9c1e2f3a4b5c6d7e", inc.ID
+			it.Proposals = []remediation.Proposal{p}
+		}
+		items = append(items, it)
+	}
+	return bot.Group{ID: "g-0a1b2c3d4e5f", Key: []bot.Field{{Label: "check", Value: "demo-cpu"}, {Label: "rule", Value: "demo-cpu-spike"}}, Items: items}
+}
+
+// TestGroupCardGolden pins a grouped card: count, summary, the Approve-all offer and the worst
+// members in full.
+func TestGroupCardGolden(t *testing.T) {
+	g := sampleGroup()
+	golden(t, "card-group", Render(bot.GroupCard(g)))
+	for i := range g.Items {
+		g.Items[i].Incident.State = incident.StateResolved
+		for j := range g.Items[i].Proposals {
+			g.Items[i].Proposals[j].State = remediation.StateExpired
+		}
+	}
+	golden(t, "card-group-resolved", Render(bot.GroupCard(g)))
+}
+
+// TestUpdatesPrintOnlyWhatChanged: an edit prints one line under the card's number with what
+// changed — nothing at all when nothing did — and an approval's three steps print three short
+// lines, never the whole card again.
+func TestUpdatesPrintOnlyWhatChanged(t *testing.T) {
+	out := &lines{}
+	a, err := New(Options{In: strings.NewReader(""), Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	inc := sampleIncident()
+	ref, err := a.Post(ctx, "console", bot.IncidentCard(inc, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []bot.Message{bot.IncidentCard(inc, nil)} // nothing changed: nothing printed
+	inc.Value, inc.Score, inc.PeakValue, inc.Peak = 97.1, 0.99, 97.1, 0.99
+	steps = append(steps, bot.IncidentCard(inc, nil))
+	p := sampleProposal(remediation.StatePending)
+	steps = append(steps, bot.IncidentCard(inc, []remediation.Proposal{p}))
+	who := remediation.Actor{ID: "console:alice", Name: "console:alice"}
+	p.State, p.DecidedBy, p.DecidedAt, p.Approvals = remediation.StateApproved, &who, t0.Add(time.Minute), []remediation.Approval{{Actor: who}}
+	steps = append(steps, bot.IncidentCard(inc, []remediation.Proposal{p}))
+	p.State, p.StartedAt = remediation.StateRunning, t0.Add(time.Minute)
+	steps = append(steps, bot.IncidentCard(inc, []remediation.Proposal{p}))
+	p.State, p.FinishedAt, p.Result = remediation.StateSucceeded, t0.Add(time.Minute+time.Second), "script scale_up.sh exited 0"
+	steps = append(steps, bot.IncidentCard(inc, []remediation.Proposal{p}))
+	inc.State, inc.ResolvedAt, inc.Value = incident.StateResolved, t0.Add(20*time.Minute), 36.5
+	steps = append(steps, bot.IncidentCard(inc, []remediation.Proposal{p}))
+	for _, m := range steps {
+		if err := a.Update(ctx, ref, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	golden(t, "updates", out.String())
+	if n := strings.Count(out.String(), "where: "); n != 1 {
+		t.Errorf("the card was printed whole %d times, want once", n)
+	}
+}
+
+// TestCardNumbersGoOnAfterRestart: with a store, a new process numbers its cards after the last
+// one of the previous process.
+func TestCardNumbersGoOnAfterRestart(t *testing.T) {
+	st := store.NewMemory()
+	ctx := context.Background()
+	var got []string
+	for range 2 { // two processes sharing the store
+		a, err := New(Options{In: strings.NewReader(""), Out: &lines{}, Store: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			ref, err := a.Post(ctx, "console", bot.Text("card"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, ref.ID)
+		}
+	}
+	if strings.Join(got, ",") != "1,2,3,4" {
+		t.Fatalf("card numbers %v, want 1,2,3,4", got)
+	}
+	if _, err := st.Put(ctx, seqKey, []byte("garbage")); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := New(Options{In: strings.NewReader(""), Out: &lines{}, Store: st})
+	if _, err := a.Post(ctx, "console", bot.Text("card")); err == nil || !strings.Contains(err.Error(), "card counter") {
+		t.Fatalf("a corrupt counter gave %v, want an error naming it", err)
+	}
 }
 
 type lines struct {

@@ -48,7 +48,7 @@ func ParseCustomID(id string) (bot.Button, error) {
 
 func knownAction(a string) bool {
 	switch a {
-	case bot.ActionApprove, bot.ActionReject, bot.ActionSilence:
+	case bot.ActionApprove, bot.ActionReject, bot.ActionSilence, bot.ActionApproveAll:
 		return true
 	}
 	return false

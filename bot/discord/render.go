@@ -231,7 +231,8 @@ func colour(s bot.Severity) int {
 // dropped counts those sections, so the caller can say how to act on them instead.
 //
 // Discord shows every button below the embed, away from the text it belongs to, so when more
-// than one section has buttons each label also names its target ("Approve p-7f3a").
+// than one section has buttons each label also names its target ("Approve p-7f3a"); an
+// Approve-all label names its count instead ("Approve all 12").
 func buttonRows(ss []bot.Section) (rows []discordgo.MessageComponent, dropped int, err error) {
 	seen := map[string]bool{}
 	withButtons := 0
@@ -253,7 +254,7 @@ func buttonRows(ss []bot.Section) (rows []discordgo.MessageComponent, dropped in
 			}
 			seen[id] = true
 			label := buttonLabel(b)
-			if withButtons > 1 && !strings.Contains(label, b.Target()) {
+			if withButtons > 1 && b.Action != bot.ActionApproveAll && !strings.Contains(label, b.Target()) {
 				label = truncate(label+" "+b.Target(), maxButtonLabel)
 			}
 			row.Components = append(row.Components, discordgo.Button{

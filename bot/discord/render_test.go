@@ -13,6 +13,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/smartcloudops/smartcloudops/bot"
+	"github.com/smartcloudops/smartcloudops/bot/internal/cardtest"
 	"github.com/smartcloudops/smartcloudops/incident"
 )
 
@@ -58,7 +59,7 @@ var renderCases = []struct {
 			items = append(items, bot.CardItem{Incident: incident.Incident{ID: fmt.Sprintf("inc-%d", i+1), Title: "web CPU high",
 				State: incident.StateOpen, Severity: "warning", Source: incident.SourceAlertmanager, Since: fixedNow}})
 		}
-		return bot.GroupCard(items)
+		return bot.GroupCard(bot.Group{ID: "g-1", Items: items})
 	}()},
 	{"long_text", bot.Message{Title: strings.Repeat("T", 300), Text: strings.Repeat("word ", 1000), Fields: func() []bot.Field {
 		var fs []bot.Field
@@ -72,7 +73,14 @@ var renderCases = []struct {
 // TestRender compares each rendered card with testdata/render/<name>.json. Refresh with -update.
 func TestRender(t *testing.T) {
 	t.Parallel()
-	for _, tc := range renderCases {
+	cases := renderCases
+	for _, c := range cardtest.Cards() {
+		cases = append(cases, struct {
+			name string
+			msg  bot.Message
+		}{c.Name, c.Msg})
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := render(tc.msg, fixedNow)
 			if err != nil {

@@ -14,6 +14,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/smartcloudops/smartcloudops/bot"
+	"github.com/smartcloudops/smartcloudops/bot/internal/cardtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -89,6 +90,13 @@ func TestRender(t *testing.T) {
 		}}}, renderOptions{}},
 		{"too_many_blocks", bot.Message{Title: "Grouped alerts", Severity: bot.SeverityWarning,
 			Sections: manySections(30), Footer: "30 proposals"}, renderOptions{}},
+	}
+	for _, c := range cardtest.Cards() {
+		tests = append(tests, struct {
+			name string
+			msg  bot.Message
+			opts renderOptions
+		}{c.Name, c.Msg, renderOptions{}})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

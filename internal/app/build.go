@@ -114,15 +114,19 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 	for _, a := range b.adapters {
 		targets = append(targets, b.target(a))
 	}
+	nc := cfg.Notify
 	if b.Notifier, err = bot.NewNotifier(bot.NotifierOptions{Targets: targets, Store: b.Store, Incidents: b.Incidents, Proposals: b.Proposals,
-		Chart: func(inc incident.Incident) string { return b.drawChart(chartDir, inc) }, Logger: b.log}); err != nil {
+		Chart:        func(inc incident.Incident) string { return b.drawChart(chartDir, inc) },
+		ChartWorkers: nc.ChartWorkers, ChartEvery: nc.ChartInterval.D(), EditEvery: nc.EditInterval.D(),
+		Group:  bot.GroupOptions{By: nc.GroupBy, Wait: nc.GroupWait.D(), Interval: nc.GroupInterval.D()},
+		Logger: b.log, Registerer: b.regr}); err != nil {
 		return nil, err
 	}
 	notify.n, notify.after, notify.audit = b.Notifier, b.afterRun, b.auditIncident
 	if b.Router, err = commands.New(commands.Options{
 		Incidents: b.Incidents, Proposals: b.Proposals, Audit: b.Audit, Detector: b.Detector,
 		Rules: &rulesService{b: b}, Actions: b.actionNames, Roles: b.roles, Version: o.Version,
-		Querier: b.querier(), Silencer: b.silencer(), Chat: b.chatFields,
+		Querier: b.querier(), Silencer: b.silencer(), Chat: b.chatFields, CardMembers: b.Notifier.Members,
 		Logger: b.log, Registerer: b.regr,
 	}); err != nil {
 		return nil, err
@@ -169,9 +173,11 @@ func (l *lateNotifier) proposal(ctx context.Context, p remediation.Proposal) {
 }
 
 // drawChart draws the chart of an anomaly incident from its series' recent points, with the
-// episode shaded from its start to its end (or its latest point while open), and returns the
+// episode shaded from its start to its end (or its latest point while open) and the band frozen
+// when it began drawn across it, the value axis clipped to what the unit allows, and returns the
 // file's path. It keeps the chart drawn before, if any, when the series' points are no longer
-// held (the series was forgotten, or the bot restarted and has not seen it since).
+// held (the series was forgotten, or the bot restarted and has not seen it since). The notifier
+// calls it from its chart workers, never the detector's tick.
 func (b *Bot) drawChart(dir string, inc incident.Incident) string {
 	if inc.Source != incident.SourceDetector || b.Detector == nil {
 		return inc.ChartPath
@@ -185,6 +191,15 @@ func (b *Bot) drawChart(dir string, inc incident.Incident) string {
 		end = inc.ResolvedAt
 	}
 	s := chart.Series{Title: fmt.Sprintf("%s  %s", inc.Check, bot.Labels(inc.Labels)), Unit: inc.Unit, SpanStart: inc.Since, SpanEnd: end}
+	if end.Before(inc.Since) {
+		s.SpanEnd = time.Time{}
+	}
+	if inc.Lower <= inc.Upper {
+		s.Frozen = &chart.Band{Expected: inc.Expected, Lower: inc.Lower, Upper: inc.Upper}
+	}
+	if lo, hi, ok := bot.UnitRange(inc.Unit); ok {
+		s.Range = &chart.Range{Min: lo, Max: hi}
+	}
 	for _, h := range pts {
 		s.Times = append(s.Times, h.T)
 		s.Values = append(s.Values, h.V)
@@ -231,7 +246,7 @@ func (b *Bot) buildAdapters(ctx context.Context) error {
 		if name == "" {
 			name = osUser()
 		}
-		c, err := console.New(console.Options{In: b.opts.In, Out: b.opts.Out, User: name, Logger: b.log})
+		c, err := console.New(console.Options{In: b.opts.In, Out: b.opts.Out, User: name, Store: b.Store, Logger: b.log})
 		if err != nil {
 			return err
 		}

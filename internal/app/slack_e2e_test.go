@@ -413,7 +413,8 @@ func TestSlackEndToEnd(t *testing.T) {
 		t.Fatalf("edited card in %s shows:\n%s\nbuttons %+v; want who approved and no Approve or Reject", edit.Channel, edit.Blocks, edit.Buttons)
 	}
 	reply, _ := w.call("the output in the card's thread", "chat.postMessage", func(c slackfake.Call) bool {
-		return c.Form.Get("thread_ts") == cardTS
+		// The thread also gets the chart of the whole episode when it ends.
+		return c.Form.Get("thread_ts") == cardTS && !strings.HasPrefix(readSlackCard(t, c).Text, "The whole episode")
 	})
 	out := readSlackCard(t, reply)
 	if out.Channel != slackAlerts || !strings.Contains(out.Blocks, "scaling web-asg from 2 to 3 instances") || !strings.Contains(out.Text, id+" succeeded") {
@@ -456,10 +457,13 @@ func TestSlackEndToEnd(t *testing.T) {
 	if n := scriptRuns(t, dir); n != 1 {
 		t.Fatalf("the action ran %d times, want 1", n)
 	}
-	cards := 0
+	cards, finals := 0, 0
 	for _, c := range fake.Calls("chat.postMessage") {
 		if c.Form.Get("channel") == slackAlerts && c.Form.Get("thread_ts") == "" {
 			cards++
+		}
+		if c.Form.Get("thread_ts") != "" && strings.HasPrefix(readSlackCard(t, c).Text, "The whole episode") {
+			finals++ // the chart of an episode that ended, in its card's thread
 		}
 	}
 	var approveReplies int
@@ -472,13 +476,16 @@ func TestSlackEndToEnd(t *testing.T) {
 		t.Errorf("the redelivered click was answered: %d replies to the first click, want 1", approveReplies)
 	}
 	recs, refs := stoppedState(t, dir)
-	// One card per incident, each posted once with its chart and edited in place after.
-	if got := refs["slack"]; len(got) != cards || !slices.Contains(got, bot.Ref{Platform: "slack", Channel: slackAlerts, ID: cardTS}) {
+	// One card per group of incidents, each posted once with its chart and edited in place
+	// after; the card and each incident on it are recorded with the card's Ref.
+	got := slices.Compact(slices.SortedFunc(slices.Values(refs["slack"]), func(a, b bot.Ref) int { return strings.Compare(a.ID, b.ID) }))
+	if len(got) != cards || !slices.Contains(got, bot.Ref{Platform: "slack", Channel: slackAlerts, ID: cardTS}) {
 		t.Errorf("the bot recorded Slack cards %+v for %d posted cards, want the card at %s in %s among them", got, cards, cardTS, slackAlerts)
 	}
-	// Files upload v2 is three steps per chart: get an upload URL, upload, complete.
-	if g, u, c := len(fake.Calls("files.getUploadURLExternal")), len(fake.Calls("upload")), len(fake.Calls("files.completeUploadExternal")); g != cards || u != cards || c != cards {
-		t.Errorf("for %d cards: %d upload URLs, %d uploads, %d completions; want one of each per card", cards, g, u, c)
+	// Files upload v2 is three steps per chart: get an upload URL, upload, complete. Each card
+	// has its chart, and each episode that ended its final chart.
+	if g, u, c := len(fake.Calls("files.getUploadURLExternal")), len(fake.Calls("upload")), len(fake.Calls("files.completeUploadExternal")); g != cards+finals || u != cards+finals || c != cards+finals {
+		t.Errorf("for %d cards and %d final charts: %d upload URLs, %d uploads, %d completions; want one of each per chart", cards, finals, g, u, c)
 	}
 	checkDecisions(t, recs, id, "slack:"+slackViewer, "slack:"+slackOperator)
 }

@@ -134,7 +134,7 @@ func (b *Bot) target(a bot.Adapter) bot.Target {
 	case "slack":
 		return bot.Target{Adapter: a, DefaultChannel: b.cfg.Slack.DefaultChannel, Routes: conv(b.cfg.Slack.Routes)}
 	case "discord":
-		return bot.Target{Adapter: a, DefaultChannel: b.cfg.Discord.DefaultChannel, Routes: conv(b.cfg.Discord.Routes)}
+		return bot.Target{Adapter: a, DefaultChannel: b.cfg.Discord.DefaultChannel, Routes: conv(b.cfg.Discord.Routes), EditsImages: true}
 	}
 	return bot.Target{Adapter: a, DefaultChannel: a.Name()}
 }

@@ -50,6 +50,25 @@ type Series struct {
 	// none; SpanStart alone means the anomaly is still open and runs to the
 	// last point.
 	SpanStart, SpanEnd time.Time
+
+	// Frozen, when set with a span, is the band the span is judged against,
+	// frozen when it began: inside the span it is drawn instead of the
+	// model's band (which goes on learning the anomaly), with dashed edges.
+	Frozen *Band
+
+	// Range, when set, is what the metric's values can be, such as 0 to 100
+	// for a percentage: the value axis and the band are clipped to it.
+	Range *Range
+}
+
+// Band is an expected value with the normal range around it.
+type Band struct {
+	Expected, Lower, Upper float64
+}
+
+// Range is the closed interval [Min, Max].
+type Range struct {
+	Min, Max float64
 }
 
 // Options sizes the image. Zero values select the defaults.
@@ -205,6 +224,19 @@ func (s Series) validate() error {
 		}
 	}
 
+	if f := s.Frozen; f != nil {
+		switch {
+		case s.SpanStart.IsZero():
+			add("Frozen is set without a span")
+		case !finite(f.Expected) || !finite(f.Lower) || !finite(f.Upper):
+			add("Frozen band %g (%g to %g) is not finite", f.Expected, f.Lower, f.Upper)
+		case f.Lower > f.Upper:
+			add("Frozen.Lower = %g is above Frozen.Upper = %g", f.Lower, f.Upper)
+		}
+	}
+	if r := s.Range; r != nil && (!finite(r.Min) || !finite(r.Max) || r.Min >= r.Max) {
+		add("Range [%g, %g] is not an interval", r.Min, r.Max)
+	}
 	switch {
 	case s.SpanStart.IsZero() && !s.SpanEnd.IsZero():
 		add("SpanEnd (%s) is set without SpanStart", s.SpanEnd.UTC().Format(time.RFC3339))

@@ -213,6 +213,15 @@ func (sp seriesPlotter) Plot(c draw.Canvas, p *plot.Plot) {
 		if !d.spanOpen {
 			c.StrokeLine2(st.spanEdge, x1, c.Min.Y, x1, c.Max.Y)
 		}
+		if f := d.frozen; f != nil {
+			// The band the span is judged against, as a reference across it.
+			for _, v := range []float64{f.Lower, f.Upper} {
+				if y := ty(v); finite(float64(y)) {
+					y = max(c.Min.Y, min(c.Max.Y, y))
+					c.StrokeLine2(st.frozenEdge, x0, y, x1, y)
+				}
+			}
+		}
 	}
 
 	if d.exp != nil {

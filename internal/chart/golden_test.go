@@ -52,6 +52,7 @@ func goldenCases() map[string]struct {
 		o Options
 	}{
 		"cpu_spike":   {realistic(240), Options{}},
+		"episode":     {episode(), Options{}},
 		"gaps":        {gappy, Options{}},
 		"open_span":   {open, Options{}},
 		"small_plain": {Series{Title: "queue_depth", Times: realistic(60).Times, Values: realistic(60).Values}, Options{Width: 400, Height: 200}},

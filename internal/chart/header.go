@@ -37,6 +37,13 @@ func legendFor(d *data, st theme) []legendEntry {
 			c.StrokeLine2(st.bandEdge, r.Min.X, r.Min.Y, r.Max.X, r.Min.Y)
 		}})
 	}
+	if d.frozen != nil {
+		entries = append(entries, legendEntry{label: "band when it began", thumb: func(c *draw.Canvas, r vg.Rectangle) {
+			box(c, r, st.bandFill)
+			c.StrokeLine2(st.frozenEdge, r.Min.X, r.Max.Y, r.Max.X, r.Max.Y)
+			c.StrokeLine2(st.frozenEdge, r.Min.X, r.Min.Y, r.Max.X, r.Min.Y)
+		}})
+	}
 	if d.hasSpan {
 		entries = append(entries, legendEntry{label: spanLabel(d), thumb: func(c *draw.Canvas, r vg.Rectangle) {
 			box(c, r, st.spanFill)

@@ -29,6 +29,7 @@ type data struct {
 	ymin, ymax    float64
 	spanStartTime time.Time
 	spanEndTime   time.Time
+	frozen        *Band // the band frozen when the span began, drawn inside it
 }
 
 // prepare converts a validated series to plot coordinates, reduces it to at
@@ -64,6 +65,17 @@ func prepare(s Series) *data {
 	d.exp = pick(s.Expected, idx)
 	d.lo = pick(s.Lower, idx)
 	d.hi = pick(s.Upper, idx)
+	if s.Frozen != nil && d.hasSpan {
+		d.freeze(*s.Frozen)
+	}
+	if r := s.Range; r != nil {
+		d.exp, d.lo, d.hi = clipped(d.exp, *r), clipped(d.lo, *r), clipped(d.hi, *r)
+		if d.frozen != nil {
+			f := *d.frozen
+			f.Expected, f.Lower, f.Upper = clamp(f.Expected, *r), clamp(f.Lower, *r), clamp(f.Upper, *r)
+			d.frozen = &f
+		}
+	}
 
 	d.xmin, d.xmax = xs[0], xs[n-1]
 	if d.hasSpan {
@@ -75,8 +87,54 @@ func prepare(s Series) *data {
 		d.xmax += minTimeRange / 2
 	}
 	d.ymin, d.ymax = valueRange(d.y, d.exp, d.lo, d.hi)
+	if r := s.Range; r != nil {
+		d.ymin, d.ymax = max(d.ymin, r.Min), min(d.ymax, r.Max)
+		if d.ymin >= d.ymax { // every value at one bound
+			d.ymin, d.ymax = r.Min, r.Max
+		}
+	}
 	return d
 }
+
+// freeze draws the frozen band f instead of the model's band at the points inside the span, so
+// the chart shows what the span was judged against. The slices are copied first: they may be
+// the caller's.
+func (d *data) freeze(f Band) {
+	n := len(d.x)
+	fill := func(vs []float64, v float64) []float64 {
+		out := make([]float64, n)
+		for i := range out {
+			switch {
+			case d.inSpan(d.x[i]):
+				out[i] = v
+			case vs != nil:
+				out[i] = vs[i]
+			default:
+				out[i] = math.NaN()
+			}
+		}
+		return out
+	}
+	d.exp, d.lo, d.hi = fill(d.exp, f.Expected), fill(d.lo, f.Lower), fill(d.hi, f.Upper)
+	d.frozen = &f
+}
+
+// clipped returns vs with every finite value clamped to r, as a copy; nil stays nil.
+func clipped(vs []float64, r Range) []float64 {
+	if vs == nil {
+		return nil
+	}
+	out := make([]float64, len(vs))
+	for i, v := range vs {
+		out[i] = v
+		if finite(v) {
+			out[i] = clamp(v, r)
+		}
+	}
+	return out
+}
+
+func clamp(v float64, r Range) float64 { return max(r.Min, min(r.Max, v)) }
 
 // inSpan reports whether x lies inside the anomalous span.
 func (d *data) inSpan(x float64) bool {

@@ -25,6 +25,7 @@ var (
 	colExpected  = color.NRGBA{R: 95, G: 105, B: 120, A: 255}
 	colBandFill  = color.NRGBA{R: 215, G: 230, B: 248, A: 255}
 	colBandEdge  = color.NRGBA{R: 140, G: 185, B: 236, A: 255}
+	colFrozen    = color.NRGBA{R: 35, G: 95, B: 185, A: 255}
 	colSpanFill  = color.NRGBA{R: 225, G: 45, B: 40, A: 36}
 	colSpanEdge  = color.NRGBA{R: 225, G: 45, B: 40, A: 140}
 	colAnomaly   = color.NRGBA{R: 205, G: 30, B: 30, A: 255}
@@ -48,6 +49,7 @@ type theme struct {
 	bandFill    color.Color
 	spanFill    color.Color
 	spanEdge    draw.LineStyle
+	frozenEdge  draw.LineStyle
 	anomalyLine draw.LineStyle
 	anomalyDot  draw.GlyphStyle
 	anomalyRim  draw.GlyphStyle
@@ -78,6 +80,7 @@ func newTheme() theme {
 		bandFill:    colBandFill,
 		spanFill:    colSpanFill,
 		spanEdge:    draw.LineStyle{Color: colSpanEdge, Width: 0.8, Dashes: []vg.Length{3, 2}},
+		frozenEdge:  draw.LineStyle{Color: colFrozen, Width: 1.1, Dashes: []vg.Length{5, 3}},
 		anomalyLine: draw.LineStyle{Color: colAnomaly, Width: 1.8},
 		anomalyDot:  draw.GlyphStyle{Color: colAnomaly, Radius: 2.4, Shape: draw.CircleGlyph{}},
 		anomalyRim:  draw.GlyphStyle{Color: colMarkerRim, Radius: 3.2, Shape: draw.CircleGlyph{}},

@@ -25,6 +25,7 @@ type Config struct {
 	Executor     Executor        `yaml:"executor"`
 	Retention    Retention       `yaml:"retention"`
 	Store        Store           `yaml:"store"`
+	Notify       Notify          `yaml:"notify"`
 }
 
 // Store says where the bot keeps its state: a local bbolt file under data_dir (the default, one
@@ -247,6 +248,7 @@ func Default() Config {
 			Settle: Duration(2 * time.Minute), MaxFailures: 3},
 		Retention: Retention{Series: Duration(7 * 24 * time.Hour), Incidents: Duration(90 * 24 * time.Hour),
 			Proposals: Duration(90 * 24 * time.Hour)},
-		Store: Store{Backend: "bbolt", Etcd: StoreEtcd{DialTimeout: Duration(5 * time.Second)}},
+		Store:  Store{Backend: "bbolt", Etcd: StoreEtcd{DialTimeout: Duration(5 * time.Second)}},
+		Notify: defaultNotify(),
 	}
 }

@@ -86,6 +86,11 @@ checks:
 		{"literal secret", "slack:\n  enabled: true\n  bot_token: xoxb-123\n  app_token: env:APP\n  default_channel: C1\n", []string{":3: slack.bot_token: must be a reference"}},
 		{"literal secret with a colon", "slack:\n  bot_token: \"xoxb-123:TOPSECRET\"\n", []string{":2: slack.bot_token: must be a reference"}},
 		{"bad role member", "roles:\n  sre:\n    users: [alice]\n", []string{":3: roles.sre.users[0]", "platform:id"}},
+		{"bad notify", "notify:\n  group_by: [check, check, \"host name\"]\n  group_wait: -5s\n  chart_workers: 0\n",
+			[]string{`:2: notify.group_by[1]: "check" is already in group_by[0]`, `notify.group_by[2]: "host name" is not check, rule, ... or a label name`,
+				`:3: notify.group_wait: duration "-5s" is negative`, ":4: notify.chart_workers: 0 is outside [1, 64]"}},
+		{"group by all and more", "notify:\n  group_by: [..., host]\n  edit_interval: 48h\n",
+			[]string{`:2: notify.group_by[0]: "..." groups by every label and stands alone`, ":3: notify.edit_interval: 48h0m0s is outside [0, 24h]"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

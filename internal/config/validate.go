@@ -212,6 +212,7 @@ func (c *Config) validate() []fieldError {
 	if c.Executor.MaxPerHour < 0 {
 		add("executor.max_per_hour", "must not be negative")
 	}
+	errs = append(errs, c.Notify.validate()...)
 	return append(errs, c.Store.validate()...)
 }
 
