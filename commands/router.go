@@ -59,6 +59,9 @@ type Options struct {
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time
+	// Platforms are the chat platforms commands arrive from ("console", "slack", ...), so the
+	// commands counter exists at 0 for each of them from the start; optional.
+	Platforms []string
 }
 
 // Router parses, authorises and dispatches commands.
@@ -116,6 +119,14 @@ func New(o Options) (*Router, error) {
 	}
 	if o.Querier != nil {
 		r.cmds["query"] = r.queryCommand()
+	}
+	// Dashboards and alerts see 0, not "No data", before a platform's first command.
+	for _, p := range o.Platforms {
+		for name := range r.cmds {
+			for _, outcome := range []string{"ok", "error", "denied"} {
+				r.count.WithLabelValues(p, name, outcome)
+			}
+		}
 	}
 	return r, nil
 }

@@ -115,6 +115,13 @@ func New(o Options) (*Detector, error) {
 		}
 		seen[s.Name] = true
 		d.checks = append(d.checks, &check{spec: s, d: d, series: map[string]*seriesState{}})
+		// Every series of the check's metrics exists from the start: dashboards and alerts see
+		// 0, not "No data", until the first event.
+		for _, c := range []*prometheus.CounterVec{d.m.skipped, d.m.sourceErrors, d.m.anomalies, d.m.points, d.m.forgotten} {
+			c.WithLabelValues(s.Name)
+		}
+		d.m.dropped.WithLabelValues(s.Name, "not_finite")
+		d.m.dropped.WithLabelValues(s.Name, "not_after_previous")
 	}
 	return d, nil
 }

@@ -157,6 +157,8 @@ func New(o Options) (*Manager, error) {
 	m := &Manager{o: o, log: o.Logger.With(obs.KeyComponent, "incident"),
 		pending: map[string]Incident{},
 		opened:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smartcloudops_incidents_opened_total", Help: "Incidents opened, by source."}, []string{"source"})}
+	m.opened.WithLabelValues(SourceDetector) // 0, not "No data", before the first incident
+	m.opened.WithLabelValues(SourceAlertmanager)
 	if o.Registerer != nil {
 		o.Registerer.MustRegister(m.opened, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "smartcloudops_incidents_open", Help: "Incidents open now."}, func() float64 {

@@ -135,6 +135,10 @@ func (e *Engine) SetRules(s *Set) {
 			rt = &ruleRuntime{rule: r, series: map[uint64]*seriesState{}, hist: map[uint64]*window{}, ev: newEvaluator()}
 		}
 		next[r.Name] = rt
+		// Dashboards and alerts see 0, not "No data", until the rule's first event.
+		e.m.firings.WithLabelValues(r.Name)
+		e.m.evaluations.WithLabelValues(r.Group)
+		e.m.failures.WithLabelValues(r.Group)
 	}
 	e.set, e.rules = s, next
 	e.mu.Unlock()

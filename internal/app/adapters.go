@@ -136,3 +136,12 @@ func (b *Bot) mountChatHTTP(handlers map[string]http.Handler) {
 		handlers["POST /api/v1/discord/interactions"] = b.discord.InteractionsHandler()
 	}
 }
+
+// platforms names the chat platforms the bot takes commands from.
+func (b *Bot) platforms() []string {
+	out := make([]string, 0, len(b.adapters))
+	for _, a := range b.adapters {
+		out = append(out, a.Name())
+	}
+	return out
+}

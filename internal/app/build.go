@@ -127,6 +127,7 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 		Incidents: b.Incidents, Proposals: b.Proposals, Audit: b.Audit, Detector: b.Detector,
 		Rules: &rulesService{b: b}, Actions: b.actionNames, Roles: b.roles, Version: o.Version,
 		Querier: b.querier(), Silencer: b.silencer(), Chat: b.chatFields, CardMembers: b.Notifier.Members,
+		Platforms: b.platforms(),
 		Logger: b.log, Registerer: b.regr,
 	}); err != nil {
 		return nil, err

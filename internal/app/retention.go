@@ -37,6 +37,8 @@ func newRetention(b *Bot, charts string) *retention {
 		Help: "Resolved incidents and ended proposals deleted once past their retention, by kind (incident, proposal).",
 	}, []string{"kind"})}
 	b.regr.MustRegister(r.deleted)
+	r.deleted.WithLabelValues("incident") // dashboards show 0, not "No data", before the first prune
+	r.deleted.WithLabelValues("proposal")
 	return r
 }
 
