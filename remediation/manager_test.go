@@ -491,7 +491,7 @@ func TestActionCountersStartAtZero(t *testing.T) {
 	newFixture(t, store.NewMemory(), func(o *Options) {
 		o.Registerer, o.ActionNames = reg, []string{"test.scale", "webhook"}
 	})
-	if n := testutil.CollectAndCount(reg, "smartcloudops_actions_total"); n != 6 {
-		t.Fatalf("%d action counter series before any run, want 2 actions × 3 outcomes", n)
+	if n := testutil.CollectAndCount(reg, "smartcloudops_actions_total"); n != 8 {
+		t.Fatalf("%d action counter series before any run, want 2 actions × 4 outcomes", n)
 	}
 }
