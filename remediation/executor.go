@@ -215,7 +215,7 @@ func outcomeOf(dry bool, err error) string {
 
 // resolveHint is how a person closes an unknown proposal once they know what happened.
 func resolveHint(id string) string {
-	return fmt.Sprintf("check the target, then `resolve %s ran|not-run <what you found>`", id)
+	return fmt.Sprintf("check the target, then `resolve %s ran|not-run <what you checked>`", id)
 }
 
 // finish records the outcome of a run that was in state from, on a context of its own: an

@@ -204,7 +204,7 @@ func TestResolve(t *testing.T) {
 		!strings.Contains(got.Error, "did not run (olga says: desired capacity is still 2)") {
 		t.Fatalf("resolve: %v, %+v", err, got)
 	}
-	if _, err := f.mg.Resolve(ctx, p.ID, operator, OutcomeRan, "again"); err == nil || !strings.Contains(err.Error(), "is failed; only an unknown proposal") {
+	if _, err := f.mg.Resolve(ctx, p.ID, operator, OutcomeRan, "again"); err == nil || !strings.Contains(err.Error(), "is already failed; only an unknown proposal") {
 		t.Fatalf("second resolve: %v", err)
 	}
 	kinds := auditKinds(t, f.al, p.ID)

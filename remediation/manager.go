@@ -107,22 +107,25 @@ func newID() string {
 }
 
 // Propose validates the request, describes exactly what would run, stores the proposal and
-// audits it, all before anyone is shown it. When the parameters do not fit or the action cannot
+// audits it, all before anyone is shown it. When the parameters do not fit, or the action cannot
 // describe the plan (its target is unknown, its API throttles or does not answer within
-// DescribeTimeout), nothing is stored: the refusal is audited as proposal.refused and returned
-// as a *RefusedError whose Reason is safe to show.
+// DescribeTimeout), nothing is stored and a *RefusedError whose Reason is safe to show is
+// returned; a plan that could not be described is also audited as proposal.refused (parameters
+// that do not fit are the request's own mistake, answered and not recorded).
 func (mg *Manager) Propose(ctx context.Context, r Request) (Proposal, error) {
 	act, ok := mg.o.Actions(r.Action)
 	if !ok {
-		return Proposal{}, mg.refuse(ctx, r, "", fmt.Sprintf("unknown action %q", r.Action), false, nil)
+		return Proposal{}, &RefusedError{Action: r.Action, Rule: r.Rule, Incident: r.Incident, Reason: fmt.Sprintf("unknown action %q", r.Action)}
 	}
 	params, err := act.Schema().WithTimeout(mg.o.Timeout).Normalize(r.Params)
 	if err != nil {
-		return Proposal{}, mg.refuse(ctx, r, "", fmt.Sprintf("action %s: %s", r.Action, strings.ReplaceAll(err.Error(), "\n", "; ")), false, err)
+		return Proposal{}, &RefusedError{Action: r.Action, Rule: r.Rule, Incident: r.Incident,
+			Reason: fmt.Sprintf("action %s: %s", r.Action, strings.ReplaceAll(err.Error(), "\n", "; "))}
 	}
 	for k, v := range params {
 		if s, ok := v.(string); ok && strings.Contains(s, "{{") {
-			return Proposal{}, mg.refuse(ctx, r, "", fmt.Sprintf("action %s: param %q still holds a template: %s", r.Action, k, s), false, nil)
+			return Proposal{}, &RefusedError{Action: r.Action, Rule: r.Rule, Incident: r.Incident,
+				Reason: fmt.Sprintf("action %s: param %q still holds a template: %s", r.Action, k, s)}
 		}
 	}
 	target := act.Target(params)

@@ -59,7 +59,7 @@ func (mg *Manager) closeUnknown(ctx context.Context, id string, r Resolution, re
 			if r.By.ID == botActor.ID {
 				return nil, errNoChange // a person resolved it first
 			}
-			return nil, obs.UserErrorf("proposal %s is %s; only an unknown proposal can be resolved", p.ID, p.State)
+			return nil, obs.UserErrorf("proposal %s is already %s; only an unknown proposal can be resolved", p.ID, p.State)
 		}
 		p.Resolution = &r
 		p.FinishedAt = r.At
