@@ -110,7 +110,7 @@ func New(ctx context.Context, o Options) (*Actions, error) {
 		return nil, fmt.Errorf("aws actions: load configuration: %w", err)
 	}
 	if cfg.Region == "" {
-		return nil, errors.New("aws actions: Region is required (set it in the config or AWS_REGION)")
+		return nil, errors.New("aws actions: no region: set actions.aws.region, or AWS_REGION in the bot's environment (see \"AWS actions: region and credentials\" in docs/deployment.md)")
 	}
 	if o.HTTPClient != nil {
 		// Set after loading: a CA bundle from the environment only applies to the SDK's own client.
