@@ -144,29 +144,39 @@ func (mg *Manager) run(ctx context.Context, p Proposal) (Proposal, error) {
 			unlock()
 		}
 	}()
-	p, err = mg.update(ctx, p.ID, func(p *Proposal) (*audit.Record, error) {
+	// Written on a context of its own: a write cut off by the executor's timeout would leave the
+	// proposal approved, and nothing would ever record that it did not run.
+	rctx, rcancel := recordCtx(base)
+	p, err = mg.update(rctx, p.ID, func(p *Proposal) (*audit.Record, error) {
 		if p.State != StateApproved {
 			return nil, errNoChange // someone else started it
 		}
 		// A pause that came while this waited for its target stops it here.
-		if paused, by := mg.Paused(ctx); paused {
+		if paused, by := mg.Paused(rctx); paused {
 			p.State, p.FinishedAt = StateFailed, mg.o.Now().UTC()
 			p.Error = "remediation was paused (by " + by + ") before the action started; propose it again after resume"
+			return rec("action.cancelled", botActor, "failed", p.Error), nil
+		}
+		if ctx.Err() != nil {
+			p.State, p.FinishedAt = StateFailed, mg.o.Now().UTC()
+			p.Error = fmt.Sprintf("the executor's timeout (%s) passed before the action started; nothing ran", mg.exec.timeout)
 			return rec("action.cancelled", botActor, "failed", p.Error), nil
 		}
 		p.State, p.StartedAt = StateRunning, mg.o.Now().UTC()
 		return rec("action.started", botActor, "running", p.Plan.Description), nil
 	})
 	if errors.Is(err, errNoChange) {
-		return mg.Get(ctx, p.ID)
+		defer rcancel()
+		return mg.Get(rctx, p.ID) // someone else's run
 	}
+	rcancel()
 	if err != nil {
-		// Not started: the approval's state change could not be written, so nothing ran.
+		// Not started: the change to running could not be written, so nothing ran.
 		return p, err
 	}
-	mg.o.OnChange(ctx, p)
+	mg.o.OnChange(base, p)
 	if p.State != StateRunning {
-		return p, nil
+		return p, nil // paused, or out of time before it started
 	}
 
 	start := time.Now()

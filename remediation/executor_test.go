@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/smartcloudops/smartcloudops/internal/obs"
@@ -73,54 +74,56 @@ func auditKinds(t *testing.T, al *audit.Log, proposal string) string {
 
 // TestExecutorTimeoutRecordsUnknown: an action that reaches the executor's timeout is recorded
 // (the write does not use the expired context), as unknown rather than failed, with its audit
-// record; the approver gets the outcome, not an error.
+// record; the approver gets the outcome, not an error. Time is the bubble's: the timeout fires
+// when everything else waits, whatever the machine's load.
 func TestExecutorTimeoutRecordsUnknown(t *testing.T) {
-	act := &scriptedAction{execute: func(ctx context.Context) (Result, error) {
-		<-ctx.Done() // an action that only stops when the executor stops it
-		return Result{}, fmt.Errorf("still waiting: %w", ctx.Err())
-	}}
-	f := newScripted(t, act, func(o *Options) { o.Timeout = 20 * time.Millisecond })
-	p := f.propose(t, Policy{Roles: []string{"sre"}})
-	got, err := f.mg.Approve(context.Background(), p.ID, alice)
-	if err != nil {
-		t.Fatalf("approve: %v", err)
-	}
-	f.mg.Wait()
-	stored, _ := f.mg.Get(context.Background(), p.ID)
-	for _, q := range []Proposal{got, stored} {
-		if q.State != StateUnknown || !strings.Contains(q.Error, "executor's timeout (20ms)") || !strings.Contains(q.Reason, "resolve "+p.ID+" ran|not-run") {
-			t.Fatalf("state %s, error %q, reason %q; want unknown, naming the timeout and how to resolve it", q.State, q.Error, q.Reason)
+	synctest.Test(t, func(t *testing.T) {
+		act := &scriptedAction{execute: func(ctx context.Context) (Result, error) {
+			<-ctx.Done() // an action that only stops when the executor stops it
+			return Result{}, fmt.Errorf("still waiting: %w", ctx.Err())
+		}}
+		f := newScripted(t, act, func(o *Options) { o.Timeout = 5 * time.Minute })
+		p := f.propose(t, Policy{Roles: []string{"sre"}})
+		got, err := f.mg.Approve(context.Background(), p.ID, alice)
+		if err != nil {
+			t.Fatalf("approve: %v", err)
 		}
-	}
-	if kinds := auditKinds(t, f.al, p.ID); !strings.HasSuffix(kinds, "action.started action.unknown") {
-		t.Fatalf("audit: %s", kinds)
-	}
-	if act.gotID != p.ID {
-		t.Fatalf("ProposalID in Execute = %q, want %q", act.gotID, p.ID)
-	}
+		f.mg.Wait()
+		stored, _ := f.mg.Get(context.Background(), p.ID)
+		for _, q := range []Proposal{got, stored} {
+			if q.State != StateUnknown || !strings.Contains(q.Error, "executor's timeout (5m0s)") || !strings.Contains(q.Reason, "resolve "+p.ID+" ran|not-run") {
+				t.Fatalf("state %s, error %q, reason %q; want unknown, naming the timeout and how to resolve it", q.State, q.Error, q.Reason)
+			}
+		}
+		if kinds := auditKinds(t, f.al, p.ID); !strings.HasSuffix(kinds, "action.started action.unknown") {
+			t.Fatalf("audit: %s", kinds)
+		}
+		if act.gotID != p.ID {
+			t.Fatalf("ProposalID in Execute = %q, want %q", act.gotID, p.ID)
+		}
+	})
 }
 
 // TestLockWaitTimeoutRecorded: an approved action that never got its target before the timeout
 // did not start, so it fails — and that is recorded too.
 func TestLockWaitTimeoutRecorded(t *testing.T) {
-	release := make(chan struct{})
-	started := make(chan struct{})
-	act := &scriptedAction{execute: func(ctx context.Context) (Result, error) {
-		close(started)
-		<-release
-		return Result{Summary: "done"}, nil
-	}}
-	f := newScripted(t, act, func(o *Options) { o.Timeout = 50 * time.Millisecond })
-	p1, p2 := f.propose(t, Policy{Roles: []string{"sre"}}), f.propose(t, Policy{Roles: []string{"sre"}})
-	done := make(chan Proposal)
-	go func() { got, _ := f.mg.Approve(context.Background(), p1.ID, alice); done <- got }()
-	<-started
-	got, err := f.mg.Approve(context.Background(), p2.ID, alice)
-	close(release)
-	<-done
-	if err != nil || got.State != StateFailed || !strings.Contains(got.Error, "waiting for another action on asg/web-asg") {
-		t.Fatalf("queued past the timeout: %v, state %s (%s)", err, got.State, got.Error)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		act := &scriptedAction{execute: func(ctx context.Context) (Result, error) { return Result{Summary: "done"}, nil }}
+		f := newScripted(t, act, func(o *Options) { o.Timeout = time.Minute })
+		unlock, err := f.mg.exec.lock(context.Background(), "asg/web-asg") // another action holds the target
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unlock()
+		p := f.propose(t, Policy{Roles: []string{"sre"}})
+		got, err := f.mg.Approve(context.Background(), p.ID, alice)
+		if err != nil || got.State != StateFailed || !strings.Contains(got.Error, "waiting for another action on asg/web-asg") || act.runs.Load() != 0 {
+			t.Fatalf("queued past the timeout: %v, state %s (%s), %d runs", err, got.State, got.Error, act.runs.Load())
+		}
+		if kinds := auditKinds(t, f.al, p.ID); !strings.HasSuffix(kinds, "proposal.approved action.failed") {
+			t.Fatalf("audit: %s", kinds)
+		}
+	})
 }
 
 func TestUncertainOutcomeSettled(t *testing.T) {
@@ -245,23 +248,25 @@ func TestDescribeRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			act := &scriptedAction{describe: tt.describe}
-			f := newScripted(t, act, func(o *Options) { o.DescribeTimeout = 10 * time.Millisecond })
-			_, err := f.mg.Propose(ctx, Request{Action: "test.scale", Params: map[string]any{"group": "web-asg"},
-				Rule: "web-cpu-high", Incident: "inc-1", Requester: rule})
-			var re *RefusedError
-			if !errors.As(err, &re) || !obs.IsUser(err) || !strings.Contains(re.Reason, tt.reason) || re.Unavailable != tt.unavailable ||
-				re.Rule != "web-cpu-high" || re.Incident != "inc-1" || re.Target != "asg/web-asg" {
-				t.Fatalf("err = %#v, want a RefusedError with %q (unavailable %v)", err, tt.reason, tt.unavailable)
-			}
-			if ps, _ := f.mg.List(ctx); len(ps) != 0 {
-				t.Fatalf("%d proposals stored", len(ps))
-			}
-			recs, _ := f.al.List(ctx, audit.Filter{})
-			if len(recs) != 1 || recs[0].Kind != "proposal.refused" || recs[0].Rule != "web-cpu-high" || recs[0].Incident != "inc-1" ||
-				!strings.Contains(recs[0].Detail, tt.reason) {
-				t.Fatalf("audit: %+v", recs)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				act := &scriptedAction{describe: tt.describe}
+				f := newScripted(t, act, func(o *Options) { o.DescribeTimeout = 10 * time.Millisecond })
+				_, err := f.mg.Propose(ctx, Request{Action: "test.scale", Params: map[string]any{"group": "web-asg"},
+					Rule: "web-cpu-high", Incident: "inc-1", Requester: rule})
+				var re *RefusedError
+				if !errors.As(err, &re) || !obs.IsUser(err) || !strings.Contains(re.Reason, tt.reason) || re.Unavailable != tt.unavailable ||
+					re.Rule != "web-cpu-high" || re.Incident != "inc-1" || re.Target != "asg/web-asg" {
+					t.Fatalf("err = %#v, want a RefusedError with %q (unavailable %v)", err, tt.reason, tt.unavailable)
+				}
+				if ps, _ := f.mg.List(ctx); len(ps) != 0 {
+					t.Fatalf("%d proposals stored", len(ps))
+				}
+				recs, _ := f.al.List(ctx, audit.Filter{})
+				if len(recs) != 1 || recs[0].Kind != "proposal.refused" || recs[0].Rule != "web-cpu-high" || recs[0].Incident != "inc-1" ||
+					!strings.Contains(recs[0].Detail, tt.reason) {
+					t.Fatalf("audit: %+v", recs)
+				}
+			})
 		})
 	}
 }
