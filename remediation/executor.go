@@ -95,13 +95,15 @@ func (e *executor) lock(ctx context.Context, target string) (func(), error) {
 // has finished.
 func (mg *Manager) Wait() { mg.exec.wg.Wait() }
 
-// recordTimeout bounds the store write that records an outcome. It runs on a context of its own:
-// the executor's may have expired with the action, and an outcome must still be written.
-const recordTimeout = 30 * time.Second
+// minRecordTimeout is the least time a record of what happened gets to be written.
+const minRecordTimeout = 30 * time.Second
 
-// recordCtx is a fresh context for writing what happened, whatever became of ctx.
-func recordCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+// recordCtx is a fresh context for writing what happened, whatever became of ctx: the
+// executor's may have expired with the action, and an outcome must still be written. It is
+// bounded like an execution (at least minRecordTimeout), since under load the write may wait its
+// turn behind many others.
+func (mg *Manager) recordCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), max(mg.exec.timeout, minRecordTimeout))
 }
 
 // run executes an approved proposal once. The execution outlives the caller's context (a chat
@@ -116,7 +118,7 @@ func (mg *Manager) run(ctx context.Context, p Proposal) (Proposal, error) {
 	act, ok := mg.o.Actions(p.Plan.Action)
 	params, reason := mg.voidReason(p, act, ok)
 	if reason != "" {
-		rctx, rcancel := recordCtx(base)
+		rctx, rcancel := mg.recordCtx(base)
 		defer rcancel()
 		p, err := mg.update(rctx, p.ID, func(p *Proposal) (*audit.Record, error) {
 			if p.State != StateApproved {
@@ -146,7 +148,7 @@ func (mg *Manager) run(ctx context.Context, p Proposal) (Proposal, error) {
 	}()
 	// Written on a context of its own: a write cut off by the executor's timeout would leave the
 	// proposal approved, and nothing would ever record that it did not run.
-	rctx, rcancel := recordCtx(base)
+	rctx, rcancel := mg.recordCtx(base)
 	p, err = mg.update(rctx, p.ID, func(p *Proposal) (*audit.Record, error) {
 		if p.State != StateApproved {
 			return nil, errNoChange // someone else started it
@@ -232,7 +234,7 @@ func resolveHint(id string) string {
 // action stopped by the executor's timeout is still recorded. An error wrapping
 // ErrOutcomeUnknown makes the proposal unknown, not failed: it may have acted.
 func (mg *Manager) finish(ctx context.Context, id string, from State, res Result, runErr error) (Proposal, error) {
-	ctx, cancel := recordCtx(ctx)
+	ctx, cancel := mg.recordCtx(ctx)
 	defer cancel()
 	p, err := mg.update(ctx, id, func(p *Proposal) (*audit.Record, error) {
 		if p.State != from {
@@ -278,7 +280,7 @@ func (mg *Manager) settle(ctx context.Context, s Settler, params Params, p Propo
 	if err != nil {
 		st = Settlement{Detail: fmt.Sprintf("the bot could not look for its effect: %v", err)}
 	}
-	rctx, rcancel := recordCtx(ctx)
+	rctx, rcancel := mg.recordCtx(ctx)
 	defer rcancel()
 	if st.Outcome == "" {
 		q, uerr := mg.update(rctx, p.ID, func(q *Proposal) (*audit.Record, error) {
