@@ -34,6 +34,7 @@ type Proposals interface {
 	List(ctx context.Context, states ...remediation.State) ([]remediation.Proposal, error)
 	ApprovePlan(ctx context.Context, id, planHash string, who remediation.Actor) (remediation.Proposal, error)
 	Reject(ctx context.Context, id string, who remediation.Actor, reason string) (remediation.Proposal, error)
+	Resolve(ctx context.Context, id string, who remediation.Actor, outcome, note string) (remediation.Proposal, error)
 	Paused(ctx context.Context) (bool, string)
 }
 
@@ -170,6 +171,7 @@ func (a *API) table() []route {
 		{pattern: "GET /api/v1/proposals/{id}", access: readOnly, h: a.getProposal},
 		{pattern: "POST /api/v1/proposals/{id}/approve", access: write, body: true, h: a.approve},
 		{pattern: "POST /api/v1/proposals/{id}/reject", access: write, body: true, h: a.reject},
+		{pattern: "POST /api/v1/proposals/{id}/resolve", access: write, body: true, h: a.resolve},
 		{pattern: "GET /api/v1/rules", access: readOnly, h: a.listRules},
 		{pattern: "GET /api/v1/rules/{name}", access: readOnly, h: a.getRule},
 		{pattern: "GET /api/v1/audit", access: readOnly, h: a.listAudit},

@@ -22,7 +22,7 @@ const (
 	CodeRateLimited      = "rate_limited"       // 429: over the key's rate; see Retry-After
 	CodeInternal         = "internal"           // 500: logged in full; the message names the request ID
 	CodeTimeout          = "timeout"            // 503: the handler ran past its time limit
-	CodeUnavailable      = "unavailable"        // 503: a service the bot depends on is unreachable (the message names it)
+	CodeUnavailable      = "unavailable"        // 503: a service the bot depends on (Alertmanager, Prometheus, the system an action calls) is unreachable, throttled or did not answer; try later
 )
 
 // Error is an API error: a status, a stable code and a message safe to show to the caller.

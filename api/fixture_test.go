@@ -28,6 +28,9 @@ import (
 type countingAction struct {
 	runs  atomic.Int32
 	delay time.Duration // how long Execute takes
+	fail  error         // what Execute returns, if anything
+	// describeErr is what Describe returns, if anything.
+	describeErr error
 }
 
 func (a *countingAction) Name() string { return "test.scale" }
@@ -36,11 +39,17 @@ func (a *countingAction) Schema() remediation.Schema {
 }
 func (a *countingAction) Target(p remediation.Params) string { return "asg/" + p.String("group") }
 func (a *countingAction) Describe(_ context.Context, p remediation.Params) (string, error) {
+	if a.describeErr != nil {
+		return "", a.describeErr
+	}
 	return fmt.Sprintf("%s -> %d", p.String("group"), p.Int("to")), nil
 }
 func (a *countingAction) Execute(_ context.Context, p remediation.Params) (remediation.Result, error) {
 	a.runs.Add(1)
 	time.Sleep(a.delay)
+	if a.fail != nil {
+		return remediation.Result{}, a.fail
+	}
 	return remediation.Result{Summary: "scaled " + p.String("group")}, nil
 }
 

@@ -47,6 +47,35 @@ func parseApproveRequest(body io.Reader) (ApproveRequest, *Error) {
 	return req, nil
 }
 
+// ResolveRequest is the body of POST /api/v1/proposals/{id}/resolve: what the caller found out
+// about an unknown proposal's action.
+type ResolveRequest struct {
+	Outcome string `json:"outcome"` // "ran" or "not-run"
+	Note    string `json:"note"`    // how the caller knows
+}
+
+// parseResolveRequest decodes and checks the body of a resolution.
+func parseResolveRequest(body io.Reader) (ResolveRequest, *Error) {
+	var req ResolveRequest
+	if e := decodeJSON(body, &req, false); e != nil {
+		return req, e
+	}
+	var probs []string
+	if req.Outcome != remediation.OutcomeRan && req.Outcome != remediation.OutcomeNotRun {
+		probs = append(probs, fmt.Sprintf("outcome: want %q (the action took effect) or %q (it did not)", remediation.OutcomeRan, remediation.OutcomeNotRun))
+	}
+	switch {
+	case strings.TrimSpace(req.Note) == "":
+		probs = append(probs, "note: required: say how you know")
+	case len(req.Note) > remediation.MaxNoteLen || !utf8.ValidString(req.Note):
+		probs = append(probs, fmt.Sprintf("note: at most %d characters of UTF-8 text", remediation.MaxNoteLen))
+	}
+	if len(probs) > 0 {
+		return req, badRequest("%s", strings.Join(probs, "; "))
+	}
+	return req, nil
+}
+
 // RejectRequest is the optional body of POST /api/v1/proposals/{id}/reject.
 type RejectRequest struct {
 	Reason string `json:"reason,omitempty"`
@@ -164,6 +193,10 @@ func (a *API) propose(w http.ResponseWriter, r *http.Request, k Key) error {
 	p, err := a.o.Proposals.Propose(r.Context(), remediation.Request{Action: req.Action, Params: req.Params,
 		Incident: req.Incident, Requester: k.Actor(), DryRun: req.DryRun,
 		Policy: remediation.Policy{Roles: []string{RoleOperator}, MinApprovers: 1}})
+	var refused *remediation.RefusedError
+	if errors.As(err, &refused) && refused.Unavailable {
+		return errorf(http.StatusServiceUnavailable, CodeUnavailable, "%s", err.Error())
+	}
 	if obs.IsUser(err) {
 		return badRequest("%s", err.Error())
 	}
@@ -209,6 +242,30 @@ func (a *API) reject(w http.ResponseWriter, r *http.Request, k Key) error {
 	}
 	if err != nil {
 		return fmt.Errorf("reject %s: %w", id, err)
+	}
+	return writeJSON(w, http.StatusOK, p)
+}
+
+func (a *API) resolve(w http.ResponseWriter, r *http.Request, k Key) error {
+	req, e := parseResolveRequest(r.Body)
+	if e != nil {
+		return e
+	}
+	id := r.PathValue("id")
+	if e := a.exists(r, id); e != nil {
+		return e
+	}
+	p, err := a.o.Proposals.Resolve(r.Context(), id, k.Actor(), req.Outcome, req.Note)
+	if obs.IsUser(err) {
+		if p.State != remediation.StateUnknown {
+			return errorf(http.StatusConflict, CodeConflict, "%s", err.Error())
+		}
+		e := errorf(http.StatusForbidden, CodeForbidden, "%s", err.Error())
+		a.denied(r, k, route{pattern: r.Pattern}, e)
+		return e
+	}
+	if err != nil {
+		return fmt.Errorf("resolve %s: %w", id, err)
 	}
 	return writeJSON(w, http.StatusOK, p)
 }

@@ -16,7 +16,7 @@ import (
 func (r *Router) infoCommands() []*command {
 	return []*command{
 		{name: "help", usage: "help [command]", summary: "list the commands, or explain one", run: r.help},
-		{name: "status", usage: "status", summary: "the bot's health: checks, chat connections, open incidents, pending proposals", run: r.status},
+		{name: "status", usage: "status", summary: "the bot's health: checks, chat connections, open incidents, pending and unknown proposals", run: r.status},
 		{name: "incidents", usage: "incidents [all]", summary: "open incidents (all: resolved ones too)", run: r.incidents},
 		{name: "anomalies", usage: "anomalies [check]", summary: "series in an anomalous span now", run: r.anomalies},
 		{name: "history", usage: "history [rule|target|proposal]", summary: "the audit trail, newest last", run: r.history},
@@ -63,8 +63,17 @@ func (r *Router) status(ctx context.Context, _ *call) (bot.Message, error) {
 	if err != nil {
 		return m, err
 	}
+	unknown, err := r.o.Proposals.List(ctx, "unknown")
+	if err != nil {
+		return m, err
+	}
 	m.Fields = append(m.Fields, bot.Field{Label: "incidents open", Value: fmt.Sprint(len(open))},
 		bot.Field{Label: "proposals pending", Value: fmt.Sprint(len(pending))})
+	if len(unknown) > 0 {
+		// Their actions may or may not have run; each waits for a person to say which.
+		m.Fields = append(m.Fields, bot.Field{Label: "proposals unknown",
+			Value: fmt.Sprintf("%d (see `proposals unknown`; close each with `resolve <id> ran|not-run <what you checked>`)", len(unknown))})
+	}
 	if paused, by := r.o.Proposals.Paused(ctx); paused {
 		m.Fields = append(m.Fields, bot.Field{Label: "remediation", Value: "PAUSED by " + by})
 	}

@@ -20,6 +20,7 @@ func (r *Router) proposalCommands() []*command {
 		{name: "approve", usage: "approve <proposal> | all <count> <plan> <group>", summary: "approve a proposal (or every pending one of a plan); it runs once its policy is met", run: r.approve},
 		{name: "reject", usage: "reject <proposal> [reason]", summary: "decline a proposal", run: r.reject},
 		{name: "run", usage: "run <action> key=value ...", summary: "propose an action by hand; it needs the same approval", role: RoleOperator, run: r.runAction},
+		{name: "resolve", usage: "resolve <proposal> ran|not-run <what you checked>", summary: "close an unknown proposal once you know whether its action took effect", role: RoleOperator, run: r.resolve},
 		{name: "pause", usage: "pause", summary: "stop all remediation until resume", role: RoleAdmin, run: r.pause},
 		{name: "resume", usage: "resume", summary: "lift a pause", role: RoleAdmin, run: r.resume},
 	}
@@ -181,7 +182,11 @@ func outcome(p remediation.Proposal) string {
 	case remediation.StateVoid:
 		return fmt.Sprintf("%s is void: %s", p.ID, p.Reason)
 	case remediation.StateUnknown:
-		return fmt.Sprintf("%s is unknown: %s", p.ID, p.Reason)
+		s := fmt.Sprintf("%s is unknown: %s", p.ID, p.Reason)
+		if p.Error != "" {
+			s += "\nwhy: " + p.Error
+		}
+		return s
 	}
 	return fmt.Sprintf("%s is %s.", p.ID, p.State)
 }
@@ -195,6 +200,17 @@ func (r *Router) reject(ctx context.Context, c *call) (bot.Message, error) {
 		return bot.Message{}, err
 	}
 	return bot.Text(fmt.Sprintf("%s rejected.", p.ID)), nil
+}
+
+func (r *Router) resolve(ctx context.Context, c *call) (bot.Message, error) {
+	if len(c.args) < 2 {
+		return bot.Message{}, obs.UserErrorf("usage: resolve <proposal> ran|not-run <what you checked>")
+	}
+	p, err := r.o.Proposals.Resolve(ctx, c.args[0], c.actor, c.args[1], strings.Join(c.args[2:], " "))
+	if err != nil {
+		return bot.Message{}, err
+	}
+	return bot.Text(outcome(p)), nil
 }
 
 func (r *Router) runAction(ctx context.Context, c *call) (bot.Message, error) {

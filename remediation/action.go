@@ -31,11 +31,42 @@ type Param struct {
 	Required    bool
 	Default     any // used when the parameter is absent; nil for none
 	Description string
+	// RunTime marks a duration parameter that bounds how long the action runs (an SSM command's
+	// timeout). Under a schema from WithTimeout, Normalize refuses a value longer than the
+	// executor's timeout, which would stop the action before it could report.
+	RunTime bool
+
+	limit time.Duration // set by WithTimeout
 }
 
 // Schema is the list of parameters an action takes. Rules are checked against it when they load,
 // manual runs when they are proposed.
 type Schema []Param
+
+// WithTimeout returns a copy of s whose RunTime parameters may not exceed limit, the executor's
+// timeout (executor.timeout). A RunTime default above limit becomes limit.
+func (s Schema) WithTimeout(limit time.Duration) Schema {
+	out := make(Schema, len(s))
+	copy(out, s)
+	for i := range out {
+		if out[i].RunTime && out[i].Type == TypeDuration {
+			out[i].limit = limit
+		}
+	}
+	return out
+}
+
+// LimitRunTime wraps an action schema lookup (as rule loading takes it) so that every schema
+// it returns is limited by WithTimeout(limit).
+func LimitRunTime(lookup func(name string) (Schema, bool), limit time.Duration) func(name string) (Schema, bool) {
+	return func(name string) (Schema, bool) {
+		s, ok := lookup(name)
+		if !ok || limit <= 0 {
+			return s, ok
+		}
+		return s.WithTimeout(limit), true
+	}
+}
 
 // Params are an action's parameters after Schema.Normalize: every value has its declared Go type.
 type Params map[string]any
@@ -55,6 +86,9 @@ func (s Schema) Normalize(raw map[string]any) (Params, error) {
 				errs = append(errs, fmt.Errorf("param %q: required", p.Name))
 			} else if p.Default != nil {
 				out[p.Name] = p.Default
+				if d, ok := p.Default.(time.Duration); ok && p.limit > 0 && d > p.limit {
+					out[p.Name] = p.limit
+				}
 			}
 			continue
 		}
@@ -65,6 +99,10 @@ func (s Schema) Normalize(raw map[string]any) (Params, error) {
 		cv, err := convert(p.Type, v)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("param %q: %w", p.Name, err))
+			continue
+		}
+		if d, ok := cv.(time.Duration); ok && p.limit > 0 && d > p.limit {
+			errs = append(errs, fmt.Errorf("param %q: %s is longer than executor.timeout (%s), which would stop the action before it reports; shorten it or raise executor.timeout", p.Name, d, p.limit))
 			continue
 		}
 		out[p.Name] = cv

@@ -96,6 +96,9 @@ func (mg *Manager) mayApprove(p Proposal, who Actor, now time.Time) error {
 func (mg *Manager) Reject(ctx context.Context, id string, who Actor, reason string) (Proposal, error) {
 	now := mg.o.Now().UTC()
 	p, err := mg.update(ctx, id, func(p *Proposal) (*audit.Record, error) {
+		if p.State == StateUnknown {
+			return nil, obs.UserErrorf("proposal %s is unknown: it may have run, so it cannot be rejected; %s", p.ID, resolveHint(p.ID))
+		}
 		if p.State != StatePending {
 			return nil, obs.UserErrorf("proposal %s is already %s", p.ID, p.State)
 		}
@@ -129,7 +132,7 @@ func (mg *Manager) Recover(ctx context.Context) ([]Proposal, error) {
 			switch p.State {
 			case StateRunning:
 				p.State = StateUnknown
-				p.Reason = "the bot stopped while the action was running; check the target by hand — it will not be re-run"
+				p.Reason = "the bot stopped while the action was running; it will not be re-run; " + resolveHint(p.ID)
 			case StateApproved:
 				p.State = StateFailed
 				p.Error = "the bot stopped after the approval, before the action started; propose it again if still needed"

@@ -91,21 +91,36 @@ func (e *executor) lock(ctx context.Context, target string) (func(), error) {
 	}
 }
 
-// Wait blocks until every running action has finished.
+// Wait blocks until every running action, and every settle step after an uncertain outcome,
+// has finished.
 func (mg *Manager) Wait() { mg.exec.wg.Wait() }
 
+// minRecordTimeout is the least time a record of what happened gets to be written.
+const minRecordTimeout = 30 * time.Second
+
+// recordCtx is a fresh context for writing what happened, whatever became of ctx: the
+// executor's may have expired with the action, and an outcome must still be written. It is
+// bounded like an execution (at least minRecordTimeout), since under load the write may wait its
+// turn behind many others.
+func (mg *Manager) recordCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), max(mg.exec.timeout, minRecordTimeout))
+}
+
 // run executes an approved proposal once. The execution outlives the caller's context (a chat
-// request may end) but not the executor's timeout.
+// request may end) but not the executor's timeout; its outcome is recorded either way.
 func (mg *Manager) run(ctx context.Context, p Proposal) (Proposal, error) {
 	mg.exec.wg.Add(1)
 	defer mg.exec.wg.Done()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mg.exec.timeout)
+	base := context.WithoutCancel(ctx)
+	ctx, cancel := context.WithTimeout(base, mg.exec.timeout)
 	defer cancel()
 
 	act, ok := mg.o.Actions(p.Plan.Action)
 	params, reason := mg.voidReason(p, act, ok)
 	if reason != "" {
-		p, err := mg.update(ctx, p.ID, func(p *Proposal) (*audit.Record, error) {
+		rctx, rcancel := mg.recordCtx(base)
+		defer rcancel()
+		p, err := mg.update(rctx, p.ID, func(p *Proposal) (*audit.Record, error) {
 			if p.State != StateApproved {
 				return nil, errNoChange
 			}
@@ -113,41 +128,57 @@ func (mg *Manager) run(ctx context.Context, p Proposal) (Proposal, error) {
 			return rec("proposal.void", botActor, "void", reason), nil
 		})
 		if errors.Is(err, errNoChange) {
-			return mg.Get(ctx, p.ID)
+			return mg.Get(rctx, p.ID)
 		}
 		if err != nil {
 			return p, err
 		}
-		mg.o.OnChange(ctx, p)
+		mg.o.OnChange(rctx, p)
 		return p, nil
 	}
 	unlock, err := mg.exec.lock(ctx, p.Plan.Target)
 	if err != nil {
-		return mg.finish(ctx, p.ID, StateApproved, Result{}, err)
+		return mg.finish(base, p.ID, StateApproved, Result{}, err)
 	}
-	defer unlock()
-	p, err = mg.update(ctx, p.ID, func(p *Proposal) (*audit.Record, error) {
+	unlocked := false
+	defer func() {
+		if !unlocked {
+			unlock()
+		}
+	}()
+	// Written on a context of its own: a write cut off by the executor's timeout would leave the
+	// proposal approved, and nothing would ever record that it did not run.
+	rctx, rcancel := mg.recordCtx(base)
+	p, err = mg.update(rctx, p.ID, func(p *Proposal) (*audit.Record, error) {
 		if p.State != StateApproved {
 			return nil, errNoChange // someone else started it
 		}
 		// A pause that came while this waited for its target stops it here.
-		if paused, by := mg.Paused(ctx); paused {
+		if paused, by := mg.Paused(rctx); paused {
 			p.State, p.FinishedAt = StateFailed, mg.o.Now().UTC()
 			p.Error = "remediation was paused (by " + by + ") before the action started; propose it again after resume"
+			return rec("action.cancelled", botActor, "failed", p.Error), nil
+		}
+		if ctx.Err() != nil {
+			p.State, p.FinishedAt = StateFailed, mg.o.Now().UTC()
+			p.Error = fmt.Sprintf("the executor's timeout (%s) passed before the action started; nothing ran", mg.exec.timeout)
 			return rec("action.cancelled", botActor, "failed", p.Error), nil
 		}
 		p.State, p.StartedAt = StateRunning, mg.o.Now().UTC()
 		return rec("action.started", botActor, "running", p.Plan.Description), nil
 	})
 	if errors.Is(err, errNoChange) {
-		return mg.Get(ctx, p.ID)
+		defer rcancel()
+		return mg.Get(rctx, p.ID) // someone else's run
 	}
+	rcancel()
 	if err != nil {
+		// Not started: the change to running could not be written, so nothing ran.
 		return p, err
 	}
-	mg.o.OnChange(ctx, p)
+	mg.o.OnChange(base, p)
 	if p.State != StateRunning {
-		return p, nil
+		return p, nil // paused, or out of time before it started
 	}
 
 	start := time.Now()
@@ -157,17 +188,35 @@ func (mg *Manager) run(ctx context.Context, p Proposal) (Proposal, error) {
 	if dry {
 		res = Result{Summary: "dry run: would run " + p.Plan.Summary()}
 	} else {
-		res, err = act.Execute(ctx, withIdempotencyKey(act, params, p.ID))
-		if err == nil && ctx.Err() != nil {
-			err = ctx.Err()
+		res, err = act.Execute(withProposalID(ctx, p.ID), withIdempotencyKey(act, params, p.ID))
+		if err != nil && ctx.Err() != nil && !errors.Is(err, ErrOutcomeUnknown) {
+			// Cut off by the executor's timeout: the action may have acted before it stopped.
+			err = fmt.Errorf("%w: the action was stopped by the executor's timeout (%s): %w", ErrOutcomeUnknown, mg.exec.timeout, err)
 		}
 	}
 	mg.m.observe(p.Plan.Action, outcomeOf(dry, err), time.Since(start))
-	return mg.finish(ctx, p.ID, StateRunning, res, err)
+	out, ferr := mg.finish(base, p.ID, StateRunning, res, err)
+	if ferr != nil || out.State != StateUnknown {
+		return out, ferr
+	}
+	if s, ok := act.(Settler); ok {
+		// Settle while still holding the target, so that no later action on it is taken for this
+		// one's effect. The caller gets the unknown state now; the card follows the settlement.
+		unlocked = true
+		mg.exec.wg.Add(1)
+		go func() {
+			defer mg.exec.wg.Done()
+			defer unlock()
+			mg.settle(base, s, params, out)
+		}()
+	}
+	return out, nil
 }
 
 func outcomeOf(dry bool, err error) string {
 	switch {
+	case errors.Is(err, ErrOutcomeUnknown):
+		return "unknown"
 	case err != nil:
 		return "failed"
 	case dry:
@@ -176,19 +225,40 @@ func outcomeOf(dry bool, err error) string {
 	return "succeeded"
 }
 
-// finish records the outcome of a run that was in state from.
+// resolveHint is how a person closes an unknown proposal once they know what happened.
+func resolveHint(id string) string {
+	return fmt.Sprintf("check the target, then `resolve %s ran|not-run <what you checked>`", id)
+}
+
+// finish records the outcome of a run that was in state from, on a context of its own: an
+// action stopped by the executor's timeout is still recorded. An error wrapping
+// ErrOutcomeUnknown makes the proposal unknown, not failed: it may have acted.
 func (mg *Manager) finish(ctx context.Context, id string, from State, res Result, runErr error) (Proposal, error) {
+	ctx, cancel := mg.recordCtx(ctx)
+	defer cancel()
 	p, err := mg.update(ctx, id, func(p *Proposal) (*audit.Record, error) {
 		if p.State != from {
 			return nil, errNoChange
 		}
 		p.FinishedAt, p.Result, p.Output = mg.o.Now().UTC(), res.Summary, res.Output
-		p.State = StateSucceeded
-		if runErr != nil {
+		switch {
+		case runErr == nil:
+			p.State = StateSucceeded
+			return rec("action.succeeded", botActor, string(p.State), res.Summary), nil
+		case errors.Is(runErr, ErrOutcomeUnknown) && from == StateRunning:
+			p.State, p.Error = StateUnknown, runErr.Error()
+			p.Reason = "the action may or may not have taken effect; it will not be re-run"
+			act, _ := mg.o.Actions(p.Plan.Action)
+			if _, settles := act.(Settler); settles {
+				p.Reason += "; the bot is looking for its effect"
+			} else {
+				p.Reason += "; " + resolveHint(p.ID)
+			}
+			return rec("action.unknown", botActor, string(p.State), runErr.Error()), nil
+		default:
 			p.State, p.Error = StateFailed, runErr.Error()
 			return rec("action.failed", botActor, string(p.State), runErr.Error()), nil
 		}
-		return rec("action.succeeded", botActor, string(p.State), res.Summary), nil
 	})
 	if errors.Is(err, errNoChange) {
 		return mg.Get(ctx, id)
@@ -199,6 +269,40 @@ func (mg *Manager) finish(ctx context.Context, id string, from State, res Result
 	mg.log.InfoContext(ctx, "action finished", obs.KeyProposal, p.ID, obs.KeyAction, p.Plan.Action, "state", p.State)
 	mg.o.OnChange(ctx, p)
 	return p, nil
+}
+
+// settle asks the action whether an unknown proposal's action took effect, and records the
+// answer: succeeded or failed when it can tell, and why not when it cannot.
+func (mg *Manager) settle(ctx context.Context, s Settler, params Params, p Proposal) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mg.exec.timeout)
+	st, err := s.Settle(sctx, params, p.ID, p.StartedAt)
+	cancel()
+	if err != nil {
+		st = Settlement{Detail: fmt.Sprintf("the bot could not look for its effect: %v", err)}
+	}
+	rctx, rcancel := mg.recordCtx(ctx)
+	defer rcancel()
+	if st.Outcome == "" {
+		q, uerr := mg.update(rctx, p.ID, func(q *Proposal) (*audit.Record, error) {
+			if q.State != StateUnknown || q.Resolution != nil {
+				return nil, errNoChange
+			}
+			q.Reason = "the action may or may not have taken effect, and the bot cannot tell: " + st.Detail + "; " + resolveHint(q.ID)
+			return rec("proposal.unsettled", botActor, string(StateUnknown), st.Detail), nil
+		})
+		switch {
+		case errors.Is(uerr, errNoChange):
+		case uerr != nil:
+			mg.log.ErrorContext(rctx, "settle not recorded", obs.KeyProposal, p.ID, obs.KeyErr, uerr)
+		default:
+			mg.o.OnChange(rctx, q)
+		}
+		return
+	}
+	r := Resolution{Outcome: st.Outcome, By: botActor, At: mg.o.Now().UTC(), Note: st.Detail}
+	if _, err := mg.closeUnknown(rctx, p.ID, r, &st.Result, st.Err, "proposal.settled"); err != nil && !errors.Is(err, errNoChange) {
+		mg.log.ErrorContext(rctx, "settle not recorded", obs.KeyProposal, p.ID, obs.KeyErr, err)
+	}
 }
 
 // voidReason says why an approval no longer covers the plan, or "" when it still does. It also

@@ -37,14 +37,17 @@ type Options struct {
 	// void; ok is false when the rule is gone or disabled, which voids it too. Nil skips the check.
 	RuleVersion func(rule string) (string, bool)
 	// OnChange is called after every state change of a proposal (to post or edit its card).
-	OnChange      func(ctx context.Context, p Proposal)
-	DryRun        bool          // describe, never execute
-	Timeout       time.Duration // per action; default 5m
-	MaxPerHour    int           // executions across all rules; 0 for no limit
-	DefaultExpiry time.Duration // when a policy has none; default 1h
-	Logger        *slog.Logger
-	Registerer    prometheus.Registerer
-	Now           func() time.Time
+	OnChange func(ctx context.Context, p Proposal)
+	DryRun   bool          // describe, never execute
+	Timeout  time.Duration // per action; default 5m
+	// DescribeTimeout bounds the action's Describe when a proposal is made (it may call the
+	// target's API); default 20s.
+	DescribeTimeout time.Duration
+	MaxPerHour      int           // executions across all rules; 0 for no limit
+	DefaultExpiry   time.Duration // when a policy has none; default 1h
+	Logger          *slog.Logger
+	Registerer      prometheus.Registerer
+	Now             func() time.Time
 }
 
 // Manager owns proposals: it stores them before they are shown, applies approval policies, and
@@ -69,6 +72,9 @@ func New(o Options) (*Manager, error) {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Minute
+	}
+	if o.DescribeTimeout <= 0 {
+		o.DescribeTimeout = 20 * time.Second
 	}
 	if o.DefaultExpiry <= 0 {
 		o.DefaultExpiry = time.Hour
@@ -101,24 +107,39 @@ func newID() string {
 }
 
 // Propose validates the request, describes exactly what would run, stores the proposal and
-// audits it, all before anyone is shown it.
+// audits it, all before anyone is shown it. When the parameters do not fit, or the action cannot
+// describe the plan (its target is unknown, its API throttles or does not answer within
+// DescribeTimeout), nothing is stored and a *RefusedError whose Reason is safe to show is
+// returned; a plan that could not be described is also audited as proposal.refused (parameters
+// that do not fit are the request's own mistake, answered and not recorded).
 func (mg *Manager) Propose(ctx context.Context, r Request) (Proposal, error) {
 	act, ok := mg.o.Actions(r.Action)
 	if !ok {
-		return Proposal{}, obs.UserErrorf("unknown action %q", r.Action)
+		return Proposal{}, &RefusedError{Action: r.Action, Rule: r.Rule, Incident: r.Incident, Reason: fmt.Sprintf("unknown action %q", r.Action)}
 	}
-	params, err := act.Schema().Normalize(r.Params)
+	params, err := act.Schema().WithTimeout(mg.o.Timeout).Normalize(r.Params)
 	if err != nil {
-		return Proposal{}, obs.UserErrorf("action %s: %v", r.Action, strings.ReplaceAll(err.Error(), "\n", "; "))
+		return Proposal{}, &RefusedError{Action: r.Action, Rule: r.Rule, Incident: r.Incident,
+			Reason: fmt.Sprintf("action %s: %s", r.Action, strings.ReplaceAll(err.Error(), "\n", "; "))}
 	}
 	for k, v := range params {
 		if s, ok := v.(string); ok && strings.Contains(s, "{{") {
-			return Proposal{}, obs.UserErrorf("action %s: param %q still holds a template: %s", r.Action, k, s)
+			return Proposal{}, &RefusedError{Action: r.Action, Rule: r.Rule, Incident: r.Incident,
+				Reason: fmt.Sprintf("action %s: param %q still holds a template: %s", r.Action, k, s)}
 		}
 	}
-	desc, err := act.Describe(ctx, params)
-	if err != nil {
-		return Proposal{}, fmt.Errorf("describe %s: %w", r.Action, err)
+	target := act.Target(params)
+	dctx, cancel := context.WithTimeout(ctx, mg.o.DescribeTimeout)
+	desc, err := act.Describe(dctx, params)
+	timedOut := err != nil && dctx.Err() != nil && ctx.Err() == nil
+	cancel()
+	switch {
+	case timedOut:
+		return Proposal{}, mg.refuse(ctx, r, target, fmt.Sprintf("%s %s: no answer within %s while reading the target; try again later", r.Action, target, mg.o.DescribeTimeout), true, err)
+	case err != nil && ctx.Err() != nil:
+		return Proposal{}, fmt.Errorf("describe %s: %w", r.Action, err) // the caller gave up
+	case err != nil:
+		return Proposal{}, mg.refuse(ctx, r, target, err.Error(), errors.Is(err, ErrUnavailable), err)
 	}
 	pol := r.Policy
 	if pol.MinApprovers < 1 {
@@ -128,12 +149,12 @@ func (mg *Manager) Propose(ctx context.Context, r Request) (Proposal, error) {
 		pol.Expires = mg.o.DefaultExpiry
 	}
 	if len(pol.Roles) == 0 {
-		pol.Roles = []string{"operator"}
+		pol.Roles = []string{RoleOperator}
 	}
 	now := mg.o.Now().UTC()
 	p := Proposal{
 		State: StatePending,
-		Plan: Plan{Action: r.Action, Params: params, Target: act.Target(params), Description: desc,
+		Plan: Plan{Action: r.Action, Params: params, Target: target, Description: desc,
 			Rule: r.Rule, RuleVersion: r.RuleVersion, DryRun: r.DryRun || mg.o.DryRun},
 		Policy: pol, Incident: r.Incident, Requester: r.Requester, Correlation: obs.Correlation(ctx),
 		CreatedAt: now, ExpiresAt: now.Add(pol.Expires),
@@ -153,6 +174,19 @@ func (mg *Manager) Propose(ctx context.Context, r Request) (Proposal, error) {
 	mg.log.InfoContext(ctx, "proposal created", obs.KeyProposal, p.ID, obs.KeyAction, r.Action, "target", p.Plan.Target, obs.KeyRule, r.Rule)
 	mg.o.OnChange(ctx, p)
 	return p, nil
+}
+
+// refuse audits a request that made no proposal and returns the refusal.
+func (mg *Manager) refuse(ctx context.Context, r Request, target, reason string, unavailable bool, cause error) error {
+	e := &RefusedError{Action: r.Action, Target: target, Rule: r.Rule, Incident: r.Incident, Reason: reason, Unavailable: unavailable, Err: cause}
+	_, err := mg.o.Audit.Append(ctx, audit.Record{Kind: "proposal.refused", User: r.Requester.ID, Incident: r.Incident,
+		Rule: r.Rule, RuleVersion: r.RuleVersion, Target: target, Outcome: "refused", Detail: reason,
+		Extra: map[string]string{"action": r.Action}})
+	if err != nil {
+		mg.log.ErrorContext(ctx, "audit append failed", "kind", "proposal.refused", obs.KeyErr, err)
+	}
+	mg.log.WarnContext(ctx, "no proposal made", obs.KeyAction, r.Action, "target", target, obs.KeyRule, r.Rule, "reason", reason, obs.KeyErr, cause)
+	return e
 }
 
 // write stores p if the stored copy is still at rev (0: must not exist), together with the

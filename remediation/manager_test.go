@@ -18,11 +18,13 @@ import (
 	"github.com/smartcloudops/smartcloudops/remediation/audit"
 )
 
-// countingAction counts executions; block, when set, holds Execute until closed.
+// countingAction counts executions; block, when set, holds Execute until closed, and started,
+// when set, receives a value as each execution starts.
 type countingAction struct {
-	runs  atomic.Int32
-	block chan struct{}
-	fail  error
+	runs    atomic.Int32
+	block   chan struct{}
+	started chan struct{}
+	fail    error
 }
 
 func (a *countingAction) Name() string { return "test.scale" }
@@ -35,6 +37,9 @@ func (a *countingAction) Describe(_ context.Context, p Params) (string, error) {
 }
 func (a *countingAction) Execute(ctx context.Context, p Params) (Result, error) {
 	a.runs.Add(1)
+	if a.started != nil {
+		a.started <- struct{}{}
+	}
 	if a.block != nil {
 		select {
 		case <-a.block:
@@ -179,13 +184,11 @@ func TestRestartWhileRunningLeavesUnknown(t *testing.T) {
 	ctx := context.Background()
 	st := store.NewMemory()
 	f := newFixture(t, st, nil)
-	f.act.block = make(chan struct{})
+	f.act.block, f.act.started = make(chan struct{}), make(chan struct{}, 1)
 	p := f.propose(t, Policy{Roles: []string{"sre"}})
 	done := make(chan Proposal)
 	go func() { got, _ := f.mg.Approve(ctx, p.ID, alice); done <- got }()
-	for f.act.runs.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	<-f.act.started
 	// A second process starts on the same store while the first is mid-action.
 	g := newFixture(t, st, nil)
 	changed, err := g.mg.Recover(ctx)
@@ -342,22 +345,26 @@ func TestNoActionWithoutAudit(t *testing.T) {
 // admin paused remediation.
 func TestPauseStopsQueuedAction(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t, store.NewMemory(), nil)
-	f.act.block = make(chan struct{})
+	approved := make(chan string, 4)
+	f := newFixture(t, store.NewMemory(), func(o *Options) {
+		o.OnChange = func(_ context.Context, p Proposal) {
+			if p.State == StateApproved {
+				approved <- p.ID
+			}
+		}
+	})
+	f.act.block, f.act.started = make(chan struct{}), make(chan struct{}, 1)
 	p1 := f.propose(t, Policy{Roles: []string{"sre"}})
 	p2 := f.propose(t, Policy{Roles: []string{"sre"}}) // same target: asg/web-asg
 	done1 := make(chan Proposal)
 	go func() { got, _ := f.mg.Approve(ctx, p1.ID, alice); done1 <- got }()
-	for f.act.runs.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	<-f.act.started
 	done2 := make(chan Proposal)
 	go func() { got, _ := f.mg.Approve(ctx, p2.ID, bob); done2 <- got }()
-	for {
-		if got, _ := f.mg.Get(ctx, p2.ID); got.State == StateApproved {
+	for id := range approved { // p2 is approved and waits for the target p1 holds
+		if id == p2.ID {
 			break
 		}
-		time.Sleep(time.Millisecond)
 	}
 	if err := f.mg.Pause(ctx, Actor{ID: "console:root", Name: "root", Roles: []string{"admin"}}); err != nil {
 		t.Fatal(err)
@@ -491,7 +498,7 @@ func TestActionCountersStartAtZero(t *testing.T) {
 	newFixture(t, store.NewMemory(), func(o *Options) {
 		o.Registerer, o.ActionNames = reg, []string{"test.scale", "webhook"}
 	})
-	if n := testutil.CollectAndCount(reg, "smartcloudops_actions_total"); n != 6 {
-		t.Fatalf("%d action counter series before any run, want 2 actions × 3 outcomes", n)
+	if n := testutil.CollectAndCount(reg, "smartcloudops_actions_total"); n != 8 {
+		t.Fatalf("%d action counter series before any run, want 2 actions × 4 outcomes", n)
 	}
 }

@@ -41,7 +41,7 @@ func (c proposalsCollector) Collect(ch chan<- prometheus.Metric) {
 func newMetrics(reg prometheus.Registerer, mg *Manager) *metrics {
 	m := &metrics{
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "smartcloudops_actions_total", Help: "Action executions by action and outcome (succeeded, failed, dry_run).",
+			Name: "smartcloudops_actions_total", Help: "Action executions by action and outcome (succeeded, failed, unknown, dry_run).",
 		}, []string{"action", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "smartcloudops_action_duration_seconds", Help: "How long actions ran.",
@@ -49,7 +49,7 @@ func newMetrics(reg prometheus.Registerer, mg *Manager) *metrics {
 		}, []string{"action"}),
 	}
 	for _, a := range mg.o.ActionNames {
-		for _, outcome := range []string{"succeeded", "failed", "dry_run"} {
+		for _, outcome := range []string{"succeeded", "failed", "unknown", "dry_run"} {
 			m.actions.WithLabelValues(a, outcome)
 		}
 	}

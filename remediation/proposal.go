@@ -14,8 +14,10 @@ import (
 type State string
 
 // Proposal states. pending → approved → running → succeeded | failed; pending → rejected |
-// expired; approved → void when the plan changed after approval; running → unknown when the bot
-// stopped while the action ran (it is never re-run on its own).
+// expired; approved → void when the plan changed after approval. running → unknown when the
+// action may or may not have acted: the bot stopped while it ran, the executor's timeout cut it
+// off, or its request got no clear answer. It is never re-run on its own; unknown → succeeded |
+// failed when the bot finds the action's effect (or its absence), or a person resolves it.
 const (
 	StatePending   State = "pending"
 	StateApproved  State = "approved"
@@ -142,6 +144,8 @@ type Proposal struct {
 	Result      string     `json:"result,omitempty"`
 	Output      string     `json:"output,omitempty"`
 	Error       string     `json:"error,omitempty"`
+	// Resolution says how an unknown outcome was settled (by the bot or a person), if it was.
+	Resolution *Resolution `json:"resolution,omitempty"`
 
 	rev uint64 // store revision this copy was read at
 }

@@ -238,3 +238,29 @@ func (s statement) hasTagCondition() bool {
 	}
 	return false
 }
+
+// TestSSMRunPermissions: aws.ssm.run is granted every call the action makes: sending, following,
+// finding again (ListCommands, when SendCommand got no clear answer) and cancelling a command.
+func TestSSMRunPermissions(t *testing.T) {
+	c := loadConfig(t)
+	def := c.locals("modules/bot")["action_statements"].(*hclsyntax.ObjectConsExpr)
+	items, _ := tupleItems(objectAttrs(def)["aws.ssm.run"])
+	granted := map[string]bool{}
+	for _, it := range items {
+		o, ok := it.(*hclsyntax.ObjectConsExpr)
+		if !ok {
+			continue
+		}
+		acts, _ := tupleItems(objectAttrs(o)["actions"])
+		for _, a := range acts {
+			if name, ok := staticString(a); ok {
+				granted[name] = true
+			}
+		}
+	}
+	for _, want := range []string{"ssm:SendCommand", "ssm:GetCommandInvocation", "ssm:ListCommands", "ssm:CancelCommand"} {
+		if !granted[want] {
+			t.Errorf("aws.ssm.run lacks %s (granted: %v)", want, granted)
+		}
+	}
+}

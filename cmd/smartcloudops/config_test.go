@@ -8,6 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/smartcloudops/smartcloudops/remediation"
+	"github.com/smartcloudops/smartcloudops/rules"
 )
 
 // TestConfigCheckExample checks the example configuration from the repository root and from
@@ -37,7 +41,14 @@ func TestConfigCheckAsServe(t *testing.T) {
 		{"serve-rejects", "testdata/config/serve-rejects.yaml", 1},
 		{"aws-ssm", "testdata/config/aws-ssm.yaml", 0},
 		{"moved", "testdata/config/moved.yaml", 1},
+		{"aws-limits", "testdata/config/aws-limits.yaml", 1},
 	}
+	// No region from the environment or a shared config file: only the file can give one.
+	for _, k := range []string{"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("SCO_TEST_APP_TOKEN", "xapp-test")
 	wd, err := os.Getwd()
 	if err != nil {
@@ -98,5 +109,36 @@ func TestServeWarnsOfMovedPaths(t *testing.T) {
 	}
 	if _, err := os.Stat("conf/state/smartcloudops.db"); err != nil {
 		t.Fatalf("the store is not beside the file: %v", err)
+	}
+}
+
+// TestAWSExampleRulesUncommented: the commented AWS examples load once uncommented, with the
+// parameters the AWS actions take.
+func TestAWSExampleRulesUncommented(t *testing.T) {
+	data, err := os.ReadFile("../../examples/rules/aws.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var yaml []string
+	started := false
+	for _, line := range strings.Split(string(data), "\n") {
+		started = started || line == "# groups:"
+		if started {
+			yaml = append(yaml, strings.TrimPrefix(strings.TrimPrefix(line, "#"), " "))
+		}
+	}
+	if len(yaml) == 0 {
+		t.Fatal("no commented groups found")
+	}
+	p := filepath.Join(t.TempDir(), "aws.yaml")
+	if err := os.WriteFile(p, []byte(strings.Join(yaml, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, err := rules.Load([]string{p}, rules.LoadOptions{Actions: remediation.LimitRunTime(rulesActionSchemas, 5*time.Minute)})
+	if err != nil {
+		t.Fatalf("the uncommented examples do not load:\n%v", err)
+	}
+	if set.Len() != 3 {
+		t.Fatalf("%d rules, want 3", set.Len())
 	}
 }

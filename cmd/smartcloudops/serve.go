@@ -18,6 +18,7 @@ import (
 	"github.com/smartcloudops/smartcloudops/internal/config"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
 	"github.com/smartcloudops/smartcloudops/remediation"
+	awsactions "github.com/smartcloudops/smartcloudops/remediation/actions/aws"
 	"github.com/smartcloudops/smartcloudops/remediation/actions/script"
 	"github.com/smartcloudops/smartcloudops/remediation/actions/webhook"
 	"github.com/smartcloudops/smartcloudops/rules"
@@ -178,6 +179,12 @@ func checkAsServe(cfg config.Config, src config.Source) (problems, notes []error
 			problems = append(problems, src.Errorf("actions.script.dir", "%v", err))
 		}
 	}
+	if ac.AWS.Enabled {
+		// Reads the region as serve does (the setting, AWS_REGION, the shared config); no call.
+		if _, err := awsactions.New(ctx, awsactions.Options{Region: ac.AWS.Region, Endpoint: ac.AWS.Endpoint, Logger: log}); err != nil {
+			problems = append(problems, src.Errorf("actions.aws.region", "%v", err))
+		}
+	}
 	if _, err := webhook.New(webhook.Options{Timeout: ac.Webhook.Timeout.D(), AllowedHosts: ac.Webhook.AllowedHosts,
 		AllowPrivateNetworks: ac.Webhook.AllowPrivateNetworks, Logger: log}); err != nil {
 		problems = append(problems, src.Errorf("actions.webhook.allowed_hosts", "%v", err))
@@ -201,7 +208,7 @@ func checkAsServe(cfg config.Config, src config.Source) (problems, notes []error
 	for _, c := range cfg.Checks {
 		checks = append(checks, c.Name)
 	}
-	opts := rules.LoadOptions{Actions: serveActionSchemas(ac), Checks: checks}
+	opts := rules.LoadOptions{Actions: remediation.LimitRunTime(serveActionSchemas(ac), cfg.Executor.Timeout.D()), Checks: checks}
 	set, err := rules.Load(cfg.Rules.Paths, opts)
 	for _, e := range unjoin(err) {
 		problems = append(problems, placeRuleError(e, cfg, src))

@@ -128,7 +128,7 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 		Rules: &rulesService{b: b}, Actions: b.actionNames, Roles: b.roles, Version: o.Version,
 		Querier: b.querier(), Silencer: b.silencer(), Chat: b.chatFields, CardMembers: b.Notifier.Members,
 		Platforms: b.platforms(),
-		Logger: b.log, Registerer: b.regr,
+		Logger:    b.log, Registerer: b.regr,
 	}); err != nil {
 		return nil, err
 	}

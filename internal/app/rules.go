@@ -28,7 +28,7 @@ func (b *Bot) schema(name string) (remediation.Schema, bool) {
 	if !ok {
 		return nil, false
 	}
-	return a.Schema(), true
+	return a.Schema().WithTimeout(b.cfg.Executor.Timeout.D()), true
 }
 
 // buildRules starts the engine on the rule set synced into the store by `rules sync`, or else on

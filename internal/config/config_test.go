@@ -85,6 +85,8 @@ checks:
 `, []string{":2: listen:", ":6: checks[0].metric:", `:8: checks[1].name: "cpu" is already used`, ":9: checks[1].source: prometheus checks need prometheus.url", "checks[1].query: required", ":10: checks[1].schedule:", ":11: checks[1].threshold"}},
 		{"literal secret", "slack:\n  enabled: true\n  bot_token: xoxb-123\n  app_token: env:APP\n  default_channel: C1\n", []string{":3: slack.bot_token: must be a reference"}},
 		{"literal secret with a colon", "slack:\n  bot_token: \"xoxb-123:TOPSECRET\"\n", []string{":2: slack.bot_token: must be a reference"}},
+		{"action timeout beyond the executor's", "executor:\n  timeout: 1m\nactions:\n  script:\n    timeout: 2m\n  webhook:\n    timeout: 90s\n",
+			[]string{":5: actions.script.timeout: 2m0s is longer than executor.timeout (1m0s)", ":7: actions.webhook.timeout: 1m30s is longer than executor.timeout"}},
 		{"bad role member", "roles:\n  sre:\n    users: [alice]\n", []string{":3: roles.sre.users[0]", "platform:id"}},
 		{"bad notify", "notify:\n  group_by: [check, check, \"host name\"]\n  group_wait: -5s\n  chart_workers: 0\n",
 			[]string{`:2: notify.group_by[1]: "check" is already in group_by[0]`, `notify.group_by[2]: "host name" is not check, rule, ... or a label name`,

@@ -206,6 +206,15 @@ func (c *Config) validate() []fieldError {
 	if c.Executor.Timeout <= 0 {
 		add("executor.timeout", "must be positive")
 	}
+	// An action allowed to run longer than the executor waits is cut off and left unknown.
+	for _, a := range []struct {
+		path string
+		d    Duration
+	}{{"actions.script.timeout", c.Actions.Script.Timeout}, {"actions.webhook.timeout", c.Actions.Webhook.Timeout}} {
+		if c.Executor.Timeout > 0 && a.d > c.Executor.Timeout {
+			add(a.path, "%s is longer than executor.timeout (%s), which would stop the action before it reports; shorten it or raise executor.timeout", a.d.D(), c.Executor.Timeout.D())
+		}
+	}
 	if c.Executor.MaxFailures < 0 {
 		add("executor.max_failures", "must not be negative")
 	}

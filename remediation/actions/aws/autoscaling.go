@@ -82,13 +82,16 @@ func (x *asgScale) Execute(ctx context.Context, p remediation.Params) (remediati
 		x.a.log.InfoContext(ctx, "no capacity change needed", "action", x.Name(), "target", x.Target(p), "desired", ap.plan.from)
 		return remediation.Result{Summary: fmt.Sprintf("%s desired unchanged at %d", ap.group, ap.plan.from), Output: ap.String()}, nil
 	}
+	// An absolute value: the SDK may retry it. Without a clear answer it may still have been set,
+	// and a second approval of a delta would then scale twice, so the outcome is unknown.
 	_, err = x.a.asg.SetDesiredCapacity(ctx, &autoscaling.SetDesiredCapacityInput{
 		AutoScalingGroupName: sdkaws.String(ap.group),
 		DesiredCapacity:      sdkaws.Int32(int32(ap.plan.to)),
 		HonorCooldown:        sdkaws.Bool(false),
 	})
 	if err != nil {
-		return remediation.Result{}, wrap(x.Name(), x.Target(p), err)
+		what := fmt.Sprintf("setting %s desired %d -> %d", ap.group, ap.plan.from, ap.plan.to)
+		return remediation.Result{}, callError(x.Name(), x.Target(p), what, err)
 	}
 	x.a.log.InfoContext(ctx, "capacity changed", "action", x.Name(), "target", x.Target(p), "from", ap.plan.from, "to", ap.plan.to)
 	return remediation.Result{

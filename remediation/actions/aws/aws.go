@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/smartcloudops/smartcloudops/remediation"
 )
@@ -40,7 +41,9 @@ type Options struct {
 	// HTTPClient sends the requests; defaults to the SDK's.
 	HTTPClient *http.Client
 	// RetryMaxAttempts and RetryMaxBackoff tune the SDK's standard retryer, which retries
-	// throttling and 5xx errors. Zero keeps the SDK defaults (3 attempts, 20s).
+	// throttling and 5xx errors. Zero keeps the SDK defaults (3 attempts, 20s). Calls that are
+	// not idempotent (SendCommand, a forced ECS deployment, RebootInstances) are retried only
+	// when AWS refused them for their rate or the connection never opened.
 	RetryMaxAttempts int
 	RetryMaxBackoff  time.Duration
 	// PollInterval is how often aws.ssm.run asks for command status. Defaults to 2s.
@@ -107,7 +110,7 @@ func New(ctx context.Context, o Options) (*Actions, error) {
 		return nil, fmt.Errorf("aws actions: load configuration: %w", err)
 	}
 	if cfg.Region == "" {
-		return nil, errors.New("aws actions: Region is required (set it in the config or AWS_REGION)")
+		return nil, errors.New("aws actions: no region: set actions.aws.region, or AWS_REGION in the bot's environment (see \"AWS actions: region and credentials\" in docs/deployment.md)")
 	}
 	if o.HTTPClient != nil {
 		// Set after loading: a CA bundle from the environment only applies to the SDK's own client.
@@ -164,6 +167,7 @@ type APIError struct {
 	Target  string // such as "asg/web-asg"
 	Code    string // AWS error code, such as "ValidationError" or "AccessDenied"
 	Message string
+	Status  int   // HTTP status of the answer
 	Err     error // the SDK error
 }
 
@@ -178,6 +182,12 @@ func (e *APIError) Error() string {
 
 // Unwrap returns the SDK error.
 func (e *APIError) Unwrap() error { return e.Err }
+
+// Is makes a throttling refusal or a server error match remediation.ErrUnavailable: the call
+// may work later, and the plan itself is not at fault.
+func (e *APIError) Is(target error) bool {
+	return target == remediation.ErrUnavailable && (e.Throttled() || e.Status >= 500)
+}
 
 // Throttled reports whether AWS refused the call for its rate, after the SDK's own retries.
 func (e *APIError) Throttled() bool {
@@ -194,13 +204,21 @@ func (e *APIError) AccessDenied() bool {
 	return false
 }
 
-// wrap turns an SDK error into an *APIError when AWS answered, or adds context otherwise.
+// wrap turns an SDK error into an *APIError when AWS answered, or says that it did not.
 func wrap(action, target string, err error) error {
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
-		return &APIError{Action: action, Target: target, Code: apiErr.ErrorCode(), Message: apiErr.ErrorMessage(), Err: err}
+		e := &APIError{Action: action, Target: target, Code: apiErr.ErrorCode(), Message: apiErr.ErrorMessage(), Err: err}
+		var re *smithyhttp.ResponseError
+		if errors.As(err, &re) {
+			e.Status = re.HTTPStatusCode()
+		}
+		return e
 	}
-	return fmt.Errorf("%s %s: %w", action, target, err)
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%s %s: %w", action, target, err)
+	}
+	return fmt.Errorf("%s %s: no answer from AWS (%w): %w", action, target, remediation.ErrUnavailable, err)
 }
 
 func (a *Actions) regionName() string { return a.region }

@@ -84,6 +84,7 @@ func TestAutoScalingScale(t *testing.T) {
 		{"above rule max", map[string]any{"group": "web-asg", "delta": 1, "max": 4}, 8, "web-asg desired stays 8: already beyond the rule's max 4, and scaling out never moves it the other way (asked for 9; group min 1, max 10)", 8, false},
 		{"below rule min", map[string]any{"group": "web-asg", "delta": -1, "min": 3}, 2, "web-asg desired stays 2: already beyond the rule's min 3, and scaling in never moves it the other way (asked for 1; group min 1, max 10)", 2, false},
 		{"rule min", map[string]any{"group": "web-asg", "delta": -2, "min": 2}, 3, "web-asg desired 3 -> 2 (capped from 1 by the rule's min 2; group min 1, max 10)", 2, true},
+		{"rule min above group max", map[string]any{"group": "web-asg", "delta": 1, "min": 12}, 2, "web-asg desired 2 -> 10 (capped from 3 by the rule's min 12, held to the group's max 10; group min 1, max 10)", 10, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -182,8 +183,8 @@ func TestBadSignatureRejected(t *testing.T) {
 	}{
 		{"asg wrong secret", nil, "aws.autoscaling.scale", map[string]any{"group": "web-asg", "delta": 1}, "SignatureDoesNotMatch"},
 		{"ecs wrong secret", nil, "aws.ecs.restart", map[string]any{"cluster": "prod", "service": "api"}, "InvalidSignatureException"},
-		{"ec2 wrong secret", nil, "aws.ec2.reboot", map[string]any{"instance_ids": []any{"i-1"}}, "AuthFailure"},
-		{"ssm wrong secret", nil, "aws.ssm.run", map[string]any{"instance_ids": []any{"i-1"}, "commands": []any{"uptime"}}, "InvalidSignatureException"},
+		{"ec2 wrong secret", nil, "aws.ec2.reboot", map[string]any{"instance_ids": []any{"i-00000001"}}, "AuthFailure"},
+		{"ssm wrong secret", nil, "aws.ssm.run", map[string]any{"instance_ids": []any{"i-00000001"}, "commands": []any{"uptime"}}, "InvalidSignatureException"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -192,14 +193,14 @@ func TestBadSignatureRejected(t *testing.T) {
 			})
 			fake.PutGroup(awsfake.Group{Name: "web-asg", Min: 1, Max: 10, Desired: 2})
 			fake.PutService(awsfake.Service{Cluster: "prod", Name: "api", Desired: 2, Running: 2})
-			fake.PutInstance(awsfake.Instance{ID: "i-1"})
+			fake.PutInstance(awsfake.Instance{ID: "i-00000001"})
 			act := acts[tt.action]
 			_, err := act.Execute(context.Background(), norm(t, act, tt.raw))
 			wantAPIError(t, err, tt.code, tt.action)
 			if g, _ := fake.Group("web-asg"); g.Desired != 2 || g.DesiredCapacityWrites != 0 {
 				t.Error("a request with a bad signature changed state")
 			}
-			if inst, _ := fake.Instance("i-1"); inst.Reboots != 0 {
+			if inst, _ := fake.Instance("i-00000001"); inst.Reboots != 0 {
 				t.Error("a request with a bad signature rebooted an instance")
 			}
 		})
@@ -265,64 +266,64 @@ func TestECS(t *testing.T) {
 
 func TestEC2Reboot(t *testing.T) {
 	fake, _, acts := setup(t, awsfake.Options{})
-	fake.PutInstance(awsfake.Instance{ID: "i-0aaa"})
-	fake.PutInstance(awsfake.Instance{ID: "i-0bbb"})
+	fake.PutInstance(awsfake.Instance{ID: "i-0aaa0aaa"})
+	fake.PutInstance(awsfake.Instance{ID: "i-0bbb0bbb"})
 	act := acts["aws.ec2.reboot"]
 	ctx := context.Background()
-	p := norm(t, act, map[string]any{"instance_ids": []any{"i-0aaa", "i-0bbb"}})
-	if got := act.Target(p); got != "ec2/i-0aaa,i-0bbb" {
+	p := norm(t, act, map[string]any{"instance_ids": []any{"i-0aaa0aaa", "i-0bbb0bbb"}})
+	if got := act.Target(p); got != "ec2/i-0aaa0aaa,i-0bbb0bbb" {
 		t.Errorf("Target = %q", got)
 	}
 	desc, err := act.Describe(ctx, p)
-	if err != nil || desc != "reboot 2 instance(s): i-0aaa, i-0bbb" {
+	if err != nil || desc != "reboot 2 instance(s): i-0aaa0aaa, i-0bbb0bbb" {
 		t.Errorf("Describe = %q, %v", desc, err)
 	}
-	if inst, _ := fake.Instance("i-0aaa"); inst.Reboots != 0 {
+	if inst, _ := fake.Instance("i-0aaa0aaa"); inst.Reboots != 0 {
 		t.Fatal("Describe rebooted an instance")
 	}
 	if _, err := act.Execute(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{"i-0aaa", "i-0bbb"} {
+	for _, id := range []string{"i-0aaa0aaa", "i-0bbb0bbb"} {
 		if inst, _ := fake.Instance(id); inst.Reboots != 1 {
 			t.Errorf("%s rebooted %d times", id, inst.Reboots)
 		}
 	}
-	_, err = act.Describe(ctx, remediation.Params{"instance_ids": []string{"i-0aaa", "i-0ccc"}})
-	wantAPIError(t, err, "InvalidInstanceID.NotFound", "i-0ccc")
+	_, err = act.Describe(ctx, remediation.Params{"instance_ids": []string{"i-0aaa0aaa", "i-0ccc0ccc"}})
+	wantAPIError(t, err, "InvalidInstanceID.NotFound", "i-0ccc0ccc")
 	_, err = act.Execute(ctx, remediation.Params{"instance_ids": []string{"web-1"}})
-	if err == nil || !strings.Contains(err.Error(), `"web-1" is not an instance ID`) {
+	if err == nil || !strings.Contains(err.Error(), `"web-1" is not an EC2 instance ID`) {
 		t.Errorf("bad id: %v", err)
 	}
 	fake.DenyAccess("RebootInstances")
 	_, err = act.Execute(ctx, p)
-	wantAPIError(t, err, "UnauthorizedOperation", "ec2/i-0aaa,i-0bbb")
+	wantAPIError(t, err, "UnauthorizedOperation", "ec2/i-0aaa0aaa,i-0bbb0bbb")
 }
 
 func TestSSMRun(t *testing.T) {
 	fake, _, acts := setup(t, awsfake.Options{
 		CompleteAfterPolls: 3, InvocationLag: 1,
 		CommandResult: func(inst string, cmds []string) awsfake.CommandResult {
-			if inst == "i-bad" {
+			if inst == "i-0000dead" {
 				return awsfake.CommandResult{Status: "Failed", Stderr: "nginx: not found", ResponseCode: 127}
 			}
 			return awsfake.CommandResult{Status: "Success", Stdout: "ok: " + strings.Join(cmds, " && ")}
 		},
 	})
-	fake.PutInstance(awsfake.Instance{ID: "i-1"})
-	fake.PutInstance(awsfake.Instance{ID: "i-2"})
-	fake.PutInstance(awsfake.Instance{ID: "i-bad"})
+	fake.PutInstance(awsfake.Instance{ID: "i-00000001"})
+	fake.PutInstance(awsfake.Instance{ID: "i-00000002"})
+	fake.PutInstance(awsfake.Instance{ID: "i-0000dead"})
 	act := acts["aws.ssm.run"]
 	ctx := context.Background()
-	p := norm(t, act, map[string]any{"instance_ids": []any{"i-1", "i-2"}, "commands": []any{"systemctl restart nginx"}})
-	if desc, _ := act.Describe(ctx, p); desc != "run AWS-RunShellScript on i-1, i-2 (timeout 5m0s): systemctl restart nginx" {
+	p := norm(t, act, map[string]any{"instance_ids": []any{"i-00000001", "i-00000002"}, "commands": []any{"systemctl restart nginx"}})
+	if desc, _ := act.Describe(ctx, p); desc != "run AWS-RunShellScript on i-00000001, i-00000002 (timeout 5m0s): systemctl restart nginx" {
 		t.Errorf("Describe = %q", desc)
 	}
 	res, err := act.Execute(ctx, p)
 	if err != nil {
 		t.Fatalf("Execute: %v", err)
 	}
-	for _, want := range []string{"== i-1: Success (exit 0) ==\nok: systemctl restart nginx", "== i-2: Success"} {
+	for _, want := range []string{"== i-00000001: Success (exit 0) ==\nok: systemctl restart nginx", "== i-00000002: Success"} {
 		if !strings.Contains(res.Output, want) {
 			t.Errorf("Output lacks %q:\n%s", want, res.Output)
 		}
@@ -331,23 +332,23 @@ func TestSSMRun(t *testing.T) {
 		t.Errorf("%d polls, want at least 10 (lag 1 + 3 in progress + final, per instance)", n)
 	}
 
-	res, err = act.Execute(ctx, norm(t, act, map[string]any{"instance_ids": []any{"i-1", "i-bad"}, "commands": []any{"nginx -s reload"}}))
-	if err == nil || !strings.Contains(err.Error(), "i-bad Failed (exit 127)") || !strings.Contains(res.Output, "nginx: not found") {
+	res, err = act.Execute(ctx, norm(t, act, map[string]any{"instance_ids": []any{"i-00000001", "i-0000dead"}, "commands": []any{"nginx -s reload"}}))
+	if err == nil || !strings.Contains(err.Error(), "i-0000dead Failed (exit 127)") || !strings.Contains(res.Output, "nginx: not found") {
 		t.Errorf("failed instance: %v\n%s", err, res.Output)
 	}
 
-	_, err = act.Execute(ctx, norm(t, act, map[string]any{"instance_ids": []any{"i-404"}, "commands": []any{"uptime"}}))
-	wantAPIError(t, err, "InvalidInstanceId", "ssm/i-404")
+	_, err = act.Execute(ctx, norm(t, act, map[string]any{"instance_ids": []any{"i-00000404"}, "commands": []any{"uptime"}}))
+	wantAPIError(t, err, "InvalidInstanceId", "ssm/i-00000404")
 
-	_, err = act.Execute(ctx, norm(t, act, map[string]any{"instance_ids": []any{"i-1"}, "commands": []any{"uptime"}, "document": "Nope"}))
+	_, err = act.Execute(ctx, norm(t, act, map[string]any{"instance_ids": []any{"i-00000001"}, "commands": []any{"uptime"}, "document": "Nope"}))
 	wantAPIError(t, err, "InvalidDocument")
 }
 
 func TestSSMTimeoutCancels(t *testing.T) {
 	fake, _, acts := setup(t, awsfake.Options{CompleteAfterPolls: 1 << 30}, func(o *Options) { o.PollInterval = 5 * time.Millisecond })
-	fake.PutInstance(awsfake.Instance{ID: "i-1"})
+	fake.PutInstance(awsfake.Instance{ID: "i-00000001"})
 	act := acts["aws.ssm.run"]
-	_, err := act.Execute(context.Background(), norm(t, act, map[string]any{"instance_ids": []any{"i-1"}, "commands": []any{"sleep 999"}, "timeout": "50ms"}))
+	_, err := act.Execute(context.Background(), norm(t, act, map[string]any{"instance_ids": []any{"i-00000001"}, "commands": []any{"sleep 999"}, "timeout": "50ms"}))
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "cancelled") {
 		t.Fatalf("err = %v, want a cancelled timeout", err)
 	}
@@ -394,8 +395,8 @@ func TestParamErrors(t *testing.T) {
 		{"aws.autoscaling.scale", remediation.Params{"group": "g", "delta": int64(1), "min": int64(5), "max": int64(2)}, `"min" 5 is above`},
 		{"aws.ecs.scale", remediation.Params{"cluster": "c", "service": "s", "desired": int64(-1)}, "negative"},
 		{"aws.ec2.reboot", remediation.Params{"instance_ids": []string{}}, "must not be empty"},
-		{"aws.ssm.run", remediation.Params{"instance_ids": []string{"i-1"}}, `param "commands": required`},
-		{"aws.ssm.run", remediation.Params{"instance_ids": []string{"i-1"}, "commands": []string{"x"}, "timeout": 24 * time.Hour}, "outside"},
+		{"aws.ssm.run", remediation.Params{"instance_ids": []string{"i-00000001"}}, `param "commands": required`},
+		{"aws.ssm.run", remediation.Params{"instance_ids": []string{"i-00000001"}, "commands": []string{"x"}, "timeout": 24 * time.Hour}, "outside"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.action+" "+tt.want, func(t *testing.T) {
@@ -412,7 +413,7 @@ func TestConcurrentExecute(t *testing.T) {
 	const n = 40
 	fake.PutGroup(awsfake.Group{Name: "web-asg", Min: 0, Max: 1000, Desired: 0})
 	fake.PutService(awsfake.Service{Cluster: "prod", Name: "api", Desired: 1, Running: 1})
-	fake.PutInstance(awsfake.Instance{ID: "i-1"})
+	fake.PutInstance(awsfake.Instance{ID: "i-00000001"})
 	var wg sync.WaitGroup
 	errs := make(chan error, 4*n)
 	for range n {
@@ -425,11 +426,11 @@ func TestConcurrentExecute(t *testing.T) {
 			errs <- err
 		})
 		wg.Go(func() {
-			_, err := acts["aws.ec2.reboot"].Execute(context.Background(), remediation.Params{"instance_ids": []string{"i-1"}})
+			_, err := acts["aws.ec2.reboot"].Execute(context.Background(), remediation.Params{"instance_ids": []string{"i-00000001"}})
 			errs <- err
 		})
 		wg.Go(func() {
-			_, err := acts["aws.ssm.run"].Execute(context.Background(), remediation.Params{"instance_ids": []string{"i-1"}, "commands": []string{"uptime"}})
+			_, err := acts["aws.ssm.run"].Execute(context.Background(), remediation.Params{"instance_ids": []string{"i-00000001"}, "commands": []string{"uptime"}})
 			errs <- err
 		})
 	}
@@ -443,7 +444,7 @@ func TestConcurrentExecute(t *testing.T) {
 	if svc, _ := fake.Service("prod", "api"); svc.Deployments != n+1 {
 		t.Errorf("deployments = %d, want %d", svc.Deployments, n+1)
 	}
-	if inst, _ := fake.Instance("i-1"); inst.Reboots != n {
+	if inst, _ := fake.Instance("i-00000001"); inst.Reboots != n {
 		t.Errorf("reboots = %d, want %d", inst.Reboots, n)
 	}
 	if g, _ := fake.Group("web-asg"); g.Desired != 5 {

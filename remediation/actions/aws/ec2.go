@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
+	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -35,14 +37,26 @@ func (*ec2Reboot) Target(p remediation.Params) string {
 // template than a plan.
 const maxInstances = 50
 
-func instanceIDs(r *reader) []string {
+// Instance IDs as EC2 and SSM write them: i- with 8 or 17 characters, and for SSM also the
+// managed nodes outside EC2, mi- with 17.
+var (
+	ec2InstanceID = regexp.MustCompile(`^i-(\w{8}|\w{17})$`)
+	managedNodeID = regexp.MustCompile(`^mi-\w{17}$`)
+)
+
+// instanceIDs reads the instance_ids parameter; managed allows SSM managed nodes (mi-...).
+func instanceIDs(r *reader, managed bool) []string {
 	ids := r.list("instance_ids", true)
 	if len(ids) > maxInstances {
 		r.fail("instance_ids", "%d instances, at most %d per action", len(ids), maxInstances)
 	}
+	want := "an EC2 instance ID such as i-0123456789abcdef0"
+	if managed {
+		want += " or a managed node ID such as mi-0123456789abcdef0"
+	}
 	for _, id := range ids {
-		if !strings.HasPrefix(id, "i-") || len(id) < 3 {
-			r.fail("instance_ids", "%q is not an instance ID (i-...)", id)
+		if !ec2InstanceID.MatchString(id) && !(managed && managedNodeID.MatchString(id)) {
+			r.fail("instance_ids", "%q is not %s (list one ID per entry)", id, want)
 		}
 	}
 	return ids
@@ -50,7 +64,7 @@ func instanceIDs(r *reader) []string {
 
 func (x *ec2Reboot) read(p remediation.Params) ([]string, error) {
 	r := &reader{action: x.Name(), p: p}
-	ids := instanceIDs(r)
+	ids := instanceIDs(r, false)
 	return ids, r.err()
 }
 
@@ -69,15 +83,24 @@ func (x *ec2Reboot) Describe(ctx context.Context, p remediation.Params) (string,
 	return fmt.Sprintf("reboot %d instance(s): %s", len(ids), strings.Join(ids, ", ")), nil
 }
 
-// Execute implements remediation.Action.
+// Execute implements remediation.Action. RebootInstances takes no client token, so it is sent
+// once: a reboot retried after EC2 accepted it would reboot twice. Without a clear answer it
+// returns remediation.ErrOutcomeUnknown.
 func (x *ec2Reboot) Execute(ctx context.Context, p remediation.Params) (remediation.Result, error) {
 	ids, err := x.read(p)
 	if err != nil {
 		return remediation.Result{}, err
 	}
-	if _, err := x.a.ec2.RebootInstances(ctx, &ec2.RebootInstancesInput{InstanceIds: ids}); err != nil {
-		return remediation.Result{}, wrap(x.Name(), x.Target(p), err)
+	if _, err := x.a.ec2.RebootInstances(ctx, &ec2.RebootInstancesInput{InstanceIds: ids}, x.a.ec2Once); err != nil {
+		return remediation.Result{}, callError(x.Name(), x.Target(p), "rebooting "+strings.Join(ids, ", "), err)
 	}
 	x.a.log.InfoContext(ctx, "reboot requested", "action", x.Name(), "target", x.Target(p))
 	return remediation.Result{Summary: fmt.Sprintf("reboot requested for %s", strings.Join(ids, ", "))}, nil
+}
+
+// Settle implements remediation.Settler. EC2 keeps no record of a reboot request that could be
+// looked up, so it cannot tell and says what a person can check.
+func (x *ec2Reboot) Settle(_ context.Context, p remediation.Params, _ string, started time.Time) (remediation.Settlement, error) {
+	return remediation.Settlement{Detail: fmt.Sprintf("EC2 keeps no record of reboot requests that the bot could look up; "+
+		"see whether %s booted after %s (uptime, or the instance's system log)", strings.Join(p.List("instance_ids"), ", "), started.UTC().Format(time.RFC3339))}, nil
 }

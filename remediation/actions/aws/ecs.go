@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -102,13 +103,15 @@ func (x *ecsScale) Execute(ctx context.Context, p remediation.Params) (remediati
 	if ep.plan.to == ep.plan.from {
 		return remediation.Result{Summary: fmt.Sprintf("%s desired tasks unchanged at %d", name, ep.plan.from), Output: ep.String()}, nil
 	}
+	// An absolute count: the SDK may retry it. Without a clear answer it may still have been set.
 	_, err = x.a.ecs.UpdateService(ctx, &ecs.UpdateServiceInput{
 		Cluster:      &ep.cluster,
 		Service:      &ep.service,
 		DesiredCount: sdkaws.Int32(int32(ep.plan.to)),
 	})
 	if err != nil {
-		return remediation.Result{}, wrap(x.Name(), x.Target(p), err)
+		what := fmt.Sprintf("setting %s desired tasks %d -> %d", name, ep.plan.from, ep.plan.to)
+		return remediation.Result{}, callError(x.Name(), x.Target(p), what, err)
 	}
 	x.a.log.InfoContext(ctx, "task count changed", "action", x.Name(), "target", x.Target(p), "from", ep.plan.from, "to", ep.plan.to)
 	return remediation.Result{Summary: fmt.Sprintf("%s desired tasks %d -> %d", name, ep.plan.from, ep.plan.to), Output: ep.String()}, nil
@@ -152,7 +155,9 @@ func (x *ecsRestart) Describe(ctx context.Context, p remediation.Params) (string
 		cluster, service, svc.RunningCount, svc.DesiredCount), nil
 }
 
-// Execute implements remediation.Action.
+// Execute implements remediation.Action. A forced deployment is not idempotent, so UpdateService
+// is sent once; without a clear answer it returns remediation.ErrOutcomeUnknown and Settle looks
+// for the deployment.
 func (x *ecsRestart) Execute(ctx context.Context, p remediation.Params) (remediation.Result, error) {
 	cluster, service, err := x.read(p)
 	if err != nil {
@@ -160,20 +165,14 @@ func (x *ecsRestart) Execute(ctx context.Context, p remediation.Params) (remedia
 	}
 	out, err := x.a.ecs.UpdateService(ctx, &ecs.UpdateServiceInput{
 		Cluster: &cluster, Service: &service, ForceNewDeployment: true,
-	})
+	}, x.a.ecsOnce)
 	if err != nil {
-		return remediation.Result{}, wrap(x.Name(), x.Target(p), err)
+		return remediation.Result{}, callError(x.Name(), x.Target(p), "forcing a new deployment of "+cluster+"/"+service, err)
 	}
 	var deployment string
 	var lines []string
 	if out.Service != nil {
-		for _, d := range out.Service.Deployments {
-			lines = append(lines, fmt.Sprintf("deployment %s: %s, %d/%d running, rollout %s",
-				sdkaws.ToString(d.Id), sdkaws.ToString(d.Status), d.RunningCount, d.DesiredCount, d.RolloutState))
-			if sdkaws.ToString(d.Status) == "PRIMARY" {
-				deployment = sdkaws.ToString(d.Id)
-			}
-		}
+		lines, deployment = deploymentLines(out.Service.Deployments)
 	}
 	x.a.log.InfoContext(ctx, "new deployment forced", "action", x.Name(), "target", x.Target(p), "deployment", deployment)
 	summary := fmt.Sprintf("%s/%s: new deployment started", cluster, service)
@@ -181,4 +180,41 @@ func (x *ecsRestart) Execute(ctx context.Context, p remediation.Params) (remedia
 		summary += " (" + deployment + ")"
 	}
 	return remediation.Result{Summary: summary, Output: strings.Join(lines, "\n")}, nil
+}
+
+// deploymentLines describes deployments, one a line, and names the primary one.
+func deploymentLines(ds []ecstypes.Deployment) (lines []string, primary string) {
+	for _, d := range ds {
+		lines = append(lines, fmt.Sprintf("deployment %s: %s, %d/%d running, rollout %s",
+			sdkaws.ToString(d.Id), sdkaws.ToString(d.Status), d.RunningCount, d.DesiredCount, d.RolloutState))
+		if sdkaws.ToString(d.Status) == "PRIMARY" {
+			primary = sdkaws.ToString(d.Id)
+		}
+	}
+	return lines, primary
+}
+
+// Settle implements remediation.Settler: a deployment of the service created since the
+// proposal started means the forced deployment took effect; none means it did not.
+func (x *ecsRestart) Settle(ctx context.Context, p remediation.Params, _ string, started time.Time) (remediation.Settlement, error) {
+	cluster, service, err := x.read(p)
+	if err != nil {
+		return remediation.Settlement{}, err
+	}
+	svc, err := x.a.describeService(ctx, x.Name(), x.Target(p), cluster, service)
+	if err != nil {
+		return remediation.Settlement{}, err
+	}
+	since := started.Add(-settleSkew)
+	lines, _ := deploymentLines(svc.Deployments)
+	for _, d := range svc.Deployments {
+		if d.CreatedAt != nil && !d.CreatedAt.Before(since) {
+			id := sdkaws.ToString(d.Id)
+			return remediation.Settlement{Outcome: remediation.OutcomeRan,
+				Result: remediation.Result{Summary: fmt.Sprintf("%s/%s: new deployment started (%s)", cluster, service, id), Output: strings.Join(lines, "\n")},
+				Detail: fmt.Sprintf("ECS shows deployment %s of %s/%s, created %s, after the request", id, cluster, service, d.CreatedAt.UTC().Format(time.RFC3339))}, nil
+		}
+	}
+	return remediation.Settlement{Outcome: remediation.OutcomeNotRun,
+		Detail: fmt.Sprintf("ECS shows no deployment of %s/%s created since %s: no new deployment was started", cluster, service, since.UTC().Format(time.RFC3339))}, nil
 }

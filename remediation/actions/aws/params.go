@@ -29,6 +29,7 @@ type (
 	}
 	ssmAPI interface {
 		SendCommand(context.Context, *ssm.SendCommandInput, ...func(*ssm.Options)) (*ssm.SendCommandOutput, error)
+		ListCommands(context.Context, *ssm.ListCommandsInput, ...func(*ssm.Options)) (*ssm.ListCommandsOutput, error)
 		GetCommandInvocation(context.Context, *ssm.GetCommandInvocationInput, ...func(*ssm.Options)) (*ssm.GetCommandInvocationOutput, error)
 		CancelCommand(context.Context, *ssm.CancelCommandInput, ...func(*ssm.Options)) (*ssm.CancelCommandOutput, error)
 		GetParameter(context.Context, *ssm.GetParameterInput, ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
@@ -154,25 +155,33 @@ type plan struct {
 	held      bool   // a relative change whose bounds pointed the other way: to is from
 }
 
-// apply computes the new capacity within [lo, hi] (the resource's own bounds, already combined
-// with nothing) and the rule's bounds.
+// apply computes the new capacity within the rule's bounds and then within [lo, hi], the
+// resource's own bounds, which always win: a rule min above the resource's max gives its max.
 func (s scaling) apply(current, lo, hi int64, what string) plan {
 	p := plan{from: current, wanted: s.desired}
 	if s.hasDelta {
 		p.wanted = current + s.delta
 	}
 	p.to = p.wanted
-	if s.hasMax && p.to > s.ruleMax && s.ruleMax <= hi {
+	if s.hasMax && p.to > s.ruleMax {
 		p.to, p.limitedBy = s.ruleMax, fmt.Sprintf("the rule's max %d", s.ruleMax)
 	}
-	if p.to > hi {
-		p.to, p.limitedBy = hi, fmt.Sprintf("the %s max %d", what, hi)
-	}
-	if s.hasMin && p.to < s.ruleMin && s.ruleMin >= lo {
+	if s.hasMin && p.to < s.ruleMin {
 		p.to, p.limitedBy = s.ruleMin, fmt.Sprintf("the rule's min %d", s.ruleMin)
 	}
+	if p.to > hi {
+		by := fmt.Sprintf("the %s max %d", what, hi)
+		if p.limitedBy != "" {
+			by = p.limitedBy + ", held to " + by
+		}
+		p.to, p.limitedBy = hi, by
+	}
 	if p.to < lo {
-		p.to, p.limitedBy = lo, fmt.Sprintf("the %s min %d", what, lo)
+		by := fmt.Sprintf("the %s min %d", what, lo)
+		if p.limitedBy != "" {
+			by = p.limitedBy + ", held to " + by
+		}
+		p.to, p.limitedBy = lo, by
 	}
 	if s.hasDelta && (s.delta > 0 && p.to < p.from || s.delta < 0 && p.to > p.from) {
 		// Someone moved the capacity past a bound since the proposal was made: a scale-out

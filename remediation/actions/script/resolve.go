@@ -46,7 +46,7 @@ func newAllowList(dir string, allow []string) (*allowList, error) {
 			errs = append(errs, fmt.Errorf("Allow[%d] %q: %w", i, p, err))
 			continue
 		}
-		if _, err := checkExecutable(abs); err != nil {
+		if _, err := checkExecutable(abs, abs); err != nil {
 			errs = append(errs, fmt.Errorf("Allow[%d]: %w", i, err))
 			continue
 		}
@@ -64,20 +64,29 @@ func newAllowList(dir string, allow []string) (*allowList, error) {
 	return a, errors.Join(errs...)
 }
 
+// refusal is a script name that may not run, with a reason a person can act on. It matches
+// ErrNotAllowed. The scripts directory is not named: its path is the operator's business.
+type refusal struct{ msg string }
+
+func (r *refusal) Error() string        { return r.msg }
+func (r *refusal) Is(target error) bool { return target == ErrNotAllowed }
+
+func refuse(format string, args ...any) error { return &refusal{fmt.Sprintf(format, args...)} }
+
 // resolve maps a script name from the parameters to the real path to execute.
 func (a *allowList) resolve(name string) (string, error) {
 	if name == "" || strings.ContainsRune(name, 0) {
-		return "", fmt.Errorf("%w: invalid name %q", ErrNotAllowed, name)
+		return "", refuse("script %q is not allowed: not a file name", name)
 	}
 	if p, ok := a.files[name]; ok {
-		return checkExecutable(p)
+		return checkExecutable(name, p)
 	}
 	if a.dir == "" {
-		return "", fmt.Errorf("%w: %q is not in the allow-list", ErrNotAllowed, name)
+		return "", refuse("script %s is not allowed: it is not in the allow-list (actions.script.allow)", name)
 	}
 	for _, elem := range strings.Split(filepath.ToSlash(name), "/") {
 		if elem == ".." {
-			return "", fmt.Errorf("%w: %q contains \"..\"", ErrNotAllowed, name)
+			return "", refuse("script %s is not allowed: \"..\" leaves the scripts directory", name)
 		}
 	}
 	rel := filepath.Clean(name)
@@ -85,24 +94,24 @@ func (a *allowList) resolve(name string) (string, error) {
 		var ok bool
 		if rel, ok = within(a.dir, rel); !ok {
 			if rel, ok = within(a.realDir, filepath.Clean(name)); !ok {
-				return "", fmt.Errorf("%w: %q is outside %s", ErrNotAllowed, name, a.dir)
+				return "", refuse("script %s is not allowed: it is outside the scripts directory", name)
 			}
 		}
 	}
 	if rel == "." {
-		return "", fmt.Errorf("%w: %q names the directory itself", ErrNotAllowed, name)
+		return "", refuse("script %s is not allowed: it names the scripts directory itself", name)
 	}
 	real, err := filepath.EvalSymlinks(filepath.Join(a.realDir, rel))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("%w: %q does not exist in %s", ErrNotAllowed, name, a.dir)
+			return "", refuse("no script %s in the scripts directory", name)
 		}
-		return "", fmt.Errorf("%w: %q: %v", ErrNotAllowed, name, err)
+		return "", refuse("script %s cannot be read: %v", name, errors.Unwrap(err))
 	}
 	if _, ok := within(a.realDir, real); !ok {
-		return "", fmt.Errorf("%w: %q resolves outside %s", ErrNotAllowed, name, a.dir)
+		return "", refuse("script %s is not allowed: it links outside the scripts directory", name)
 	}
-	return checkExecutable(real)
+	return checkExecutable(name, real)
 }
 
 // within reports whether path lies strictly inside dir, and its path relative to dir.
@@ -114,24 +123,25 @@ func within(dir, path string) (string, bool) {
 	return rel, true
 }
 
-// checkExecutable resolves links in p and checks that it is a regular file with an execute bit.
-func checkExecutable(p string) (string, error) {
+// checkExecutable resolves links in p and checks that it is a regular file with an execute bit;
+// name is how the caller named it.
+func checkExecutable(name, p string) (string, error) {
 	real, err := filepath.EvalSymlinks(p)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("%w: %s does not exist", ErrNotAllowed, p)
+			return "", refuse("script %s does not exist", name)
 		}
-		return "", fmt.Errorf("%w: %s: %v", ErrNotAllowed, p, err)
+		return "", refuse("script %s cannot be read: %v", name, errors.Unwrap(err))
 	}
 	fi, err := os.Stat(real)
 	if err != nil {
-		return "", fmt.Errorf("%w: %s: %v", ErrNotAllowed, p, err)
+		return "", refuse("script %s cannot be read: %v", name, errors.Unwrap(err))
 	}
 	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("%w: %s is not a regular file", ErrNotAllowed, p)
+		return "", refuse("script %s is not a regular file", name)
 	}
 	if fi.Mode().Perm()&0o111 == 0 {
-		return "", fmt.Errorf("%w: %s is not executable", ErrNotAllowed, p)
+		return "", refuse("script %s is not executable (chmod +x)", name)
 	}
 	return real, nil
 }

@@ -147,7 +147,7 @@ func (a *Action) Describe(_ context.Context, p remediation.Params) (string, erro
 		return "", err
 	}
 	if _, err := a.allow.resolve(name); err != nil {
-		return "", fmt.Errorf("script %s: %w", name, err)
+		return "", err
 	}
 	return commandLine(name, args), nil
 }
@@ -162,7 +162,7 @@ func (a *Action) Execute(ctx context.Context, p remediation.Params) (remediation
 	}
 	path, err := a.allow.resolve(name)
 	if err != nil {
-		return remediation.Result{}, fmt.Errorf("script %s: %w", name, err)
+		return remediation.Result{}, err
 	}
 	start := time.Now()
 	out, code, err := a.run(ctx, path, args)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
 
 	"github.com/smartcloudops/smartcloudops/remediation"
 )
@@ -264,23 +265,33 @@ sleep 60`)
 	waitGone(t, pid)
 }
 
-// waitGone polls until the process is gone or a zombie (killed, waiting for its new parent to
-// reap it). The kill is asynchronous, so the check is bounded polling, not a single look.
+// waitGone waits until the process has exited: a pidfd becomes readable when it does. The kill
+// is asynchronous, so the wait is bounded rather than a single look.
 func waitGone(t *testing.T, pid string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	n, err := strconv.Atoi(pid)
+	if err != nil {
+		t.Fatalf("pid %q: %v", pid, err)
+	}
+	fd, err := unix.PidfdOpen(n, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return // already gone
+	}
+	if err != nil {
+		t.Fatalf("pidfd_open %d: %v", n, err)
+	}
+	defer unix.Close(fd)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 	for {
-		stat, err := os.ReadFile("/proc/" + pid + "/stat")
-		if err != nil {
-			return
+		ready, err := unix.Poll(fds, 10_000)
+		if errors.Is(err, unix.EINTR) {
+			continue
 		}
-		if f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:])); len(f) > 0 && f[0] == "Z" {
-			return
+		if err != nil || ready == 0 {
+			stat, _ := os.ReadFile("/proc/" + pid + "/stat")
+			t.Fatalf("background child %s still alive after 10s (%v): %s", pid, err, stat)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("background child %s still alive: %s", pid, stat)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return
 	}
 }
 

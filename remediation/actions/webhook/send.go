@@ -3,7 +3,7 @@ package webhook
 import (
 	"bytes"
 	"context"
-
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -71,7 +71,8 @@ func (a *Action) attempt(ctx context.Context, r *request, n int) (res remediatio
 	}
 	resp, err := a.client.Do(req)
 	if err != nil {
-		return res, fmt.Errorf("webhook %s: attempt %d: %w", redact(r.u), n, err), true
+		// A refused address stays refused: retrying it is no use.
+		return res, fmt.Errorf("webhook %s: attempt %d: %w", redact(r.u), n, err), !errors.Is(err, ErrHostNotAllowed)
 	}
 	defer resp.Body.Close()
 	body, readErr := io.ReadAll(io.LimitReader(resp.Body, int64(a.o.OutputCap)+1))

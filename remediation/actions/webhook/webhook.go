@@ -64,9 +64,10 @@ type Options struct {
 
 // Action sends webhooks. It implements remediation.Action and is safe for concurrent use.
 type Action struct {
-	o      Options
-	client *http.Client
-	log    *slog.Logger
+	o          Options
+	client     *http.Client
+	log        *slog.Logger
+	publicOnly bool // connections to private and local addresses are refused
 }
 
 var _ remediation.Action = (*Action)(nil)
@@ -112,18 +113,20 @@ func New(o Options) (*Action, error) {
 		o.Now = time.Now
 	}
 	base := o.HTTPClient
+	public := false
 	if base == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		if len(o.AllowedHosts) == 0 && !o.AllowPrivateNetworks {
 			d := &net.Dialer{Timeout: 30 * time.Second, Control: publicOnly}
 			tr.DialContext = d.DialContext
 			tr.Proxy = nil // the check must see the real destination
+			public = true
 		}
 		base = &http.Client{Transport: tr}
 	}
 	client := *base
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Action{o: o, client: &client, log: o.Logger.With("component", "action", "action", Name)}, nil
+	return &Action{o: o, client: &client, log: o.Logger.With("component", "action", "action", Name), publicOnly: public}, nil
 }
 
 // Name implements remediation.Action.
@@ -289,7 +292,13 @@ func (a *Action) checkURL(raw string) (*url.URL, error) {
 		return nil, fmt.Errorf("param \"url\" %s: no host", redact(u))
 	}
 	if !a.hostAllowed(u.Hostname()) {
-		return nil, fmt.Errorf("param \"url\": %w: %s is not in %s", ErrHostNotAllowed, u.Hostname(), strings.Join(a.o.AllowedHosts, ", "))
+		return nil, fmt.Errorf("param \"url\": %w: %s is not in actions.webhook.allowed_hosts (%s)", ErrHostNotAllowed, u.Hostname(), strings.Join(a.o.AllowedHosts, ", "))
+	}
+	if ip, err := netip.ParseAddr(u.Hostname()); err == nil && a.publicOnly {
+		// A literal address is checked when proposed; a name is checked when it resolves.
+		if err := publicOnly("tcp", net.JoinHostPort(ip.String(), "0"), nil); err != nil {
+			return nil, fmt.Errorf("param \"url\": %w", errors.Unwrap(err))
+		}
 	}
 	return u, nil
 }
@@ -354,7 +363,7 @@ func publicOnly(_, address string, _ syscall.RawConn) error {
 	}
 	ip = ip.Unmap()
 	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast() || inside(ip) {
-		return fmt.Errorf("webhook: %w: %s is a private or local address (list the host in allowed_hosts or set allow_private_networks)", ErrHostNotAllowed, ip)
+		return fmt.Errorf("webhook: %w", fmt.Errorf("%w: %s is a private or local address (list the host in actions.webhook.allowed_hosts or set actions.webhook.allow_private_networks)", ErrHostNotAllowed, ip))
 	}
 	return nil
 }

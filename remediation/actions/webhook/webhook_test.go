@@ -16,7 +16,10 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/smartcloudops/smartcloudops/internal/obs"
+	"github.com/smartcloudops/smartcloudops/internal/store"
 	"github.com/smartcloudops/smartcloudops/remediation"
+	"github.com/smartcloudops/smartcloudops/remediation/audit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -107,7 +110,8 @@ func params(t *testing.T, a *Action, raw map[string]any) remediation.Params {
 func TestDeliverSigned(t *testing.T) {
 	rc := newReceiver(t)
 	a := newAction(t, Options{Secret: secret})
-	p := params(t, a, map[string]any{"url": rc.srv.URL + "/hooks/deploy?token=abc", "idempotency_key": "p-42"})
+	// The token is not hex, so the body's digest in the description can never contain it.
+	p := params(t, a, map[string]any{"url": rc.srv.URL + "/hooks/deploy?token=TOKEN-VALUE", "idempotency_key": "p-42"})
 
 	if got, want := a.Target(p), "webhook/"+strings.TrimPrefix(rc.srv.URL, "http://"); got != want {
 		t.Errorf("Target = %q, want %q", got, want)
@@ -120,7 +124,7 @@ func TestDeliverSigned(t *testing.T) {
 		t.Errorf("Describe = %q", desc)
 	}
 	// The approver sees which query parameters are sent, never their values (often tokens).
-	if strings.Contains(desc, "abc") || !strings.Contains(desc, "query token=…") {
+	if strings.Contains(desc, "TOKEN-VALUE") || !strings.Contains(desc, "query token=…") {
 		t.Errorf("Describe leaks the query value or hides its names: %q", desc)
 	}
 	if len(rc.requests()) != 0 {
@@ -265,16 +269,28 @@ func TestAttemptTimeout(t *testing.T) {
 	}
 }
 
+// onMessage is a slog handler that calls fn with the message of every record.
+type onMessage func(msg string)
+
+func (h onMessage) Enabled(context.Context, slog.Level) bool { return true }
+func (h onMessage) Handle(_ context.Context, r slog.Record) error {
+	h(r.Message)
+	return nil
+}
+func (h onMessage) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h onMessage) WithGroup(string) slog.Handler      { return h }
+
 func TestCancelDuringBackoff(t *testing.T) {
 	rc := newReceiver(t, 500)
-	a := newAction(t, Options{Backoff: time.Hour, MaxRetries: 3})
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		for len(rc.requests()) == 0 {
-			time.Sleep(time.Millisecond)
+	// Cancel once the first attempt's 500 has come back and the action waits to retry: the
+	// request reaching the server is not enough, its answer may still be on the way.
+	logger := slog.New(onMessage(func(msg string) {
+		if msg == "webhook attempt failed, retrying" {
+			cancel()
 		}
-		cancel()
-	}()
+	}))
+	a := newAction(t, Options{Backoff: time.Hour, MaxRetries: 3, Logger: logger})
 	_, err := a.Execute(ctx, remediation.Params{"url": rc.srv.URL})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
@@ -495,5 +511,58 @@ func TestPublicOnly(t *testing.T) {
 		if err := publicOnly("tcp", addr, nil); (err == nil) != public {
 			t.Errorf("%s: %v, want public %v", addr, err, public)
 		}
+	}
+}
+
+// TestRefusedAtProposal: a proposal with a bad scheme, a host outside allowed_hosts or a literal
+// private address is refused when it is proposed, with a user error naming the parameter, and
+// a name that resolves to a private address is refused once, not retried.
+func TestRefusedAtProposal(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	public, err := New(Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, err := New(Options{Logger: log, AllowedHosts: []string{"hooks.example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		a    *Action
+		url  string
+		want string
+	}{
+		{public, "ftp://hooks.example.com/x", `no proposal: webhook: param "url" ftp://hooks.example.com/x: scheme must be http or https`},
+		{public, "http://169.254.169.254/latest/meta-data", `no proposal: webhook: param "url": host not allowed: 169.254.169.254 is a private or local address (list the host in actions.webhook.allowed_hosts or set actions.webhook.allow_private_networks)`},
+		{listed, "https://evil.test/x", `no proposal: webhook: param "url": host not allowed: evil.test is not in actions.webhook.allowed_hosts (hooks.example.com)`},
+	}
+	for _, tt := range tests {
+		st := store.NewMemory()
+		al, _ := audit.New(audit.Options{Store: st})
+		mg, err := remediation.New(remediation.Options{Store: st, Audit: al,
+			Actions: func(n string) (remediation.Action, bool) { return tt.a, n == Name }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = mg.Propose(context.Background(), remediation.Request{Action: Name, Params: map[string]any{"url": tt.url}})
+		var re *remediation.RefusedError
+		if !errors.As(err, &re) || !obs.IsUser(err) || re.Unavailable || err.Error() != tt.want {
+			t.Errorf("%s: err = %v\nwant the user error %s", tt.url, err, tt.want)
+		}
+	}
+
+	// localhost passes the proposal (a name) and is refused at the dial, once.
+	var attempts atomic.Int32
+	a, err := New(Options{Logger: slog.New(onMessage(func(msg string) {
+		if strings.HasPrefix(msg, "webhook attempt failed") || msg == "webhook failed" {
+			attempts.Add(1)
+		}
+	})), MaxRetries: 3, Backoff: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.Execute(context.Background(), remediation.Params{"url": "http://localhost:1/x"})
+	if !errors.Is(err, ErrHostNotAllowed) || attempts.Load() != 1 {
+		t.Fatalf("err = %v after %d attempts, want one refused attempt", err, attempts.Load())
 	}
 }

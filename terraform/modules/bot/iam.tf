@@ -5,8 +5,9 @@
 #
 # Rules the statements follow: no wildcard actions; write actions are scoped by ARN and by the
 # managed tag (var.managed_tag_key = var.managed_tag_value), so the bot can only change resources
-# that carry it; Resource "*" appears only for read-only calls that AWS cannot scope to a
-# resource (Describe*, GetCommandInvocation, GetAuthorizationToken), and then only in this region.
+# that carry it; Resource "*" appears only for calls that AWS cannot scope to a resource, and then
+# only in this region: read-only ones (Describe*, GetCommandInvocation, ListCommands,
+# GetAuthorizationToken) and ssm:CancelCommand, which can only stop a command.
 
 locals {
   managed_tag_condition = {
@@ -93,8 +94,19 @@ locals {
         conditions = []
       },
       {
-        sid        = "SsmReadInvocations"
-        actions    = ["ssm:GetCommandInvocation"]
+        # GetCommandInvocation follows a command; ListCommands finds one the bot sent, by the
+        # proposal ID in its comment, when SendCommand got no clear answer.
+        sid        = "SsmReadCommands"
+        actions    = ["ssm:GetCommandInvocation", "ssm:ListCommands"]
+        resources  = ["*"]
+        conditions = [local.region_condition]
+      },
+      {
+        # Stops a command that outlived its timeout. AWS defines no resource type and no
+        # condition key for ssm:CancelCommand, so it cannot be scoped to the tagged instances
+        # like SendCommand; it is held to this region. It can only stop commands, never start one.
+        sid        = "SsmCancelCommand"
+        actions    = ["ssm:CancelCommand"]
         resources  = ["*"]
         conditions = [local.region_condition]
       },

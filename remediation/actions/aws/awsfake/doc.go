@@ -14,8 +14,11 @@
 //
 // State lives in memory and is seeded through Put* methods: Auto Scaling groups with
 // min/max/desired, ECS services, EC2 instances, SSM parameters, and SSM command invocations
-// that finish after a configurable number of polls. Faults (access denied, throttling, any code)
-// can be injected per operation. Every request is recorded for assertions.
+// that finish after a configurable number of polls (ListCommands finds them again by time,
+// instance and comment). Faults (access denied, throttling, any code) can be injected per
+// operation, before the operation or after it took effect (FailAfterEffect, DropAfterEffect), as
+// AWS sometimes answers 500 or loses the connection for a change it made. Every request is
+// recorded for assertions.
 //
 // The server listens on 127.0.0.1 only and is safe for concurrent use.
 package awsfake

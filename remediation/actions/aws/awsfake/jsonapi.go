@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 )
 
 // routeJSON decodes an AWS JSON 1.1 request and returns its operation and handler.
@@ -35,6 +36,7 @@ func (s *Server) routeJSON(r *http.Request, prefix string, body []byte, rec *Req
 		"DescribeServices":     s.describeServices,
 		"UpdateService":        s.updateService,
 		"SendCommand":          s.sendCommand,
+		"ListCommands":         s.listCommands,
 		"GetCommandInvocation": s.getCommandInvocation,
 		"CancelCommand":        s.cancelCommand,
 		"GetParameter":         s.getParameter,
@@ -68,6 +70,7 @@ func (s *Server) serviceJSON(svc *Service) map[string]any {
 	deployments := []map[string]any{{
 		"id": fmt.Sprintf("ecs-svc/%d", svc.Deployments), "status": "PRIMARY",
 		"desiredCount": svc.Desired, "runningCount": svc.Running, "rolloutState": "IN_PROGRESS",
+		"createdAt": epoch(svc.DeployedAt), "updatedAt": epoch(svc.DeployedAt),
 	}}
 	return map[string]any{
 		"serviceName":  svc.Name,
@@ -143,6 +146,7 @@ func (s *Server) updateService(decode func(any) *apiError) (any, *apiError) {
 	}
 	if in.ForceNewDeployment {
 		svc.Deployments++
+		svc.DeployedAt = s.o.Now()
 	}
 	return map[string]any{"service": s.serviceJSON(svc)}, nil
 }
@@ -156,9 +160,13 @@ func (s *Server) sendCommand(decode func(any) *apiError) (any, *apiError) {
 		DocumentName string              `json:"DocumentName"`
 		InstanceIDs  []string            `json:"InstanceIds"`
 		Parameters   map[string][]string `json:"Parameters"`
+		Comment      string              `json:"Comment"`
 	}
 	if e := decode(&in); e != nil {
 		return nil, e
+	}
+	if len(in.Comment) > 100 {
+		return nil, errorf(http.StatusBadRequest, "ValidationException", "1 validation error detected: Value at 'comment' failed to satisfy constraint: Member must have length less than or equal to 100")
 	}
 	if !ssmDocuments[in.DocumentName] {
 		return nil, errorf(http.StatusBadRequest, "InvalidDocument", "Document %s does not exist in your account.", in.DocumentName)
@@ -177,7 +185,8 @@ func (s *Server) sendCommand(decode func(any) *apiError) (any, *apiError) {
 			return nil, errorf(http.StatusBadRequest, "InvalidInstanceId", "Instances [[%s]] not in a valid state for account %s", id, AccountID)
 		}
 	}
-	c := &command{id: s.nextID(""), document: in.DocumentName, invs: map[string]*Invocation{}}
+	c := &command{id: s.nextID(""), document: in.DocumentName, comment: in.Comment, requested: s.o.Now(),
+		instances: append([]string(nil), in.InstanceIDs...), invs: map[string]*Invocation{}}
 	for _, id := range in.InstanceIDs {
 		c.invs[id] = &Invocation{CommandID: c.id, InstanceID: id, Document: in.DocumentName,
 			Commands: append([]string(nil), cmds...), Status: "Pending"}
@@ -186,8 +195,72 @@ func (s *Server) sendCommand(decode func(any) *apiError) (any, *apiError) {
 	return map[string]any{"Command": map[string]any{
 		"CommandId": c.id, "DocumentName": c.document, "InstanceIds": in.InstanceIDs,
 		"Status": "Pending", "TargetCount": len(in.InstanceIDs),
-		"Parameters": in.Parameters,
+		"Parameters": in.Parameters, "Comment": in.Comment, "RequestedDateTime": epoch(c.requested),
 	}}, nil
+}
+
+// epoch is how AWS JSON 1.1 writes a timestamp: seconds since 1970 as a number.
+func epoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
+
+// listCommands answers ListCommands with the commands that match CommandId, InstanceId and the
+// InvokedAfter and InvokedBefore filters, newest first.
+func (s *Server) listCommands(decode func(any) *apiError) (any, *apiError) {
+	var in struct {
+		CommandID  string `json:"CommandId"`
+		InstanceID string `json:"InstanceId"`
+		Filters    []struct {
+			Key   string `json:"key"`
+			Value string `json:"value"`
+		} `json:"Filters"`
+	}
+	if e := decode(&in); e != nil {
+		return nil, e
+	}
+	var after, before time.Time
+	for _, f := range in.Filters {
+		t, err := time.Parse(time.RFC3339, f.Value)
+		switch {
+		case f.Key != "InvokedAfter" && f.Key != "InvokedBefore":
+			return nil, errorf(http.StatusBadRequest, "InvalidFilterKey", "The filter key %s is not supported by the fake.", f.Key)
+		case err != nil:
+			return nil, errorf(http.StatusBadRequest, "InvalidFilterValue", "%s is not an ISO 8601 time such as 2024-01-02T03:04:05Z", f.Value)
+		case f.Key == "InvokedAfter":
+			after = t
+		default:
+			before = t
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if in.CommandID != "" && s.commands[in.CommandID] == nil {
+		return nil, errorf(http.StatusBadRequest, "InvalidCommandId", "")
+	}
+	var found []*command
+	for _, c := range s.commands {
+		switch {
+		case in.CommandID != "" && c.id != in.CommandID:
+		case in.InstanceID != "" && c.invs[in.InstanceID] == nil:
+		case !after.IsZero() && c.requested.Before(after):
+		case !before.IsZero() && c.requested.After(before):
+		default:
+			found = append(found, c)
+		}
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i].requested.After(found[j].requested) })
+	out := make([]map[string]any, 0, len(found))
+	for _, c := range found {
+		status := "Success"
+		for _, inv := range c.invs {
+			if !terminalStatus[inv.Status] {
+				status = "InProgress"
+			} else if inv.Status != "Success" && status == "Success" {
+				status = inv.Status
+			}
+		}
+		out = append(out, map[string]any{"CommandId": c.id, "DocumentName": c.document, "Comment": c.comment,
+			"InstanceIds": c.instances, "RequestedDateTime": epoch(c.requested), "Status": status, "TargetCount": len(c.instances)})
+	}
+	return map[string]any{"Commands": out}, nil
 }
 
 var terminalStatus = map[string]bool{"Success": true, "Failed": true, "TimedOut": true, "Cancelled": true}

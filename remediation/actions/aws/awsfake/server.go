@@ -69,6 +69,12 @@ type Fault struct {
 	Message string
 	Status  int // HTTP status; defaults to 400
 	Times   int // how many calls fail; 0 means every call until ClearFaults
+	// AfterEffect lets the operation take effect before the fault answers, as AWS does when it
+	// acted and then failed on the way back: the caller sees an error for a change that was made.
+	AfterEffect bool
+	// Drop closes the connection without an answer (after the effect with AfterEffect), as a
+	// reset connection or a load balancer's idle timeout does. Code and Status are then unused.
+	Drop bool
 }
 
 // Server is a running fake. Close it when done.
@@ -196,6 +202,29 @@ func (s *Server) Throttle(operation string, times int) {
 	s.Inject(operation, f)
 }
 
+// FailAfterEffect makes the next times calls of operation take effect and then answer 500 with
+// the internal error code of its service, as AWS does now and then: a retry or a second
+// approval would do it again.
+func (s *Server) FailAfterEffect(operation string, times int) {
+	code := "InternalServerError" // SSM
+	switch serviceOf(operation) {
+	case "autoscaling":
+		code = "InternalFailure"
+	case "ec2":
+		code = "InternalError"
+	case "ecs":
+		code = "ServerException"
+	}
+	s.Inject(operation, Fault{Code: code, Status: http.StatusInternalServerError, Message: "We encountered an internal error. Please try again.",
+		Times: times, AfterEffect: true})
+}
+
+// DropAfterEffect makes the next times calls of operation take effect and then close the
+// connection without an answer.
+func (s *Server) DropAfterEffect(operation string, times int) {
+	s.Inject(operation, Fault{Code: "connection dropped", Times: times, AfterEffect: true, Drop: true})
+}
+
 // ClearFaults removes every injected fault.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()
@@ -235,6 +264,7 @@ var operations = map[string]string{
 	"DescribeServices":          "ecs",
 	"UpdateService":             "ecs",
 	"SendCommand":               "ssm",
+	"ListCommands":              "ssm",
 	"GetCommandInvocation":      "ssm",
 	"CancelCommand":             "ssm",
 	"GetParameter":              "ssm",
@@ -272,12 +302,34 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.finish(w, rec, sc.service, aerr, nil)
 		return
 	}
-	if f := s.takeFault(rec.Operation); f != nil {
-		s.finish(w, rec, sc.service, f, nil)
+	if f := s.takeFault(rec.Operation, false); f != nil {
+		s.fault(w, rec, sc.service, f)
 		return
 	}
 	out, aerr := handle()
+	if aerr == nil {
+		// A fault after the effect counts only calls that had one (not a refused dry run).
+		if f := s.takeFault(rec.Operation, true); f != nil {
+			s.fault(w, rec, sc.service, f)
+			return
+		}
+	}
 	s.finish(w, rec, sc.service, aerr, out)
+}
+
+// fault answers with f, or drops the connection.
+func (s *Server) fault(w http.ResponseWriter, rec Request, service string, f *Fault) {
+	if !f.Drop {
+		s.finish(w, rec, service, &apiError{status: f.Status, code: f.Code, message: f.Message}, nil)
+		return
+	}
+	s.mu.Lock()
+	rec.ErrorCode = f.Code
+	s.requests = append(s.requests, rec)
+	s.mu.Unlock()
+	if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+		_ = conn.Close()
+	}
 }
 
 func guessService(r *http.Request) string {
@@ -320,11 +372,13 @@ func (s *Server) authFailure(service string, e *authError) *apiError {
 	}
 }
 
-func (s *Server) takeFault(op string) *apiError {
+// takeFault returns the fault injected for op, counting one call against its Times, when it
+// applies before the effect (afterEffect false) or after it (true).
+func (s *Server) takeFault(op string, afterEffect bool) *Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, ok := s.faults[op]
-	if !ok {
+	if !ok || f.AfterEffect != afterEffect {
 		return nil
 	}
 	if f.Times > 0 {
@@ -333,7 +387,8 @@ func (s *Server) takeFault(op string) *apiError {
 			delete(s.faults, op)
 		}
 	}
-	return &apiError{status: f.Status, code: f.Code, message: f.Message}
+	cp := *f
+	return &cp
 }
 
 // finish writes the answer in the service's protocol and records the request.

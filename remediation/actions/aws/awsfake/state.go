@@ -3,6 +3,7 @@ package awsfake
 import (
 	"fmt"
 	"sort"
+	"time"
 )
 
 // Group is an Auto Scaling group.
@@ -17,8 +18,9 @@ type Group struct {
 type Service struct {
 	Cluster, Name    string
 	Desired, Running int32
-	Deployments      int    // deployments started; a new one on each forced deployment
-	Status           string // defaults to ACTIVE
+	Deployments      int       // deployments started; a new one on each forced deployment
+	DeployedAt       time.Time // when the latest deployment started; defaults to the server clock
+	Status           string    // defaults to ACTIVE
 }
 
 // Instance is an EC2 instance, also known to SSM.
@@ -45,9 +47,12 @@ type Invocation struct {
 }
 
 type command struct {
-	id       string
-	document string
-	invs     map[string]*Invocation
+	id        string
+	document  string
+	comment   string
+	requested time.Time
+	instances []string
+	invs      map[string]*Invocation
 }
 
 // PutGroup creates or replaces an Auto Scaling group.
@@ -75,6 +80,9 @@ func (s *Server) PutService(svc Service) {
 	}
 	if svc.Deployments == 0 {
 		svc.Deployments = 1
+	}
+	if svc.DeployedAt.IsZero() {
+		svc.DeployedAt = s.o.Now()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
