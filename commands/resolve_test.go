@@ -17,7 +17,6 @@ import (
 	"github.com/smartcloudops/smartcloudops/remediation/audit"
 )
 
-
 // lostAnswer is an action whose request gets no clear answer: its outcome is unknown.
 type lostAnswer struct{ echoAction }
 
