@@ -61,6 +61,15 @@ func IncidentCard(inc incident.Incident, props []remediation.Proposal) Message {
 	for _, p := range props {
 		m.Sections = append(m.Sections, ProposalSection(p))
 	}
+	if inc.State == incident.StateOpen {
+		for _, r := range inc.Refusals {
+			text := fmt.Sprintf("No proposal from rule %s: %s", r.Rule, r.Reason)
+			if r.Retry {
+				text += " (the rule tries again at its next evaluation)"
+			}
+			m.Sections = append(m.Sections, Section{Text: text})
+		}
+	}
 	if inc.State == incident.StateOpen && inc.Silenced == "" {
 		m.Sections = append(m.Sections, Section{Buttons: []Button{{Action: ActionSilence, Value: inc.ID, Label: "Silence 1h"}}})
 	}
@@ -158,6 +167,17 @@ func ProposalSection(p remediation.Proposal) Section {
 		if p.Error != "" {
 			s.Fields = append(s.Fields, Field{"error", p.Error})
 		}
+	}
+	if r := p.Resolution; r != nil {
+		what := "it ran"
+		if r.Outcome == remediation.OutcomeNotRun {
+			what = "it did not run"
+		}
+		line := fmt.Sprintf("%s, said %s at %s", what, r.By.Name, r.At.UTC().Format("15:04:05 UTC"))
+		if r.Note != "" {
+			line += ": " + r.Note
+		}
+		s.Fields = append(s.Fields, Field{"settled", line})
 	}
 	return s
 }

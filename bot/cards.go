@@ -90,6 +90,9 @@ func sigOf(it CardItem) memberSig {
 	for i, p := range it.Proposals {
 		ps[i] = p.ID + ":" + string(p.State) + ":" + strconv.Itoa(len(p.Approvals))
 	}
+	for _, r := range inc.Refusals {
+		ps = append(ps, "refused:"+r.Rule+":"+r.Reason)
+	}
 	s.proposals = strings.Join(ps, ",")
 	return s
 }

@@ -290,14 +290,14 @@ func (n *Notifier) threadOutputs(ctx context.Context, c *card, props []remediati
 	}
 	var done []remediation.Proposal
 	for _, p := range props {
-		if !p.State.Final() || c.rec.Posted[p.ID] {
+		if !p.State.Final() || c.rec.Posted[postedKey(p)] {
 			continue
 		}
 		switch p.State {
 		case remediation.StateSucceeded, remediation.StateFailed, remediation.StateUnknown, remediation.StateVoid:
 			done = append(done, p)
 		default:
-			c.rec.Posted[p.ID] = true
+			c.rec.Posted[postedKey(p)] = true
 		}
 	}
 	if len(done) == 0 {
@@ -318,7 +318,7 @@ func (n *Notifier) threadOutputs(ctx context.Context, c *card, props []remediati
 		n.m.sent.WithLabelValues(c.t.Adapter.Name(), opThread).Inc()
 	}
 	for _, p := range done {
-		c.rec.Posted[p.ID] = true
+		c.rec.Posted[postedKey(p)] = true
 	}
 	return nil
 }
@@ -372,4 +372,14 @@ func threadSummary(ps []remediation.Proposal) Message {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
+}
+
+// postedKey names what the thread has been told of a proposal's end: its outcome, and once more
+// when an unknown outcome was settled later (by the bot or a person), so the settling reaches
+// the thread too.
+func postedKey(p remediation.Proposal) string {
+	if p.Resolution != nil && p.State != remediation.StateUnknown {
+		return p.ID + ":settled"
+	}
+	return p.ID
 }

@@ -74,7 +74,17 @@ type Incident struct {
 	ChartPath   string            `json:"chart_path,omitempty"`
 	Silenced    string            `json:"silenced,omitempty"` // ID of the silence muting it
 	Proposals   []string          `json:"proposals,omitempty"`
+	Refusals    []Refusal         `json:"refusals,omitempty"` // rules whose proposal could not be made, and why
 	Unreported  bool              `json:"unreported,omitempty"` // opened silenced, no change of it reported since: no card shows it
+}
+
+// Refusal says why a rule that fired for an incident made no proposal (its target could not be
+// described, its system did not answer), so the card shows it rather than nothing.
+type Refusal struct {
+	Rule   string    `json:"rule"`
+	Reason string    `json:"reason"`
+	Retry  bool      `json:"retry,omitempty"` // the cause may pass: the rule tries again
+	At     time.Time `json:"at"`
 }
 
 // Alert is one Alertmanager alert inside an incident.
@@ -321,6 +331,7 @@ func clone(inc Incident) Incident {
 	inc.GroupLabels = maps.Clone(inc.GroupLabels)
 	inc.Models = slices.Clone(inc.Models)
 	inc.Proposals = slices.Clone(inc.Proposals)
+	inc.Refusals = slices.Clone(inc.Refusals)
 	inc.Alerts = slices.Clone(inc.Alerts)
 	return inc
 }

@@ -296,3 +296,25 @@ func TestRulesTestAndShowInChat(t *testing.T) {
 	r.send(t, "rules show e2e-cpu-spike")
 	r.out.waitFor(t, regexp.MustCompile(`(?s)Rule e2e-cpu-spike.*when: value > anomaly.upper`), 5*time.Second)
 }
+
+// TestRefusedProposalIsOnTheCard: a rule whose action cannot be planned (its script is not in
+// the scripts directory) makes no proposal, and the incident's card says why.
+func TestRefusedProposalIsOnTheCard(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	dir := t.TempDir()
+	rule := `groups:
+  - name: e2e
+    rules:
+      - name: e2e-missing-script
+        check: demo-cpu
+        when: value > anomaly.upper
+        action: {name: script, params: {script: nosuch.sh}}
+`
+	if err := os.WriteFile(filepath.Join(dir, "missing.yaml"), []byte(rule), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Rules.Paths = []string{dir}
+	cfg.Checks[0].FastForward = 285 // the spike plays at a point a second: the incident stays open
+	r := start(t, cfg, nil)
+	r.out.waitFor(t, regexp.MustCompile(`No proposal from rule e2e-missing-script: no script nosuch.sh in the scripts directory`), 30*time.Second)
+}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 
@@ -65,6 +66,11 @@ func (b *Bot) onFire(ctx context.Context, f rules.Firing) error {
 		Policy: remediation.Policy{Roles: ap.Roles, MinApprovers: ap.MinApprovers, AllowRequester: ap.AllowRequester, Expires: ap.Expires},
 		DryRun: f.Rule.DryRun,
 	})
+	var refused *remediation.RefusedError
+	if errors.As(err, &refused) && incID != "" {
+		// The card says why no proposal came, once per reason, and the rule tries again.
+		b.noteRefusal(ctx, incID, incident.Refusal{Rule: f.Rule.Name, Reason: refused.Reason, Retry: refused.Unavailable, At: f.T})
+	}
 	if err != nil {
 		return err
 	}
@@ -73,11 +79,36 @@ func (b *Bot) onFire(ctx context.Context, f rules.Firing) error {
 			if !slices.Contains(inc.Proposals, p.ID) {
 				inc.Proposals = append(inc.Proposals, p.ID)
 			}
+			inc.Refusals = slices.DeleteFunc(inc.Refusals, func(r incident.Refusal) bool { return r.Rule == f.Rule.Name })
 		}); err != nil {
 			b.log.WarnContext(ctx, "proposal not linked to its incident", obs.KeyProposal, p.ID, obs.KeyIncident, incID, obs.KeyErr, err)
 		}
 	}
 	return nil
+}
+
+// noteRefusal records on an incident why a rule made no proposal for it, and has its card
+// edited, unless the card says so already.
+func (b *Bot) noteRefusal(ctx context.Context, incID string, r incident.Refusal) {
+	changed := false
+	inc, err := b.Incidents.Update(ctx, incID, func(inc *incident.Incident) {
+		i := slices.IndexFunc(inc.Refusals, func(o incident.Refusal) bool { return o.Rule == r.Rule })
+		switch {
+		case i < 0:
+			inc.Refusals = append(inc.Refusals, r)
+			changed = true
+		case inc.Refusals[i].Reason != r.Reason || inc.Refusals[i].Retry != r.Retry:
+			inc.Refusals[i] = r
+			changed = true
+		}
+	})
+	if err != nil {
+		b.log.WarnContext(ctx, "refusal not recorded on its incident", obs.KeyIncident, incID, obs.KeyErr, err)
+		return
+	}
+	if changed && b.Notifier != nil {
+		b.Notifier.IncidentChanged(ctx, inc, incident.Updated)
+	}
 }
 
 // ruleVersion is the current version of an enabled rule: a disabled rule's proposals no longer run.
