@@ -74,7 +74,7 @@ type Incident struct {
 	ChartPath   string            `json:"chart_path,omitempty"`
 	Silenced    string            `json:"silenced,omitempty"` // ID of the silence muting it
 	Proposals   []string          `json:"proposals,omitempty"`
-	Refusals    []Refusal         `json:"refusals,omitempty"` // rules whose proposal could not be made, and why
+	Refusals    []Refusal         `json:"refusals,omitempty"`   // rules whose proposal could not be made, and why
 	Unreported  bool              `json:"unreported,omitempty"` // opened silenced, no change of it reported since: no card shows it
 }
 
