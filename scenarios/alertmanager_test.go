@@ -128,7 +128,7 @@ func silencesOf(t *testing.T, amURL string) []amSilence {
 	return out
 }
 
-var silenceCreated = regexp.MustCompile(`Alertmanager silence (\S+) created`)
+var silenceCreated = regexp.MustCompile(`Alertmanager silence (\S+) (?:\{[^}]*\} )?created`)
 
 // silenceFromChat silences an alert from the console: the silence is in Alertmanager, and when
 // the alert ends under it (so Alertmanager sends no resolved notification) the bot still

@@ -3,7 +3,9 @@
 package scenarios
 
 import (
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -102,6 +104,9 @@ var (
 	cardHeader = regexp.MustCompile(`^=== card #(\d+)( \(updated\))? ===$`)
 	cardFooter = regexp.MustCompile(`^  \((.*)\)$`)
 	threadHead = regexp.MustCompile(`^  ↳ card #(\d+): (.*)$`)
+	updateHead = regexp.MustCompile(`^  ↻ card #(\d+): (.*)$`)
+	propChange = regexp.MustCompile(`^Proposal (p-\S+)(?:: (.*?))?(?: — (.*))?$`)
+	propFields = regexp.MustCompile(`(?:^|, )(rule|state|needs|result|error|settled): `)
 	severityOf = regexp.MustCompile(`^\[([A-Z]+)\] (.*)$`)
 	footerInc  = regexp.MustCompile(`^incident (\S+)`)
 	propHead   = regexp.MustCompile(`^  Proposal (p-\S+): (.*)$`)
@@ -142,6 +147,23 @@ func parse(lines []line) parsed {
 				continue
 			}
 			cardLine(cur, l.text)
+			continue
+		}
+		if m := updateHead.FindStringSubmatch(l.text); m != nil {
+			// An edit the console prints as one line of what changed: the card as it now reads is
+			// the last one printed with that number, with the changes applied.
+			n, _ := strconv.Atoi(m[1])
+			for j := len(p.cards) - 1; j >= 0; j-- {
+				if p.cards[j].Num == n {
+					c := p.cards[j].clone()
+					c.Updated, c.At, c.Run, c.Index = true, l.at, l.run, i
+					c.Lines = append(c.Lines, l.text)
+					applyChanges(&c, m[2])
+					p.cards = append(p.cards, c)
+					break
+				}
+			}
+			inThread = false
 			continue
 		}
 		if m := threadHead.FindStringSubmatch(l.text); m != nil {
@@ -200,4 +222,76 @@ func (c card) proposal(id string) (proposal, bool) {
 		}
 	}
 	return proposal{}, false
+}
+
+// clone copies a card so that changes to the copy leave the original alone.
+func (c card) clone() card {
+	c.Fields = maps.Clone(c.Fields)
+	c.Props = slices.Clone(c.Props)
+	c.Lines = slices.Clone(c.Lines)
+	return c
+}
+
+// applyChanges applies one console update line ("part · part · ...") to c: a new title, changed
+// fields, a new or changed proposal, a new footer.
+func applyChanges(c *card, line string) {
+	for _, part := range strings.Split(line, " · ") {
+		switch {
+		case severityOf.MatchString(part):
+			m := severityOf.FindStringSubmatch(part)
+			c.Severity, c.Title = m[1], m[2]
+		case strings.HasPrefix(part, "Proposal p-"):
+			m := propChange.FindStringSubmatch(part)
+			if m == nil {
+				continue
+			}
+			i := slices.IndexFunc(c.Props, func(p proposal) bool { return p.ID == m[1] })
+			if i < 0 {
+				c.Props = append(c.Props, proposal{ID: m[1]})
+				i = len(c.Props) - 1
+			}
+			rest := m[2]
+			if m[3] != "" {
+				rest += ", " + m[3]
+			}
+			what, fields := splitPropFields(rest)
+			if what != "" {
+				c.Props[i].What = what
+			}
+			if v, ok := fields["rule"]; ok {
+				c.Props[i].Rule = v
+			}
+			if v, ok := fields["state"]; ok {
+				c.Props[i].State = v
+			}
+		case strings.HasPrefix(part, "(") && strings.HasSuffix(part, ")"):
+			c.Footer = strings.TrimSuffix(strings.TrimPrefix(part, "("), ")")
+			if im := footerInc.FindStringSubmatch(c.Footer); im != nil {
+				c.Incident = im[1]
+			}
+		case strings.HasPrefix(part, "type "):
+		default:
+			if k, v, ok := strings.Cut(part, ": "); ok {
+				c.Fields[k] = v
+			}
+		}
+	}
+}
+
+// splitPropFields splits "what, rule: x, state: y" into what and the known fields.
+func splitPropFields(s string) (string, map[string]string) {
+	fields := map[string]string{}
+	locs := propFields.FindAllStringSubmatchIndex(s, -1)
+	if len(locs) == 0 {
+		return strings.TrimSuffix(s, ", "), fields
+	}
+	what := s[:locs[0][0]]
+	for i, loc := range locs {
+		end := len(s)
+		if i+1 < len(locs) {
+			end = locs[i+1][0]
+		}
+		fields[s[loc[2]:loc[3]]] = s[loc[1]:end]
+	}
+	return what, fields
 }

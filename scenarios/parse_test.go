@@ -75,3 +75,26 @@ func TestParseConsoleGolden(t *testing.T) {
 		t.Errorf("replies parsed as %q", other)
 	}
 }
+
+// TestParseConsoleUpdates reads the console adapter's golden run of one-line edits: each edit is
+// the card as it now reads, so stories see proposals approved and run, and the card resolved.
+func TestParseConsoleUpdates(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "bot", "console", "testdata", "updates.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := parse(transcriptOf(string(data)))
+	if len(p.cards) < 7 {
+		t.Fatalf("parsed %d cards; want the card and its 6 edits", len(p.cards))
+	}
+	last := p.cards[len(p.cards)-1]
+	pr, ok := last.proposal("p-7f3a2c")
+	if !last.Updated || !last.Resolved() || last.Incident != "inc-3f2a1b" || last.Severity != "INFO" || !ok ||
+		!strings.HasPrefix(pr.State, "succeeded at ") || pr.Rule != "demo-cpu-spike 0c1d2e3f4a5b" ||
+		pr.What != "script scale_up.sh web-asg 2 3" || !strings.HasPrefix(last.Fields["value"], "36.5% at the end") {
+		t.Errorf("the card after its edits parsed as %+v", last)
+	}
+	if first := p.cards[0]; first.Updated || first.Resolved() || len(first.Props) != 0 {
+		t.Errorf("the first print of the card changed with its edits: %+v", first)
+	}
+}
