@@ -64,7 +64,9 @@ type Options struct {
 
 // Log appends and verifies audit records.
 type Log struct {
-	mu      sync.Mutex
+	mu      sync.Mutex // the turn to write: held by whoever commits the queued appends
+	qmu     sync.Mutex // guards queue
+	queue   []*appendReq
 	st      store.Store
 	log     *slog.Logger
 	now     func() time.Time
@@ -111,6 +113,11 @@ func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
 // the caller's cmps hold: a state change and its audit record are written together or not at
 // all. It returns the transaction's revision, or store.ErrConflict when one of the caller's
 // cmps no longer holds (the caller then re-reads and decides again).
+//
+// Appends that arrive while another is being written are committed together, in one
+// transaction within etcd's limits (group commit), so concurrent proposals and decisions cost
+// one store commit per batch rather than one each. A batch whose comparisons fail is written
+// again one append at a time, so one caller's stale condition never fails another's append.
 func (l *Log) AppendWith(ctx context.Context, r Record, cmps []store.Cmp, ops []store.Op) (Record, uint64, error) {
 	if r.Correlation == "" {
 		r.Correlation = obs.Correlation(ctx)
@@ -119,49 +126,180 @@ func (l *Log) AppendWith(ctx context.Context, r Record, cmps []store.Cmp, ops []
 		r.Time = l.now()
 	}
 	r.Time = r.Time.UTC().Round(0)
-	// Appends from this process take turns, so they do not race each other for the head; the
-	// compare-and-set still guards against other processes sharing the store.
+	req := &appendReq{ctx: ctx, r: r, cmps: cmps, ops: ops}
+	l.qmu.Lock()
+	l.queue = append(l.queue, req)
+	l.qmu.Unlock()
+	// Appends from this process take turns for the head; whoever holds the turn writes every
+	// append queued by then, its own among them. The compare-and-set still guards against other
+	// processes sharing the store.
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for attempt := 0; ; attempt++ {
-		var h head
-		kv, err := l.st.Get(ctx, headKey)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-		case err != nil:
-			return r, 0, fmt.Errorf("audit: read head: %w", err)
-		default:
-			if err := json.Unmarshal(kv.Value, &h); err != nil {
-				return r, 0, fmt.Errorf("audit: corrupt head: %w", err)
+	if !req.done {
+		l.qmu.Lock()
+		batch := l.queue
+		l.queue = nil
+		l.qmu.Unlock()
+		l.commit(batch)
+	}
+	return req.r, req.rev, req.err
+}
+
+// groupTimeout bounds the transaction of a batch of appends.
+const groupTimeout = 30 * time.Second
+
+// appendReq is one append waiting for its turn.
+type appendReq struct {
+	ctx  context.Context
+	r    Record
+	cmps []store.Cmp
+	ops  []store.Op
+	// set by the commit
+	done bool
+	rev  uint64
+	err  error
+}
+
+// commit writes the batch: as many appends per transaction as etcd's limits allow (each record
+// writes 2 keys and compares 2), one at a time when a transaction's comparisons fail. l.mu must
+// be held.
+func (l *Log) commit(batch []*appendReq) {
+	for len(batch) > 0 {
+		n, nops, ncmps := 0, 1, 1 // the head key is written and compared once per transaction
+		keys := map[string]bool{}
+	grouping:
+		for n < len(batch) {
+			o, c := 1+len(batch[n].ops), 1+len(batch[n].cmps)
+			if n > 0 && (nops+o > store.MaxTxnOps || ncmps+c > store.MaxTxnOps-1) {
+				break
 			}
+			for _, op := range batch[n].ops {
+				if n > 0 && keys[op.Key] {
+					break grouping // a key is written once per transaction; the next one takes it
+				}
+			}
+			for _, op := range batch[n].ops {
+				keys[op.Key] = true
+			}
+			nops, ncmps = nops+o, ncmps+c
+			n++
+		}
+		group := batch[:n]
+		batch = batch[n:]
+		if len(group) == 1 {
+			l.commitOne(group[0])
+			continue
+		}
+		err := l.tryGroup(group)
+		if errors.Is(err, store.ErrConflict) {
+			for _, req := range group {
+				l.commitOne(req)
+			}
+			continue
+		}
+		for _, req := range group {
+			req.done = true
+			if err != nil {
+				req.err = fmt.Errorf("audit: append %s: %w", req.r.Kind, err)
+			}
+		}
+	}
+}
+
+// tryGroup writes several appends in one transaction; it fails with store.ErrConflict when any
+// comparison (the head's or a caller's) no longer holds.
+func (l *Log) tryGroup(group []*appendReq) error {
+	// The batch is everyone's: one caller giving up must not fail the others' appends.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(group[0].ctx), groupTimeout)
+	defer cancel()
+	h, hrev, err := l.readHead(ctx)
+	if err != nil {
+		return err
+	}
+	cmps := []store.Cmp{{Key: headKey, Rev: hrev}}
+	var ops []store.Op
+	records := make([]Record, len(group))
+	for i, req := range group {
+		r := req.r
+		r.Seq, r.PrevHash = h.Seq+1, h.Hash
+		r.Hash = hashOf(r)
+		h = head{Seq: r.Seq, Hash: r.Hash}
+		rb, _ := json.Marshal(r)
+		cmps = append(cmps, store.Cmp{Key: recordKey(r.Seq), Rev: 0})
+		cmps = append(cmps, req.cmps...)
+		ops = append(ops, store.Op{Key: recordKey(r.Seq), Value: rb})
+		ops = append(ops, req.ops...)
+		records[i] = r
+	}
+	hb, _ := json.Marshal(h)
+	ops = append(ops, store.Op{Key: headKey, Value: hb})
+	rev, err := l.st.Txn(ctx, cmps, ops)
+	if err != nil {
+		return err
+	}
+	for i, req := range group {
+		req.r, req.rev, req.done = records[i], rev, true
+	}
+	l.records.Add(float64(len(group)))
+	return nil
+}
+
+// commitOne writes one append on its own, retrying while the chain moves on under it.
+func (l *Log) commitOne(req *appendReq) {
+	req.done = true
+	ctx, r := req.ctx, req.r
+	for attempt := 0; ; attempt++ {
+		h, hrev, err := l.readHead(ctx)
+		if err != nil {
+			req.err = err
+			return
 		}
 		r.Seq, r.PrevHash = h.Seq+1, h.Hash
 		r.Hash = hashOf(r)
 		rb, _ := json.Marshal(r)
 		hb, _ := json.Marshal(head{Seq: r.Seq, Hash: r.Hash})
-		allCmps := append([]store.Cmp{{Key: headKey, Rev: kv.Rev}, {Key: recordKey(r.Seq), Rev: 0}}, cmps...)
-		allOps := append([]store.Op{{Key: recordKey(r.Seq), Value: rb}, {Key: headKey, Value: hb}}, ops...)
+		allCmps := append([]store.Cmp{{Key: headKey, Rev: hrev}, {Key: recordKey(r.Seq), Rev: 0}}, req.cmps...)
+		allOps := append([]store.Op{{Key: recordKey(r.Seq), Value: rb}, {Key: headKey, Value: hb}}, req.ops...)
 		rev, err := l.st.Txn(ctx, allCmps, allOps)
 		if errors.Is(err, store.ErrConflict) {
 			// Retry only if the chain moved on; a caller's condition that failed is theirs.
-			if now, gerr := l.st.Get(ctx, headKey); (gerr == nil && now.Rev != kv.Rev) || (kv.Rev == 0 && gerr == nil) {
+			if now, gerr := l.st.Get(ctx, headKey); (gerr == nil && now.Rev != hrev) || (hrev == 0 && gerr == nil) {
 				if attempt < 100 {
 					continue
 				}
 			}
-			if len(cmps) > 0 {
-				return r, 0, store.ErrConflict
+			if len(req.cmps) > 0 {
+				req.err = store.ErrConflict
+				return
 			}
 			if attempt < 100 {
 				continue
 			}
 		}
 		if err != nil {
-			return r, 0, fmt.Errorf("audit: append %s: %w", r.Kind, err)
+			req.err = fmt.Errorf("audit: append %s: %w", r.Kind, err)
+			return
 		}
 		l.records.Inc()
-		return r, rev, nil
+		req.r, req.rev = r, rev
+		return
 	}
+}
+
+// readHead returns the chain's head and the revision of its key (0 for an empty chain).
+func (l *Log) readHead(ctx context.Context) (head, uint64, error) {
+	var h head
+	kv, err := l.st.Get(ctx, headKey)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return h, 0, nil
+	case err != nil:
+		return h, 0, fmt.Errorf("audit: read head: %w", err)
+	}
+	if err := json.Unmarshal(kv.Value, &h); err != nil {
+		return h, 0, fmt.Errorf("audit: corrupt head: %w", err)
+	}
+	return h, kv.Rev, nil
 }
 
 // Filter selects records for List; zero fields match everything.

@@ -3,9 +3,11 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/smartcloudops/smartcloudops/internal/store"
@@ -87,5 +89,58 @@ func TestConcurrentAppendsChain(t *testing.T) {
 	wg.Wait()
 	if n, err := l.Verify(context.Background()); err != nil || n != 20 {
 		t.Fatalf("Verify = %d, %v", n, err)
+	}
+}
+
+// countingStore counts transactions.
+type countingStore struct {
+	store.Store
+	txns atomic.Int64
+}
+
+func (c *countingStore) Txn(ctx context.Context, cmps []store.Cmp, ops []store.Op) (uint64, error) {
+	c.txns.Add(1)
+	return c.Store.Txn(ctx, cmps, ops)
+}
+
+// TestConcurrentAppendsShareCommits: appends that arrive together are written in shared
+// transactions within etcd's limits, the chain stays whole, and each caller's own writes land
+// with its record.
+func TestConcurrentAppendsShareCommits(t *testing.T) {
+	ctx := context.Background()
+	st := &countingStore{Store: store.NewMemory().WithEtcdLimits()}
+	l, err := New(Options{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 400
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := fmt.Sprintf("items/%03d", i)
+			if _, _, err := l.AppendWith(ctx, Record{Kind: "item.created"}, []store.Cmp{{Key: key, Rev: 0}},
+				[]store.Op{{Key: key, Value: []byte("x")}}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	got, err := l.Verify(ctx)
+	if err != nil || got != n {
+		t.Fatalf("Verify: %d records, %v; want %d", got, err, n)
+	}
+	items, _ := st.List(ctx, "items/")
+	if len(items) != n {
+		t.Fatalf("%d of the callers' keys written, want %d", len(items), n)
+	}
+	if txns := st.txns.Load(); txns >= n {
+		t.Errorf("%d transactions for %d concurrent appends: nothing was shared", txns, n)
+	}
+	// A caller whose condition no longer holds fails alone.
+	if _, _, err := l.AppendWith(ctx, Record{Kind: "item.created"}, []store.Cmp{{Key: "items/000", Rev: 0}},
+		[]store.Op{{Key: "items/000", Value: []byte("y")}}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a stale condition: %v, want ErrConflict", err)
 	}
 }
