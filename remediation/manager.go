@@ -2,6 +2,7 @@ package remediation
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -22,6 +23,7 @@ import (
 const (
 	proposalPrefix   = "proposals/"
 	byIncidentPrefix = "proposal-index/incident/"
+	dedupPrefix      = "proposal-index/dedup/"
 	pausedKey        = "remediation/paused"
 )
 
@@ -98,10 +100,21 @@ type Request struct {
 	Requester   Actor
 	Policy      Policy
 	DryRun      bool
+	// Dedup, when set, names the request: a second Propose with the same key returns the
+	// proposal the first made instead of making another, so work that may be done twice (an
+	// alert evaluated again after a crash, a redelivery) proposes once.
+	Dedup string
 }
 
+// dedupKey is where the proposal made for a Dedup key is recorded.
+func dedupKey(k string) string {
+	sum := sha256.Sum256([]byte(k))
+	return dedupPrefix + hex.EncodeToString(sum[:16])
+}
+
+// newID is a random proposal ID, short enough to type.
 func newID() string {
-	var b [3]byte
+	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return "p-" + hex.EncodeToString(b[:])
 }
@@ -113,6 +126,9 @@ func newID() string {
 // returned; a plan that could not be described is also audited as proposal.refused (parameters
 // that do not fit are the request's own mistake, answered and not recorded).
 func (mg *Manager) Propose(ctx context.Context, r Request) (Proposal, error) {
+	if p, ok, err := mg.proposedFor(ctx, r.Dedup); ok || err != nil {
+		return p, err
+	}
 	act, ok := mg.o.Actions(r.Action)
 	if !ok {
 		return Proposal{}, &RefusedError{Action: r.Action, Rule: r.Rule, Incident: r.Incident, Reason: fmt.Sprintf("unknown action %q", r.Action)}
@@ -157,14 +173,20 @@ func (mg *Manager) Propose(ctx context.Context, r Request) (Proposal, error) {
 		Plan: Plan{Action: r.Action, Params: params, Target: target, Description: desc,
 			Rule: r.Rule, RuleVersion: r.RuleVersion, DryRun: r.DryRun || mg.o.DryRun},
 		Policy: pol, Incident: r.Incident, Requester: r.Requester, Correlation: obs.Correlation(ctx),
-		CreatedAt: now, ExpiresAt: now.Add(pol.Expires),
+		CreatedAt: now, ExpiresAt: now.Add(pol.Expires), Dedup: r.Dedup,
 	}
 	p.PlanHash = p.Plan.Hash()
 	for attempt := 0; ; attempt++ {
 		p.ID = newID()
 		err = mg.write(ctx, &p, 0, rec("proposal.created", r.Requester, "pending", desc))
-		if errors.Is(err, store.ErrConflict) && attempt < 10 {
-			continue
+		if errors.Is(err, store.ErrConflict) {
+			// The ID was taken, or the same request was proposed meanwhile.
+			if q, ok, derr := mg.proposedFor(ctx, r.Dedup); ok || derr != nil {
+				return q, derr
+			}
+			if attempt < 10 {
+				continue
+			}
 		}
 		if err != nil {
 			return Proposal{}, fmt.Errorf("store proposal: %w", err)
@@ -202,6 +224,10 @@ func (mg *Manager) write(ctx context.Context, p *Proposal, rev uint64, rec *audi
 		ops = append(ops, store.Op{Key: byIncidentPrefix + p.Incident + "/" + p.ID, Value: []byte(p.ID)})
 	}
 	cmps := []store.Cmp{{Key: proposalPrefix + p.ID, Rev: rev}}
+	if rev == 0 && p.Dedup != "" {
+		cmps = append(cmps, store.Cmp{Key: dedupKey(p.Dedup), Rev: 0})
+		ops = append(ops, store.Op{Key: dedupKey(p.Dedup), Value: []byte(p.ID)})
+	}
 	var nrev uint64
 	if rec == nil {
 		nrev, err = mg.o.Store.Txn(ctx, cmps, ops)
@@ -216,6 +242,25 @@ func (mg *Manager) write(ctx context.Context, p *Proposal, rev uint64, rec *audi
 	}
 	p.rev = nrev
 	return nil
+}
+
+// proposedFor returns the proposal made for a Dedup key, if any.
+func (mg *Manager) proposedFor(ctx context.Context, dedup string) (Proposal, bool, error) {
+	if dedup == "" {
+		return Proposal{}, false, nil
+	}
+	kv, err := mg.o.Store.Get(ctx, dedupKey(dedup))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return Proposal{}, false, nil
+	case err != nil:
+		return Proposal{}, false, err
+	}
+	p, err := mg.Get(ctx, string(kv.Value))
+	if err != nil {
+		return Proposal{}, false, err
+	}
+	return p, true, nil
 }
 
 // rec is the audit record of a change made by who.

@@ -502,3 +502,50 @@ func TestActionCountersStartAtZero(t *testing.T) {
 		t.Fatalf("%d action counter series before any run, want 2 actions × 4 outcomes", n)
 	}
 }
+
+// TestDedupProposesOnce: requests with the same Dedup key, one after the other or at once, make
+// one proposal, and retention forgets the key with the proposal.
+func TestDedupProposesOnce(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, store.NewMemory().WithEtcdLimits(), nil)
+	req := Request{Action: "test.scale", Params: map[string]any{"group": "web-asg", "to": 3},
+		Rule: "web-cpu-high", RuleVersion: "v1", Requester: rule, Policy: Policy{Roles: []string{"sre"}}, Dedup: "outbox/1/web-cpu-high/abc"}
+	var wg sync.WaitGroup
+	ids := make([]string, 8)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, err := f.mg.Propose(ctx, req)
+			if err != nil {
+				t.Error(err)
+			}
+			ids[i] = p.ID
+		}()
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if id != ids[0] || id == "" {
+			t.Fatalf("proposals %v, want one", ids)
+		}
+	}
+	all, err := f.mg.List(ctx)
+	if err != nil || len(all) != 1 {
+		t.Fatalf("%d proposals stored (%v), want 1", len(all), err)
+	}
+	recs, _ := f.al.List(ctx, audit.Filter{})
+	created := 0
+	for _, r := range recs {
+		if r.Kind == "proposal.created" {
+			created++
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d proposal.created records, want 1", created)
+	}
+	other := req
+	other.Dedup = "outbox/2/web-cpu-high/abc"
+	if p, err := f.mg.Propose(ctx, other); err != nil || p.ID == ids[0] {
+		t.Fatalf("another key: %+v %v, want a proposal of its own", p, err)
+	}
+}

@@ -146,6 +146,8 @@ type Proposal struct {
 	Error       string     `json:"error,omitempty"`
 	// Resolution says how an unknown outcome was settled (by the bot or a person), if it was.
 	Resolution *Resolution `json:"resolution,omitempty"`
+	// Dedup is the request's Dedup key, if it had one (see Request.Dedup).
+	Dedup string `json:"dedup,omitempty"`
 
 	rev uint64 // store revision this copy was read at
 }
