@@ -56,7 +56,7 @@ func TestResolveTranscript(t *testing.T) {
 		}
 		b.WriteString("\n")
 		if id == "" {
-			id = regexp.MustCompile(`p-[0-9a-f]{6}`).FindString(m.Text)
+			id = regexp.MustCompile(`p-[0-9a-f]{8}`).FindString(m.Text)
 		}
 	}
 	run("alice", "run lost msg=hi")
@@ -70,7 +70,7 @@ func TestResolveTranscript(t *testing.T) {
 	run("bob", "status")
 	run("olga", "resolve ID ran again")
 
-	got := regexp.MustCompile(`p-[0-9a-f]{6}`).ReplaceAllString(b.String(), "p-XXXXXX")
+	got := regexp.MustCompile(`p-[0-9a-f]{8}`).ReplaceAllString(b.String(), "p-XXXXXX")
 	golden := filepath.Join("testdata", "resolve.golden")
 	if *update {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
