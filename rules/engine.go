@@ -282,11 +282,13 @@ func (e *Engine) collect(rt *ruleRuntime, t time.Time, ops []store.Op) []store.O
 	return ops
 }
 
-// commit writes a tick's state changes in one transaction.
+// commit writes a tick's state changes, in as few transactions as the store takes. A series
+// that changed more than once (in a batch of events) is written once, as it is now.
 func (e *Engine) commit(ctx context.Context, ops []store.Op) error {
 	if len(ops) == 0 {
 		return nil
 	}
+	ops = lastPerKey(ops)
 	if _, err := store.WriteAll(ctx, e.o.Store, ops); err != nil {
 		return fmt.Errorf("write rule state (%d keys): %w", len(ops), err)
 	}
@@ -301,14 +303,24 @@ func (e *Engine) runtime(name string) (*ruleRuntime, bool) {
 }
 
 // fire renders the proposal for one series and hands it to OnFire; rt.mu must be held.
-func (e *Engine) fire(ctx context.Context, rt *ruleRuntime, s *seriesState, labels map[string]string, value float64, t time.Time, incident string) error {
+// ref is what an evaluation carries on to the proposal a rule makes: the incident behind it, and
+// the delivery that carried the event, so evaluating it again proposes nothing more.
+type ref struct {
+	incident string
+	dedup    string
+}
+
+func (e *Engine) fire(ctx context.Context, rt *ruleRuntime, s *seriesState, labels map[string]string, value float64, t time.Time, from ref) error {
 	r := rt.rule
 	merged := mergeLabels(labels, r.Labels)
 	params, err := r.params.render(r.Name, merged, value)
 	if err != nil {
 		return fmt.Errorf("rule %q: %w", r.Name, err)
 	}
-	f := Firing{Rule: r, Version: r.Version, Labels: merged, Value: value, Params: params, Key: s.Key, T: t, Incident: incident}
+	f := Firing{Rule: r, Version: r.Version, Labels: merged, Value: value, Params: params, Key: s.Key, T: t, Incident: from.incident}
+	if from.dedup != "" {
+		f.Dedup = from.dedup + "/" + s.Key
+	}
 	if err := e.o.OnFire(ctx, f); err != nil {
 		return fmt.Errorf("rule %q: propose: %w", r.Name, err)
 	}
@@ -377,4 +389,22 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C, errp *erro
 		}
 	}
 	return c
+}
+
+// lastPerKey keeps, for each key, only its last op, in the order of those last ops.
+func lastPerKey(ops []store.Op) []store.Op {
+	last := make(map[string]int, len(ops))
+	for i, op := range ops {
+		last[op.Key] = i
+	}
+	if len(last) == len(ops) {
+		return ops
+	}
+	out := make([]store.Op, 0, len(last))
+	for i, op := range ops {
+		if last[op.Key] == i {
+			out = append(out, op)
+		}
+	}
+	return out
 }

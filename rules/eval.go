@@ -162,7 +162,7 @@ func (e *Engine) evalSeries(ctx context.Context, rt *ruleRuntime, t time.Time, p
 		}
 		s.seen = rt.tick
 		if s.step(r, true, t, o.value) {
-			if err := e.fire(ctx, rt, s, o.labels, o.value, t, o.incident); err != nil {
+			if err := e.fire(ctx, rt, s, o.labels, o.value, t, ref{incident: o.incident}); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -245,29 +245,35 @@ func (e *Engine) loadOnce(ctx context.Context, rt *ruleRuntime) error {
 
 // OnAlert evaluates the enabled alert rules whose matchers select the alert. A resolved alert
 // resolves the series.
-func (e *Engine) OnAlert(ctx context.Context, a Alert) error {
-	rts := e.matching(func(r *Rule) bool {
-		if r.Input != InputAlert {
-			return false
-		}
-		for _, m := range r.Alert {
-			if !m.Matches(a.Labels) {
-				return false
-			}
-		}
-		return true
-	})
+func (e *Engine) OnAlert(ctx context.Context, a Alert) error { return e.OnAlerts(ctx, []Alert{a}) }
+
+// OnAlerts evaluates the alert rules on each alert in order, as OnAlert does, and writes the
+// rules' changed state once for all of them.
+func (e *Engine) OnAlerts(ctx context.Context, as []Alert) error {
 	now := e.o.Now()
-	firing := a.Status != "resolved" && (a.EndsAt.IsZero() || a.EndsAt.After(now))
 	var errs []error
 	var ops []store.Op
-	for _, rt := range rts {
-		var err error
-		ops, err = e.evalEvent(ctx, rt, a.Labels, 0, now, firing, a.Incident, ops, func(env *evalEnv) {
-			env.Alert = alertEnv{Labels: a.Labels, Annotations: a.Annotations, Status: a.Status, StartsAt: a.StartsAt}
+	for _, a := range as {
+		rts := e.matching(func(r *Rule) bool {
+			if r.Input != InputAlert {
+				return false
+			}
+			for _, m := range r.Alert {
+				if !m.Matches(a.Labels) {
+					return false
+				}
+			}
+			return true
 		})
-		if err != nil {
-			errs = append(errs, err)
+		firing := a.Status != "resolved" && (a.EndsAt.IsZero() || a.EndsAt.After(now))
+		for _, rt := range rts {
+			var err error
+			ops, err = e.evalEvent(ctx, rt, a.Labels, 0, now, firing, ref{incident: a.Incident, dedup: a.Dedup}, ops, func(env *evalEnv) {
+				env.Alert = alertEnv{Labels: a.Labels, Annotations: a.Annotations, Status: a.Status, StartsAt: a.StartsAt}
+			})
+			if err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if err := e.commit(ctx, ops); err != nil {
@@ -291,7 +297,7 @@ func (e *Engine) matching(pick func(*Rule) bool) []*ruleRuntime {
 // evalEvent evaluates one alert rule on one event; active is false when the event
 // itself says the condition no longer holds (a resolved alert).
 func (e *Engine) evalEvent(ctx context.Context, rt *ruleRuntime, labels map[string]string, value float64, t time.Time,
-	active bool, incident string, ops []store.Op, fill func(*evalEnv)) ([]store.Op, error) {
+	active bool, from ref, ops []store.Op, fill func(*evalEnv)) ([]store.Op, error) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	r := rt.rule
@@ -336,7 +342,7 @@ func (e *Engine) evalEvent(ctx context.Context, rt *ruleRuntime, labels map[stri
 	}
 	var err error
 	if s.step(r, cond, t, value) {
-		if err = e.fire(ctx, rt, s, labels, value, t, incident); err != nil {
+		if err = e.fire(ctx, rt, s, labels, value, t, from); err != nil {
 			e.m.failures.WithLabelValues(r.Group).Inc()
 		}
 	}

@@ -126,6 +126,10 @@ type Alert struct {
 	StartsAt, EndsAt    time.Time
 	Fingerprint         string
 	Incident            string // the incident the alert belongs to, handed on in Firing.Incident
+	// Dedup names the delivery that carried the alert (an intake entry): a proposal made for it
+	// carries Dedup with the rule and series in Firing.Dedup, so evaluating it again after a
+	// crash proposes nothing more.
+	Dedup string
 }
 
 // Firing is one proposal a rule makes for one series.
@@ -140,6 +144,9 @@ type Firing struct {
 	// Incident is the incident behind the evaluation (check and alert rules), empty for query
 	// rules.
 	Incident string
+	// Dedup names this firing for the proposal it makes (remediation.Request.Dedup), when the
+	// event came from a delivery that may be evaluated again; empty otherwise.
+	Dedup string
 }
 
 // QueryFunc runs a PromQL query at time t and returns its result series.

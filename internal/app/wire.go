@@ -64,7 +64,7 @@ func (b *Bot) onFire(ctx context.Context, f rules.Firing) error {
 		Action: f.Rule.Action.Name, Params: map[string]any(f.Params), Rule: f.Rule.Name, RuleVersion: f.Version,
 		Incident: incID, Requester: remediation.Actor{ID: "rule:" + f.Rule.Name, Name: "rule " + f.Rule.Name},
 		Policy: remediation.Policy{Roles: ap.Roles, MinApprovers: ap.MinApprovers, AllowRequester: ap.AllowRequester, Expires: ap.Expires},
-		DryRun: f.Rule.DryRun,
+		DryRun: f.Rule.DryRun, Dedup: f.Dedup,
 	})
 	var refused *remediation.RefusedError
 	if errors.As(err, &refused) && incID != "" {
