@@ -29,9 +29,11 @@ const DefaultMaxInFlight = 16
 
 // HandlerOptions configures a Handler. Deliver, Logger and Registerer are required.
 type HandlerOptions struct {
-	// Deliver receives every valid message. An error answers 500 so Alertmanager retries; the
-	// message may therefore arrive more than once, which the incident store's dedup absorbs.
-	// Deliver runs on the request's goroutine with the request's context.
+	// Deliver receives every valid message; the handler answers 200 once it returns nil, so it
+	// must have made the message durable (Intake.Accept does). ErrBusy answers 503 with
+	// Retry-After, any other error 500: Alertmanager retries both, so a message may arrive more
+	// than once, which the incident stage's dedup absorbs. Deliver runs on the request's
+	// goroutine with the request's context.
 	Deliver func(ctx context.Context, m *Message) error
 	// BearerToken, when set, must be presented as "Authorization: Bearer <token>" (Alertmanager's
 	// http_config.authorization); requests without it are answered 401.
@@ -68,6 +70,7 @@ const (
 	OutcomeMethodNotAllowed = "method_not_allowed"
 	OutcomeReadError        = "read_error"
 	OutcomeCanceled         = "canceled"
+	OutcomeBusy             = "busy"
 )
 
 type handlerMetrics struct {
@@ -92,7 +95,7 @@ func newHandlerMetrics(reg prometheus.Registerer) (*handlerMetrics, error) {
 		}
 	}
 	for _, o := range []string{OutcomeDelivered, OutcomeDeliverError, OutcomeBadPayload, OutcomeTooLarge,
-		OutcomeUnauthorized, OutcomeMethodNotAllowed, OutcomeReadError, OutcomeCanceled} {
+		OutcomeUnauthorized, OutcomeMethodNotAllowed, OutcomeReadError, OutcomeCanceled, OutcomeBusy} {
 		m.notifications.WithLabelValues(o)
 	}
 	m.alerts.WithLabelValues(StatusFiring)
@@ -207,7 +210,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	firing := msg.Firing()
 	h.m.alerts.WithLabelValues(StatusFiring).Add(float64(firing))
 	h.m.alerts.WithLabelValues(StatusResolved).Add(float64(len(msg.Alerts) - firing))
-	if err := h.deliver(r.Context(), msg); err != nil {
+	if err := h.deliver(r.Context(), msg); errors.Is(err, ErrBusy) {
+		h.m.notifications.WithLabelValues(OutcomeBusy).Inc()
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "busy", err.Error())
+		return
+	} else if err != nil {
 		h.m.notifications.WithLabelValues(OutcomeDeliverError).Inc()
 		h.log.Error("delivering Alertmanager notification failed; Alertmanager will retry",
 			"group_key", msg.GroupKey, "receiver", msg.Receiver, "alerts", len(msg.Alerts), "err", err)

@@ -209,7 +209,7 @@ type plan struct {
 func (m *Manager) upsert(ctx context.Context, fp string, fn func(inc *Incident, isNew bool) (changed bool)) (Incident, Change, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	pl, err := m.writeOne(ctx, fp, fn)
+	pl, err := m.writeOne(ctx, fp, fn, "")
 	if err != nil {
 		return pl.inc, 0, false, err
 	}

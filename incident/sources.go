@@ -128,6 +128,10 @@ type AlertGroup struct {
 	CommonLabels map[string]string
 	CommonAnnots map[string]string
 	Alerts       []Alert
+	// Mark, when set, is a store key written in the same transaction as the change the
+	// notification makes, and only when it makes one: a caller that processes notifications
+	// from a queue can tell after a crash whether this one was recorded.
+	Mark string
 }
 
 // FromAlertGroup opens or updates the incident of an Alertmanager group. A notification that
@@ -156,7 +160,7 @@ type AlertGroupResult struct {
 func (m *Manager) ApplyAlertGroups(ctx context.Context, gs []AlertGroup) ([]AlertGroupResult, error) {
 	changes := make([]change, len(gs))
 	for i, g := range gs {
-		changes[i] = change{fp: "alertmanager/" + g.GroupKey, key: strconv.Itoa(i), fn: m.alertGroupChange(g)}
+		changes[i] = change{fp: "alertmanager/" + g.GroupKey, key: strconv.Itoa(i), fn: m.alertGroupChange(g), mark: g.Mark}
 	}
 	out, lost, err := m.apply(ctx, changes)
 	res := make([]AlertGroupResult, len(gs))

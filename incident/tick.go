@@ -61,6 +61,7 @@ func (m *Manager) ApplyTick(ctx context.Context, t detector.Tick) (map[string]In
 type change struct {
 	fp, key string
 	fn      func(*Incident, bool) bool
+	mark    string // written with the change, when it changes something
 }
 
 // apply applies changes in order, in as few transactions of at most store.MaxTxnOps writes and
@@ -110,7 +111,7 @@ func (m *Manager) apply(ctx context.Context, changes []change) (map[string]Incid
 			}
 		case errors.Is(err, store.ErrConflict):
 			for _, s := range batch {
-				pl, err := m.writeOne(ctx, s.c.fp, s.c.fn)
+				pl, err := m.writeOne(ctx, s.c.fp, s.c.fn, s.c.mark)
 				if err != nil {
 					fail(err)
 					continue
@@ -138,6 +139,9 @@ func (m *Manager) apply(ctx context.Context, changes []change) (map[string]Incid
 		if !ok {
 			continue
 		}
+		if c.mark != "" && !pl.routine {
+			pl.ops = append(pl.ops, store.Op{Key: c.mark, Value: []byte(pl.inc.ID)})
+		}
 		if pl.routine {
 			m.pending[pl.inc.ID] = clone(pl.inc)
 			out[c.key] = pl.inc
@@ -161,7 +165,7 @@ func (m *Manager) apply(ctx context.Context, changes []change) (map[string]Incid
 }
 
 // writeOne prepares and writes one change on its own, retrying on conflicts. m.mu must be held.
-func (m *Manager) writeOne(ctx context.Context, fp string, fn func(*Incident, bool) bool) (plan, error) {
+func (m *Manager) writeOne(ctx context.Context, fp string, fn func(*Incident, bool) bool, mark string) (plan, error) {
 	for attempt := 0; ; attempt++ {
 		pl, ok, err := m.prepare(ctx, fp, fn)
 		if err != nil || !ok {
@@ -170,6 +174,9 @@ func (m *Manager) writeOne(ctx context.Context, fp string, fn func(*Incident, bo
 		if pl.routine {
 			m.pending[pl.inc.ID] = clone(pl.inc)
 			return pl, nil
+		}
+		if mark != "" {
+			pl.ops = append(pl.ops, store.Op{Key: mark, Value: []byte(pl.inc.ID)})
 		}
 		_, err = m.o.Store.Txn(ctx, pl.cmps, pl.ops)
 		if errors.Is(err, store.ErrConflict) && attempt < 20 {

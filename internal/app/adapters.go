@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"sort"
 	"time"
 
@@ -144,4 +145,16 @@ func (b *Bot) platforms() []string {
 		out = append(out, a.Name())
 	}
 	return out
+}
+
+// replica names this process among several sharing one store: its host name and HTTP address.
+func (b *Bot) replica() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "bot"
+	}
+	if b.cfg.Listen != "" {
+		host += "@" + b.cfg.Listen
+	}
+	return host
 }

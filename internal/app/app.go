@@ -94,6 +94,7 @@ type Bot struct {
 	flushWait time.Duration
 	redactor  *obs.Redactor
 	amHandler *alertmanager.Handler
+	intake    *alertmanager.Intake // the webhook's durable queue; nil without an HTTP listener
 	secrets   sync.Map // config path → the value resolved for it, to notice rotations
 	actionsMu sync.RWMutex
 	actions   map[string]remediation.Action
@@ -226,6 +227,9 @@ func (b *Bot) Run(ctx context.Context) error {
 		return b.Detector.Run(gctx)
 	})
 	g.Go(func() error { return b.stage.run(gctx) })
+	if b.intake != nil {
+		g.Go(func() error { return b.intake.Run(gctx, b.processAlerts) })
+	}
 	g.Go(func() error { return b.Notifier.Run(gctx) })
 	g.Go(func() error { return b.Rules.Run(gctx) })
 	g.Go(func() error { return b.Proposals.Run(gctx, 15*time.Second) })

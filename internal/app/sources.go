@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/smartcloudops/smartcloudops/internal/chart"
 	"github.com/smartcloudops/smartcloudops/internal/config"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
+	"github.com/smartcloudops/smartcloudops/internal/store"
 	"github.com/smartcloudops/smartcloudops/rules"
 )
 
@@ -199,7 +201,10 @@ func (b *Bot) mountAlertmanager(handlers map[string]http.Handler) error {
 		b.log.Warn("the Alertmanager webhook accepts alerts from anyone who can reach "+b.cfg.Listen+
 			"; set alertmanager.webhook_token so forged alerts cannot open incidents or feed rules", "listen", b.cfg.Listen)
 	}
-	h, err := alertmanager.NewHandler(alertmanager.HandlerOptions{Deliver: b.onAlertmanager, BearerToken: token, Logger: b.log, Registerer: b.regr})
+	if b.intake, err = alertmanager.NewIntake(alertmanager.IntakeOptions{Store: b.Store, Replica: b.replica(), Logger: b.log, Registerer: b.regr}); err != nil {
+		return err
+	}
+	h, err := alertmanager.NewHandler(alertmanager.HandlerOptions{Deliver: b.intake.Accept, BearerToken: token, Logger: b.log, Registerer: b.regr})
 	if err != nil {
 		return err
 	}
@@ -216,28 +221,58 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// onAlertmanager turns one webhook notification into an incident and feeds the alert rules.
-func (b *Bot) onAlertmanager(ctx context.Context, m *alertmanager.Message) error {
-	g := incident.AlertGroup{GroupKey: m.GroupKey, Status: m.Status, Receiver: m.Receiver, GroupLabels: m.GroupLabels,
-		CommonLabels: m.CommonLabels, CommonAnnots: m.CommonAnnotations}
-	for _, a := range m.Alerts {
-		g.Alerts = append(g.Alerts, incident.Alert{Fingerprint: a.Fingerprint, Status: a.Status, Labels: a.Labels,
-			Annotations: a.Annotations, StartsAt: a.StartsAt, EndsAt: a.EndsAt})
+// markPrefix keeps, beside each waiting notification, the mark its incident change wrote, so a
+// notification processed again after a crash still has its alerts evaluated.
+const markPrefix = "alertmanager/applied/"
+
+// processAlerts is the intake's processing: one round of accepted notifications becomes
+// incidents, in batched store writes, and then the alert rules are evaluated on their alerts.
+// A notification that changed nothing (a redelivery) is not evaluated again, unless an earlier
+// round recorded its change and stopped before the rules ran; a proposal a notification's alert
+// makes carries the notification's key, so evaluating it twice proposes once.
+func (b *Bot) processAlerts(ctx context.Context, entries []alertmanager.Entry) error {
+	groups := make([]incident.AlertGroup, len(entries))
+	for i, e := range entries {
+		m := e.Message
+		g := incident.AlertGroup{GroupKey: m.GroupKey, Status: m.Status, Receiver: m.Receiver, GroupLabels: m.GroupLabels,
+			CommonLabels: m.CommonLabels, CommonAnnots: m.CommonAnnotations, Mark: markPrefix + e.Key}
+		for _, a := range m.Alerts {
+			g.Alerts = append(g.Alerts, incident.Alert{Fingerprint: a.Fingerprint, Status: a.Status, Labels: a.Labels,
+				Annotations: a.Annotations, StartsAt: a.StartsAt, EndsAt: a.EndsAt})
+		}
+		groups[i] = g
 	}
-	inc, change, err := b.Incidents.FromAlertGroup(ctx, g)
+	results, err := b.Incidents.ApplyAlertGroups(ctx, groups)
 	if err != nil {
-		return err
+		return err // the round is processed again; what was recorded is marked
 	}
-	if change == 0 {
-		return nil // a redelivery: already handled
-	}
-	for _, a := range m.Alerts {
-		if err := b.Rules.OnAlert(ctx, rules.Alert{Labels: a.Labels, Annotations: a.Annotations, Status: a.Status,
-			StartsAt: a.StartsAt, EndsAt: a.EndsAt, Fingerprint: a.Fingerprint, Incident: inc.ID}); err != nil {
-			b.log.WarnContext(ctx, "alert rules failed", obs.KeyIncident, inc.ID, obs.KeyErr, err)
+	var alerts []rules.Alert
+	var marks []store.Op
+	for i, e := range entries {
+		incID := results[i].Incident.ID
+		if !results[i].Changed {
+			kv, err := b.Store.Get(ctx, markPrefix+e.Key)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // a redelivery: already handled
+			}
+			if err != nil {
+				return err
+			}
+			incID = string(kv.Value)
+		}
+		marks = append(marks, store.Op{Key: markPrefix + e.Key, Delete: true})
+		for _, a := range e.Message.Alerts {
+			alerts = append(alerts, rules.Alert{Labels: a.Labels, Annotations: a.Annotations, Status: a.Status,
+				StartsAt: a.StartsAt, EndsAt: a.EndsAt, Fingerprint: a.Fingerprint, Incident: incID, Dedup: e.Key})
 		}
 	}
-	return nil
+	if err := b.Rules.OnAlerts(ctx, alerts); err != nil {
+		// Failed evaluations (a refused proposal, a broken template) are the rules' to report;
+		// they are not worth evaluating the whole round again.
+		b.log.WarnContext(ctx, "alert rules failed", obs.KeyErr, err)
+	}
+	_, err = store.WriteAll(ctx, b.Store, marks)
+	return err
 }
 
 // promQuerier answers the chat `query` command.
