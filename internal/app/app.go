@@ -95,7 +95,7 @@ type Bot struct {
 	redactor  *obs.Redactor
 	amHandler *alertmanager.Handler
 	intake    *alertmanager.Intake // the webhook's durable queue; nil without an HTTP listener
-	secrets   sync.Map // config path → the value resolved for it, to notice rotations
+	secrets   sync.Map             // config path → the value resolved for it, to notice rotations
 	actionsMu sync.RWMutex
 	actions   map[string]remediation.Action
 	prom      *promsrc.Client
