@@ -45,10 +45,13 @@ type CheckSpec struct {
 	// ResolveAfter is how many consecutive normal points end an episode; 0 means
 	// DefaultResolveAfter.
 	ResolveAfter int
+	// RecurWithin is how long after an episode ends a return beyond its band is a recurrence;
+	// 0 means DefaultRecurWithin.
+	RecurWithin time.Duration
 }
 
 func (s CheckSpec) lifecycle() Lifecycle {
-	return Lifecycle{Threshold: s.Threshold, MinChange: s.MinChange, ResolveAfter: s.ResolveAfter}
+	return Lifecycle{Threshold: s.Threshold, MinChange: s.MinChange, ResolveAfter: s.ResolveAfter, RecurWithin: s.RecurWithin}
 }
 
 // Options configures a Detector. Logger and Registerer are required.

@@ -10,6 +10,15 @@ import (
 // none.
 const DefaultResolveAfter = 3
 
+// DefaultRecurWithin is how long after an episode ends a return of the series beyond the band
+// that episode was judged against opens a new episode whatever the score, when a check sets no
+// other duration.
+const DefaultRecurWithin = time.Hour
+
+// PartRecurrence names, in Anomaly.Models, the lifecycle itself: the episode opened because the
+// series went back beyond the band of an episode that had just ended.
+const PartRecurrence = "recurrence"
+
 // MinChange is the least departure from the expected value that may open an episode: both the
 // absolute departure |value − expected| ≥ Absolute and the relative one ≥ Relative·|expected|
 // must hold. A series pinned at a ceiling (CPU at 100 %) or a flat one has a band so narrow that
@@ -34,11 +43,17 @@ func (m MinChange) Allows(value, expected float64) bool {
 // goes on learning during the episode (a load that lasts becomes its new normal), but the episode
 // is judged against what was normal when it began. It stays open while the value lies outside the
 // frozen band or the score stays at or above Threshold, and ends after ResolveAfter consecutive
-// points that are neither. A later anomaly opens a new episode, whatever the model has learnt.
+// points that are neither.
+//
+// A recurrence is a new episode whatever the model has learnt: the model learns from an episode's
+// values, so the same load again soon after may no longer score high. For RecurWithin after an
+// episode ends, a value beyond that episode's frozen band on the side it went (and past
+// MinChange) opens a new episode against the same band.
 type Lifecycle struct {
 	Threshold    float64
 	MinChange    MinChange
-	ResolveAfter int // ≤ 0 means DefaultResolveAfter
+	ResolveAfter int           // ≤ 0 means DefaultResolveAfter
+	RecurWithin  time.Duration // 0 means DefaultRecurWithin; negative turns recurrences off
 }
 
 // Episode is the state of one series' current anomalous episode; the zero value is "none open".
@@ -51,10 +66,35 @@ type Episode struct {
 	PeakValue float64   `json:"peak_value,omitempty"` // the value furthest from Expected
 	Models    []string  `json:"models,omitempty"`     // the parts that flagged its highest-scoring point
 	Normals   int       `json:"normals,omitempty"`    // consecutive normal points so far
+	// Ended is the last episode that ended, kept while a return beyond its band would be a
+	// recurrence; nil when there is none.
+	Ended *Ended `json:"ended,omitempty"`
+}
+
+// Ended is what is kept of an episode that ended: its frozen band, the side its furthest value
+// lay on (+1 above, -1 below, 0 inside) and until when a return there is a recurrence.
+type Ended struct {
+	Expected float64   `json:"expected"`
+	Lower    float64   `json:"lower"`
+	Upper    float64   `json:"upper"`
+	Side     int       `json:"side"`
+	Until    time.Time `json:"until"`
+}
+
+// recurs reports whether v at t goes back beyond the band on the side the episode went.
+func (e *Ended) recurs(v float64, t time.Time) bool {
+	if e == nil || !t.Before(e.Until) {
+		return false
+	}
+	return e.Side > 0 && v > e.Upper || e.Side < 0 && v < e.Lower
 }
 
 // Open reports whether an episode is open.
 func (e *Episode) Open() bool { return !e.Since.IsZero() }
+
+// stored reports whether the episode holds anything worth saving: an open episode, or an ended
+// one a return beyond whose band would still be a recurrence.
+func (e *Episode) stored() bool { return e.Open() || e.Ended != nil }
 
 // Outside reports whether v lies outside the episode's frozen band.
 func (e *Episode) Outside(v float64) bool { return v > e.Upper || v < e.Lower }
@@ -73,6 +113,11 @@ const (
 // Step advances ep with one scored point; models names the parts that flagged it.
 func (l Lifecycle) Step(ep *Episode, p Scored, models []string) Step {
 	if !ep.Open() {
+		if ended := ep.Ended; ended.recurs(p.V, p.T) && l.MinChange.Allows(p.V, ended.Expected) {
+			*ep = Episode{Since: p.T, Expected: ended.Expected, Lower: ended.Lower, Upper: ended.Upper,
+				Peak: p.Score, PeakValue: p.V, Models: append(slices.Clone(models), PartRecurrence)}
+			return StepOpened
+		}
 		if p.Score < l.Threshold || !l.MinChange.Allows(p.V, p.Expected) {
 			return StepNone
 		}
@@ -99,8 +144,25 @@ func (l Lifecycle) Step(ep *Episode, p Scored, models []string) Step {
 	if ep.Normals < after {
 		return StepContinue
 	}
-	*ep = Episode{}
+	var ended *Ended
+	if within := l.recurWithin(); within > 0 {
+		ended = &Ended{Expected: ep.Expected, Lower: ep.Lower, Upper: ep.Upper, Until: p.T.Add(within)}
+		switch Direction(ep.PeakValue, ep.Lower, ep.Upper) {
+		case "above":
+			ended.Side = 1
+		case "below":
+			ended.Side = -1
+		}
+	}
+	*ep = Episode{Ended: ended}
 	return StepResolved
+}
+
+func (l Lifecycle) recurWithin() time.Duration {
+	if l.RecurWithin == 0 {
+		return DefaultRecurWithin
+	}
+	return l.RecurWithin
 }
 
 // Direction says where value lies against the band: "above", "below" or "inside".

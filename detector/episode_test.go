@@ -2,6 +2,7 @@ package detector_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -41,7 +42,7 @@ func TestEpisodeFollowsTheFrozenBand(t *testing.T) {
 		{2, 0.10, 25, 10, 40},
 		{3, 0.10, 20, 5, 40},
 		{2, 0.10, 15, 0, 30},  // third normal point in a row: resolved
-		{40, 0.80, 10, 0, 25}, // the same load again: a new episode
+		{40, 0.80, 10, 0, 25}, // the same load again: a new episode, a recurrence of the first
 	})
 	want := []detector.Step{detector.StepNone, detector.StepOpened, detector.StepContinue, detector.StepContinue,
 		detector.StepContinue, detector.StepContinue, detector.StepContinue, detector.StepContinue,
@@ -51,8 +52,10 @@ func TestEpisodeFollowsTheFrozenBand(t *testing.T) {
 			t.Fatalf("point %d: step %v, want %v (all: %v)", i, got[i], want[i], got)
 		}
 	}
-	if ep.Lower != 0 || ep.Upper != 25 || ep.Peak != 0.8 || ep.PeakValue != 40 {
-		t.Fatalf("the second episode: %+v, want band 0..25 frozen at its start, peak 0.8 at 40", ep)
+	// The same load an instant after the first is a recurrence: judged against the band from
+	// before the first, not the one the model has learnt since.
+	if ep.Lower != 0 || ep.Upper != 4 || ep.Peak != 0.8 || ep.PeakValue != 40 || !slices.Contains(ep.Models, detector.PartRecurrence) {
+		t.Fatalf("the second episode: %+v, want the recurrence against 0..4, peak 0.8 at 40", ep)
 	}
 }
 
@@ -140,5 +143,50 @@ func TestStatusSaysHowLongChecksLearn(t *testing.T) {
 	}
 	if got := d.Status()[0].Learning(); got != "" {
 		t.Fatalf("after 20 points: %q, want nothing", got)
+	}
+}
+
+// TestRecurrenceIsANewEpisode: the model learns an episode's values, so the same load soon after
+// may score low; a return beyond the ended episode's band on the same side still opens a new
+// episode, against that band, and only for RecurWithin.
+func TestRecurrenceIsANewEpisode(t *testing.T) {
+	l := detector.Lifecycle{Threshold: 0.5, ResolveAfter: 2, RecurWithin: 5 * time.Second}
+	got, ep := steps(l, [][5]float64{
+		{95, 0.99, 20, 10, 30}, // the load: opens against 10..30
+		{95, 0.20, 60, 20, 100},
+		{20, 0.10, 50, 10, 90},  // back
+		{21, 0.10, 45, 10, 90},  // resolved
+		{95, 0.05, 40, 10, 100}, // the same load again: the model no longer minds, the lifecycle does
+		{95, 0.05, 60, 10, 100},
+		{20, 0.05, 50, 10, 100},
+		{20, 0.05, 50, 10, 100}, // resolved at 7s
+		{5, 0.05, 20, 10, 30},   // below the band: not the side the load went
+		{20, 0.05, 20, 10, 30},
+		{20, 0.05, 20, 10, 30},
+		{20, 0.05, 20, 10, 30},
+		{20, 0.05, 20, 10, 30},
+		{95, 0.05, 60, 10, 100}, // 13s: the memory of the load has passed
+	})
+	want := []detector.Step{detector.StepOpened, detector.StepContinue, detector.StepContinue, detector.StepResolved,
+		detector.StepOpened, detector.StepContinue, detector.StepContinue, detector.StepResolved,
+		detector.StepNone, detector.StepNone, detector.StepNone, detector.StepNone, detector.StepNone, detector.StepNone}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("point %d: step %v, want %v (all: %v)", i, got[i], want[i], got)
+		}
+	}
+	if ep.Ended == nil || ep.Ended.Lower != 10 || ep.Ended.Upper != 30 || ep.Ended.Side != 1 {
+		t.Fatalf("the ended episode kept: %+v", ep.Ended)
+	}
+	// The recurrence was judged against the first episode's band and says why it opened.
+	var e2 detector.Episode
+	_, _ = steps(l, nil)
+	l.Step(&e2, detector.Scored{Point: detector.Point{T: time.Unix(0, 0), V: 95}, Score: 0.9, Expected: 20, Lower: 10, Upper: 30}, nil)
+	for i := range 3 {
+		l.Step(&e2, detector.Scored{Point: detector.Point{T: time.Unix(int64(i+1), 0), V: 20}, Score: 0.1, Expected: 50, Lower: 0, Upper: 100}, nil)
+	}
+	l.Step(&e2, detector.Scored{Point: detector.Point{T: time.Unix(5, 0), V: 95}, Score: 0.1, Expected: 50, Lower: 0, Upper: 100}, []string{"level"})
+	if !e2.Open() || e2.Upper != 30 || !slices.Contains(e2.Models, detector.PartRecurrence) {
+		t.Fatalf("recurrence: %+v, want open against 10..30 and named a recurrence", e2)
 	}
 }

@@ -202,9 +202,9 @@ func (s savedSeries) episode() Episode {
 	return Episode{Since: s.Since, Lower: -math.MaxFloat64, Upper: math.MaxFloat64}
 }
 
-// episode is the series' open episode for saving, or nil.
+// episode is the series' episode for saving (open, or ended and still remembered), or nil.
 func (s *seriesState) episode() *Episode {
-	if !s.ep.Open() {
+	if !s.ep.stored() {
 		return nil
 	}
 	ep := s.ep

@@ -359,7 +359,8 @@ func backtestChecks(checks []config.Check) (func(string) rules.BacktestCheck, er
 	byName := map[string]rules.BacktestCheck{}
 	for _, ch := range checks {
 		bc := rules.BacktestCheck{Model: model.Default(), Lifecycle: detector.Lifecycle{Threshold: ch.Threshold,
-			MinChange: detector.MinChange{Relative: ch.MinChange.Relative, Absolute: ch.MinChange.Absolute}, ResolveAfter: ch.ResolveAfter}}
+			MinChange: detector.MinChange{Relative: ch.MinChange.Relative, Absolute: ch.MinChange.Absolute}, ResolveAfter: ch.ResolveAfter,
+			RecurWithin: ch.RecurWithin.D()}}
 		if bc.Lifecycle.Threshold == 0 {
 			bc.Lifecycle.Threshold = model.DefaultThreshold
 		}

@@ -286,6 +286,7 @@ func (b *Bot) lifecycle(check string) detector.Lifecycle {
 			}
 			l.MinChange = detector.MinChange{Relative: c.MinChange.Relative, Absolute: c.MinChange.Absolute}
 			l.ResolveAfter = c.ResolveAfter
+			l.RecurWithin = c.RecurWithin.D()
 		}
 	}
 	return l

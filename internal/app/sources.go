@@ -144,7 +144,7 @@ func (b *Bot) checkSpec(c config.Check) (detector.CheckSpec, error) {
 	}
 	life := b.lifecycle(c.Name)
 	spec := detector.CheckSpec{Name: c.Name, Severity: c.Severity, Unit: c.Unit, Labels: c.Labels, Schedule: sched,
-		Threshold: life.Threshold, MinChange: life.MinChange, ResolveAfter: life.ResolveAfter}
+		Threshold: life.Threshold, MinChange: life.MinChange, ResolveAfter: life.ResolveAfter, RecurWithin: life.RecurWithin}
 	if spec.Severity == "" {
 		spec.Severity = "warning"
 	}

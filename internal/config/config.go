@@ -153,6 +153,9 @@ type Check struct {
 	MinChange MinChange `yaml:"min_change"`
 	// ResolveAfter is how many consecutive normal points end an incident; 0 means 3.
 	ResolveAfter int `yaml:"resolve_after"`
+	// RecurWithin is how long after an incident resolves a return beyond the band it opened
+	// against opens a new incident whatever the score; 0 means 1h.
+	RecurWithin Duration `yaml:"recur_within"`
 }
 
 // MinChange keeps a saturated or flat series from opening incidents for tiny wobbles: a point

@@ -190,6 +190,9 @@ func (c *Config) validate() []fieldError {
 		if a := ch.MinChange.Absolute; !(a >= 0) || math.IsInf(a, 1) {
 			add(p+".min_change.absolute", "%v must be a finite value of at least 0", a)
 		}
+		if ch.RecurWithin < 0 {
+			add(p+".recur_within", "must not be negative")
+		}
 		if ch.ResolveAfter < 0 || ch.ResolveAfter > 10000 {
 			add(p+".resolve_after", "%d is outside [0,10000] points", ch.ResolveAfter)
 		}
