@@ -2,6 +2,7 @@ package remediation
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smartcloudops/smartcloudops/internal/obs"
+	"github.com/smartcloudops/smartcloudops/internal/store"
 	"github.com/smartcloudops/smartcloudops/remediation/audit"
 )
 
@@ -45,7 +47,7 @@ func (mg *Manager) ApprovePlan(ctx context.Context, id, seen string, who Actor) 
 			return rec("proposal.approval_added", who, "pending", fmt.Sprintf("%d of %d approvals", len(p.Approvals), p.Policy.MinApprovers)), nil
 		}
 		if !reserved { // one slot of the hourly limit per approval, however often this retries
-			if err := mg.exec.admit(now); err != nil {
+			if err := mg.admit(ctx, now); err != nil {
 				return nil, err
 			}
 			reserved = true
@@ -55,7 +57,7 @@ func (mg *Manager) ApprovePlan(ctx context.Context, id, seen string, who Actor) 
 		return rec("proposal.approved", who, "approved", ""), nil
 	})
 	if reserved && (err != nil || !complete) {
-		mg.exec.release(now)
+		mg.release(ctx, now)
 	}
 	if err != nil {
 		if obs.IsUser(err) {
@@ -64,10 +66,30 @@ func (mg *Manager) ApprovePlan(ctx context.Context, id, seen string, who Actor) 
 		return p, err
 	}
 	mg.o.OnChange(ctx, p)
-	if !complete {
-		return p, nil
+	if !complete || !mg.o.Leading() {
+		return p, nil // approved here, run by the leader (RunApproved)
 	}
 	return mg.run(ctx, p)
+}
+
+// admit counts an approval against the hourly limit, in the store when a Gate is set (whose
+// refusal is a user error, as the in-process limit's is).
+func (mg *Manager) admit(ctx context.Context, now time.Time) error {
+	if mg.o.Gate == nil || mg.o.MaxPerHour <= 0 {
+		return mg.exec.admit(now)
+	}
+	return mg.o.Gate.Admit(ctx, now)
+}
+
+// release gives back the slot admit took at now.
+func (mg *Manager) release(ctx context.Context, now time.Time) {
+	if mg.o.Gate == nil || mg.o.MaxPerHour <= 0 {
+		mg.exec.release(now)
+		return
+	}
+	if err := mg.o.Gate.Release(context.WithoutCancel(ctx), now); err != nil {
+		mg.log.WarnContext(ctx, "hourly limit slot not given back", obs.KeyErr, err)
+	}
 }
 
 // mayApprove applies the policy; its errors are for the person who tried.
@@ -118,9 +140,11 @@ func (mg *Manager) Reject(ctx context.Context, id string, who Actor, reason stri
 	return p, nil
 }
 
-// Recover runs once at start-up: a proposal left running by a stopped process may or may not
-// have acted, so it becomes unknown and is reported, never re-run; one left approved had not
-// started and fails with that reason. It returns the proposals it changed.
+// Recover runs when this process starts to act (at start-up, or when it becomes the leader): a
+// proposal left running by a process that stopped may or may not have acted, so it becomes
+// unknown and is reported, never re-run. One left approved had not started: while its approval
+// is younger than its policy's expiry it stays approved, for RunApproved to start once; an older
+// one fails with that reason. It returns the proposals it changed.
 func (mg *Manager) Recover(ctx context.Context) ([]Proposal, error) {
 	stuck, err := mg.List(ctx, StateRunning, StateApproved)
 	if err != nil {
@@ -134,8 +158,11 @@ func (mg *Manager) Recover(ctx context.Context) ([]Proposal, error) {
 				p.State = StateUnknown
 				p.Reason = "the bot stopped while the action was running; it will not be re-run; " + resolveHint(p.ID)
 			case StateApproved:
+				if mg.o.Now().Before(p.DecidedAt.Add(p.Policy.Expires)) {
+					return nil, errNoChange // still fresh: RunApproved starts it
+				}
 				p.State = StateFailed
-				p.Error = "the bot stopped after the approval, before the action started; propose it again if still needed"
+				p.Error = "the bot stopped after the approval, before the action started, longer ago than the approval holds; propose it again if still needed"
 			default:
 				return nil, errNoChange
 			}
@@ -197,5 +224,86 @@ func (mg *Manager) Run(ctx context.Context, interval time.Duration) error {
 				mg.log.ErrorContext(ctx, "expiring proposals", obs.KeyErr, err)
 			}
 		}
+	}
+}
+
+// RunApproved starts every approved proposal exactly once, on the process that acts: those
+// approved before it began (by a previous leader that stopped before starting them, or on
+// another replica) and, through a store watch, those approved later on any replica. Starting is
+// the compare-and-set from approved to running, so an approval started here and by the replica
+// that took it never runs twice. It returns when ctx ends; actions it started go on within their
+// own time limit (Wait).
+func (mg *Manager) RunApproved(ctx context.Context) error {
+	for ctx.Err() == nil {
+		rev, err := mg.startApproved(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				mg.log.ErrorContext(ctx, "approved proposals not read; trying again", obs.KeyErr, err)
+				sleepCtx(ctx, time.Second)
+			}
+			continue
+		}
+		for resp := range mg.o.Store.Watch(ctx, proposalPrefix, rev+1) {
+			if resp.Err != nil {
+				break // list again and watch from there
+			}
+			for _, e := range resp.Events {
+				if e.Type != store.EventPut {
+					continue
+				}
+				var p Proposal
+				if json.Unmarshal(e.KV.Value, &p) == nil && p.State == StateApproved {
+					p.rev = e.KV.Rev
+					mg.start(ctx, p)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// startApproved starts the approved proposals stored now and returns the store's revision.
+func (mg *Manager) startApproved(ctx context.Context) (uint64, error) {
+	var rev uint64
+	after := ""
+	for {
+		page, err := mg.o.Store.ListPage(ctx, proposalPrefix, after, 500)
+		if err != nil {
+			return 0, err
+		}
+		if rev == 0 {
+			rev = page.Rev
+		}
+		for _, kv := range page.KVs {
+			var p Proposal
+			if json.Unmarshal(kv.Value, &p) == nil && p.State == StateApproved {
+				p.rev = kv.Rev
+				mg.start(ctx, p)
+			}
+		}
+		if page.Next == "" {
+			return rev, nil
+		}
+		after = page.Next
+	}
+}
+
+// start runs an approved proposal in the background.
+func (mg *Manager) start(ctx context.Context, p Proposal) {
+	mg.exec.wg.Add(1)
+	go func() {
+		defer mg.exec.wg.Done()
+		if _, err := mg.run(ctx, p); err != nil && ctx.Err() == nil {
+			mg.log.ErrorContext(ctx, "approved proposal not run", obs.KeyProposal, p.ID, obs.KeyErr, err)
+		}
+	}()
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }

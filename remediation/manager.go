@@ -46,10 +46,23 @@ type Options struct {
 	// target's API); default 20s.
 	DescribeTimeout time.Duration
 	MaxPerHour      int           // executions across all rules; 0 for no limit
-	DefaultExpiry   time.Duration // when a policy has none; default 1h
+	// Gate, when set, keeps the hourly limit (MaxPerHour) in the store rather than in this
+	// process, so a new leader counts what the previous one admitted.
+	Gate Gate
+	// Leading reports whether this process runs actions (with several replicas, only the
+	// leader does); an approval made elsewhere leaves the proposal approved for the leader's
+	// RunApproved. Nil means always.
+	Leading       func() bool
+	DefaultExpiry time.Duration // when a policy has none; default 1h
 	Logger          *slog.Logger
 	Registerer      prometheus.Registerer
 	Now             func() time.Time
+}
+
+// Gate counts executions against a limit kept outside the process (leader.Window).
+type Gate interface {
+	Admit(ctx context.Context, now time.Time) error
+	Release(ctx context.Context, at time.Time) error
 }
 
 // Manager owns proposals: it stores them before they are shown, applies approval policies, and
@@ -83,6 +96,9 @@ func New(o Options) (*Manager, error) {
 	}
 	if o.OnChange == nil {
 		o.OnChange = func(context.Context, Proposal) {}
+	}
+	if o.Leading == nil {
+		o.Leading = func() bool { return true }
 	}
 	mg := &Manager{o: o, log: o.Logger.With(obs.KeyComponent, "remediation")}
 	mg.m = newMetrics(o.Registerer, mg)

@@ -549,3 +549,77 @@ func TestDedupProposesOnce(t *testing.T) {
 		t.Fatalf("another key: %+v %v, want a proposal of its own", p, err)
 	}
 }
+
+// TestApprovalOnAFollowerRunsOnTheLeader: a replica that does not lead records the approval and
+// runs nothing; the leader's RunApproved starts it, once, even with the approval seen twice.
+func TestApprovalOnAFollowerRunsOnTheLeader(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st := store.NewMemory()
+	follower := newFixture(t, st, func(o *Options) { o.Leading = func() bool { return false } })
+	leader := newFixture(t, st, nil)
+	leader.act = follower.act // one target system
+	p := follower.propose(t, Policy{Roles: []string{"sre"}})
+	got, err := follower.mg.Approve(ctx, p.ID, alice)
+	if err != nil || got.State != StateApproved || follower.act.runs.Load() != 0 {
+		t.Fatalf("approve on a follower: %+v %v runs=%d, want approved and nothing run", got, err, follower.act.runs.Load())
+	}
+	done := make(chan struct{})
+	go func() { leader.mg.RunApproved(ctx); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		q, _ := leader.mg.Get(ctx, p.ID)
+		if q.State == StateSucceeded {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the leader did not run the approved proposal: %s", q.State)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// A proposal approved while the leader watches runs too.
+	p2 := follower.propose(t, Policy{Roles: []string{"sre"}})
+	if _, err := follower.mg.Approve(ctx, p2.ID, alice); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		q, _ := leader.mg.Get(ctx, p2.ID)
+		if q.State == StateSucceeded {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the leader did not run the proposal approved while it watched: %s", q.State)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	leader.mg.Wait()
+	if n := follower.act.runs.Load(); n != 2 {
+		t.Fatalf("%d runs for two approvals", n)
+	}
+}
+
+// TestRecoverKeepsFreshApprovals: after a restart an approval younger than its policy's expiry
+// stays approved for RunApproved; an older one fails; a running one becomes unknown.
+func TestRecoverKeepsFreshApprovals(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, store.NewMemory(), func(o *Options) { o.Leading = func() bool { return false } })
+	fresh := f.propose(t, Policy{Roles: []string{"sre"}, Expires: time.Hour})
+	stale := f.propose(t, Policy{Roles: []string{"sre"}, Expires: time.Minute})
+	for _, p := range []Proposal{fresh, stale} {
+		if _, err := f.mg.Approve(ctx, p.ID, alice); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.now = f.now.Add(10 * time.Minute)
+	if _, err := f.mg.Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if q, _ := f.mg.Get(ctx, fresh.ID); q.State != StateApproved {
+		t.Errorf("a fresh approval after a restart: %s, want approved", q.State)
+	}
+	if q, _ := f.mg.Get(ctx, stale.ID); q.State != StateFailed {
+		t.Errorf("an approval older than its expiry after a restart: %s, want failed", q.State)
+	}
+}

@@ -39,3 +39,50 @@ func (f *fenced) Txn(ctx context.Context, cmps []Cmp, ops []Op) (uint64, error) 
 	}
 	return f.Store.FencedTxn(ctx, fence, cmps, ops)
 }
+
+type fenceKey struct{}
+
+// WithFence returns a context whose writes through a ContextFenced store carry fence: the
+// context of a leadership term, handed to the parts that run only on the leader.
+func WithFence(ctx context.Context, fence Fence) context.Context {
+	return context.WithValue(ctx, fenceKey{}, fence)
+}
+
+// FenceOf returns the fence ctx carries, if any.
+func FenceOf(ctx context.Context) (Fence, bool) {
+	f, ok := ctx.Value(fenceKey{}).(Fence)
+	return f, ok
+}
+
+// ContextFenced returns a view of s whose writes are fenced by the fence their context carries
+// (WithFence), and plain when it carries none. One store serves both kinds of writer: what the
+// leader's parts write within their term fails with ErrFenced once the term is over, while what
+// any replica writes for a click, a command or a webhook needs no term.
+func ContextFenced(s Store) Store { return &ctxFenced{Store: s} }
+
+type ctxFenced struct{ Store }
+
+func (f *ctxFenced) Put(ctx context.Context, key string, value []byte) (uint64, error) {
+	if fence, ok := FenceOf(ctx); ok {
+		return f.Store.FencedTxn(ctx, fence, nil, []Op{{Key: key, Value: value}})
+	}
+	return f.Store.Put(ctx, key, value)
+}
+
+func (f *ctxFenced) Delete(ctx context.Context, key string) error {
+	if fence, ok := FenceOf(ctx); ok {
+		_, err := f.Store.FencedTxn(ctx, fence, nil, []Op{{Key: key, Delete: true}})
+		return err
+	}
+	return f.Store.Delete(ctx, key)
+}
+
+func (f *ctxFenced) Txn(ctx context.Context, cmps []Cmp, ops []Op) (uint64, error) {
+	if fence, ok := FenceOf(ctx); ok {
+		return f.Store.FencedTxn(ctx, fence, cmps, ops)
+	}
+	return f.Store.Txn(ctx, cmps, ops)
+}
+
+// Unwrap returns the store under the view.
+func (f *ctxFenced) Unwrap() Store { return f.Store }

@@ -178,6 +178,9 @@ func (l *Log) commit(batch []*appendReq) {
 					break grouping // a key is written once per transaction; the next one takes it
 				}
 			}
+			if n > 0 && !sameFence(batch[0].ctx, batch[n].ctx) {
+				break // a leader's fenced appends never share a transaction with unfenced ones
+			}
 			for _, op := range batch[n].ops {
 				keys[op.Key] = true
 			}
@@ -400,4 +403,11 @@ func (l *Log) Verify(ctx context.Context) (int, error) {
 		return len(kvs), fmt.Errorf("audit: the head names record %d but the chain ends at %d (records removed from the end?)", h.Seq, len(kvs))
 	}
 	return len(kvs), nil
+}
+
+// sameFence reports whether two appends' contexts carry the same fence (or none).
+func sameFence(a, b context.Context) bool {
+	fa, oka := store.FenceOf(a)
+	fb, okb := store.FenceOf(b)
+	return oka == okb && fa == fb
 }
