@@ -45,7 +45,7 @@ type Options struct {
 	// DescribeTimeout bounds the action's Describe when a proposal is made (it may call the
 	// target's API); default 20s.
 	DescribeTimeout time.Duration
-	MaxPerHour      int           // executions across all rules; 0 for no limit
+	MaxPerHour      int // executions across all rules; 0 for no limit
 	// Gate, when set, keeps the hourly limit (MaxPerHour) in the store rather than in this
 	// process, so a new leader counts what the previous one admitted.
 	Gate Gate
@@ -54,9 +54,9 @@ type Options struct {
 	// RunApproved. Nil means always.
 	Leading       func() bool
 	DefaultExpiry time.Duration // when a policy has none; default 1h
-	Logger          *slog.Logger
-	Registerer      prometheus.Registerer
-	Now             func() time.Time
+	Logger        *slog.Logger
+	Registerer    prometheus.Registerer
+	Now           func() time.Time
 }
 
 // Gate counts executions against a limit kept outside the process (leader.Window).
