@@ -142,6 +142,10 @@ type Manager struct {
 	pending map[string]Incident
 }
 
+// StorePrefix is where incidents are stored, one key per incident ID; a watch on it sees every
+// incident written by any replica.
+const StorePrefix = incPrefix
+
 const (
 	incPrefix = "incidents/by-id/"
 	fpPrefix  = "incidents/open/" // fingerprint → ID of the open incident

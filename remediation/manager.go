@@ -20,6 +20,10 @@ import (
 	"github.com/smartcloudops/smartcloudops/remediation/audit"
 )
 
+// StorePrefix is where proposals are stored, one key per proposal ID; a watch on it sees every
+// proposal written by any replica.
+const StorePrefix = proposalPrefix
+
 const (
 	proposalPrefix   = "proposals/"
 	byIncidentPrefix = "proposal-index/incident/"

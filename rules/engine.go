@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -407,4 +408,32 @@ func lastPerKey(ops []store.Op) []store.Op {
 		}
 	}
 	return out
+}
+
+// FollowEnabled keeps the enabled flags in step with the store until ctx ends: with several
+// replicas, `rules enable` or `disable` may be typed on any of them, and the leader, which
+// evaluates the rules, learns it through a store watch.
+func (e *Engine) FollowEnabled(ctx context.Context) error {
+	for ctx.Err() == nil {
+		for r := range e.o.Store.Watch(ctx, enabledPrefix, 0) {
+			if r.Err != nil {
+				break
+			}
+			e.mu.Lock()
+			for _, ev := range r.Events {
+				name := strings.TrimPrefix(ev.KV.Key, enabledPrefix)
+				if ev.Type == store.EventDelete {
+					delete(e.overrides, name)
+					continue
+				}
+				e.overrides[name] = string(ev.KV.Value) == "true"
+			}
+			e.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	return nil
 }

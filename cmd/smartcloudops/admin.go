@@ -55,7 +55,14 @@ func openBot(ctx context.Context, f botFlags, write bool, now func() time.Time, 
 	if err != nil {
 		return nil, "", nil, err
 	}
-	a, via, done, err := app.OpenAdmin(ctx, app.AdminOptions{DataDir: dir, Write: write, Now: now})
+	o := app.AdminOptions{DataDir: dir, Write: write, Now: now}
+	if *f.config != "" && !*f.demo {
+		// Replicas on etcd: the commands work on the store itself, beside them.
+		if cfg, err := loadConfig(*f.config); err == nil && cfg.Store.Backend == "etcd" {
+			o.Config = &cfg
+		}
+	}
+	a, via, done, err := app.OpenAdmin(ctx, o)
 	demoDir := filepath.Join(dir, "demo")
 	switch {
 	case *f.demo:

@@ -17,6 +17,7 @@ import (
 
 	"github.com/smartcloudops/smartcloudops/detector"
 	"github.com/smartcloudops/smartcloudops/detector/model"
+	"github.com/smartcloudops/smartcloudops/internal/app"
 	"github.com/smartcloudops/smartcloudops/internal/config"
 	"github.com/smartcloudops/smartcloudops/internal/store"
 	"github.com/smartcloudops/smartcloudops/remediation"
@@ -225,18 +226,40 @@ func (c rulesCommand) test(ctx context.Context, args []string) int {
 func (c rulesCommand) sync(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", "./data", "directory of the bbolt store (smartcloudops.db)")
-	pos, stop, code := c.parse(fs, "DIR [--data-dir DIR]", args, 1, 1)
+	cfgPath := fs.String("config", "", "configuration whose store to write: with the etcd store, the\nrules are synced beside the running replicas")
+	pos, stop, code := c.parse(fs, "DIR [--data-dir DIR | --config FILE]", args, 1, 1)
 	if stop {
 		return code
 	}
-	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
-		fmt.Fprintf(c.stderr, "rules sync: %v\n", err)
-		return 1
+	var st store.Store
+	if *cfgPath != "" {
+		cfg, err := config.Load(*cfgPath, os.Environ())
+		if err != nil {
+			printErrors(c.stderr, err)
+			return 1
+		}
+		if cfg.Store.Backend == "etcd" {
+			es, err := app.OpenEtcdStore(ctx, cfg)
+			if err != nil {
+				fmt.Fprintf(c.stderr, "rules sync: %v\n", err)
+				return 1
+			}
+			st = es
+		} else {
+			*dataDir = cfg.DataDir
+		}
 	}
-	st, err := store.OpenBolt(filepath.Join(*dataDir, "smartcloudops.db"), store.BoltOptions{})
-	if err != nil {
-		fmt.Fprintf(c.stderr, "rules sync: open store: %v\n", err)
-		return 1
+	if st == nil {
+		if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+			fmt.Fprintf(c.stderr, "rules sync: %v\n", err)
+			return 1
+		}
+		bs, err := store.OpenBolt(filepath.Join(*dataDir, "smartcloudops.db"), store.BoltOptions{EtcdLimits: true})
+		if err != nil {
+			fmt.Fprintf(c.stderr, "rules sync: open store: %v\n", err)
+			return 1
+		}
+		st = bs
 	}
 	defer st.Close()
 	rep, err := rules.Sync(ctx, st, pos[0], rules.SyncOptions{Load: rules.LoadOptions{Actions: c.actions}, Now: c.now})

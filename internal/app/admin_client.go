@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/smartcloudops/smartcloudops/api"
+	"github.com/smartcloudops/smartcloudops/internal/config"
 	"github.com/smartcloudops/smartcloudops/internal/store"
 	"github.com/smartcloudops/smartcloudops/remediation/audit"
 )
@@ -31,6 +32,9 @@ type AdminOptions struct {
 	// it is opened read-only and must exist.
 	Write bool
 	Now   func() time.Time // the time keys are made and judged at when the store is opened directly
+	// Config, when it names the etcd store, is opened directly: replicas share it, and etcd
+	// serves many clients at once.
+	Config *config.Config
 }
 
 // OpenAdmin returns the Admin of the bot whose data directory is o.DataDir. When a bot runs
@@ -38,6 +42,19 @@ type AdminOptions struct {
 // says which it is, for the person at the command line; done releases what was opened. A socket
 // left by a bot that died is passed over: nothing answers on it, so the store is opened directly.
 func OpenAdmin(ctx context.Context, o AdminOptions) (a Admin, via string, done func(), err error) {
+	if o.Config != nil && o.Config.Store.Backend == "etcd" {
+		st, err := OpenEtcdStore(ctx, *o.Config)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		a, err := storeAdminOn(st, o.Now)
+		if err != nil {
+			st.Close()
+			return nil, "", nil, err
+		}
+		e := o.Config.Store.Etcd
+		return a, fmt.Sprintf("the etcd store at %v under %s", e.Endpoints, e.Prefix), func() { st.Close() }, nil
+	}
 	dataDir, write := o.DataDir, o.Write
 	sock := filepath.Join(dataDir, AdminSocket)
 	if s, info, ok := dialAdmin(ctx, sock); ok {
@@ -59,17 +76,25 @@ func OpenAdmin(ctx context.Context, o AdminOptions) (a Admin, via string, done f
 	if err != nil {
 		return nil, "", nil, err
 	}
-	keys, err := api.NewKeys(api.KeysOptions{Store: st, Now: o.Now})
+	sa, err := storeAdminOn(st, o.Now)
 	if err != nil {
 		st.Close()
 		return nil, "", nil, err
+	}
+	return sa, "the store at " + db, func() { st.Close() }, nil
+}
+
+// storeAdminOn is the Admin that works on the store itself.
+func storeAdminOn(st store.Store, now func() time.Time) (Admin, error) {
+	keys, err := api.NewKeys(api.KeysOptions{Store: st, Now: now})
+	if err != nil {
+		return nil, err
 	}
 	log, err := audit.New(audit.Options{Store: st})
 	if err != nil {
-		st.Close()
-		return nil, "", nil, err
+		return nil, err
 	}
-	return storeAdmin{keys: keys, audit: log}, "the store at " + db, func() { st.Close() }, nil
+	return storeAdmin{keys: keys, audit: log}, nil
 }
 
 // AdminAnswers reports whether a bot serves the admin socket of dataDir.

@@ -36,8 +36,10 @@ import (
 	"github.com/smartcloudops/smartcloudops/detector"
 	"github.com/smartcloudops/smartcloudops/incident"
 	"github.com/smartcloudops/smartcloudops/internal/config"
+	"github.com/smartcloudops/smartcloudops/internal/leader"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
 	"github.com/smartcloudops/smartcloudops/internal/store"
+	etcdstore "github.com/smartcloudops/smartcloudops/internal/store/etcd"
 	"github.com/smartcloudops/smartcloudops/remediation"
 	awsactions "github.com/smartcloudops/smartcloudops/remediation/actions/aws"
 	"github.com/smartcloudops/smartcloudops/remediation/audit"
@@ -107,6 +109,13 @@ type Bot struct {
 	fileCfg   *config.Config                         // the file as loaded at start, for Reload to compare
 	roleMap   atomic.Pointer[map[string]config.Role] // roles of the latest reload; nil: cfg.Roles
 	retention *retention
+	elector   leader.Elector
+	etcd      *etcdstore.Store // the etcd store, when the configuration names one
+	led       atomic.Bool      // this process has led: it has cards and incident updates to flush
+	// leaderLinks are the chat adapters only the leader runs (a Discord gateway delivers every
+	// event to every session, so several replicas would each act on it).
+	leaderLinks []*chatLink
+	stopRun     func(cause error)
 	stage     *stage
 	// detectorDone is closed when the detector has stopped, so the stage can finish its queue.
 	detectorDone chan struct{}
@@ -202,9 +211,9 @@ const defaultFlushWait = 10 * time.Second
 // never ends it: each adapter is supervised and restarted (see chatLink).
 func (b *Bot) Run(ctx context.Context) error {
 	defer b.close()
-	runCtx, stopIntake := context.WithCancel(ctx)
-	defer stopIntake()
-	b.runCtx = runCtx
+	runCtx, stopIntake := context.WithCancelCause(ctx)
+	defer stopIntake(nil)
+	b.runCtx, b.stopRun = runCtx, stopIntake
 	if b.chatRetry == (chatRetry{}) {
 		b.chatRetry = defaultChatRetry
 	}
@@ -217,34 +226,27 @@ func (b *Bot) Run(ctx context.Context) error {
 	})
 	defer stopped()
 	b.links = make([]*chatLink, len(b.adapters))
+	b.leaderLinks = nil
+	var everywhere []*chatLink
 	for i, a := range b.adapters {
 		b.links[i] = newChatLink(a, b.log, b.chatRetry, b.redact)
+		if a.Name() == "discord" {
+			b.leaderLinks = append(b.leaderLinks, b.links[i])
+		} else {
+			everywhere = append(everywhere, b.links[i])
+		}
 	}
 	g, gctx := errgroup.WithContext(runCtx)
 	b.serveAdmin(gctx, g)
-	g.Go(func() error {
-		defer close(b.detectorDone)
-		return b.Detector.Run(gctx)
-	})
-	g.Go(func() error { return b.stage.run(gctx) })
-	if b.intake != nil {
-		g.Go(func() error { return b.intake.Run(gctx, b.processAlerts) })
-	}
-	g.Go(func() error { return b.Notifier.Run(gctx) })
-	g.Go(func() error { return b.Rules.Run(gctx) })
-	g.Go(func() error { return b.Proposals.Run(gctx, 15*time.Second) })
-	g.Go(func() error { return b.Incidents.Run(gctx) })
-	g.Go(func() error { return b.retention.run(gctx) })
-	if r := b.newReconciler(); r != nil {
-		g.Go(func() error { return r.run(gctx) })
-	}
+	// The parts that act run on the leader only, for the length of its term (runLeader).
+	g.Go(func() error { return b.elector.Run(gctx) })
 	if b.opts.Reload != nil {
 		g.Go(func() error { return b.reloadLoop(gctx) })
 	}
 	if b.Web != nil {
 		g.Go(func() error { return b.Web.Run(gctx) })
 	}
-	for _, l := range b.links {
+	for _, l := range everywhere {
 		g.Go(func() error { l.run(gctx, b.handle); return nil })
 	}
 	if b.opts.Ready != nil {
@@ -268,14 +270,22 @@ func (b *Bot) Run(ctx context.Context) error {
 		b.log.Warn("actions still running at shutdown; they will show as unknown after the next start")
 	}
 	b.wg.Wait()
-	if ferr := b.Incidents.Flush(context.WithoutCancel(ctx)); ferr != nil {
-		b.log.Error("latest incident updates not written at shutdown", "err", ferr)
+	lost := errors.Is(context.Cause(runCtx), errLeadershipLost)
+	if b.led.Load() && !lost {
+		// What the leader held in memory: routine incident updates and cards not yet delivered.
+		// A deposed leader leaves them to the new one.
+		if ferr := b.Incidents.Flush(context.WithoutCancel(ctx)); ferr != nil {
+			b.log.Error("latest incident updates not written at shutdown", "err", ferr)
+		}
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.flushWait)
+		b.Notifier.Flush(fctx)
+		cancel()
 	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.flushWait)
-	b.Notifier.Flush(fctx)
-	cancel()
 	if errors.Is(err, context.Canceled) {
 		err = nil
+	}
+	if lost {
+		err = errLeadershipLost
 	}
 	b.log.Info("smartcloudops stopped")
 	return err
@@ -303,6 +313,13 @@ func (b *Bot) readiness() (string, error) {
 	if _, err := b.Store.Get(context.Background(), "ready/probe"); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return "", fmt.Errorf("store: %w", err)
 	}
+	var lines []string
+	if b.etcd != nil {
+		lines = append(lines, "leader: "+b.leaderStatus())
+	}
+	if !b.leading() {
+		return strings.Join(lines, "\n"), nil // a follower serves HTTP and chat; checks run on the leader
+	}
 	if !b.Detector.Ready() {
 		return "", errors.New("checks not scheduled yet")
 	}
@@ -315,7 +332,6 @@ func (b *Bot) readiness() (string, error) {
 			learning = append(learning, s.Name+": "+l)
 		}
 	}
-	var lines []string
 	if len(down) > 0 {
 		lines = append(lines, "degraded checks: "+strings.Join(down, "; "))
 	}

@@ -22,7 +22,6 @@ import (
 	"github.com/smartcloudops/smartcloudops/internal/chart"
 	"github.com/smartcloudops/smartcloudops/internal/config"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
-	"github.com/smartcloudops/smartcloudops/internal/store"
 	"github.com/smartcloudops/smartcloudops/remediation"
 	"github.com/smartcloudops/smartcloudops/remediation/audit"
 )
@@ -59,21 +58,8 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 			b.close()
 		}
 	}()
-	if o.Store != nil {
-		b.Store = o.Store
-	} else {
-		// etcd's transaction limits apply on one process too, so what works here works on
-		// several replicas.
-		st, err := store.OpenBolt(filepath.Join(cfg.DataDir, "smartcloudops.db"), store.BoltOptions{EtcdLimits: true})
-		if err != nil {
-			return nil, err
-		}
-		b.Store = st
-		b.closers = append(b.closers, func() {
-			if err := st.Close(); err != nil {
-				b.log.Error("closing the store", obs.KeyErr, err)
-			}
-		})
+	if err := b.openStore(ctx); err != nil {
+		return nil, err
 	}
 	var err error
 	if b.Audit, err = audit.New(audit.Options{Store: b.Store, Logger: b.log, Registerer: b.regr}); err != nil {
@@ -101,6 +87,7 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 		RuleVersion: b.ruleVersion, OnChange: notify.proposal,
 		DryRun: cfg.Executor.DryRun, Timeout: cfg.Executor.Timeout.D(), MaxPerHour: cfg.Executor.MaxPerHour,
 		DefaultExpiry: cfg.Executor.ExpireAfter.D(),
+		Leading:       b.leading, Gate: b.hourlyGate(),
 	}); err != nil {
 		return nil, err
 	}
@@ -123,6 +110,9 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 		return nil, err
 	}
 	notify.n, notify.after, notify.audit = b.Notifier, b.afterRun, b.auditIncident
+	if b.etcd != nil {
+		notify.leading = b.leading // one process is always the one that posts
+	}
 	if b.Router, err = commands.New(commands.Options{
 		Incidents: b.Incidents, Proposals: b.Proposals, Audit: b.Audit, Detector: b.Detector,
 		Rules: &rulesService{b: b}, Actions: b.actionNames, Roles: b.roles, Version: o.Version,
@@ -135,28 +125,28 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 	if err := b.buildWeb(); err != nil {
 		return nil, err
 	}
-	// A proposal left running by a previous process is reported, never re-run.
-	recovered, err := b.Proposals.Recover(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("recover proposals: %w", err)
-	}
-	for _, p := range recovered {
-		b.log.Warn("proposal interrupted by a restart", obs.KeyProposal, p.ID, "state", p.State)
+	if err := b.buildElector(); err != nil {
+		return nil, err
 	}
 	b.retention = newRetention(b, chartDir)
 	ok = true
 	return b, nil
 }
 
+// posts reports whether this process posts cards: only the leader does; a follower's changes
+// reach the leader's notifier through the store.
+func (l *lateNotifier) posts() bool { return l.leading == nil || l.leading() }
+
 // lateNotifier forwards changes to the notifier, which is built after the domain services.
 type lateNotifier struct {
+	leading func() bool
 	n     *bot.Notifier
 	after func(context.Context, remediation.Proposal)
 	audit func(context.Context, incident.Incident, incident.Change)
 }
 
 func (l *lateNotifier) incident(ctx context.Context, inc incident.Incident, c incident.Change) {
-	if l.n != nil {
+	if l.n != nil && l.posts() {
 		l.n.IncidentChanged(ctx, inc, c)
 	}
 	if l.audit != nil && c != incident.Updated {
@@ -165,7 +155,7 @@ func (l *lateNotifier) incident(ctx context.Context, inc incident.Incident, c in
 }
 
 func (l *lateNotifier) proposal(ctx context.Context, p remediation.Proposal) {
-	if l.n != nil {
+	if l.n != nil && l.posts() {
 		l.n.ProposalChanged(ctx, p)
 	}
 	if l.after != nil {
