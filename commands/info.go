@@ -80,6 +80,11 @@ func (r *Router) status(ctx context.Context, _ *call) (bot.Message, error) {
 	if r.o.Chat != nil {
 		m.Fields = append(m.Fields, r.o.Chat()...)
 	}
+	if r.o.Leader != nil {
+		if l := r.o.Leader(); l != "" {
+			m.Fields = append(m.Fields, bot.Field{Label: "leader", Value: l})
+		}
+	}
 	if r.o.Detector != nil {
 		for _, s := range r.o.Detector.Status() {
 			state := "ok"

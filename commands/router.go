@@ -53,6 +53,7 @@ type Options struct {
 	Querier     Querier            // optional: the query command
 	Actions     func() []string    // names of the available actions, for `run` help
 	Chat        func() []bot.Field // optional: one line per chat connection, for status
+	Leader      func() string      // optional: which replica leads, for status
 	// Roles returns the roles a chat user holds (viewer is implied).
 	Roles      func(u bot.User) []string
 	Version    string

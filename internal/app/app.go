@@ -116,7 +116,7 @@ type Bot struct {
 	// event to every session, so several replicas would each act on it).
 	leaderLinks []*chatLink
 	stopRun     func(cause error)
-	stage     *stage
+	stage       *stage
 	// detectorDone is closed when the detector has stopped, so the stage can finish its queue.
 	detectorDone chan struct{}
 	runCtx       context.Context // ends when Run stops taking new work

@@ -117,8 +117,8 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 		Incidents: b.Incidents, Proposals: b.Proposals, Audit: b.Audit, Detector: b.Detector,
 		Rules: &rulesService{b: b}, Actions: b.actionNames, Roles: b.roles, Version: o.Version,
 		Querier: b.querier(), Silencer: b.silencer(), Chat: b.chatFields, CardMembers: b.Notifier.Members,
-		Platforms: b.platforms(),
-		Logger:    b.log, Registerer: b.regr,
+		Platforms: b.platforms(), Leader: b.replicaLeader,
+		Logger: b.log, Registerer: b.regr,
 	}); err != nil {
 		return nil, err
 	}
@@ -140,9 +140,9 @@ func (l *lateNotifier) posts() bool { return l.leading == nil || l.leading() }
 // lateNotifier forwards changes to the notifier, which is built after the domain services.
 type lateNotifier struct {
 	leading func() bool
-	n     *bot.Notifier
-	after func(context.Context, remediation.Proposal)
-	audit func(context.Context, incident.Incident, incident.Change)
+	n       *bot.Notifier
+	after   func(context.Context, remediation.Proposal)
+	audit   func(context.Context, incident.Incident, incident.Change)
 }
 
 func (l *lateNotifier) incident(ctx context.Context, inc incident.Incident, c incident.Change) {

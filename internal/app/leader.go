@@ -197,3 +197,11 @@ func OpenEtcdStore(ctx context.Context, cfg config.Config) (*etcdstore.Store, er
 	}
 	return etcdstore.Open(ctx, o)
 }
+
+// replicaLeader says who leads, for `status`, when replicas share an etcd store.
+func (b *Bot) replicaLeader() string {
+	if b.etcd == nil {
+		return ""
+	}
+	return b.leaderStatus()
+}
