@@ -53,7 +53,7 @@ const scaleOnAlertRules = `groups:
 var (
 	alertCardRE    = regexp.MustCompile(`=== card #(\d+) ===\n\[CRITICAL\] HostHighCpu: 1 of 1 firing\n`)
 	alertPropRE    = regexp.MustCompile(`Proposal (p-[0-9a-f]+): script scale_up.sh web-asg 2 3`)
-	silenceReplyRE = regexp.MustCompile(`Alertmanager silence (\S+) created until \S+\.`)
+	silenceReplyRE = regexp.MustCompile(`Alertmanager silence (\S+) (?:\{[^}]*\} )?created until \S+\.`)
 )
 
 // TestIntegrationPrometheusCheck runs a check on node exporter metrics scraped by a real
