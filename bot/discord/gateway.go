@@ -191,7 +191,7 @@ func (a *Adapter) serveUntilRefused(ctx context.Context, c *conn) (connEnd, erro
 // randomReidentifyWait is how long to wait before identifying after op 9 with d false: a
 // random duration between one and five seconds, as Discord's documentation asks.
 func randomReidentifyWait() time.Duration {
-	return time.Second + rand.N(4*time.Second)
+	return time.Second + rand.N(4*time.Second) // #nosec G404 -- reconnect jitter, not a secret
 }
 
 // sleep waits d, or returns early with a fatal error reported meanwhile or when ctx ends.

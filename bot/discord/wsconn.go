@@ -315,7 +315,7 @@ func (c *conn) dispatch(f frame) {
 // connection when the previous heartbeat went unacknowledged.
 func (c *conn) heartbeat(done <-chan struct{}) {
 	c.acked.Store(true)
-	t := time.NewTimer(time.Duration(rand.Int64N(int64(c.interval))))
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(c.interval)))) // #nosec G404 -- heartbeat jitter, not a secret
 	defer t.Stop()
 	for {
 		select {
