@@ -44,6 +44,8 @@ var botMetrics = map[string][]string{
 	"smartcloudops_api_requests_total":                           {"route", "code"},
 	"smartcloudops_api_request_duration_seconds":                 {"route"},
 	"smartcloudops_retention_deleted_total":                      {"kind"},
+	"smartcloudops_alertmanager_intake_queue":                    nil,
+	"smartcloudops_leader":                                       nil,
 }
 
 // histograms are the families in botMetrics that are histograms and so are queried through
