@@ -38,7 +38,8 @@
 // the residual are judged against their range widened by the series' quantum (the smallest step
 // it has made; 1 for counts). The short-term mean and the variability are judged against a
 // snapshot of their ranges taken every 16 points, since a mean creeping upward would otherwise
-// renew its own range at every step.
+// renew its own range at every step. WarmupLeft says how many points a model still learns before
+// it scores.
 //
 // The score is honest: it is the same whatever threshold a check uses, nothing holds it down
 // after an alarm, and it stays high for as long as the points are new to the series, falling as

@@ -175,6 +175,30 @@ func Default() detector.Factory {
 // Name implements detector.Model.
 func (e *engine) Name() string { return e.name }
 
+var _ detector.WarmingUp = (*engine)(nil)
+
+// WarmupLeft implements detector.WarmingUp: how many more points the model learns before it
+// scores, 0 once it does. The statistics score from Params.Warmup points on (those that depend
+// on the baseline or on a mean join later, see ready). The forest alone scores once its trees are
+// first fitted, which needs treeSample feature vectors in its sample, one every Stride points,
+// and Refit points since the first (which only starts the baseline). NaN and infinite values
+// are not learnt, so they do not count.
+func (e *engine) WarmupLeft() int {
+	left := max(0, e.p.Warmup-int(e.base.n))
+	if e.useStats || e.trees.fitted {
+		return left
+	}
+	ring := 0
+	if k := treeSample - int(e.trees.ringN); k > 0 {
+		ring = e.p.Stride - int(e.strideAt) + (k-1)*e.p.Stride
+	}
+	fit := max(e.p.Refit-int(e.sinceFit), ring)
+	if e.base.n == 0 {
+		fit++
+	}
+	return max(left, fit)
+}
+
 // ready is the number of points after which statistic i is judged: the warm-up, and for a mean
 // the time its range needs to see matureSamples independent values, one per time constant.
 func (e *engine) ready(i int) int {
