@@ -49,8 +49,8 @@ bench:
 
 ## eval: the detector on the NAB development set → reports/detector-eval.md; cross-validated over
 ## its four folds → reports/detector-cv.md; on generated families of normal behaviour with injected
-## anomalies → reports/detector-synthetic.md; false incidents on pure noise and daily patterns,
-## warm-up included → reports/detector-noise.md
+## anomalies → reports/detector-synthetic.md; false incidents (episodes, as live) on pure noise and
+## daily patterns, short and long series, warm-up included → reports/detector-noise.md
 eval:
 	$(GO) run ./cmd/smartcloudops detect eval --nab $(NAB) --out reports/nab --markdown reports/detector-eval.md
 	$(GO) run ./cmd/smartcloudops detect eval --nab $(NAB) --cv --markdown reports/detector-cv.md

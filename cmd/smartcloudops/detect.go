@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -232,14 +233,14 @@ func detectEval(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	noise := fs.Bool("noise", false, "count false incidents on generated pure noise and pure daily patterns, warm-up included, instead of --nab")
 	seed := fs.Uint64("seed", 1, "with --synthetic or --noise: the seed of the generated series")
 	copies := fs.Int("copies", 3, "with --synthetic: independently generated copies of each family")
-	series := fs.Int("series", 1000, "with --noise: series of each family")
-	points := fs.Int("points", 3000, "with --noise: points of each series")
+	series := fs.String("series", "1000,200", "with --noise: series of each family, one number per size (comma-separated)")
+	points := fs.String("points", "3000,20000", "with --noise: points of each series, one number per size, paired with --series")
 	cats := fs.String("categories", "", "comma-separated categories to evaluate; default all")
 	thr := fs.Float64("threshold", model.DefaultThreshold, "anomaly score threshold")
 	out := fs.String("out", "", "folder for per-row results in NAB's layout")
 	asJSON := fs.Bool("json", false, "print the figures as JSON")
 	md := fs.String("markdown", "", "also write the Markdown report to this file")
-	fs.Usage = usageFor(fs, "--nab DIR [--cv]|--synthetic [--seed N] [--copies N]|--noise [--seed N] [--series N] [--points N] [--categories a,b] [--threshold T] [--out DIR] [--json] [--markdown FILE]")
+	fs.Usage = usageFor(fs, "--nab DIR [--cv]|--synthetic [--seed N] [--copies N]|--noise [--seed N] [--series N,N] [--points N,N] [--categories a,b] [--threshold T] [--out DIR] [--json] [--markdown FILE]")
 	if stop, code := parseFlags(fs, args, stdout, stderr); stop {
 		return code
 	}
@@ -265,9 +266,14 @@ func detectEval(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	case *synthetic && (*copies < 1 || *copies > 100):
 		fmt.Fprintf(stderr, "detect eval: --copies %d must be in [1,100]\n", *copies)
 		return 2
-	case *noise && (*series < 1 || *series > 100000 || *points < 1 || *points > 1000000):
-		fmt.Fprintf(stderr, "detect eval: --series %d must be in [1,100000] and --points %d in [1,1000000]\n", *series, *points)
-		return 2
+	}
+	var sizes []eval.NoiseSize
+	if *noise {
+		var err error
+		if sizes, err = noiseSizes(*series, *points); err != nil {
+			fmt.Fprintf(stderr, "detect eval: %v\n", err)
+			return 2
+		}
 	}
 	if !(*thr >= 0 && *thr <= 1) {
 		fmt.Fprintf(stderr, "detect eval: --threshold %v must be in [0,1]\n", *thr)
@@ -288,7 +294,7 @@ func detectEval(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	case *cv:
 		return detectCV(*nab, *thr, *asJSON, *md, command, stdout, stderr)
 	case *noise:
-		rep, err := eval.FalseAlarms(model.Default(), *thr, *seed, *series, *points)
+		rep, err := eval.FalseAlarms(model.Default(), *thr, *seed, sizes)
 		if err != nil {
 			fmt.Fprintf(stderr, "detect eval: %v\n", err)
 			return 1
@@ -330,6 +336,29 @@ func detectEval(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 	}
 	return 0
+}
+
+// noiseSizes pairs the comma-separated --series and --points of `detect eval --noise`.
+func noiseSizes(series, points string) ([]eval.NoiseSize, error) {
+	ss, ps := strings.Split(series, ","), strings.Split(points, ",")
+	if len(ss) != len(ps) {
+		return nil, fmt.Errorf("--series %q and --points %q must name as many sizes", series, points)
+	}
+	var out []eval.NoiseSize
+	var errs []string
+	for i := range ss {
+		n, err1 := strconv.Atoi(strings.TrimSpace(ss[i]))
+		p, err2 := strconv.Atoi(strings.TrimSpace(ps[i]))
+		if err1 != nil || err2 != nil || n < 1 || n > 100000 || p < 1 || p > 1000000 {
+			errs = append(errs, fmt.Sprintf("size %d: --series %q must be in [1,100000] and --points %q in [1,1000000]", i+1, ss[i], ps[i]))
+			continue
+		}
+		out = append(out, eval.NoiseSize{Series: n, Points: p})
+	}
+	if len(errs) > 0 {
+		return nil, errors.New(strings.Join(errs, "; "))
+	}
+	return out, nil
 }
 
 // detectCV cross-validates the shipped model's candidate parameter sets over the development

@@ -48,7 +48,9 @@ func TestDetectUsage(t *testing.T) {
 		{[]string{"eval", "--synthetic", "--cv"}, 2},
 		{[]string{"eval", "--nab", "x", "--cv", "--out", "y"}, 2},
 		{[]string{"eval", "--noise", "--synthetic"}, 2},
-		{[]string{"eval", "--noise", "--series", "0"}, 2},
+		{[]string{"eval", "--noise", "--series", "0", "--points", "10"}, 2},
+		{[]string{"eval", "--noise", "--series", "5", "--points", "100,200"}, 2},
+		{[]string{"eval", "--noise", "--series", "5,x", "--points", "100,200"}, 2},
 		{[]string{"eval", "--noise", "--categories", "a"}, 2},
 	}
 	for _, tc := range tests {
@@ -222,20 +224,33 @@ func TestEvalCV(t *testing.T) {
 	}
 }
 
-// TestEvalNoise counts false incidents on a few generated series through the CLI.
+// TestEvalNoise counts false incidents on a few generated series through the CLI, at two sizes.
 func TestEvalNoise(t *testing.T) {
-	code, stdout, stderr := runDetectCLI("eval", "--noise", "--series", "3", "--points", "600", "--json")
+	code, stdout, stderr := runDetectCLI("eval", "--noise", "--series", "3,1", "--points", "600,900", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d\nstderr: %s", code, stderr)
 	}
 	var rep struct {
-		Kinds []struct {
-			Kind   string `json:"kind"`
-			Points int    `json:"points"`
-		} `json:"kinds"`
+		ResolveAfter int `json:"resolve_after"`
+		Sets         []struct {
+			Series int `json:"series"`
+			Points int `json:"points_per_series"`
+			Kinds  []struct {
+				Kind      string `json:"kind"`
+				Points    int    `json:"points"`
+				Incidents int    `json:"incidents"`
+				Runs      int    `json:"runs"`
+			} `json:"kinds"`
+		} `json:"sets"`
 	}
-	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || len(rep.Kinds) != 4 || rep.Kinds[0].Points != 1800 {
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || len(rep.Sets) != 2 || rep.ResolveAfter != 3 {
 		t.Fatalf("json %+v, err %v\n%s", rep, err, stdout)
+	}
+	for i, want := range [][2]int{{3, 600}, {1, 900}} {
+		set := rep.Sets[i]
+		if set.Series != want[0] || set.Points != want[1] || len(set.Kinds) != 4 || set.Kinds[0].Points != want[0]*want[1] {
+			t.Errorf("set %d: %+v", i, set)
+		}
 	}
 }
 

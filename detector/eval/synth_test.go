@@ -69,13 +69,15 @@ func TestSyntheticGeneralisation(t *testing.T) {
 	}
 	// The least number of the 27 injections of each kind (15 for cycle, which applies to
 	// periodic families only) that must be detected inside their window.
-	least := map[string]int{"spike": 26, "drop": 27, "shift": 25, "ramp": 21, "variance": 22, "flatline": 27, "cycle": 7,
-		"pattern": 16, "rampback": 15, "second": 19, "burst": 27}
+	// Detections that were chance alarms inside long windows (a flatline alarm on noise during a
+	// rampback's 1,000 rows) do not count toward these.
+	least := map[string]int{"spike": 26, "drop": 27, "shift": 25, "ramp": 21, "variance": 22, "flatline": 27, "cycle": 6,
+		"pattern": 16, "rampback": 13, "second": 18, "burst": 27}
 	// The most runs of alarms after the window: mostly the clean copies' own chance records,
 	// which recur in every copy that shares their rows, and for a flatline the few returns that
 	// still alert (a step back onto a disk that kept filling).
-	most := map[string]int{"spike": 4, "drop": 3, "shift": 0, "ramp": 0, "variance": 0, "flatline": 10, "cycle": 8,
-		"pattern": 5, "rampback": 0, "second": 3, "burst": 1}
+	most := map[string]int{"spike": 3, "drop": 3, "shift": 0, "ramp": 0, "variance": 0, "flatline": 10, "cycle": 8,
+		"pattern": 4, "rampback": 0, "second": 2, "burst": 1}
 	for _, k := range r.Synthetic.Kinds {
 		if k.Detected < least[k.Kind] {
 			t.Errorf("%s: %d of %d detected, want at least %d", k.Kind, k.Detected, k.Series, least[k.Kind])
@@ -85,7 +87,7 @@ func TestSyntheticGeneralisation(t *testing.T) {
 		}
 	}
 	// False alarms on the clean copies: 10,000 scored rows of heavy-tailed jitter draw records
-	// the model reports; the other families together stay near one false run per 6,000 rows.
+	// the model reports; the other families together stay near one false run per 10,000 rows.
 	total, heavy := 0, 0
 	for _, f := range r.Synthetic.Families {
 		if f.Family == "heavytail" {
@@ -97,7 +99,7 @@ func TestSyntheticGeneralisation(t *testing.T) {
 			t.Errorf("%s: %d false runs on %d clean rows, want at most 3", f.Family, f.FalseRuns, f.Rows)
 		}
 	}
-	if total > 13 || heavy > 9 {
-		t.Errorf("%d false runs on clean series of the ordinary families (want at most 13), %d on heavy-tailed jitter (want at most 9)", total, heavy)
+	if total > 8 || heavy > 9 {
+		t.Errorf("%d false runs on clean series of the ordinary families (want at most 8), %d on heavy-tailed jitter (want at most 9)", total, heavy)
 	}
 }

@@ -16,9 +16,9 @@ const (
 	magic = "SCOM"
 	// formatVersion is the layout written and the only one read. Version 7 dropped the quiet
 	// period after an alarm, the state that depended on it and the slow mean, and added the
-	// clean ranges; state of an earlier version is refused with ErrVersion, and the caller
-	// starts a fresh model.
-	formatVersion = 7
+	// clean ranges; version 8 added the series' quantum. State of an earlier version is refused
+	// with ErrVersion, and the caller starts a fresh model.
+	formatVersion = 8
 )
 
 // Errors returned when restoring state.
@@ -175,6 +175,7 @@ func (e *engine) MarshalBinary() ([]byte, error) {
 		w.u16(v)
 	}
 	w.f64(e.held)
+	w.f64(e.quantum)
 	for _, v := range b.dayProf[:b.dayBins] {
 		w.f32(v)
 	}
@@ -267,6 +268,10 @@ func (e *engine) UnmarshalBinary(data []byte) error {
 	n.held = r.f64()
 	if !(n.held >= 0 && n.held <= maxValue) && r.err == nil {
 		r.err = fmt.Errorf("%w: held scale %v", ErrCorrupt, n.held)
+	}
+	n.quantum = r.f64()
+	if !(n.quantum >= 0 && n.quantum <= 2*maxValue) && r.err == nil {
+		r.err = fmt.Errorf("%w: quantum %v", ErrCorrupt, n.quantum)
 	}
 	for i := range b.dayProf[:b.dayBins] {
 		b.dayProf[i] = r.f32()

@@ -28,13 +28,18 @@
 // Params.Margin; the score of a point is the largest of the statistics'. 0.5 means an excess of m.
 // A young range is still widening, so chance records come often and by wide margins: until a
 // range has seen 300 independent values (for a mean, one per time constant) m is raised so that
-// chance records of the scoring size stay as rare as on a mature range. The residual, and the
-// value and its logarithm, are judged only beyond ±3.5 robust standard deviations of the
-// baseline's forecast (a young or narrow range of a noisy series is no reason to page on its
-// noise), and the step only beyond five slow mean absolute steps, sizes ordinary noise seldom
-// reaches. The short-term mean and the variability are judged
-// against a snapshot of their ranges taken every 16 points, since a mean creeping upward would
-// otherwise renew its own range at every step.
+// chance records of the scoring size stay as rare as on a mature range. A young or narrow range
+// of a noisy series is no reason to page on its noise, so each statistic must also lie beyond a
+// band ordinary noise seldom leaves: the residual, and the value and its logarithm, ±3.5 robust
+// standard deviations of the baseline's forecast; the step, five slow mean absolute steps; the
+// short-term mean, 3.5 of the standard deviations the noise gives it, around the centre of its
+// range; the variability counts only below a quarter of the slow mean absolute step. A
+// quantised series' value stands for anything within half a quantum, so the value, the step and
+// the residual are judged against their range widened by the series' quantum (the smallest step
+// it has made; 1 for counts). The short-term mean and the variability are judged against a
+// snapshot of their ranges taken every 16 points, since a mean creeping upward would otherwise
+// renew its own range at every step. WarmupLeft says how many points a model still learns before
+// it scores.
 //
 // The score is honest: it is the same whatever threshold a check uses, nothing holds it down
 // after an alarm, and it stays high for as long as the points are new to the series, falling as

@@ -41,14 +41,15 @@ var partNames = [stats + 1]string{PartLevel, PartShift, PartRobust, PartRatio, P
 // several points and would renew its own range at every step, so it is judged against a snapshot
 // of its range taken every lagPoints points (lagged). A statistic that depends on the baseline or
 // on the means starts its range only after the warm-up, when their start-up transients have
-// passed (afterWarmup). Local variability counts only when it falls below its range (lowOnly):
-// bursts of noise already show in the value, the step and the residual.
-var statInfo = [stats]struct{ lagged, afterWarmup, lowOnly bool }{
+// passed (afterWarmup). The band ordinary noise reaches (see engine.floors) lies around the
+// forecast, or for the short-term mean around the centre of the range it is judged against
+// (centred).
+var statInfo = [stats]struct{ lagged, afterWarmup, centred bool }{
 	statLevel:  {},
-	statShift:  {lagged: true, afterWarmup: true},
+	statShift:  {lagged: true, afterWarmup: true, centred: true},
 	statRobust: {afterWarmup: true},
 	statRatio:  {},
-	statFlat:   {lagged: true, afterWarmup: true, lowOnly: true},
+	statFlat:   {lagged: true, afterWarmup: true},
 	statJump:   {afterWarmup: true},
 }
 
@@ -71,12 +72,19 @@ const (
 	// taking its logarithm, so the long runs of equal values of a quantised series cannot fall
 	// further than log(1/flatOffset) below its usual variability.
 	flatOffset = 0.1
-	// noiseZ is the residual, in robust standard deviations, that the seasonal departure must
-	// exceed before its range is judged: Gaussian noise reaches it about once in 2,000 points.
+	// noiseZ is the departure, in standard deviations of what noise makes of it, that the
+	// residual, the value and its logarithm (from the forecast) and the short-term mean (from
+	// the centre of its range) must exceed before their ranges are judged: Gaussian noise
+	// reaches it about once in 2,000 points.
 	noiseZ = 3.5
 	// jumpZ is the step, in slow mean absolute steps, that a step must exceed before its range
 	// is judged: for Gaussian noise four standard deviations of the steps.
 	jumpZ = 5
+	// flatShare is the short-term mean absolute step, as a share of the slow one, below which the
+	// local variability may count as a flatline: an exponential mean of about seven steps of
+	// Gaussian noise falls to a quarter of its usual size far less often than once in 10,000
+	// points, a stuck value gets there within ten.
+	flatShare = 0.25
 	// cleanMargin multiplies the margin of a statistic's clean range (see engine.clean): a
 	// second incident must lie clearly beyond it.
 	cleanMargin = 3
@@ -113,7 +121,10 @@ type engine struct {
 	// held is the residual scale from before the latest flatline, while the variability has not
 	// come back: a flatline shrinks the baseline's scale toward nothing, and the ordinary noise
 	// that resumes after it would otherwise be judged, and banded, on that shrunken scale.
-	held       float64
+	held float64
+	// quantum is the smallest non-zero step seen between consecutive values: the resolution of
+	// a quantised series, such as 1 for counts, and next to nothing for a continuous one.
+	quantum    float64
 	forestTail tail
 	trees      forest
 	sinceFit   uint32
@@ -163,6 +174,30 @@ func Default() detector.Factory {
 
 // Name implements detector.Model.
 func (e *engine) Name() string { return e.name }
+
+var _ detector.WarmingUp = (*engine)(nil)
+
+// WarmupLeft implements detector.WarmingUp: how many more points the model learns before it
+// scores, 0 once it does. The statistics score from Params.Warmup points on (those that depend
+// on the baseline or on a mean join later, see ready). The forest alone scores once its trees are
+// first fitted, which needs treeSample feature vectors in its sample, one every Stride points,
+// and Refit points since the first (which only starts the baseline). NaN and infinite values
+// are not learnt, so they do not count.
+func (e *engine) WarmupLeft() int {
+	left := max(0, e.p.Warmup-int(e.base.n))
+	if e.useStats || e.trees.fitted {
+		return left
+	}
+	ring := 0
+	if k := treeSample - int(e.trees.ringN); k > 0 {
+		ring = e.p.Stride - int(e.strideAt) + (k-1)*e.p.Stride
+	}
+	fit := max(e.p.Refit-int(e.sinceFit), ring)
+	if e.base.n == 0 {
+		fit++
+	}
+	return max(left, fit)
+}
 
 // ready is the number of points after which statistic i is judged: the warm-up, and for a mean
 // the time its range needs to see matureSamples independent values, one per time constant.
@@ -258,14 +293,7 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 	}
 
 	n := int(e.base.n)
-	// A value within noiseZ robust standard deviations of the forecast is no record of the
-	// value, however young or narrow its range; on the logarithmic scale likewise, except below
-	// when that band reaches zero, where a fall by a factor is what the logarithm is for.
-	d := noiseZ * max(f.scale, scaleFloor*e.ext[statLevel].width())
-	noise := [stats][2]float64{statLevel: {f.expected - d, f.expected + d}, statRatio: {math.Inf(1), e.logOf(f.expected + d)}}
-	if f.expected-d > 0 {
-		noise[statRatio][0] = e.logOf(f.expected - d)
-	}
+	noise := e.noise(f, calm)
 	// alarm marks the statistics at or above the shipped threshold on their main range, whose
 	// clean range then leaves the excursion out; admit marks those that alarm on their clean
 	// range alone, which then takes the excursion in.
@@ -281,14 +309,14 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 				ref, cl = &e.lagged[i], &e.cleanLag[i]
 			}
 			m := e.margin(i, n)
-			if ex := e.excessOf(i, ref, v, &noise[i]); ex > 0 {
+			if ex := excessOf(i, ref, v, &noise[i]); ex > 0 {
 				part[i] = 1 - math.Exp2(-ex/m)
 			}
 			switch {
 			case part[i] >= DefaultThreshold:
 				alarm[i] = true
 			case e.excursion[i] == 0:
-				if ex := e.excessOf(i, cl, v, &noise[i]); ex > 0 {
+				if ex := excessOf(i, cl, v, &noise[i]); ex > 0 {
 					part[i] = max(part[i], 1-math.Exp2(-ex/(cleanMargin*m)))
 					admit[i] = part[i] >= DefaultThreshold
 				}
@@ -328,6 +356,9 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 		e.cleanLag = e.clean
 	}
 	e.smooth, e.vol, e.calm = smooth, vol, calm
+	if a := math.Abs(jump); a > 0 && (e.quantum == 0 || a < e.quantum) {
+		e.quantum = a
+	}
 	switch {
 	case alarm[statFlat]:
 		e.held = max(e.held, f.scale)
@@ -382,27 +413,73 @@ func (e *engine) learnClean(i, n int, v, centre float64, alarm, admit bool) {
 	}
 }
 
-// excessOf is how far v, the current value of statistic i, lies beyond ref, in widths of ref.
-// For the value and its logarithm, noise is the band around the forecast that ordinary noise
-// reaches, beyond which v must also lie.
-func (e *engine) excessOf(i int, ref *extreme, v float64, noise *[2]float64) float64 {
-	switch {
-	case statInfo[i].lowOnly:
-		if v >= ref.lo {
-			return 0
-		}
-		return ref.excess(v)
-	case i == statRobust:
-		// A residual that ordinary noise produces now and then is no anomaly, even when the
-		// residuals so far have been smaller.
-		return ref.excessOutside(v, noiseZ)
-	case i == statJump:
-		// Likewise a step within what noise produces.
-		return ref.excessOutside(v, jumpZ*e.calmNow())
-	case i == statLevel || i == statRatio:
-		return max(v-max(ref.hi, noise[1]), min(ref.lo, noise[0])-v, 0) / ref.width()
+// noiseBand is what ordinary noise makes of one statistic: the band [lo, hi] it reaches, beyond
+// which the statistic must also lie to count as a record however young or narrow its range, and
+// pad, the resolution by which the range is widened on each side.
+type noiseBand struct{ lo, hi, pad float64 }
+
+// excessOf is how far v, the current value of statistic i, lies beyond ref widened by noise.pad,
+// and beyond noise's band, in widths of ref.
+func excessOf(i int, ref *extreme, v float64, noise *noiseBand) float64 {
+	lo, hi := noise.lo, noise.hi
+	if statInfo[i].centred {
+		c := (ref.hi + ref.lo) / 2
+		lo, hi = c+lo, c+hi
 	}
-	return ref.excess(v)
+	return ref.excessBeyond(v, min(lo, ref.lo-noise.pad), max(hi, ref.hi+noise.pad))
+}
+
+// noise returns, for each statistic, what ordinary noise makes of it. A range that has seen only
+// calm stretches of a noisy series is no reason to page on its noise, so each statistic must also
+// lie beyond a band:
+//
+//   - the value beyond noiseZ robust standard deviations of the forecast; on the logarithmic
+//     scale likewise, except below when that band reaches zero, where a fall by a factor is what
+//     the logarithm is for;
+//   - the residual beyond ±noiseZ;
+//   - the step beyond jumpZ slow mean absolute steps;
+//   - the short-term mean beyond noiseZ of its own standard deviations (meanScale) from the
+//     centre of its range: its range is never judged narrower than that;
+//   - the local variability, which counts only when it falls, below flatShare of the slow mean
+//     absolute step.
+//
+// A quantised series' value stands for anything within half a quantum of it, so a value one
+// quantum beyond the range may be no new value at all: the value, the step and the residual are
+// judged against their range widened by one quantum (a count of 10 after a highest count of 9 is
+// no record). calm is the slow mean absolute step including the point being scored.
+func (e *engine) noise(f forecast, calm float64) [stats]noiseBand {
+	sc := max(f.scale, scaleFloor*e.ext[statLevel].width())
+	inf := math.Inf(1)
+	d := noiseZ * sc
+	q := e.quantum
+	var nb [stats]noiseBand
+	nb[statLevel] = noiseBand{f.expected - d, f.expected + d, q}
+	nb[statRatio] = noiseBand{inf, e.logOf(f.expected + d), 0}
+	if f.expected-d > 0 {
+		nb[statRatio].lo = e.logOf(f.expected - d)
+	}
+	nb[statRobust] = noiseBand{-noiseZ, noiseZ, q / sc}
+	step := e.calmNow()
+	nb[statJump] = noiseBand{-jumpZ * step, jumpZ * step, q}
+	m := noiseZ * e.meanScale(sc, step)
+	nb[statShift] = noiseBand{-m, m, 0}
+	nb[statFlat] = noiseBand{math.Log(flatShare*step + flatOffset*calm + 1e-300), inf, 0}
+	return nb
+}
+
+// meanScale is the standard deviation of the short-term mean that the series' noise makes, given
+// the residual scale sc and the slow mean absolute step: that of an exponential mean of
+// independent values, sqrt(a/(2−a))·sc for the rate a, made smaller when the noise alternates.
+// Independent noise makes steps of 2/√π·sc on average; steps q times that mean a lag-one
+// correlation ρ = 1 − q² (q² held within [0.05, 1.95]), and the mean of noise that alternates
+// (ρ < 0) varies less, by sqrt((1+ρ)/(1−ρ)). Smaller steps (a wandering series, ρ > 0) do not
+// raise it: the short-term mean of such a series covers a wide range anyway, and a wider band
+// would hide its level shifts.
+func (e *engine) meanScale(sc, step float64) float64 {
+	a := e.p.ShiftRate
+	q := step / (2 / math.SqrtPi * sc)
+	q2 := min(max(q*q, 0.05), 1.95)
+	return sc * math.Sqrt(a/(2-a)) * min(1, math.Sqrt((2-q2)/q2))
 }
 
 // flatlineHeld reports whether a flatline holds the residual scale: the flat part has alarmed and

@@ -23,10 +23,11 @@ func (x *extreme) excess(v float64) float64 {
 	return max(v-x.hi, x.lo-v, 0) / x.width()
 }
 
-// excessOutside is how far v lies beyond the range widened to include [−f, f], in widths of the
-// range itself.
-func (x *extreme) excessOutside(v, f float64) float64 {
-	return max(v-max(x.hi, f), min(x.lo, -f)-v, 0) / x.width()
+// excessBeyond is how far v lies beyond the range widened to include the band [lo, hi], in
+// widths of the range itself: the band is what ordinary noise reaches, not part of the history
+// the excess is measured against. A band end at ±Inf leaves that side out.
+func (x *extreme) excessBeyond(v, lo, hi float64) float64 {
+	return max(v-max(x.hi, hi), min(x.lo, lo)-v, 0) / x.width()
 }
 
 // start opens the range at v.

@@ -35,15 +35,18 @@ func TestExtreme(t *testing.T) {
 			}
 		})
 	}
-	// A floor widens the range that is judged, not the width that measures the excess.
+	// A band widens the range that is judged, not the width that measures the excess; an end at
+	// ±Inf leaves that side out.
 	var f extreme
 	f.start(-1)
 	f.learn(1, 0, 0)
-	for _, tc := range []struct{ v, floor, want float64 }{
-		{3, 0, 1}, {3, 2, 0.5}, {-3, 2, 0.5}, {1.5, 2, 0}, {3, 0.5, 1},
+	inf := math.Inf(1)
+	for _, tc := range []struct{ v, lo, hi, want float64 }{
+		{3, 0, 0, 1}, {3, -2, 2, 0.5}, {-3, -2, 2, 0.5}, {1.5, -2, 2, 0}, {3, -0.5, 0.5, 1},
+		{3, -inf, inf, 0}, {-3, -1.5, inf, 0.75}, {-3, inf, 0, 1}, {2, 0, 1.5, 0.25},
 	} {
-		if got := f.excessOutside(tc.v, tc.floor); math.Abs(got-tc.want) > 1e-12 {
-			t.Errorf("excessOutside(%v, %v) over [-1, 1] = %v, want %v", tc.v, tc.floor, got, tc.want)
+		if got := f.excessBeyond(tc.v, tc.lo, tc.hi); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("excessBeyond(%v, %v, %v) over [-1, 1] = %v, want %v", tc.v, tc.lo, tc.hi, got, tc.want)
 		}
 	}
 	// Without renewal both ends sink toward the centre, never past it.

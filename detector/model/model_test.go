@@ -122,6 +122,9 @@ func TestLoadErrors(t *testing.T) {
 	forestState, _ := forest.MarshalBinary()
 	badVersion := append([]byte{}, good...)
 	badVersion[4] = 9
+	neg := *m.(*engine)
+	neg.quantum = -1
+	negQuantum, _ := neg.MarshalBinary()
 	tests := []struct {
 		name string
 		data []byte
@@ -132,6 +135,7 @@ func TestLoadErrors(t *testing.T) {
 		{"version", badVersion, ErrVersion},
 		{"truncated", good[:len(good)-7], ErrCorrupt},
 		{"trailing", append(append([]byte{}, good...), 1, 2), ErrCorrupt},
+		{"negative quantum", negQuantum, ErrCorrupt},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -310,11 +314,11 @@ func BenchmarkObserve(b *testing.B) {
 }
 
 // TestRefusesPreviousFormat checks that state saved by earlier releases, whose layout held the
-// quiet period after an alarm, is refused as an unsupported version rather than misread: the
-// caller then starts a fresh model. v3-ensemble.model and v5-ensemble.model were written by
-// such releases.
+// quiet period after an alarm or lacked the series' quantum, is refused as an unsupported version
+// rather than misread: the caller then starts a fresh model. v3-ensemble.model,
+// v5-ensemble.model and v7-robust.model were written by such releases.
 func TestRefusesPreviousFormat(t *testing.T) {
-	for _, file := range []string{"v3-ensemble.model", "v5-ensemble.model"} {
+	for _, file := range []string{"v3-ensemble.model", "v5-ensemble.model", "v7-robust.model"} {
 		t.Run(file, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join("testdata", file))
 			if err != nil {
