@@ -147,7 +147,8 @@ type Proposal struct {
 	// Resolution says how an unknown outcome was settled (by the bot or a person), if it was.
 	Resolution *Resolution `json:"resolution,omitempty"`
 
-	rev uint64 // store revision this copy was read at
+	rev    uint64 // store revision this copy was read at
+	stored State  // its state at that revision, which its index entries show
 }
 
 // jsonValue is how a parameter value is stored: durations as text ("5m0s"), so that they read

@@ -47,6 +47,7 @@ func (mg *Manager) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 		if p.Incident != "" {
 			ops = append(ops, store.Op{Key: byIncidentPrefix + p.Incident + "/" + p.ID, Delete: true})
 		}
+		ops = append(ops, propIndex.Ops(entryOf(p), nil)...)
 		rs = append(rs, store.Removal{Cmp: store.Cmp{Key: kv.Key, Rev: kv.Rev}, Ops: ops})
 	}
 	removed, err := store.Remove(ctx, mg.o.Store, rs)
