@@ -24,6 +24,7 @@ import (
 // Incidents is what the API reads of the incidents; *incident.Manager implements it.
 type Incidents interface {
 	List(ctx context.Context, all bool) ([]incident.Incident, error)
+	ListPage(ctx context.Context, q incident.PageQuery) (incident.Page, error)
 	Get(ctx context.Context, id string) (incident.Incident, error)
 }
 
@@ -31,7 +32,7 @@ type Incidents interface {
 type Proposals interface {
 	Propose(ctx context.Context, r remediation.Request) (remediation.Proposal, error)
 	Get(ctx context.Context, id string) (remediation.Proposal, error)
-	List(ctx context.Context, states ...remediation.State) ([]remediation.Proposal, error)
+	ListPage(ctx context.Context, q remediation.PageQuery) (remediation.Page, error)
 	ApprovePlan(ctx context.Context, id, planHash string, who remediation.Actor) (remediation.Proposal, error)
 	Reject(ctx context.Context, id string, who remediation.Actor, reason string) (remediation.Proposal, error)
 	Resolve(ctx context.Context, id string, who remediation.Actor, outcome, note string) (remediation.Proposal, error)
