@@ -135,6 +135,9 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 	if err := b.buildWeb(); err != nil {
 		return nil, err
 	}
+	if err := b.ensureIndexes(ctx); err != nil {
+		return nil, err
+	}
 	// A proposal left running by a previous process is reported, never re-run.
 	recovered, err := b.Proposals.Recover(ctx)
 	if err != nil {
