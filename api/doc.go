@@ -32,4 +32,7 @@
 // Lists page with ?limit= and an opaque ?cursor= (page.go). Incidents and proposals are read from
 // their time-ordered indexes (package internal/index), so a page costs the same however many are
 // stored; the other lists are small and paged in memory.
+//
+// With Options.Pprof, Go's profiling endpoints are served under /debug/pprof/ (pprof.go) behind
+// the same chain, for admin keys only.
 package api

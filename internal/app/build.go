@@ -280,7 +280,7 @@ func (b *Bot) buildWeb() error {
 	b.mountChatHTTP(handlers)
 	a, err := api.New(api.Options{Store: b.Store, Incidents: b.Incidents, Proposals: b.Proposals, Audit: b.Audit,
 		Rules: &rulesService{b: b}, Detector: b.Detector, Logger: b.log, Registerer: b.regr,
-		Timeout: b.cfg.Executor.Timeout.D() + 30*time.Second})
+		Timeout: b.cfg.Executor.Timeout.D() + 30*time.Second, Pprof: b.cfg.Debug.Pprof})
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
