@@ -173,22 +173,35 @@ func (m *Manager) listOpen(ctx context.Context) ([]Incident, error) {
 // EnsureIndex builds the time-ordered index of a store written before it existed, once; see
 // index.Index.Ensure. It reports whether it had to, and what it did.
 func (m *Manager) EnsureIndex(ctx context.Context) (bool, index.Stats, error) {
-	return incIndex.Ensure(ctx, m.o.Store, func(ctx context.Context) ([]index.Item, error) {
-		kvs, err := m.o.Store.List(ctx, incPrefix)
-		if err != nil {
-			return nil, err
+	return incIndex.Ensure(ctx, m.o.Store, m.indexItems)
+}
+
+// RebuildIndex makes the time-ordered index match the stored incidents, whatever wrote them (a
+// replica of an earlier version, a hand edit): see index.Index.Rebuild. It reads every incident.
+func (m *Manager) RebuildIndex(ctx context.Context) (index.Stats, error) {
+	items, err := m.indexItems(ctx)
+	if err != nil {
+		return index.Stats{}, err
+	}
+	return incIndex.Rebuild(ctx, m.o.Store, items)
+}
+
+// indexItems reads every stored incident as the index sees it.
+func (m *Manager) indexItems(ctx context.Context) ([]index.Item, error) {
+	kvs, err := m.o.Store.List(ctx, incPrefix)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]index.Item, 0, len(kvs))
+	for _, kv := range kvs {
+		id := strings.TrimPrefix(kv.Key, incPrefix)
+		var inc Incident
+		if err := json.Unmarshal(kv.Value, &inc); err != nil {
+			m.log.WarnContext(ctx, "corrupt incident left out of the index", "key", kv.Key, obs.KeyErr, err)
+			items = append(items, index.Item{Entry: index.Entry{ID: id}, Rev: kv.Rev, Opaque: true})
+			continue
 		}
-		items := make([]index.Item, 0, len(kvs))
-		for _, kv := range kvs {
-			id := strings.TrimPrefix(kv.Key, incPrefix)
-			var inc Incident
-			if err := json.Unmarshal(kv.Value, &inc); err != nil {
-				m.log.WarnContext(ctx, "corrupt incident left out of the index", "key", kv.Key, obs.KeyErr, err)
-				items = append(items, index.Item{Entry: index.Entry{ID: id}, Rev: kv.Rev, Opaque: true})
-				continue
-			}
-			items = append(items, index.Item{Entry: index.Entry{ID: id, At: inc.OpenedAt, State: inc.State}, Rev: kv.Rev})
-		}
-		return items, nil
-	})
+		items = append(items, index.Item{Entry: index.Entry{ID: id, At: inc.OpenedAt, State: inc.State}, Rev: kv.Rev})
+	}
+	return items, nil
 }

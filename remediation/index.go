@@ -108,22 +108,35 @@ func decodeProposal(kv store.KV) (Proposal, error) {
 // EnsureIndex builds the time-ordered index of a store written before it existed, once; see
 // index.Index.Ensure. It reports whether it had to, and what it did.
 func (mg *Manager) EnsureIndex(ctx context.Context) (bool, index.Stats, error) {
-	return propIndex.Ensure(ctx, mg.o.Store, func(ctx context.Context) ([]index.Item, error) {
-		kvs, err := mg.o.Store.List(ctx, proposalPrefix)
+	return propIndex.Ensure(ctx, mg.o.Store, mg.indexItems)
+}
+
+// RebuildIndex makes the time-ordered index match the stored proposals, whatever wrote them (a
+// replica of an earlier version, a hand edit): see index.Index.Rebuild. It reads every proposal.
+func (mg *Manager) RebuildIndex(ctx context.Context) (index.Stats, error) {
+	items, err := mg.indexItems(ctx)
+	if err != nil {
+		return index.Stats{}, err
+	}
+	return propIndex.Rebuild(ctx, mg.o.Store, items)
+}
+
+// indexItems reads every stored proposal as the index sees it.
+func (mg *Manager) indexItems(ctx context.Context) ([]index.Item, error) {
+	kvs, err := mg.o.Store.List(ctx, proposalPrefix)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]index.Item, 0, len(kvs))
+	for _, kv := range kvs {
+		id := strings.TrimPrefix(kv.Key, proposalPrefix)
+		p, err := decodeProposal(kv)
 		if err != nil {
-			return nil, err
+			mg.log.WarnContext(ctx, "corrupt proposal left out of the index", "key", kv.Key, obs.KeyErr, err)
+			items = append(items, index.Item{Entry: index.Entry{ID: id}, Rev: kv.Rev, Opaque: true})
+			continue
 		}
-		items := make([]index.Item, 0, len(kvs))
-		for _, kv := range kvs {
-			id := strings.TrimPrefix(kv.Key, proposalPrefix)
-			p, err := decodeProposal(kv)
-			if err != nil {
-				mg.log.WarnContext(ctx, "corrupt proposal left out of the index", "key", kv.Key, obs.KeyErr, err)
-				items = append(items, index.Item{Entry: index.Entry{ID: id}, Rev: kv.Rev, Opaque: true})
-				continue
-			}
-			items = append(items, index.Item{Entry: index.Entry{ID: id, At: p.CreatedAt, State: string(p.State)}, Rev: kv.Rev})
-		}
-		return items, nil
-	})
+		items = append(items, index.Item{Entry: index.Entry{ID: id, At: p.CreatedAt, State: string(p.State)}, Rev: kv.Rev})
+	}
+	return items, nil
 }

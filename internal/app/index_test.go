@@ -68,3 +68,48 @@ func TestBuildIndexesAStoreWrittenWithoutIt(t *testing.T) {
 		t.Fatalf("the second start indexed again:\n%s", logs)
 	}
 }
+
+// TestRetentionMendsTheIndexes: an incident and a proposal written without index entries after
+// the start (by a replica of an earlier version) are listed once retention has run, and the
+// mending is logged; a run that finds the indexes whole writes and logs nothing.
+func TestRetentionMendsTheIndexes(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(t, t.TempDir())
+	st := store.NewMemory()
+	logs := &syncBuffer{}
+	b, err := Build(ctx, Options{Config: cfg, Store: st, Logger: obs.NewLogger(logs, obs.LogOptions{Format: "json"}), Environ: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.close()
+	now := time.Now().UTC()
+	for key, v := range map[string]any{
+		"incidents/by-id/inc-0000bbbb": incident.Incident{ID: "inc-0000bbbb", Fingerprint: "f2", Source: incident.SourceAlertmanager,
+			Title: "Down", State: incident.StateResolved, OpenedAt: now, LastSeen: now, ResolvedAt: now},
+		"proposals/p-00bbbb": remediation.Proposal{ID: "p-00bbbb", State: remediation.StateFailed, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+	} {
+		raw, _ := json.Marshal(v)
+		if _, err := st.Put(ctx, key, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.retention.prune(ctx)
+	incs, err := b.Incidents.ListPage(ctx, incident.PageQuery{Limit: 10})
+	if err != nil || len(incs.Incidents) != 1 {
+		t.Fatalf("incidents after retention: %+v %v", incs, err)
+	}
+	ps, err := b.Proposals.ListPage(ctx, remediation.PageQuery{States: []remediation.State{remediation.StateFailed}, Limit: 10})
+	if err != nil || len(ps.Proposals) != 1 {
+		t.Fatalf("failed proposals after retention: %+v %v", ps, err)
+	}
+	for _, kind := range []string{"incidents", "proposals"} {
+		if !strings.Contains(logs.String(), "the index of the stored "+kind+" did not match them and was mended") {
+			t.Errorf("mending the %s was not logged:\n%s", kind, logs)
+		}
+	}
+	before := logs.String()
+	b.retention.prune(ctx)
+	if strings.Count(logs.String(), "was mended") != strings.Count(before, "was mended") {
+		t.Errorf("a second run mended again:\n%s", logs)
+	}
+}
