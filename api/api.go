@@ -24,6 +24,7 @@ import (
 // Incidents is what the API reads of the incidents; *incident.Manager implements it.
 type Incidents interface {
 	List(ctx context.Context, all bool) ([]incident.Incident, error)
+	ListPage(ctx context.Context, q incident.PageQuery) (incident.Page, error)
 	Get(ctx context.Context, id string) (incident.Incident, error)
 }
 
@@ -31,7 +32,7 @@ type Incidents interface {
 type Proposals interface {
 	Propose(ctx context.Context, r remediation.Request) (remediation.Proposal, error)
 	Get(ctx context.Context, id string) (remediation.Proposal, error)
-	List(ctx context.Context, states ...remediation.State) ([]remediation.Proposal, error)
+	ListPage(ctx context.Context, q remediation.PageQuery) (remediation.Page, error)
 	ApprovePlan(ctx context.Context, id, planHash string, who remediation.Actor) (remediation.Proposal, error)
 	Reject(ctx context.Context, id string, who remediation.Actor, reason string) (remediation.Proposal, error)
 	Resolve(ctx context.Context, id string, who remediation.Actor, outcome, note string) (remediation.Proposal, error)
@@ -74,6 +75,9 @@ type Options struct {
 	// KeyRefresh is how long authenticated keys are cached before the store is read again
 	// (default 1s); it bounds how late a revocation made by another process takes effect.
 	KeyRefresh time.Duration
+	// Pprof adds Go's profiling endpoints under /debug/pprof/ (pprof.go), for API keys with the
+	// admin role only. Off by default: a profile shows the program's internals.
+	Pprof bool
 }
 
 // API serves /api/v1. Mount the handlers of Routes on the HTTP server.
@@ -149,9 +153,10 @@ const fallbackPattern = "/api/v1/"
 type access int
 
 const (
-	public   access = iota // no key (the OpenAPI document)
-	readOnly               // any valid key
-	write                  // operator or admin; the Manager may refuse further
+	public    access = iota // no key (the OpenAPI document)
+	readOnly                // any valid key
+	write                   // operator or admin; the Manager may refuse further
+	adminOnly               // admin
 )
 
 // route is one endpoint.
@@ -163,7 +168,7 @@ type route struct {
 }
 
 func (a *API) table() []route {
-	return []route{
+	rts := []route{
 		{pattern: "GET /api/v1/incidents", access: readOnly, h: a.listIncidents},
 		{pattern: "GET /api/v1/incidents/{id}", access: readOnly, h: a.getIncident},
 		{pattern: "GET /api/v1/proposals", access: readOnly, h: a.listProposals},
@@ -178,11 +183,16 @@ func (a *API) table() []route {
 		{pattern: "GET /api/v1/anomalies", access: readOnly, h: a.listAnomalies},
 		{pattern: "GET /api/v1/openapi.json", access: public, h: a.openAPI},
 	}
+	if a.o.Pprof {
+		rts = append(rts, pprofRoutes()...)
+	}
+	return rts
 }
 
 // Routes returns the API's handlers by Go 1.22 pattern, such as "GET /api/v1/incidents", for the
 // HTTP server to mount. It includes a catch-all "/api/v1/" that answers unknown endpoints with
 // JSON 404 or 405; the Alertmanager webhook's more specific pattern takes precedence over it.
+// With Options.Pprof it includes the profiling endpoints under /debug/pprof/.
 func (a *API) Routes() map[string]http.Handler {
 	out := make(map[string]http.Handler, len(a.routes)+1)
 	for _, rt := range a.routes {
@@ -270,6 +280,13 @@ func (a *API) serve(rt route, w http.ResponseWriter, r *http.Request) {
 		if rt.access == write && k.Role == RoleViewer {
 			a.m.denied.WithLabelValues("forbidden").Inc()
 			e := errorf(http.StatusForbidden, CodeForbidden, "api key %q has role viewer, which may only read", k.Name)
+			a.denied(r, k, rt, e)
+			writeError(w, r, e)
+			return
+		}
+		if rt.access == adminOnly && k.Role != RoleAdmin {
+			a.m.denied.WithLabelValues("forbidden").Inc()
+			e := errorf(http.StatusForbidden, CodeForbidden, "api key %q has role %s; %s needs role admin", k.Name, k.Role, rt.pattern)
 			a.denied(r, k, rt, e)
 			writeError(w, r, e)
 			return

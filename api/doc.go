@@ -28,4 +28,11 @@
 // listed in errors.go; internal errors are logged in full and shown only as
 // "internal error (ref <correlation id>)". The OpenAPI 3.0 document served at
 // /api/v1/openapi.json is embedded from openapi.json and a test keeps it in step with Routes.
+//
+// Lists page with ?limit= and an opaque ?cursor= (page.go). Incidents and proposals are read from
+// their time-ordered indexes (package internal/index), so a page costs the same however many are
+// stored; the other lists are small and paged in memory.
+//
+// With Options.Pprof, Go's profiling endpoints are served under /debug/pprof/ (pprof.go) behind
+// the same chain, for admin keys only.
 package api

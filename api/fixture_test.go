@@ -105,6 +105,7 @@ type fixture struct {
 	srv   *httptest.Server
 	// tokens by credential name: viewer, operator, operator2, admin, expired, revoked.
 	tokens map[string]string
+	hosts  int // series openIncidents has used
 }
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)

@@ -3,8 +3,12 @@ package api
 import (
 	"bytes"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/smartcloudops/smartcloudops/internal/index"
 )
 
 // FuzzParseProposeRequest feeds arbitrary bodies to the manual-run decoder: it must never panic,
@@ -79,3 +83,40 @@ func TestDecodeOversized(t *testing.T) {
 type nopCloser struct{ *strings.Reader }
 
 func (nopCloser) Close() error { return nil }
+
+// FuzzCursor feeds arbitrary cursors to the paged lists' parser: it must never panic, must refuse
+// with 400 naming the cursor, and a position it accepts is one the index can read; the cursor
+// of any position it gives back is read as that position again.
+func FuzzCursor(f *testing.F) {
+	for _, s := range []string{
+		positionCursor(index.Pos(t0, "inc-0a1b2c3d")), cursorOf("20261125T120000.000000000|inc-0a1b2c3d"), cursorOf("disk-full"),
+		"", "***", "dDE6", "dDE6MDEyMzQ1Njc4OWFiY2RlZi94", "djE6fA", strings.Repeat("A", 300),
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, c string) {
+		r, err := http.NewRequest("GET", "/api/v1/incidents?cursor="+url.QueryEscape(c), nil)
+		if err != nil {
+			t.Skip()
+		}
+		p, e := pageOf(r)
+		if e == nil {
+			var pos string
+			if pos, e = p.position(); e == nil {
+				if pos != "" && !index.ValidPos(pos) {
+					t.Fatalf("cursor %q gave position %q", c, pos)
+				}
+				if pos != "" {
+					back, _ := pageOf(httptest.NewRequest("GET", "/?cursor="+positionCursor(pos), nil))
+					if again, e := back.position(); e != nil || again != pos {
+						t.Fatalf("position %q does not read back: %q %v", pos, again, e)
+					}
+				}
+				return
+			}
+		}
+		if e.Status != http.StatusBadRequest || e.Code != CodeBadRequest || !strings.HasPrefix(e.Message, "cursor ") && !strings.HasPrefix(e.Message, "limit ") {
+			t.Fatalf("bad refusal %+v", e)
+		}
+	})
+}

@@ -19,7 +19,7 @@ func pages[T any](t *testing.T, f *fixture, path string, id func(T) string) ([]s
 	var ids []string
 	n := 0
 	cursor := ""
-	for n = 1; n <= 100; n++ {
+	for n = 1; n <= 1100; n++ {
 		p := path
 		if cursor != "" {
 			p += "&cursor=" + url.QueryEscape(cursor)
@@ -38,7 +38,7 @@ func pages[T any](t *testing.T, f *fixture, path string, id func(T) string) ([]s
 		}
 		cursor = l.NextCursor
 	}
-	t.Fatalf("%s: more than 100 pages", path)
+	t.Fatalf("%s: more than 1,100 pages", path)
 	return nil, 0
 }
 

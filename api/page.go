@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smartcloudops/smartcloudops/internal/index"
 )
 
 const (
@@ -16,8 +18,9 @@ const (
 
 // page is a request for one page of a list.
 type page struct {
-	limit int
-	after string // sort key of the last item of the previous page; "" for the first page
+	limit  int
+	cursor string // the cursor as the client sent it; "" for the first page
+	raw    string // the cursor decoded
 }
 
 // pageOf reads ?limit= and ?cursor=.
@@ -33,12 +36,53 @@ func pageOf(r *http.Request) (page, *Error) {
 	}
 	if c := q.Get("cursor"); c != "" {
 		b, err := base64.RawURLEncoding.DecodeString(c)
-		if err != nil || !strings.HasPrefix(string(b), "v1:") || len(b) <= 3 {
-			return p, badRequest("cursor %s is not one this API returned; start again without a cursor", quoteClipped(c))
+		if err != nil || len(b) <= 3 {
+			return p, badCursor(c)
 		}
-		p.after = string(b[3:])
+		p.cursor, p.raw = c, string(b)
 	}
 	return p, nil
+}
+
+func badCursor(c string) *Error {
+	return badRequest("cursor %s is not one this API returned; start again without a cursor", quoteClipped(c))
+}
+
+// after is the sort key a list held in memory continues after (see paginate).
+func (p page) after() (string, *Error) {
+	if p.cursor == "" {
+		return "", nil
+	}
+	k, ok := strings.CutPrefix(p.raw, "v1:")
+	if !ok {
+		return "", badCursor(p.cursor)
+	}
+	return k, nil
+}
+
+// position is where a list read from a time-ordered index continues (index.Pos). It also takes
+// the cursors this API gave for those lists before they were read from the index, which held
+// the time and ID of the last item (timeKeyLayout).
+func (p page) position() (string, *Error) {
+	if p.cursor == "" {
+		return "", nil
+	}
+	if pos, ok := strings.CutPrefix(p.raw, "t1:"); ok && index.ValidPos(pos) {
+		return pos, nil
+	}
+	if k, ok := strings.CutPrefix(p.raw, "v1:"); ok {
+		ts, id, ok := strings.Cut(k, "|")
+		t, err := time.Parse(timeKeyLayout, ts)
+		if ok && err == nil && index.ValidPos(index.Pos(t, id)) {
+			return index.Pos(t, id), nil
+		}
+	}
+	return "", badCursor(p.cursor)
+}
+
+// positionCursor is the cursor of the page after position pos of an index.
+func positionCursor(pos string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("t1:" + pos))
 }
 
 func cursorOf(key string) string { return base64.RawURLEncoding.EncodeToString([]byte("v1:" + key)) }
@@ -49,17 +93,22 @@ type list[T any] struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-// paginate returns the page of items after p.after. items must be sorted by key, strictly
-// ascending, or strictly descending when desc is set, so a cursor stays valid while items are
-// added or removed: the next page starts after the last key seen, wherever that now is.
-func paginate[T any](items []T, key func(T) string, desc bool, p page) list[T] {
+// paginate returns the page p asks for of items held in memory: at most p.limit items after the
+// sort key in p's cursor. items must be sorted by key, strictly ascending, or strictly descending
+// when desc is set, so a cursor stays valid while items are added or removed: the next page
+// starts after the last key seen, wherever that now is.
+func paginate[T any](items []T, key func(T) string, desc bool, p page) (list[T], *Error) {
+	after, e := p.after()
+	if e != nil {
+		return list[T]{}, e
+	}
 	start := 0
-	if p.after != "" {
+	if after != "" {
 		start = sort.Search(len(items), func(i int) bool {
 			if desc {
-				return key(items[i]) < p.after
+				return key(items[i]) < after
 			}
-			return key(items[i]) > p.after
+			return key(items[i]) > after
 		})
 	}
 	end := min(len(items), start+p.limit)
@@ -70,10 +119,9 @@ func paginate[T any](items []T, key func(T) string, desc bool, p page) list[T] {
 	if end < len(items) {
 		out.NextCursor = cursorOf(key(items[end-1]))
 	}
-	return out
+	return out, nil
 }
 
-// timeKey orders by time, then by id; it sorts as a string in time order.
-func timeKey(t time.Time, id string) string {
-	return t.UTC().Format("20060102T150405.000000000") + "|" + id
-}
+// timeKeyLayout is the time format of the cursors of incidents and proposals this API gave before
+// those lists were read from an index: "v1:" + time + "|" + ID of the last item.
+const timeKeyLayout = "20060102T150405.000000000"

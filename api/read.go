@@ -14,29 +14,42 @@ import (
 	"github.com/smartcloudops/smartcloudops/remediation/audit"
 )
 
+// listIncidents reads one page of the incidents' time-ordered index, and only that page.
 func (a *API) listIncidents(w http.ResponseWriter, r *http.Request, _ Key) error {
 	p, e := pageOf(r)
 	if e != nil {
 		return e
 	}
-	state := r.URL.Query().Get("state")
-	switch state {
-	case "":
-		state = incident.StateOpen
-	case incident.StateOpen, incident.StateResolved, "all":
+	q := incident.PageQuery{Limit: p.limit}
+	switch state := r.URL.Query().Get("state"); state {
+	case "", incident.StateOpen:
+		q.State = incident.StateOpen
+	case incident.StateResolved:
+		q.State = incident.StateResolved
+	case "all":
 	default:
 		return badRequest("state %s: want open, resolved or all", quoteClipped(state))
 	}
-	incs, err := a.o.Incidents.List(r.Context(), state != incident.StateOpen)
+	if q.After, e = p.position(); e != nil {
+		return e
+	}
+	pg, err := a.o.Incidents.ListPage(r.Context(), q)
 	if err != nil {
 		return fmt.Errorf("list incidents: %w", err)
 	}
-	if state == incident.StateResolved {
-		incs = slices.DeleteFunc(incs, func(i incident.Incident) bool { return i.State != incident.StateResolved })
+	return writeJSON(w, http.StatusOK, indexPage(pg.Incidents, pg.Next))
+}
+
+// indexPage is the answer of a list read from a time-ordered index.
+func indexPage[T any](items []T, next string) list[T] {
+	out := list[T]{Items: items}
+	if out.Items == nil {
+		out.Items = []T{}
 	}
-	key := func(i incident.Incident) string { return timeKey(i.OpenedAt, i.ID) }
-	slices.SortFunc(incs, func(x, y incident.Incident) int { return strings.Compare(key(y), key(x)) })
-	return writeJSON(w, http.StatusOK, paginate(incs, key, true, p))
+	if next != "" {
+		out.NextCursor = positionCursor(next)
+	}
+	return out
 }
 
 func (a *API) getIncident(w http.ResponseWriter, r *http.Request, _ Key) error {
@@ -74,6 +87,7 @@ func proposalStates(q string) ([]remediation.State, *Error) {
 	return out, nil
 }
 
+// listProposals reads one page of the proposals' time-ordered index, and only that page.
 func (a *API) listProposals(w http.ResponseWriter, r *http.Request, _ Key) error {
 	p, e := pageOf(r)
 	if e != nil {
@@ -83,13 +97,15 @@ func (a *API) listProposals(w http.ResponseWriter, r *http.Request, _ Key) error
 	if e != nil {
 		return e
 	}
-	ps, err := a.o.Proposals.List(r.Context(), states...)
+	q := remediation.PageQuery{States: states, Limit: p.limit}
+	if q.After, e = p.position(); e != nil {
+		return e
+	}
+	pg, err := a.o.Proposals.ListPage(r.Context(), q)
 	if err != nil {
 		return fmt.Errorf("list proposals: %w", err)
 	}
-	key := func(p remediation.Proposal) string { return timeKey(p.CreatedAt, p.ID) }
-	slices.SortFunc(ps, func(x, y remediation.Proposal) int { return strings.Compare(key(y), key(x)) })
-	return writeJSON(w, http.StatusOK, paginate(ps, key, true, p))
+	return writeJSON(w, http.StatusOK, indexPage(pg.Proposals, pg.Next))
 }
 
 func (a *API) getProposal(w http.ResponseWriter, r *http.Request, _ Key) error {
@@ -132,7 +148,11 @@ func (a *API) listRules(w http.ResponseWriter, r *http.Request, _ Key) error {
 	}
 	slices.SortFunc(views, func(x, y ruleView) int { return strings.Compare(x.Name, y.Name) })
 	views = slices.CompactFunc(views, func(x, y ruleView) bool { return x.Name == y.Name })
-	return writeJSON(w, http.StatusOK, paginate(views, func(v ruleView) string { return v.Name }, false, p))
+	out, e := paginate(views, func(v ruleView) string { return v.Name }, false, p)
+	if e != nil {
+		return e
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 func (a *API) getRule(w http.ResponseWriter, r *http.Request, _ Key) error {
@@ -176,7 +196,11 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request, _ Key) error {
 	if err != nil {
 		return fmt.Errorf("list audit records: %w", err)
 	}
-	return writeJSON(w, http.StatusOK, paginate(recs, func(rec audit.Record) string { return fmt.Sprintf("%020d", rec.Seq) }, false, p))
+	out, e := paginate(recs, func(rec audit.Record) string { return fmt.Sprintf("%020d", rec.Seq) }, false, p)
+	if e != nil {
+		return e
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 // band is the range the model expected a value in.
@@ -245,5 +269,9 @@ func (a *API) listAnomalies(w http.ResponseWriter, r *http.Request, _ Key) error
 	}
 	key := func(v anomalyView) string { return v.Check + "\x00" + v.Incident }
 	slices.SortFunc(out, func(x, y anomalyView) int { return strings.Compare(key(x), key(y)) })
-	return writeJSON(w, http.StatusOK, paginate(out, key, false, p))
+	pg, e := paginate(out, key, false, p)
+	if e != nil {
+		return e
+	}
+	return writeJSON(w, http.StatusOK, pg)
 }

@@ -167,6 +167,11 @@ func (fi failingIncidents) List(ctx context.Context, _ bool) ([]incident.Inciden
 	return nil, errors.New("store: disk on fire at /var/lib/smartcloudops")
 }
 
+func (fi failingIncidents) ListPage(ctx context.Context, _ incident.PageQuery) (incident.Page, error) {
+	_, err := fi.List(ctx, false)
+	return incident.Page{}, err
+}
+
 func (fi failingIncidents) Get(ctx context.Context, _ string) (incident.Incident, error) {
 	_, err := fi.List(ctx, false)
 	return incident.Incident{}, err

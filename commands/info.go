@@ -17,7 +17,7 @@ func (r *Router) infoCommands() []*command {
 	return []*command{
 		{name: "help", usage: "help [command]", summary: "list the commands, or explain one", run: r.help},
 		{name: "status", usage: "status", summary: "the bot's health: checks, chat connections, open incidents, pending and unknown proposals", run: r.status},
-		{name: "incidents", usage: "incidents [all]", summary: "open incidents (all: resolved ones too)", run: r.incidents},
+		{name: "incidents", usage: "incidents [all]", summary: "the newest open incidents (all: resolved ones too)", run: r.incidents},
 		{name: "anomalies", usage: "anomalies [check]", summary: "series in an anomalous span now", run: r.anomalies},
 		{name: "history", usage: "history [rule|target|proposal]", summary: "the audit trail, newest last", run: r.history},
 		{name: "whoami", usage: "whoami", summary: "who the bot thinks you are, and your roles", run: r.whoami},
@@ -109,12 +109,21 @@ func (r *Router) status(ctx context.Context, _ *call) (bot.Message, error) {
 	return m, nil
 }
 
+// listShown is how many incidents or proposals `incidents` and `proposals` show: the newest, read
+// as one page of their index, so the reply costs the same however many are stored.
+const listShown = 30
+
 func (r *Router) incidents(ctx context.Context, c *call) (bot.Message, error) {
 	all := len(c.args) > 0 && c.args[0] == "all"
-	incs, err := r.o.Incidents.List(ctx, all)
+	q := incident.PageQuery{State: incident.StateOpen, Limit: listShown}
+	if all {
+		q.State = ""
+	}
+	pg, err := r.o.Incidents.ListPage(ctx, q)
 	if err != nil {
 		return bot.Message{}, err
 	}
+	incs := pg.Incidents
 	if len(incs) == 0 {
 		return bot.Text("No open incidents."), nil
 	}
@@ -132,6 +141,9 @@ func (r *Router) incidents(ctx context.Context, c *call) (bot.Message, error) {
 			b.WriteString(" proposals: " + strings.Join(inc.Proposals, ", "))
 		}
 		b.WriteByte('\n')
+	}
+	if pg.Next != "" {
+		fmt.Fprintf(&b, "(the newest %d; GET /api/v1/incidents?state=%s lists every one)", len(incs), map[bool]string{true: "all", false: "open"}[all])
 	}
 	return bot.Text(strings.TrimRight(b.String(), "\n")), nil
 }

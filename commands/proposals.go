@@ -16,7 +16,7 @@ import (
 
 func (r *Router) proposalCommands() []*command {
 	return []*command{
-		{name: "proposals", usage: "proposals [state|all]", summary: "pending proposals (or those in a state, or all)", run: r.proposals},
+		{name: "proposals", usage: "proposals [state|all]", summary: "the newest pending proposals (or those in a state, or all)", run: r.proposals},
 		{name: "approve", usage: "approve <proposal> | all <count> <plan> <group>", summary: "approve a proposal (or every pending one of a plan); it runs once its policy is met", run: r.approve},
 		{name: "reject", usage: "reject <proposal> [reason]", summary: "decline a proposal", run: r.reject},
 		{name: "run", usage: "run <action> key=value ...", summary: "propose an action by hand; it needs the same approval", role: RoleOperator, run: r.runAction},
@@ -43,10 +43,11 @@ func (r *Router) proposals(ctx context.Context, c *call) (bot.Message, error) {
 		}
 		states = []remediation.State{s}
 	}
-	ps, err := r.o.Proposals.List(ctx, states...)
+	pg, err := r.o.Proposals.ListPage(ctx, remediation.PageQuery{States: states, Limit: listShown})
 	if err != nil {
 		return bot.Message{}, err
 	}
+	ps := pg.Proposals
 	if len(ps) == 0 {
 		return bot.Text("No proposals."), nil
 	}
@@ -60,6 +61,13 @@ func (r *Router) proposals(ctx context.Context, c *call) (bot.Message, error) {
 			fmt.Fprintf(&b, " — %d/%d approvals, expires %s", len(p.Approvals), p.Policy.MinApprovers, p.ExpiresAt.UTC().Format("15:04 UTC"))
 		}
 		b.WriteByte('\n')
+	}
+	if pg.Next != "" {
+		state := "all"
+		if len(states) > 0 {
+			state = string(states[0])
+		}
+		fmt.Fprintf(&b, "(the newest %d; GET /api/v1/proposals?state=%s lists every one)", len(ps), state)
 	}
 	return bot.Text(strings.TrimRight(b.String(), "\n")), nil
 }

@@ -270,6 +270,9 @@ func (m *Manager) prepare(ctx context.Context, fp string, fn func(inc *Incident,
 	case Opened:
 		pl.ops = append(pl.ops, store.Op{Key: fpPrefix + fp, Value: []byte(pl.inc.ID)})
 	}
+	// The time-ordered index (index.go) changes with the incident, in the same transaction: one
+	// write more at opening and at resolution, none otherwise.
+	pl.ops = append(pl.ops, indexOps(before, pl.inc, isNew)...)
 	return pl, true, nil
 }
 
@@ -414,8 +417,12 @@ func (m *Manager) Get(ctx context.Context, id string) (Incident, error) {
 	return inc, nil
 }
 
-// List returns incidents, newest first; only open ones unless all is set.
+// List returns incidents, newest first; only open ones unless all is set. Every stored incident
+// is read for all; ListPage reads one page.
 func (m *Manager) List(ctx context.Context, all bool) ([]Incident, error) {
+	if !all {
+		return m.listOpen(ctx)
+	}
 	kvs, err := m.o.Store.List(ctx, incPrefix)
 	if err != nil {
 		return nil, err
@@ -435,9 +442,7 @@ func (m *Manager) List(ctx context.Context, all bool) ([]Incident, error) {
 			m.log.ErrorContext(ctx, "corrupt incident skipped", "key", kv.Key, obs.KeyErr, err)
 			continue
 		}
-		if all || inc.State == StateOpen {
-			out = append(out, inc)
-		}
+		out = append(out, inc)
 	}
 	slices.SortFunc(out, func(a, b Incident) int { return b.OpenedAt.Compare(a.OpenedAt) })
 	return out, nil

@@ -9,8 +9,8 @@ import (
 	"github.com/smartcloudops/smartcloudops/internal/store"
 )
 
-// Prune deletes the incidents resolved before cutoff and returns them, so their charts can go
-// too. Open incidents are never pruned, nor is an incident changed while Prune runs; a stored
+// Prune deletes the incidents resolved before cutoff, with their index entries, and returns
+// them, so their charts can go too. Open incidents are never pruned, nor is an incident changed while Prune runs; a stored
 // incident that cannot be read is kept and logged, so nothing is lost that a person might still
 // need to look at.
 func (m *Manager) Prune(ctx context.Context, cutoff time.Time) ([]Incident, error) {
@@ -29,7 +29,8 @@ func (m *Manager) Prune(ctx context.Context, cutoff time.Time) ([]Incident, erro
 		if inc.State != StateResolved || inc.ResolvedAt.IsZero() || !inc.ResolvedAt.Before(cutoff) {
 			continue
 		}
-		rs = append(rs, store.Removal{Cmp: store.Cmp{Key: kv.Key, Rev: kv.Rev}, Ops: []store.Op{{Key: kv.Key, Delete: true}}})
+		ops := append([]store.Op{{Key: kv.Key, Delete: true}}, incIndex.Ops(entryOf(inc), nil)...)
+		rs = append(rs, store.Removal{Cmp: store.Cmp{Key: kv.Key, Rev: kv.Rev}, Ops: ops})
 		incs = append(incs, inc)
 	}
 	removed, err := store.Remove(ctx, m.o.Store, rs)

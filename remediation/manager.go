@@ -243,6 +243,8 @@ func (mg *Manager) write(ctx context.Context, p *Proposal, rev uint64, rec *audi
 	if rev == 0 && p.Incident != "" {
 		ops = append(ops, store.Op{Key: byIncidentPrefix + p.Incident + "/" + p.ID, Value: []byte(p.ID)})
 	}
+	// The time-ordered index (index.go) follows the proposal's state, in the same transaction.
+	ops = append(ops, indexOps(*p, rev)...)
 	cmps := []store.Cmp{{Key: proposalPrefix + p.ID, Rev: rev}}
 	if rev == 0 && p.Dedup != "" {
 		cmps = append(cmps, store.Cmp{Key: dedupKey(p.Dedup), Rev: 0})
@@ -260,7 +262,7 @@ func (mg *Manager) write(ctx context.Context, p *Proposal, rev uint64, rec *audi
 	if err != nil {
 		return err
 	}
-	p.rev = nrev
+	p.rev, p.stored = nrev, p.State
 	return nil
 }
 
@@ -300,11 +302,10 @@ func (mg *Manager) Get(ctx context.Context, id string) (Proposal, error) {
 	if err != nil {
 		return Proposal{}, err
 	}
-	var p Proposal
-	if err := json.Unmarshal(kv.Value, &p); err != nil {
+	p, err := decodeProposal(kv)
+	if err != nil {
 		return Proposal{}, fmt.Errorf("proposal %s is corrupt: %w", id, err)
 	}
-	p.rev = kv.Rev
 	return p, nil
 }
 
@@ -326,7 +327,8 @@ func (mg *Manager) ForIncident(ctx context.Context, incident string) ([]Proposal
 	return out, nil
 }
 
-// List returns proposals in any of states (all when none), newest first.
+// List returns proposals in any of states (all when none), newest first, reading every stored
+// proposal; ListPage reads one page.
 func (mg *Manager) List(ctx context.Context, states ...State) ([]Proposal, error) {
 	kvs, err := mg.o.Store.List(ctx, proposalPrefix)
 	if err != nil {
@@ -334,12 +336,11 @@ func (mg *Manager) List(ctx context.Context, states ...State) ([]Proposal, error
 	}
 	var out []Proposal
 	for _, kv := range kvs {
-		var p Proposal
-		if err := json.Unmarshal(kv.Value, &p); err != nil {
+		p, err := decodeProposal(kv)
+		if err != nil {
 			mg.log.ErrorContext(ctx, "corrupt proposal skipped", "key", kv.Key, obs.KeyErr, err)
 			continue
 		}
-		p.rev = kv.Rev
 		if len(states) == 0 || slices.Contains(states, p.State) {
 			out = append(out, p)
 		}

@@ -149,7 +149,8 @@ type Proposal struct {
 	// Dedup is the request's Dedup key, if it had one (see Request.Dedup).
 	Dedup string `json:"dedup,omitempty"`
 
-	rev uint64 // store revision this copy was read at
+	rev    uint64 // store revision this copy was read at
+	stored State  // its state at that revision, which its index entries show
 }
 
 // jsonValue is how a parameter value is stored: durations as text ("5m0s"), so that they read

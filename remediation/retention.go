@@ -50,6 +50,7 @@ func (mg *Manager) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 		if p.Dedup != "" {
 			ops = append(ops, store.Op{Key: dedupKey(p.Dedup), Delete: true})
 		}
+		ops = append(ops, propIndex.Ops(entryOf(p), nil)...)
 		rs = append(rs, store.Removal{Cmp: store.Cmp{Key: kv.Key, Rev: kv.Rev}, Ops: ops})
 	}
 	removed, err := store.Remove(ctx, mg.o.Store, rs)

@@ -125,6 +125,9 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 	if err := b.buildWeb(); err != nil {
 		return nil, err
 	}
+	if err := b.ensureIndexes(ctx); err != nil {
+		return nil, err
+	}
 	if err := b.buildElector(); err != nil {
 		return nil, err
 	}
@@ -267,7 +270,7 @@ func (b *Bot) buildWeb() error {
 	b.mountChatHTTP(handlers)
 	a, err := api.New(api.Options{Store: b.Store, Incidents: b.Incidents, Proposals: b.Proposals, Audit: b.Audit,
 		Rules: &rulesService{b: b}, Detector: b.Detector, Logger: b.log, Registerer: b.regr,
-		Timeout: b.cfg.Executor.Timeout.D() + 30*time.Second})
+		Timeout: b.cfg.Executor.Timeout.D() + 30*time.Second, Pprof: b.cfg.Debug.Pprof})
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}

@@ -57,8 +57,9 @@ func (r *retention) run(ctx context.Context) error {
 }
 
 // prune deletes incidents resolved and proposals ended longer ago than their retention, with
-// the charts of those incidents, and writes one audit record saying what went. A failure is
-// logged and retried at the next run: what was not deleted this time is deleted then.
+// the charts of those incidents, and writes one audit record saying what went; then it mends
+// the indexes of what is left (mendIndexes). A failure is logged and retried at the next run:
+// what was not deleted this time is deleted then.
 func (r *retention) prune(ctx context.Context) {
 	ret, now := r.b.cfg.Retention, r.now()
 	var done []string
@@ -88,6 +89,7 @@ func (r *retention) prune(ctx context.Context) {
 		n, err := r.b.Proposals.Prune(ctx, cutoff)
 		report("proposal", "ended", n, cutoff, err)
 	}
+	r.b.mendIndexes(ctx)
 	if len(done) == 0 {
 		return
 	}

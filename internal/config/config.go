@@ -26,6 +26,14 @@ type Config struct {
 	Retention    Retention       `yaml:"retention"`
 	Store        Store           `yaml:"store"`
 	Notify       Notify          `yaml:"notify"`
+	Debug        Debug           `yaml:"debug"`
+}
+
+// Debug configures what helps diagnose the bot itself.
+type Debug struct {
+	// Pprof serves Go's profiling endpoints under /debug/pprof/ on listen, to API keys with the
+	// admin role only. Off by default.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Store says where the bot keeps its state: a local bbolt file under data_dir (the default, one

@@ -56,6 +56,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad value in a list item", "checks:\n  - name: cpu\n    source: procfs\n    metric: cpu\n    schedule: \"@every 1m\"\n    speed: fast\n",
 			[]string{`:6: checks[0].speed: "fast" is not a number`}},
 		{"duplicate key", "listen: 127.0.0.1:1\nlisten: 127.0.0.1:2\n", []string{":2: listen: already set on line 1"}},
+		{"pprof without listen", "listen: \"\"\ndebug:\n  pprof: true\n", []string{":3: debug.pprof: needs listen"}},
 		{"type errors do not hide other problems", `
 executor:
   max_per_hour: lots

@@ -60,6 +60,9 @@ func (c *Config) validate() []fieldError {
 			add("listen", "%q is not host:port (%v)", c.Listen, err)
 		}
 	}
+	if c.Debug.Pprof && c.Listen == "" {
+		add("debug.pprof", "needs listen: the profiling endpoints are served by the HTTP server, behind its API keys")
+	}
 	switch strings.ToLower(c.Log.Level) {
 	case "", "debug", "info", "warn", "warning", "error":
 	default:
