@@ -11,9 +11,6 @@ import (
 	"net/url"
 	"os"
 	"time"
-
-	promapi "github.com/prometheus/client_golang/api"
-	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 )
 
 // DefaultTimeout bounds one query when Options.Timeout is zero.
@@ -56,8 +53,9 @@ type TLSOptions struct {
 
 // Client queries one Prometheus server.
 type Client struct {
-	api     promv1.API
+	hc      *http.Client
 	tr      *http.Transport
+	base    *url.URL
 	timeout time.Duration
 	log     *slog.Logger
 	url     string
@@ -105,13 +103,10 @@ func New(o Options) (*Client, error) {
 		ForceAttemptHTTP2:   true,
 	}
 	rt := &authTransport{base: base, bearer: o.BearerToken, basic: o.BasicAuth}
-	c, err := promapi.NewClient(promapi.Config{Address: u.String(), RoundTripper: rt})
-	if err != nil {
-		return nil, fmt.Errorf("prometheus: build client for %s: %w", redactURL(u), err)
-	}
 	return &Client{
-		api:     promv1.NewAPI(c),
+		hc:      &http.Client{Transport: rt},
 		tr:      base,
+		base:    u,
 		timeout: o.Timeout,
 		log:     o.Logger.With("component", "source.prometheus", "url", redactURL(u)),
 		url:     redactURL(u),

@@ -3,8 +3,12 @@
 package prometheus
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -99,5 +103,67 @@ func TestIntegrationNodeExporter(t *testing.T) {
 	var qe *QueryError
 	if !errors.As(err, &qe) || qe.Type != "bad_data" || !qe.UserError() {
 		t.Fatalf("bad PromQL error = %v, want a bad_data QueryError", err)
+	}
+}
+
+// TestIntegrationDecodeLikeClientGolang asks a real Prometheus for answers of every kind and
+// reads each as client_golang does: node exporter's series, rates over a range, escaped label
+// values, NaN and infinities, a scalar, a string, bad PromQL and an execution error.
+func TestIntegrationDecodeLikeClientGolang(t *testing.T) {
+	node := testenv.StartNodeExporter(t)
+	promURL := testenv.StartPrometheus(t, testenv.PromOptions{ScrapeTargets: []string{node}})
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	ask := func(endpoint string, form url.Values) (int, []byte) {
+		t.Helper()
+		resp, err := http.PostForm(promURL+"/api/v1/"+endpoint, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, body
+	}
+	// Wait for two scrapes, so rates have a value.
+	for {
+		if _, body := ask("query", url.Values{"query": {`rate(node_cpu_seconds_total[5s])`}}); bytes.Contains(body, []byte(`"value"`)) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("no rate of node_cpu_seconds_total within 45s")
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	now := time.Now()
+	rng := func(q string) url.Values {
+		return url.Values{"query": {q}, "start": {formatTime(now.Add(-10 * time.Second))}, "end": {formatTime(now)}, "step": {"0.5"}}
+	}
+	for _, tt := range []struct {
+		name, endpoint string
+		form           url.Values
+		code           int
+	}{
+		{"raw series", "query", url.Values{"query": {`node_cpu_seconds_total`}}, 200},
+		{"many labels", "query", url.Values{"query": {`{job="node"}`}}, 200},
+		{"rates over a range", "query_range", rng(`rate(node_cpu_seconds_total[5s])`), 200},
+		{"escaped labels", "query", url.Values{"query": {`label_replace(up, "weird", "a\"b\\c é ☃ \t/<>&", "", "")`}}, 200},
+		{"specials", "query_range", rng(`label_replace(up/0, "k", "inf", "", "") or label_replace(-up/0, "k", "-inf", "", "") or ` +
+			`label_replace((up-up)/0, "k", "nan", "", "") or label_replace(up*1e-300, "k", "tiny", "", "")`), 200},
+		{"scalar", "query", url.Values{"query": {`scalar(sum(up))`}}, 200},
+		{"string", "query", url.Values{"query": {`"hello"`}}, 200},
+		{"bad data", "query", url.Values{"query": {`sum(rate(x[5s])`}}, 400},
+		{"execution", "query", url.Values{"query": {`vector(1) + on() group_left() (label_replace(vector(1),"a","1","","") or label_replace(vector(1),"a","2","",""))`}}, 422},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := ask(tt.endpoint, tt.form)
+			if code != tt.code {
+				t.Fatalf("status %d, want %d: %s", code, tt.code, body)
+			}
+			checkLikeReference(t, code, body)
+		})
 	}
 }
