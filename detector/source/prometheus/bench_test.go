@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -114,7 +115,8 @@ func BenchmarkDecodeMatrix10kx4(b *testing.B) {
 
 // BenchmarkFetch100k runs one query whose answer has 100,000 series, over loopback HTTP: the
 // request, the answer's transfer and decoding into detector series. client_golang is the path
-// before this package had its own decoder; instant is Client.Instant.
+// before this package had its own decoder; instant is Client.Instant; source is a check's
+// steady tick (Source.Fetch, its label cache warm).
 func BenchmarkFetch100k(b *testing.B) {
 	const n = 100_000
 	body := []byte(vectorJSON(n))
@@ -158,6 +160,30 @@ func BenchmarkFetch100k(b *testing.B) {
 			}
 		}
 	})
+	b.Run("source", func(b *testing.B) {
+		src, err := c.Source(SourceOptions{Query: "q", Interval: 15 * time.Second})
+		if err != nil {
+			b.Fatal(err)
+		}
+		// The first tick learns the series' labels; the steady ticks after it are measured.
+		before := heapInUse()
+		// What the source keeps between ticks, without the tick's own series.
+		if _, err := src.Fetch(context.Background(), now); err != nil {
+			b.Fatal(err)
+		}
+		kept := float64(heapInUse()-before) / n
+		defer func() { b.ReportMetric(kept, "kept-B/series") }()
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		defer cpuPerOp(b)()
+		tick := now
+		for b.Loop() {
+			tick = tick.Add(15 * time.Second)
+			if s, err := src.Fetch(context.Background(), tick); err != nil || len(s) != n {
+				b.Fatalf("%d series, %v", len(s), err)
+			}
+		}
+	})
 }
 
 // BenchmarkRange1000Series measures a range query of 1,000 series × 60 points over loopback
@@ -196,6 +222,14 @@ func cpuPerOp(b *testing.B) func() {
 			b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		}
 	}
+}
+
+// heapInUse is the live heap after a collection.
+func heapInUse() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
 }
 
 func cpuTime() time.Duration {

@@ -167,3 +167,62 @@ func TestIntegrationDecodeLikeClientGolang(t *testing.T) {
 		})
 	}
 }
+
+// TestIntegrationSourceFillsGaps runs a check's source against a real Prometheus: ticks on
+// time read one point each, a tick after a gap reads the missed points at the check's interval
+// with the values Prometheus evaluates there.
+func TestIntegrationSourceFillsGaps(t *testing.T) {
+	node := testenv.StartNodeExporter(t)
+	promURL := testenv.StartPrometheus(t, testenv.PromOptions{ScrapeTargets: []string{node}})
+	c, err := New(Options{URL: promURL, Logger: discard(), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	const query = `sum(node_cpu_seconds_total{job="node"})`
+	for { // until Prometheus has seven seconds of it
+		if s, err := c.Instant(ctx, query, time.Now().Add(-7*time.Second)); err != nil {
+			t.Fatal(err)
+		} else if len(s) == 1 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("no node_cpu_seconds_total within 45s")
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	src, err := c.Source(SourceOptions{Query: query, Interval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The ticks' times are chosen, not waited for: Prometheus evaluates the past as well.
+	end := time.Now().Truncate(time.Second)
+	first, err := src.Fetch(ctx, end.Add(-6*time.Second))
+	if err != nil || len(first) != 1 || len(first[0].Points) != 1 {
+		t.Fatalf("first tick = %v, %v, want one point", first, err)
+	}
+	onTime, err := src.Fetch(ctx, end.Add(-5*time.Second))
+	if err != nil || len(onTime) != 1 || len(onTime[0].Points) != 1 {
+		t.Fatalf("tick on time = %v, %v, want one point", onTime, err)
+	}
+	late, err := src.Fetch(ctx, end)
+	if err != nil || len(late) != 1 || len(late[0].Points) != 5 {
+		t.Fatalf("tick after 5s = %v, %v, want the 5 points since the last tick", late, err)
+	}
+	if !sameMap(first[0].Labels, late[0].Labels) {
+		t.Error("the series got a new label map")
+	}
+	for i, p := range late[0].Points {
+		if want := end.Add(time.Duration(i-4) * time.Second); !p.T.Equal(want) {
+			t.Errorf("point %d at %s, want %s", i, p.T, want)
+		}
+		// Each point is what an instant query at its time gives.
+		at, err := c.Instant(ctx, query, p.T)
+		if err != nil || len(at) != 1 || at[0].Points[0].V != p.V {
+			t.Errorf("point %d = %v, an instant query at its time gives %v, %v", i, p.V, at, err)
+		}
+	}
+}

@@ -25,7 +25,7 @@ type Series = detector.Series
 // status without an API answer, "bad_response" for an answer that could not be read).
 const ErrTypeTransport = "transport"
 
-// QueryError is returned by Instant and Range for every failed query.
+// QueryError is returned by Instant, Range and Source.Fetch for every failed query.
 type QueryError struct {
 	// Query is the PromQL text as given.
 	Query string
