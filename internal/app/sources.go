@@ -76,7 +76,7 @@ func (b *Bot) prometheusClient(ctx context.Context) (*prometheus.Client, error) 
 		return b.prom, nil
 	}
 	pc := b.cfg.Prometheus
-	o := prometheus.Options{URL: pc.URL, Timeout: pc.Timeout.D(), Logger: b.log,
+	o := prometheus.Options{URL: pc.URL, Timeout: pc.Timeout.D(), MaxConcurrentQueries: pc.MaxConcurrentQueries, Logger: b.log,
 		TLS: prometheus.TLSOptions{CAFile: pc.TLS.CAFile, CertFile: pc.TLS.CertFile, KeyFile: pc.TLS.KeyFile, InsecureSkipVerify: pc.TLS.InsecureSkipVerify}}
 	var err error
 	if o.BearerToken, err = b.secretAt(ctx, "prometheus.bearer_token", pc.BearerToken); err != nil {

@@ -386,6 +386,7 @@ func TestNewValidation(t *testing.T) {
 		{"both auths", Options{URL: "http://x", Logger: discard(), BearerToken: "t", BasicAuth: &BasicAuth{User: "u"}}, []string{"mutually exclusive"}},
 		{"basic without user", Options{URL: "http://x", Logger: discard(), BasicAuth: &BasicAuth{}}, []string{"BasicAuth.User"}},
 		{"negative timeout", Options{URL: "http://x", Logger: discard(), Timeout: -time.Second}, []string{"negative"}},
+		{"negative query slots", Options{URL: "http://x", Logger: discard(), MaxConcurrentQueries: -1}, []string{"MaxConcurrentQueries -1 is negative"}},
 		{"missing CA", Options{URL: "https://x", Logger: discard(), TLS: TLSOptions{CAFile: "/nonexistent/ca.pem"}}, []string{"TLS.CAFile"}},
 		{"cert without key", Options{URL: "https://x", Logger: discard(), TLS: TLSOptions{CertFile: "c.pem"}}, []string{"set together"}},
 	}

@@ -16,6 +16,10 @@
 // steady tick allocates little more than its points. The maps a Source returns are shared
 // between ticks and must not be modified.
 //
+// A Client bounds the queries it has in flight (Options.MaxConcurrentQueries): checks on one
+// schedule take turns instead of hitting Prometheus all at once, and a query's wait for a slot
+// counts against its timeout.
+//
 // Errors name the query and the server's error type ("bad_data", "execution", "timeout", ...)
 // through *QueryError, so callers can tell a user's bad PromQL from an unreachable server, which
 // is an *obs.UnavailableError inside. Warnings are logged; native histogram samples are not

@@ -89,11 +89,17 @@ func formatTime(t time.Time) string {
 	return strconv.FormatFloat(float64(t.Unix())+float64(t.Nanosecond())/1e9, 'f', -1, 64)
 }
 
-// query runs one query within the client's timeout, which covers the request and the reading
-// of the answer; the server is told to give up when the client will.
+// query runs one query within the client's timeout, which covers the wait for a free query
+// slot, the request and the reading of the answer; the server is told to give up when the
+// client will.
 func (c *Client) query(ctx context.Context, query, endpoint string, form url.Values, cache *labelCache, hint int) (result, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	waitStart := time.Now()
+	if err := c.acquire(ctx); err != nil {
+		return result{}, c.waitError(ctx, query, time.Since(waitStart), err)
+	}
+	defer c.release()
 	if dl, ok := ctx.Deadline(); ok {
 		form.Set("timeout", strconv.FormatFloat(time.Until(dl).Truncate(time.Millisecond).Seconds(), 'f', -1, 64))
 	}
@@ -153,6 +159,32 @@ func (c *Client) post(ctx context.Context, endpoint string, form url.Values, cac
 func drain(body io.ReadCloser) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(body, 64<<10))
 	_ = body.Close()
+}
+
+func (c *Client) acquire(ctx context.Context) error {
+	select {
+	case c.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case c.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *Client) release() { <-c.slots }
+
+// waitError says that a query never got a slot.
+func (c *Client) waitError(ctx context.Context, query string, waited time.Duration, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &QueryError{Query: query, Type: errTimeout, Err: fmt.Errorf(
+			"waited %s for one of the %d query slots to %s (prometheus.max_concurrent_queries): %w",
+			waited.Round(time.Millisecond), cap(c.slots), c.url, err)}
+	}
+	return &QueryError{Query: query, Type: errCanceled, Err: err}
 }
 
 func (c *Client) wrap(ctx context.Context, query string, err error) error {
