@@ -78,7 +78,7 @@ func (b *Bot) prometheusClient(ctx context.Context) (*prometheus.Client, error) 
 		return b.prom, nil
 	}
 	pc := b.cfg.Prometheus
-	o := prometheus.Options{URL: pc.URL, Timeout: pc.Timeout.D(), Logger: b.log,
+	o := prometheus.Options{URL: pc.URL, Timeout: pc.Timeout.D(), MaxConcurrentQueries: pc.MaxConcurrentQueries, Logger: b.log,
 		TLS: prometheus.TLSOptions{CAFile: pc.TLS.CAFile, CertFile: pc.TLS.CertFile, KeyFile: pc.TLS.KeyFile, InsecureSkipVerify: pc.TLS.InsecureSkipVerify}}
 	var err error
 	if o.BearerToken, err = b.secretAt(ctx, "prometheus.bearer_token", pc.BearerToken); err != nil {
@@ -165,30 +165,14 @@ func (b *Bot) checkSpec(c config.Check) (detector.CheckSpec, error) {
 	case "prometheus":
 		var pc *prometheus.Client
 		if pc, err = b.prometheusClient(b.runCtx); err == nil {
-			spec.Source = promSource{pc, c.Query}
+			// After a gap the source reads the missed points at the check's interval.
+			next := sched.Next(time.Now())
+			spec.Source, err = pc.Source(prometheus.SourceOptions{Query: c.Query, Interval: sched.Next(next).Sub(next)})
 		}
 	default:
 		err = fmt.Errorf("unknown source %q", c.Source)
 	}
 	return spec, err
-}
-
-// promSource runs a check's query at every tick; each result series is scored on its own.
-type promSource struct {
-	c *prometheus.Client
-	q string
-}
-
-func (s promSource) Fetch(ctx context.Context, now time.Time) ([]detector.Series, error) {
-	res, err := s.c.Instant(ctx, s.q, now)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]detector.Series, len(res))
-	for i, r := range res {
-		out[i] = detector.Series{Labels: r.Labels, Points: r.Points}
-	}
-	return out, nil
 }
 
 // mountAlertmanager serves the webhook and builds the silences client.

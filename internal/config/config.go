@@ -126,6 +126,9 @@ type Prometheus struct {
 	BasicAuth   *BasicAuth `yaml:"basic_auth"`
 	TLS         TLS        `yaml:"tls"`
 	Timeout     Duration   `yaml:"timeout"`
+	// MaxConcurrentQueries bounds the queries the bot has in flight to Prometheus; more wait
+	// for a slot, within their timeout. 0 means 4.
+	MaxConcurrentQueries int `yaml:"max_concurrent_queries"`
 }
 
 // Alertmanager configures the webhook intake and the silences API.
@@ -249,7 +252,7 @@ func Default() Config {
 		Listen:       "127.0.0.1:9090",
 		Console:      Console{Enabled: true},
 		Roles:        map[string]Role{},
-		Prometheus:   Prometheus{Timeout: Duration(10 * time.Second)},
+		Prometheus:   Prometheus{Timeout: Duration(10 * time.Second), MaxConcurrentQueries: 4},
 		Alertmanager: Alertmanager{ResendInterval: Duration(time.Minute)},
 		Actions: Actions{
 			Script:  ScriptAction{Timeout: Duration(30 * time.Second)},

@@ -89,6 +89,8 @@ checks:
 		{"action timeout beyond the executor's", "executor:\n  timeout: 1m\nactions:\n  script:\n    timeout: 2m\n  webhook:\n    timeout: 90s\n",
 			[]string{":5: actions.script.timeout: 2m0s is longer than executor.timeout (1m0s)", ":7: actions.webhook.timeout: 1m30s is longer than executor.timeout"}},
 		{"bad role member", "roles:\n  sre:\n    users: [alice]\n", []string{":3: roles.sre.users[0]", "platform:id"}},
+		{"too many prometheus queries", "prometheus:\n  url: http://prom:9090\n  max_concurrent_queries: 1000\n",
+			[]string{":3: prometheus.max_concurrent_queries: 1000 is outside [0,256]"}},
 		{"bad notify", "notify:\n  group_by: [check, check, \"host name\"]\n  group_wait: -5s\n  chart_workers: 0\n",
 			[]string{`:2: notify.group_by[1]: "check" is already in group_by[0]`, `notify.group_by[2]: "host name" is not check, rule, ... or a label name`,
 				`:3: notify.group_wait: duration "-5s" is negative`, ":4: notify.chart_workers: 0 is outside [1, 64]"}},

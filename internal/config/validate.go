@@ -136,6 +136,9 @@ func (c *Config) validate() []fieldError {
 	if d := c.Alertmanager.ResendInterval.D(); d != 0 && (d < time.Second || d > 24*time.Hour) {
 		add("alertmanager.resend_interval", "%s is outside [1s, 24h]", d)
 	}
+	if n := c.Prometheus.MaxConcurrentQueries; n < 0 || n > 256 {
+		add("prometheus.max_concurrent_queries", "%d is outside [0,256] (0 means 4)", n)
+	}
 	for _, u := range []struct{ path, v string }{{"prometheus.url", c.Prometheus.URL}, {"alertmanager.url", c.Alertmanager.URL}} {
 		if u.v == "" {
 			continue

@@ -11,13 +11,14 @@ import (
 	"net/url"
 	"os"
 	"time"
-
-	promapi "github.com/prometheus/client_golang/api"
-	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 )
 
 // DefaultTimeout bounds one query when Options.Timeout is zero.
 const DefaultTimeout = 10 * time.Second
+
+// DefaultMaxConcurrentQueries is how many queries a Client runs at once when
+// Options.MaxConcurrentQueries is zero.
+const DefaultMaxConcurrentQueries = 4
 
 // Options configures a Client. URL and Logger are required.
 type Options struct {
@@ -30,10 +31,14 @@ type Options struct {
 	BasicAuth *BasicAuth
 	// TLS configures the connection to an https URL.
 	TLS TLSOptions
-	// Timeout bounds each query, both on the wire and as the server-side query timeout.
-	// Zero means DefaultTimeout.
+	// Timeout bounds each query, both on the wire and as the server-side query timeout, from
+	// the moment it asks for a query slot. Zero means DefaultTimeout.
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// MaxConcurrentQueries bounds the queries in flight to the server; more wait for a slot,
+	// and the wait counts against their Timeout. It keeps checks on one schedule from hitting
+	// Prometheus all at once. Zero means DefaultMaxConcurrentQueries.
+	MaxConcurrentQueries int
+	Logger               *slog.Logger
 }
 
 // BasicAuth holds the credentials for HTTP basic authentication.
@@ -56,9 +61,11 @@ type TLSOptions struct {
 
 // Client queries one Prometheus server.
 type Client struct {
-	api     promv1.API
+	hc      *http.Client
 	tr      *http.Transport
+	base    *url.URL
 	timeout time.Duration
+	slots   chan struct{} // one element per query in flight
 	log     *slog.Logger
 	url     string
 }
@@ -82,11 +89,17 @@ func New(o Options) (*Client, error) {
 	if o.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("Timeout %s is negative", o.Timeout))
 	}
+	if o.MaxConcurrentQueries < 0 {
+		errs = append(errs, fmt.Errorf("MaxConcurrentQueries %d is negative", o.MaxConcurrentQueries))
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("prometheus: invalid options: %w", errors.Join(errs...))
 	}
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
+	}
+	if o.MaxConcurrentQueries == 0 {
+		o.MaxConcurrentQueries = DefaultMaxConcurrentQueries
 	}
 	tlsConf, err := o.TLS.config()
 	if err != nil {
@@ -100,19 +113,17 @@ func New(o Options) (*Client, error) {
 		}).DialContext,
 		TLSClientConfig:     tlsConf,
 		TLSHandshakeTimeout: o.Timeout,
-		MaxIdleConnsPerHost: 8,
+		MaxIdleConnsPerHost: max(8, o.MaxConcurrentQueries),
 		IdleConnTimeout:     90 * time.Second,
 		ForceAttemptHTTP2:   true,
 	}
 	rt := &authTransport{base: base, bearer: o.BearerToken, basic: o.BasicAuth}
-	c, err := promapi.NewClient(promapi.Config{Address: u.String(), RoundTripper: rt})
-	if err != nil {
-		return nil, fmt.Errorf("prometheus: build client for %s: %w", redactURL(u), err)
-	}
 	return &Client{
-		api:     promv1.NewAPI(c),
+		hc:      &http.Client{Transport: rt},
 		tr:      base,
+		base:    u,
 		timeout: o.Timeout,
+		slots:   make(chan struct{}, o.MaxConcurrentQueries),
 		log:     o.Logger.With("component", "source.prometheus", "url", redactURL(u)),
 		url:     redactURL(u),
 	}, nil

@@ -3,18 +3,20 @@ package prometheus
 import (
 	"context"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/prometheus/common/model"
 
 	"github.com/smartcloudops/smartcloudops/detector"
 )
@@ -187,8 +189,9 @@ func TestInstant(t *testing.T) {
 			if req.path != "/api/v1/query" || req.form["query"] != tt.query || req.form["time"] != "1700000000" {
 				t.Errorf("request = %+v, want /api/v1/query with query and time", req)
 			}
-			if req.form["timeout"] != "10s" {
-				t.Errorf("server timeout = %q, want 10s", req.form["timeout"])
+			// The server gives up when the client does: at most the 10s left of the query's time.
+			if secs, err := strconv.ParseFloat(req.form["timeout"], 64); err != nil || secs <= 0 || secs > 10 {
+				t.Errorf("server timeout = %q, want the seconds left of 10s", req.form["timeout"])
 			}
 			if req.agent != "smartcloudops" {
 				t.Errorf("User-Agent = %q", req.agent)
@@ -383,6 +386,7 @@ func TestNewValidation(t *testing.T) {
 		{"both auths", Options{URL: "http://x", Logger: discard(), BearerToken: "t", BasicAuth: &BasicAuth{User: "u"}}, []string{"mutually exclusive"}},
 		{"basic without user", Options{URL: "http://x", Logger: discard(), BasicAuth: &BasicAuth{}}, []string{"BasicAuth.User"}},
 		{"negative timeout", Options{URL: "http://x", Logger: discard(), Timeout: -time.Second}, []string{"negative"}},
+		{"negative query slots", Options{URL: "http://x", Logger: discard(), MaxConcurrentQueries: -1}, []string{"MaxConcurrentQueries -1 is negative"}},
 		{"missing CA", Options{URL: "https://x", Logger: discard(), TLS: TLSOptions{CAFile: "/nonexistent/ca.pem"}}, []string{"TLS.CAFile"}},
 		{"cert without key", Options{URL: "https://x", Logger: discard(), TLS: TLSOptions{CertFile: "c.pem"}}, []string{"set together"}},
 	}
@@ -404,13 +408,55 @@ func TestNewValidation(t *testing.T) {
 	}
 }
 
-func TestTranslateUnsupported(t *testing.T) {
-	_, _, err := translate(&model.String{Value: "x", Timestamp: model.TimeFromUnix(1)})
-	if err == nil || !strings.Contains(err.Error(), "string") {
-		t.Fatalf("translate(string) error = %v, want one naming the type", err)
+// TestTLS queries a server whose certificate only the configured CA file vouches for.
+func TestTLS(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, vectorBody)
+	}))
+	t.Cleanup(srv.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	got, _, err := translate(nil)
-	if err != nil || len(got) != 0 {
-		t.Fatalf("translate(nil) = %v, %v", got, err)
+	c := newClient(t, Options{URL: srv.URL, TLS: TLSOptions{CAFile: ca}})
+	if got, err := c.Instant(context.Background(), "up", t0); err != nil || len(got) != 2 {
+		t.Fatalf("Instant over TLS = %v, %v", got, err)
+	}
+	// Without the CA the server is not trusted, and that is a transport error.
+	_, err := newClient(t, Options{URL: srv.URL}).Instant(context.Background(), "up", t0)
+	checkQueryError(t, err, "up", ErrTypeTransport)
+	if !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("error %q does not name the certificate", err)
+	}
+}
+
+// TestGetFallback queries through a proxy under a path prefix that refuses POST: the query is
+// sent again as a GET, with its parameters in the URL.
+func TestGetFallback(t *testing.T) {
+	var methods []string
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		methods = append(methods, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		if r.Method != http.MethodGet {
+			http.Error(w, "POST not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		if r.URL.Query().Get("query") != "up" || r.URL.Query().Get("time") != "1700000000" {
+			http.Error(w, "parameters missing", http.StatusBadRequest)
+			return
+		}
+		_, _ = io.WriteString(w, vectorBody)
+	}))
+	t.Cleanup(srv.Close)
+	c := newClient(t, Options{URL: srv.URL + "/prometheus"})
+	if got, err := c.Instant(context.Background(), "up", t0); err != nil || len(got) != 2 {
+		t.Fatalf("Instant = %v, %v", got, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"POST /prometheus/api/v1/query", "GET /prometheus/api/v1/query"}; fmt.Sprint(methods) != fmt.Sprint(want) {
+		t.Errorf("requests %v, want %v", methods, want)
 	}
 }
