@@ -67,8 +67,9 @@ type Options struct {
 	LoadModel func(data []byte) (Model, error)
 	// SaveEvery is how often the model state of each series that learnt since its last save is
 	// written; 0 means one minute. The writes are spread over the interval, a share of the series
-	// at each tick. A series whose episode opened or ended is written at once, before the tick
-	// reports it. A crash loses at most this much learning.
+	// at each tick, written in the background: a scheduled tick does not wait for them. A series
+	// whose episode opened or ended is written at once, before the tick reports it. A crash loses
+	// at most this much learning.
 	SaveEvery time.Duration
 	// SaveOnStop bounds how long Run, once its context ends, goes on writing the state of the
 	// series that learnt since their last save (those whose episode moved first, then the
@@ -144,8 +145,9 @@ func New(o Options) (*Detector, error) {
 }
 
 // Run schedules every check and blocks until ctx ends, then waits for running ticks, which stop
-// between batches of series, and writes the state of the series that learnt since their last
-// save for at most Options.SaveOnStop.
+// between batches of series, and for their background saves, which stop between transactions,
+// and writes the state of the series that learnt since their last save for at most
+// Options.SaveOnStop.
 func (d *Detector) Run(ctx context.Context) error {
 	for _, t := range d.forgetRemovedChecks(ctx) {
 		d.o.OnTick(ctx, t)
@@ -159,6 +161,9 @@ func (d *Detector) Run(ctx context.Context) error {
 	<-ctx.Done()
 	d.ready.Store(false)
 	<-c.Stop().Done()
+	for _, ch := range d.checks {
+		ch.writer.Wait()
+	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.o.SaveOnStop)
 	defer cancel()
 	d.SaveState(sctx)
@@ -185,6 +190,7 @@ func (d *Detector) RunOnce(ctx context.Context) ([]Anomaly, []error) {
 	var errs []error
 	for _, ch := range d.checks {
 		found, err := ch.tick(ctx)
+		ch.writer.Wait()
 		out = append(out, found...)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("check %s: %w", ch.spec.Name, err))
@@ -193,11 +199,14 @@ func (d *Detector) RunOnce(ctx context.Context) ([]Anomaly, []error) {
 	return out, errs
 }
 
-// Tick runs one check now, as its schedule would.
+// Tick runs one check now, as its schedule would, and returns once the saves it started are
+// written.
 func (d *Detector) Tick(ctx context.Context, name string) ([]Anomaly, error) {
 	for _, ch := range d.checks {
 		if ch.spec.Name == name {
-			return ch.tick(ctx)
+			found, err := ch.tick(ctx)
+			ch.writer.Wait()
+			return found, err
 		}
 	}
 	return nil, fmt.Errorf("no check %q", name)
@@ -229,6 +238,9 @@ type check struct {
 	// saveMu orders the check's writes of model state, so that a record marshalled before its
 	// series was forgotten is written before the series' delete, never after it. Taken before mu.
 	saveMu sync.Mutex
+	// writer is the background write of a tick's periodic saves, while writing is set.
+	writer  sync.WaitGroup
+	writing atomic.Bool
 	// toldLearning is set once the check has logged how long its series learn before scoring.
 	toldLearning bool
 }

@@ -158,23 +158,20 @@ func (ch *check) saveUrgent(ctx context.Context, sts []*seriesState) {
 	if ch.d.o.Store == nil || len(sts) == 0 {
 		return
 	}
-	ch.saveMu.Lock()
-	defer ch.saveMu.Unlock()
 	ch.saveEach(ctx, sts)
 }
 
-// saveDue writes the state of the series that learnt since their last save and were last saved
-// a save interval ago or more: each series about once per interval, spread over the ticks in
-// it. A tick writes at most its share of the check's series (all of them times the tick's
-// interval over the save interval), oldest saved first, so a backlog (after the store failed)
-// drains over a few ticks rather than in one. A series whose episode moved and whose write
-// failed is due at once, and first.
+// saveDue starts writing, in the background, the state of the series that learnt since their
+// last save and were last saved a save interval ago or more: each series about once per
+// interval, spread over the ticks in it. A tick writes at most its share of the check's series
+// (all of them times the tick's interval over the save interval), oldest saved first, so a
+// backlog (after the store failed) drains over a few ticks rather than in one. A series whose
+// episode moved and whose write failed is due at once, and first. The next tick does not wait
+// for the write, but starts none of its own while it runs; ch.writer says when it is done.
 func (ch *check) saveDue(ctx context.Context) {
-	if ch.d.o.Store == nil {
+	if ch.d.o.Store == nil || !ch.writing.CompareAndSwap(false, true) {
 		return
 	}
-	ch.saveMu.Lock()
-	defer ch.saveMu.Unlock()
 	ch.mu.Lock()
 	now := ch.d.o.Now().UnixNano()
 	every := int64(ch.d.o.SaveEvery)
@@ -191,7 +188,12 @@ func (ch *check) saveDue(ctx context.Context) {
 		due = due[:share]
 	}
 	ch.mu.Unlock()
-	ch.saveEach(ctx, due)
+	ch.writer.Add(1)
+	go func() {
+		defer ch.writer.Done()
+		defer ch.writing.Store(false)
+		ch.saveEach(ctx, due)
+	}()
 }
 
 // saveAll writes the state of every series changed since its last save, or only of those whose
@@ -201,8 +203,6 @@ func (ch *check) saveAll(ctx context.Context, urgentOnly bool) {
 	if ch.d.o.Store == nil {
 		return
 	}
-	ch.saveMu.Lock()
-	defer ch.saveMu.Unlock()
 	ch.mu.Lock()
 	var dirty []*seriesState
 	ch.series.each(func(st *seriesState) bool {
@@ -217,15 +217,18 @@ func (ch *check) saveAll(ctx context.Context, urgentOnly bool) {
 }
 
 // saveEach writes the state of sts a transaction at a time, each marshalled under ch.mu and
-// written without it, until ctx ends or a write fails: the rest stay due. ch.saveMu must be
-// held, ch.mu must not.
+// written without it, until ctx ends or a write fails: the rest stay due. Each transaction
+// holds ch.saveMu, so other writes (a tick's episodes) go between two of them.
 func (ch *check) saveEach(ctx context.Context, sts []*seriesState) {
 	for len(sts) > 0 && ctx.Err() == nil {
 		n := min(len(sts), store.MaxTxnOps)
+		ch.saveMu.Lock()
 		ch.mu.Lock()
 		b := ch.marshal(ctx, sts[:n], ch.d.o.Now().UnixNano())
 		ch.mu.Unlock()
-		if ch.write(ctx, b) != nil {
+		err := ch.write(ctx, b)
+		ch.saveMu.Unlock()
+		if err != nil {
 			return
 		}
 		sts = sts[n:]
