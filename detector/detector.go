@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,10 +65,21 @@ type Options struct {
 	Store store.Store
 	// LoadModel restores a model from its saved state; required with Store.
 	LoadModel func(data []byte) (Model, error)
-	// SaveEvery is how often a check writes the model state of its changed series; 0 means one
-	// minute. State is also written when Run returns, so only a crash loses learning, and at most
-	// this much of it.
+	// SaveEvery is how often the model state of each series that learnt since its last save is
+	// written; 0 means one minute. The writes are spread over the interval, a share of the series
+	// at each tick, written in the background: a scheduled tick does not wait for them. A series
+	// whose episode opened or ended is written at once, before the tick reports it. A crash loses
+	// at most this much learning.
 	SaveEvery time.Duration
+	// SaveOnStop bounds how long Run, once its context ends, goes on writing the state of the
+	// series that learnt since their last save (those whose episode moved first, then the
+	// longest unsaved); 0 means one second. A series it does not reach loses at most the
+	// learning of one SaveEvery.
+	SaveOnStop time.Duration
+	// HistoryPoints is how many recent scored points each series keeps for charts and `rules
+	// test`, at 20 bytes a point (24 while its points are not evenly spaced); 0 means
+	// DefaultHistoryPoints.
+	HistoryPoints int
 	// ForgetAfter is how long a series may go without a new point before its check forgets it:
 	// its model state leaves memory and the store, and an anomalous span it was in ends with a
 	// Recovery marked Stale. Series come and go (pods, instances, label changes), so without it
@@ -107,6 +116,12 @@ func New(o Options) (*Detector, error) {
 	if o.SaveEvery <= 0 {
 		o.SaveEvery = time.Minute
 	}
+	if o.SaveOnStop <= 0 {
+		o.SaveOnStop = time.Second
+	}
+	if o.HistoryPoints <= 0 {
+		o.HistoryPoints = DefaultHistoryPoints
+	}
 	d := &Detector{o: o, log: o.Logger.With(obs.KeyComponent, "detector"), m: newMetrics(o.Registerer)}
 	seen := map[string]bool{}
 	for _, s := range o.Checks {
@@ -117,7 +132,7 @@ func New(o Options) (*Detector, error) {
 			return nil, fmt.Errorf("detector: check %q is defined twice", s.Name)
 		}
 		seen[s.Name] = true
-		d.checks = append(d.checks, &check{spec: s, d: d, series: map[string]*seriesState{}})
+		d.checks = append(d.checks, &check{spec: s, d: d, series: newSeriesIndex()})
 		// Every series of the check's metrics exists from the start: dashboards and alerts see
 		// 0, not "No data", until the first event.
 		for _, c := range []*prometheus.CounterVec{d.m.skipped, d.m.sourceErrors, d.m.anomalies, d.m.points, d.m.forgotten} {
@@ -129,7 +144,10 @@ func New(o Options) (*Detector, error) {
 	return d, nil
 }
 
-// Run schedules every check and blocks until ctx ends, then waits for running ticks.
+// Run schedules every check and blocks until ctx ends, then waits for running ticks, which stop
+// between batches of series, and for their background saves, which stop between transactions,
+// and writes the state of the series that learnt since their last save for at most
+// Options.SaveOnStop.
 func (d *Detector) Run(ctx context.Context) error {
 	for _, t := range d.forgetRemovedChecks(ctx) {
 		d.o.OnTick(ctx, t)
@@ -143,16 +161,23 @@ func (d *Detector) Run(ctx context.Context) error {
 	<-ctx.Done()
 	d.ready.Store(false)
 	<-c.Stop().Done()
-	d.SaveState(context.WithoutCancel(ctx))
+	for _, ch := range d.checks {
+		ch.writer.Wait()
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.o.SaveOnStop)
+	defer cancel()
+	d.SaveState(sctx)
 	return nil
 }
 
-// SaveState writes the model state of every series that changed since its last save.
+// SaveState writes the model state of every series that learnt since its last save, a
+// transaction at a time until ctx ends: first, across every check, those whose episode opened or
+// ended, then the longest unsaved.
 func (d *Detector) SaveState(ctx context.Context) {
-	for _, ch := range d.checks {
-		ch.mu.Lock()
-		ch.saveStates(ctx)
-		ch.mu.Unlock()
+	for _, urgentOnly := range []bool{true, false} {
+		for _, ch := range d.checks {
+			ch.saveAll(ctx, urgentOnly)
+		}
 	}
 }
 
@@ -165,6 +190,7 @@ func (d *Detector) RunOnce(ctx context.Context) ([]Anomaly, []error) {
 	var errs []error
 	for _, ch := range d.checks {
 		found, err := ch.tick(ctx)
+		ch.writer.Wait()
 		out = append(out, found...)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("check %s: %w", ch.spec.Name, err))
@@ -173,118 +199,17 @@ func (d *Detector) RunOnce(ctx context.Context) ([]Anomaly, []error) {
 	return out, errs
 }
 
-// Tick runs one check now, as its schedule would.
+// Tick runs one check now, as its schedule would, and returns once the saves it started are
+// written.
 func (d *Detector) Tick(ctx context.Context, name string) ([]Anomaly, error) {
 	for _, ch := range d.checks {
 		if ch.spec.Name == name {
-			return ch.tick(ctx)
+			found, err := ch.tick(ctx)
+			ch.writer.Wait()
+			return found, err
 		}
 	}
 	return nil, fmt.Errorf("no check %q", name)
-}
-
-// CheckStatus is what `status` and /readyz show about a check.
-type CheckStatus struct {
-	Name      string
-	Up        bool // false while the source fails, or while ticks keep being skipped
-	LastTick  time.Time
-	LastError string
-	Series    int
-	Skipped   uint64 // ticks skipped because the previous one still ran
-	Anomalous int    // series in an anomalous episode now
-	// Warming is how many series are still learning before they score, and WarmupLeft the most
-	// points any of them still needs; Interval is the schedule's interval, to turn points into
-	// time.
-	Warming    int
-	WarmupLeft int
-	Interval   time.Duration
-}
-
-// WarmupETA is how long until every series of the check scores: the most points any series
-// still learns, at the schedule's interval.
-func (s CheckStatus) WarmupETA() time.Duration { return time.Duration(s.WarmupLeft) * s.Interval }
-
-// Learning describes the check's warm-up, such as "2 series learning, scoring in about 5m20s",
-// or is empty once every series scores.
-func (s CheckStatus) Learning() string {
-	if s.Warming == 0 {
-		return ""
-	}
-	what := "1 series learning"
-	if s.Warming > 1 {
-		what = fmt.Sprintf("%d series learning", s.Warming)
-	}
-	return fmt.Sprintf("%s, scoring in about %s", what, s.WarmupETA().Round(time.Second))
-}
-
-// WarmingUp is implemented by models that learn from a number of points before they score.
-type WarmingUp interface {
-	// WarmupLeft is how many more points the model learns before it scores; 0 once it does.
-	WarmupLeft() int
-}
-
-// Status returns every check's status.
-func (d *Detector) Status() []CheckStatus {
-	out := make([]CheckStatus, 0, len(d.checks))
-	for _, ch := range d.checks {
-		ch.mu.Lock()
-		st := CheckStatus{Name: ch.spec.Name, Up: ch.failures == 0, LastTick: ch.lastTick, LastError: ch.lastErr,
-			Series: len(ch.series), Skipped: ch.skipped.Load()}
-		if why := ch.stuck(); why != "" {
-			st.Up, st.LastError = false, why
-		}
-		for _, s := range ch.series {
-			if s.ep.Open() {
-				st.Anomalous++
-			}
-		}
-		st.Warming, st.WarmupLeft = ch.warming()
-		st.Interval = ch.interval()
-		ch.mu.Unlock()
-		out = append(out, st)
-	}
-	return out
-}
-
-// SeriesPoints returns the recent scored points of one series of a check, oldest first, and
-// whether the check has that series.
-func (d *Detector) SeriesPoints(check string, labels map[string]string) ([]Scored, bool) {
-	for _, ch := range d.checks {
-		if ch.spec.Name != check {
-			continue
-		}
-		ch.mu.Lock()
-		defer ch.mu.Unlock()
-		st, ok := ch.series[Key(labels)]
-		if !ok {
-			return nil, false
-		}
-		return st.history(), true
-	}
-	return nil, false
-}
-
-// SeriesHistory is the recent scored points of one series.
-type SeriesHistory struct {
-	Labels map[string]string
-	Points []Scored
-}
-
-// History returns the recent scored points of every series of a check.
-func (d *Detector) History(name string) []SeriesHistory {
-	for _, ch := range d.checks {
-		if ch.spec.Name != name {
-			continue
-		}
-		ch.mu.Lock()
-		defer ch.mu.Unlock()
-		out := make([]SeriesHistory, 0, len(ch.series))
-		for _, s := range ch.series {
-			out = append(out, SeriesHistory{Labels: maps.Clone(s.labels), Points: s.history()})
-		}
-		return out
-	}
-	return nil
 }
 
 // stuckAfter is the number of ticks in a row skipped because the previous one still runs after
@@ -303,13 +228,19 @@ type check struct {
 	tickStarted  atomic.Int64 // Unix nanoseconds when the running tick started
 
 	mu        sync.Mutex
-	series    map[string]*seriesState
+	series    *seriesIndex
 	failures  int
 	nextTry   time.Time
 	lastTick  time.Time
 	lastErr   string
 	loadedAll bool
-	lastSave  time.Time
+	loadAfter string // the last key restored, while the restore is not done
+	// saveMu orders the check's writes of model state, so that a record marshalled before its
+	// series was forgotten is written before the series' delete, never after it. Taken before mu.
+	saveMu sync.Mutex
+	// writer is the background write of a tick's periodic saves, while writing is set.
+	writer  sync.WaitGroup
+	writing atomic.Bool
 	// toldLearning is set once the check has logged how long its series learn before scoring.
 	toldLearning bool
 }
@@ -360,6 +291,21 @@ func (ch *check) stuck() string {
 		time.Unix(0, ch.tickStarted.Load()).UTC().Format(time.RFC3339), n)
 }
 
+// tickChunk is how many series a tick scores at a time under its check's lock: between chunks
+// readers (status, charts) have their turn, and a tick whose context ended stops.
+const tickChunk = 1024
+
+// tickRun is what a tick gathered so far.
+type tickRun struct {
+	report    Tick
+	observed  bool
+	found     []Anomaly
+	maxScore  float64
+	points    int
+	anomalous int
+	moved     []*seriesState // series whose episode opened or ended
+}
+
 func (ch *check) tick(ctx context.Context) ([]Anomaly, error) {
 	start := time.Now()
 	name := ch.spec.Name
@@ -385,52 +331,28 @@ func (ch *check) tick(ctx context.Context) ([]Anomaly, error) {
 	}
 	ch.failures, ch.lastErr, ch.nextTry = 0, "", time.Time{}
 	ch.d.m.up.WithLabelValues(name).Set(1)
+	t := tickRun{report: Tick{Check: name, T: ch.lastTick}, observed: ch.d.o.Observed(name)}
+	ch.mu.Unlock()
 
-	report := Tick{Check: name, T: ch.lastTick}
-	observed := ch.d.o.Observed(name)
-	var found []Anomaly
-	var maxScore float64
-	var points, anomalous int
-	spanMoved := false
-	for _, s := range batch {
-		// The check's labels add to the series' own; a series label of the same name wins, so
-		// two series never merge into one.
-		labels := maps.Clone(ch.spec.Labels)
-		if labels == nil {
-			labels = map[string]string{}
+	scored := 0
+	for scored < len(batch) && err == nil {
+		if err = ctx.Err(); err != nil {
+			break
 		}
-		maps.Copy(labels, s.Labels)
-		key := Key(labels)
-		st, ok := ch.series[key]
-		if !ok {
-			st = &seriesState{labels: labels, model: ch.spec.Factory(), seenAt: ch.lastTick}
-			ch.series[key] = st
+		end := min(scored+tickChunk, len(batch))
+		ch.mu.Lock()
+		for _, s := range batch[scored:end] {
+			ch.score(&t, s)
 		}
-		before := st.ep.Since
-		r := ch.observe(st, s.Points, observed)
-		if len(r.scored) > 0 {
-			st.seenAt = ch.lastTick
-		}
-		// An episode that opened or closed is saved now, not at the next periodic save: after a
-		// crash the series must still know it has an incident open, or it would never end.
-		spanMoved = spanMoved || !st.ep.Since.Equal(before)
-		points += len(r.scored)
-		anomalous += r.anomalous
-		maxScore = max(maxScore, r.maxScore)
-		report.Events = append(report.Events, r.events...)
-		for _, e := range r.events {
-			if e.Anomaly != nil {
-				found = append(found, *e.Anomaly)
-			}
-		}
-		if len(r.seen) > 0 {
-			report.Series = append(report.Series, Observation{Labels: st.labels, Points: r.seen})
-		}
+		ch.mu.Unlock()
+		scored = end
 	}
-	ch.d.m.points.WithLabelValues(name).Add(float64(points))
-	ch.d.m.anomalies.WithLabelValues(name).Add(float64(anomalous))
-	ch.d.m.maxScore.WithLabelValues(name).Set(maxScore)
-	if !ch.toldLearning && len(ch.series) > 0 {
+
+	ch.mu.Lock()
+	ch.d.m.points.WithLabelValues(name).Add(float64(t.points))
+	ch.d.m.anomalies.WithLabelValues(name).Add(float64(t.anomalous))
+	ch.d.m.maxScore.WithLabelValues(name).Set(t.maxScore)
+	if !ch.toldLearning && ch.series.len() > 0 {
 		ch.toldLearning = true
 		if n, left := ch.warming(); n > 0 {
 			st := CheckStatus{Warming: n, WarmupLeft: left, Interval: ch.interval()}
@@ -438,32 +360,66 @@ func (ch *check) tick(ctx context.Context) ([]Anomaly, error) {
 				"series", n, "scoring_in", st.WarmupETA().Round(time.Second).String())
 		}
 	}
-	for _, r := range ch.forget(ctx) {
-		report.Events = append(report.Events, Event{Recovery: &r})
-	}
-	if now := time.Now(); spanMoved || now.Sub(ch.lastSave) >= ch.d.o.SaveEvery {
-		ch.saveStates(ctx)
-		ch.lastSave = now
-	}
-	ch.mu.Unlock() // the callback may read the check's state
-	if len(report.Events) > 0 || len(report.Series) > 0 {
-		ch.d.o.OnTick(ctx, report)
-	}
-	return found, nil
-}
-
-// warming counts the series still learning before they score and the most points any still
-// needs. ch.mu must be held.
-func (ch *check) warming() (n, left int) {
-	for _, s := range ch.series {
-		if w, ok := s.model.(WarmingUp); ok {
-			if l := w.WarmupLeft(); l > 0 {
-				n++
-				left = max(left, l)
-			}
+	var forgotten []store.Op
+	if err == nil {
+		var recs []Recovery
+		recs, forgotten = ch.forget(ctx)
+		for _, r := range recs {
+			t.report.Events = append(t.report.Events, Event{Recovery: &r})
 		}
 	}
-	return n, left
+	ch.mu.Unlock()
+	if err != nil {
+		// Stopping: the series whose episode moved are written first by SaveState.
+		err = fmt.Errorf("tick stopped after %d of %d series: %w", scored, len(batch), err)
+	} else {
+		ch.deleteForgotten(ctx, forgotten)
+		ch.saveUrgent(ctx, t.moved)
+	}
+	if len(t.report.Events) > 0 || len(t.report.Series) > 0 {
+		ch.d.o.OnTick(ctx, t.report)
+	}
+	if err == nil {
+		ch.saveDue(ctx)
+	}
+	return t.found, err
+}
+
+// score scores the new points of one series of the check's batch. ch.mu must be held.
+func (ch *check) score(t *tickRun, s Series) {
+	// The check's labels add to the series' own; a series label of the same name wins, so two
+	// series never merge into one. A known series is found without building that label set.
+	st, h := ch.series.find(ch.spec.Labels, s.Labels)
+	if st == nil {
+		// A new series has never been saved: it is due at once (savedAt 0), and from then on
+		// once a SaveEvery, at a tick of its own.
+		st = &seriesState{labels: mergeLabels(ch.spec.Labels, s.Labels), model: ch.spec.Factory(), seenAt: t.report.T}
+		ch.series.add(st, h)
+	}
+	before := st.ep.Since
+	r := ch.observe(st, s.Points, t.observed)
+	if r.scored > 0 {
+		st.seenAt = t.report.T
+	}
+	// An episode that opened or closed is saved before the tick reports it, not at the series'
+	// next periodic save: after a crash the series must still know it has an incident open, or
+	// it would never end.
+	if !st.ep.Since.Equal(before) {
+		st.urgent = true
+		t.moved = append(t.moved, st)
+	}
+	t.points += r.scored
+	t.anomalous += r.anomalous
+	t.maxScore = max(t.maxScore, r.maxScore)
+	t.report.Events = append(t.report.Events, r.events...)
+	for _, e := range r.events {
+		if e.Anomaly != nil {
+			t.found = append(t.found, *e.Anomaly)
+		}
+	}
+	if len(r.seen) > 0 {
+		t.report.Series = append(t.report.Series, Observation{Labels: st.labels, Points: r.seen})
+	}
 }
 
 // interval is the time between the check's next two ticks.
@@ -477,96 +433,4 @@ func (ch *check) interval() time.Duration {
 // scores again within one interval. ch.mu must be held.
 func (ch *check) backoff() time.Duration {
 	return min(time.Duration(1<<min(ch.failures, 10))*time.Second, 5*time.Minute, max(ch.interval()/2, time.Millisecond))
-}
-
-// observedBatch is what one series' batch of points did.
-type observedBatch struct {
-	scored    []Scored
-	seen      []ObservedPoint // for the rules, when the check is observed
-	events    []Event
-	anomalous int // points at or above the threshold
-	maxScore  float64
-}
-
-// observe scores new points of one series and moves its episode along. It reports, in order, an
-// Anomaly for an episode that opened and for the open episode at the end of the batch (one
-// event when they are the same), and a Recovery for each episode that ended.
-func (ch *check) observe(st *seriesState, pts []Point, observed bool) observedBatch {
-	var r observedBatch
-	life := ch.spec.lifecycle()
-	var last *Scored
-	opened := false
-	for _, p := range pts {
-		if !Valid(p.V) {
-			ch.drop(st, dropNotFinite, p)
-			continue
-		}
-		if !st.lastT.IsZero() && !p.T.After(st.lastT) {
-			ch.drop(st, dropNotAfter, p) // a duplicate or out-of-order timestamp
-			continue
-		}
-		st.lastT = p.T
-		sc := st.model.Observe(p)
-		st.dirty = true
-		prev := st.ep
-		r.maxScore = max(r.maxScore, sc.Score)
-		if sc.Score >= ch.spec.Threshold {
-			r.anomalous++
-		}
-		pt := Scored{Point: p, Score: sc.Score, Expected: sc.Expected, Lower: sc.Lower, Upper: sc.Upper}
-		st.push(pt)
-		r.scored = append(r.scored, pt)
-		switch life.Step(&st.ep, pt, sc.Models) {
-		case StepOpened:
-			opened, last = true, &r.scored[len(r.scored)-1]
-		case StepContinue:
-			last = &r.scored[len(r.scored)-1]
-		case StepResolved:
-			if opened && last != nil {
-				// The episode opened and ended inside this batch: report it before its end.
-				r.events = append(r.events, Event{Anomaly: ch.anomaly(st, *last, true, prev)})
-			}
-			r.events = append(r.events, Event{Recovery: &Recovery{Check: ch.spec.Name, Labels: maps.Clone(st.labels), T: p.T, Since: prev.Since}})
-			opened, last = false, nil
-		}
-		if observed {
-			r.seen = append(r.seen, st.observed(pt))
-		}
-	}
-	if st.ep.Open() && last != nil {
-		r.events = append(r.events, Event{Anomaly: ch.anomaly(st, *last, opened, st.ep)})
-	}
-	return r
-}
-
-// anomaly describes the episode ep of series st as of point p.
-func (ch *check) anomaly(st *seriesState, p Scored, opened bool, ep Episode) *Anomaly {
-	return &Anomaly{
-		Check: ch.spec.Name, Severity: ch.spec.Severity, Unit: ch.spec.Unit, Labels: maps.Clone(st.labels), Opened: opened,
-		T: p.T, Value: p.V, Score: p.Score, Peak: ep.Peak, PeakValue: ep.PeakValue,
-		Expected: ep.Expected, Lower: ep.Lower, Upper: ep.Upper, Since: ep.Since, Models: slices.Clone(ep.Models),
-	}
-}
-
-// Reasons a point is not scored, as bits of seriesState.warned and values of the metric's
-// reason label.
-const (
-	dropNotFinite uint8 = 1 << iota
-	dropNotAfter
-)
-
-// drop counts a point that is not scored and logs the first of each reason for the series, so a
-// source that keeps sending NaN or stale timestamps is named once rather than on every tick.
-func (ch *check) drop(st *seriesState, reason uint8, p Point) {
-	label, msg := "not_finite", "NaN or infinite values are not scored"
-	if reason == dropNotAfter {
-		label, msg = "not_after_previous", "points whose timestamp is not after the series' latest are not scored"
-	}
-	ch.d.m.dropped.WithLabelValues(ch.spec.Name, label).Inc()
-	if st.warned&reason != 0 {
-		return
-	}
-	st.warned |= reason
-	ch.d.log.Warn(msg+"; further ones on this series are only counted in smartcloudops_detector_points_dropped_total",
-		obs.KeyCheck, ch.spec.Name, "series", Key(st.labels), "t", p.T, "latest", st.lastT)
 }

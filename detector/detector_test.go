@@ -332,3 +332,32 @@ func TestSilentSeriesIsForgotten(t *testing.T) {
 		t.Fatalf("a series that was normal when forgotten reported a recovery: %+v", recs[1:])
 	}
 }
+
+// TestHistoryKeepsHistoryPoints: each series keeps its latest HistoryPoints points for charts
+// and `rules test`, oldest first.
+func TestHistoryKeepsHistoryPoints(t *testing.T) {
+	sched, _ := config.ParseSchedule("@every 1m")
+	d, err := detector.New(detector.Options{
+		Checks: []detector.CheckSpec{{Name: "cpu", Source: &queue{batches: [][]detector.Series{hostA(flat(0, 10, 40)), hostA(flat(10, 3, 41))}},
+			Schedule: sched, Threshold: threshold, Factory: func() detector.Model { return &meanModel{} }}},
+		HistoryPoints: 5, Logger: obs.Discard(), Registerer: prometheus.NewRegistry(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := d.Tick(context.Background(), "cpu"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pts, ok := d.SeriesPoints("cpu", map[string]string{"host": "a"})
+	want := append(flat(8, 2, 40), flat(10, 3, 41)...)
+	if !ok || len(pts) != len(want) {
+		t.Fatalf("%d points (%v), want %d", len(pts), ok, len(want))
+	}
+	for i, p := range pts {
+		if !p.T.Equal(want[i].T) || p.V != want[i].V {
+			t.Fatalf("point %d = %v %v, want %v %v", i, p.T, p.V, want[i].T, want[i].V)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package detector
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"time"
 )
@@ -114,4 +115,203 @@ func count(n int, singular string, plural ...string) string {
 		return fmt.Sprintf("%d %s", n, plural[0])
 	}
 	return fmt.Sprintf("%d %ss", n, singular)
+}
+
+// DefaultHistoryPoints is how many recent scored points each series keeps when
+// Options.HistoryPoints is 0: at a 15-second schedule, the hour a chart shows and `rules test`
+// replays.
+const DefaultHistoryPoints = 240
+
+// ring keeps the recent scored points of one series for charts and `rules test`, compactly: the
+// value, the band and the score as float32 (about seven significant digits), 20 bytes a point
+// where a Scored takes 64. While the points are evenly spaced, as a Prometheus range query's
+// are, their times are the first one's plus a step, exact to the millisecond, at no cost per
+// point; once they are not, each point also keeps its time as an offset from a base, in
+// milliseconds (in seconds once the points kept span more than 49 days), until they are evenly
+// spaced again. The latest point is kept exactly, so what shows a series' value now (the API,
+// `detect once`) shows it as scored. The arrays grow with the points, up to the size they are
+// given, so a series that sent a few points costs a few.
+type ring struct {
+	pts  []packedPoint
+	offs []uint32 // each point's time from base, beside pts; nil while the points are evenly spaced
+	next int      // where the next point goes once the ring is at its size: the oldest point
+	// first is the oldest point's time and step the time between points (Unix milliseconds),
+	// while offs is nil.
+	first, step int64
+	base        int64 // Unix time offs count from, in milliseconds or, when coarse, seconds
+	coarse      bool
+	run         int    // points in a row step apart, the latest included, while offs is set
+	last        Scored // the latest point, exact
+}
+
+// packedPoint is a Scored as the ring keeps it, without its time.
+type packedPoint struct {
+	v, expected, lower, upper, s float32
+}
+
+// push adds p, dropping the oldest point once size points are kept.
+func (r *ring) push(p Scored, size int) {
+	if size <= 0 {
+		return
+	}
+	t := p.T.UnixMilli()
+	n := len(r.pts)
+	var delta int64
+	if n > 0 {
+		delta = t - r.last.T.UnixMilli()
+	}
+	r.last = p
+	pp := packedPoint{v: f32(p.V), expected: f32(p.Expected), lower: f32(p.Lower), upper: f32(p.Upper), s: f32(p.Score)}
+	if r.offs == nil {
+		switch {
+		case n == 0:
+			r.first = t
+		case n == 1:
+			r.step = delta
+		case delta != r.step:
+			r.spell() // no longer evenly spaced
+		}
+	}
+	if r.offs == nil {
+		if r.put(pp, size) {
+			r.first += r.step // the oldest point left
+		}
+		return
+	}
+	if delta == r.step {
+		r.run++
+	} else {
+		r.step, r.run = delta, 2
+	}
+	r.put(pp, size)
+	if r.run >= len(r.pts) { // evenly spaced again
+		r.first, r.offs, r.coarse = t-int64(len(r.pts)-1)*r.step, nil, false
+		return
+	}
+	off, ok := r.offset(t)
+	if !ok {
+		ts := r.times() // the newest point's offset is not set yet
+		ts[len(ts)-1] = t
+		r.setTimes(ts)
+		return
+	}
+	r.offs[(r.next+len(r.pts)-1)%len(r.pts)] = off
+}
+
+// put stores pp as the newest point, growing the arrays up to size, and reports whether it took
+// the place of the oldest.
+func (r *ring) put(pp packedPoint, size int) bool {
+	if len(r.pts) < size {
+		if len(r.pts) == cap(r.pts) {
+			c := min(size, max(8, 2*cap(r.pts)))
+			r.pts = append(make([]packedPoint, 0, c), r.pts...)
+			if r.offs != nil {
+				r.offs = append(make([]uint32, 0, c), r.offs...)
+			}
+		}
+		r.pts = append(r.pts, pp)
+		if r.offs != nil {
+			r.offs = append(r.offs, 0)
+		}
+		return false
+	}
+	r.pts[r.next] = pp
+	r.next = (r.next + 1) % len(r.pts)
+	return true
+}
+
+// spell gives every point kept its own time, from first and step.
+func (r *ring) spell() {
+	ts := make([]int64, len(r.pts))
+	for i := range ts {
+		ts[i] = r.first + int64(i)*r.step
+	}
+	r.offs = make([]uint32, len(r.pts), cap(r.pts))
+	r.setTimes(ts)
+}
+
+// times returns the times of the points kept, oldest first, in milliseconds.
+func (r *ring) times() []int64 {
+	n := len(r.pts)
+	ts := make([]int64, n)
+	for i := range n {
+		ts[i] = r.at(i)
+	}
+	return ts
+}
+
+// at is the time of the i-th oldest point, in milliseconds.
+func (r *ring) at(i int) int64 {
+	if r.offs == nil {
+		return r.first + int64(i)*r.step
+	}
+	t := r.base + int64(r.offs[(r.next+i)%len(r.pts)])
+	if r.coarse {
+		return t * 1000
+	}
+	return t
+}
+
+// setTimes sets the offsets of the points kept from their times ts (milliseconds, oldest first),
+// from a base at the oldest, in seconds if milliseconds do not fit.
+func (r *ring) setTimes(ts []int64) {
+	r.base, r.coarse = ts[0], false
+	if ts[len(ts)-1]-ts[0] > math.MaxUint32 {
+		r.base, r.coarse = floorDiv(ts[0], 1000), true
+	}
+	for i, t := range ts {
+		if r.coarse {
+			t = floorDiv(t, 1000)
+		}
+		r.offs[(r.next+i)%len(r.pts)] = uint32(min(t-r.base, math.MaxUint32)) // beyond: 136 years
+	}
+}
+
+// offset is t (milliseconds) from the base, and whether it fits.
+func (r *ring) offset(t int64) (uint32, bool) {
+	if r.coarse {
+		t = floorDiv(t, 1000)
+	}
+	d := t - r.base
+	if d < 0 || d > math.MaxUint32 {
+		return 0, false
+	}
+	return uint32(d), true
+}
+
+// points returns the kept points oldest first, the latest exactly and the others as kept.
+func (r *ring) points() []Scored {
+	n := len(r.pts)
+	if n == 0 {
+		return nil
+	}
+	loc := r.last.T.Location()
+	out := make([]Scored, n)
+	for i := range n {
+		pp := r.pts[(r.next+i)%n]
+		out[i] = Scored{Point: Point{T: time.UnixMilli(r.at(i)).In(loc), V: float64(pp.v)}, Score: float64(pp.s),
+			Expected: float64(pp.expected), Lower: float64(pp.lower), Upper: float64(pp.upper)}
+	}
+	out[n-1] = r.last
+	return out
+}
+
+// f32 is v as a float32, finite when v is.
+func f32(v float64) float32 {
+	switch {
+	case math.IsInf(v, 0) || math.IsNaN(v):
+	case v > math.MaxFloat32:
+		return math.MaxFloat32
+	case v < -math.MaxFloat32:
+		return -math.MaxFloat32
+	}
+	return float32(v)
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
 }

@@ -2,6 +2,7 @@ package detector
 
 import (
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -48,5 +49,170 @@ func TestInspectHistory(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRingKeepsTheLatestPoints: the ring keeps the last size points in order, the latest exactly
+// and the others to float32 and the millisecond, and grows only as points arrive.
+func TestRingKeepsTheLatestPoints(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 123_456_789, time.UTC)
+	var r ring
+	if r.points() != nil {
+		t.Fatal("an empty ring has points")
+	}
+	const size = 240
+	for i := range 1000 {
+		v := 1e6 + float64(i)/3
+		r.push(Scored{Point: Point{T: t0.Add(time.Duration(i) * 15 * time.Second), V: v}, Score: float64(i%100) / 100,
+			Expected: v - 1, Lower: v - 10, Upper: v + 10}, size)
+		if i == 9 && cap(r.pts) > 16 {
+			t.Fatalf("after 10 points the ring holds room for %d", cap(r.pts))
+		}
+	}
+	if cap(r.pts) != size {
+		t.Fatalf("the ring holds room for %d points, want %d", cap(r.pts), size)
+	}
+	pts := r.points()
+	if len(pts) != size {
+		t.Fatalf("%d points kept, want %d", len(pts), size)
+	}
+	for k, p := range pts {
+		i := 1000 - size + k
+		v := 1e6 + float64(i)/3
+		want := t0.Add(time.Duration(i) * 15 * time.Second)
+		if k == size-1 {
+			if p.T != want || p.V != v || p.Score != float64(i%100)/100 || p.Upper != v+10 {
+				t.Fatalf("the latest point is not exact: %+v", p)
+			}
+			continue
+		}
+		if !p.T.Equal(want.Truncate(time.Millisecond)) || p.T.Location() != time.UTC {
+			t.Fatalf("point %d at %v, want %v to the millisecond, in UTC", k, p.T, want)
+		}
+		for _, c := range [][2]float64{{p.V, v}, {p.Expected, v - 1}, {p.Lower, v - 10}, {p.Upper, v + 10}, {p.Score, float64(i%100) / 100}} {
+			if math.Abs(c[0]-c[1]) > 1e-7*math.Abs(c[1]) {
+				t.Fatalf("point %d: %v kept as %v", k, c[1], c[0])
+			}
+		}
+	}
+}
+
+// TestRingTimes: evenly spaced points keep their times exactly; once they are not, each keeps
+// its own, to the millisecond, or to the second when those kept span more than 49 days; once
+// every point kept is evenly spaced again, the ring goes back to a step.
+func TestRingTimes(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 500_250_000, time.UTC)
+	tests := []struct {
+		name   string
+		gap    func(i int) time.Duration // between point i-1 and point i
+		unit   time.Duration             // to which the times kept are exact
+		coarse bool
+	}{
+		{"even", func(int) time.Duration { return 15 * time.Second }, time.Nanosecond, false},
+		{"jittered", func(i int) time.Duration { return 15*time.Second + time.Duration(i%7)*time.Millisecond }, time.Millisecond, false},
+		{"days apart", func(i int) time.Duration { return 72*time.Hour + time.Duration(i%3)*time.Hour }, time.Second, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var r ring
+			var want []time.Time
+			at := t0
+			for i := range 300 {
+				if i > 0 {
+					at = at.Add(tc.gap(i))
+				}
+				want = append(want, at)
+				r.push(Scored{Point: Point{T: at, V: float64(i)}}, 20)
+			}
+			if r.coarse != tc.coarse || (r.offs == nil) != (tc.unit == time.Nanosecond) {
+				t.Fatalf("coarse %v, times kept per point %v", r.coarse, r.offs != nil)
+			}
+			want = want[len(want)-20:]
+			for k, p := range r.points() {
+				if d := want[k].Sub(p.T); d < 0 || d >= max(tc.unit, time.Millisecond) || p.V != float64(280+k) {
+					t.Fatalf("point %d: %v = %v, want %v = %v", k, p.T, p.V, want[k], 280+k)
+				}
+			}
+		})
+	}
+	// A gap, then evenly spaced points: a step again once the gap has left the ring.
+	var r ring
+	for i := range 10 {
+		r.push(Scored{Point: Point{T: t0.Add(time.Duration(i) * time.Minute)}}, 5)
+	}
+	r.push(Scored{Point: Point{T: t0.Add(20 * time.Minute)}}, 5)
+	if r.offs == nil {
+		t.Fatal("a gap left the ring with a step")
+	}
+	for i := 21; i < 25; i++ {
+		r.push(Scored{Point: Point{T: t0.Add(time.Duration(i) * time.Minute)}}, 5)
+	}
+	if r.offs != nil {
+		t.Fatal("five evenly spaced points still keep a time each")
+	}
+	for k, p := range r.points() {
+		if want := t0.Add(time.Duration(20+k) * time.Minute); !p.T.Equal(want.Truncate(time.Millisecond)) && k < 4 {
+			t.Fatalf("point %d at %v, want %v", k, p.T, want)
+		}
+	}
+}
+
+// TestRingAgainstAList: whatever the spacing of the points (even, jittered, with gaps, in runs),
+// the ring holds what a plain list of the latest points would, times to the millisecond (to the
+// second while those kept span more than 49 days).
+func TestRingAgainstAList(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(7, 11))
+	for trial := range 200 {
+		size := 1 + rnd.IntN(40)
+		var r ring
+		var list []Scored
+		at := time.Date(2026, 1, 1, 0, 0, 0, rnd.IntN(1e9), time.UTC)
+		step := time.Duration(1+rnd.IntN(60_000)) * time.Millisecond
+		for i := range 500 {
+			switch k := rnd.IntN(20); {
+			case k == 0:
+				step = time.Duration(1+rnd.Int64N(int64(100*24*time.Hour))) + time.Duration(rnd.IntN(1e6))
+			case k == 1:
+				at = at.Add(time.Duration(rnd.Int64N(int64(time.Hour))))
+			case k < 4:
+				at = at.Add(time.Duration(rnd.IntN(1e6)))
+			}
+			if i > 0 {
+				at = at.Add(step)
+			}
+			p := Scored{Point: Point{T: at, V: rnd.NormFloat64() * 1e3}, Score: rnd.Float64(), Expected: rnd.Float64()}
+			r.push(p, size)
+			list = append(list, p)
+			if len(list) > size {
+				list = list[1:]
+			}
+			got := r.points()
+			if len(got) != len(list) {
+				t.Fatalf("trial %d point %d: %d kept, want %d", trial, i, len(got), len(list))
+			}
+			unit := time.Millisecond
+			if r.coarse {
+				unit = time.Second
+			}
+			for k := range got {
+				if d := list[k].T.Sub(got[k].T); d < 0 || d >= unit || float32(got[k].V) != float32(list[k].V) {
+					t.Fatalf("trial %d point %d, kept %d: %v %v, want %v %v (coarse %v, step mode %v)",
+						trial, i, k, got[k].T, got[k].V, list[k].T, list[k].V, r.coarse, r.offs == nil)
+				}
+			}
+		}
+	}
+}
+
+// TestRingKeepsValuesFinite: a value beyond float32's range is kept as its largest value, not as
+// an infinity a chart cannot draw; infinities stay what they are.
+func TestRingKeepsValuesFinite(t *testing.T) {
+	var r ring
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r.push(Scored{Point: Point{T: t0, V: 1e300}, Lower: -1e300, Upper: math.Inf(1)}, 4)
+	r.push(Scored{Point: Point{T: t0.Add(time.Second), V: 1}}, 4)
+	p := r.points()[0]
+	if p.V != math.MaxFloat32 || p.Lower != -math.MaxFloat32 || !math.IsInf(p.Upper, 1) {
+		t.Fatalf("kept as %+v", p)
 	}
 }

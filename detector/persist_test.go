@@ -17,7 +17,7 @@ import (
 	"github.com/smartcloudops/smartcloudops/internal/store"
 )
 
-// failingList fails List a given number of times, as a store busy at start-up would.
+// failingList fails listings a given number of times, as a store busy at start-up would.
 type failingList struct {
 	store.Store
 	fails atomic.Int32
@@ -28,6 +28,13 @@ func (f *failingList) List(ctx context.Context, prefix string) ([]store.KV, erro
 		return nil, errors.New("store busy")
 	}
 	return f.Store.List(ctx, prefix)
+}
+
+func (f *failingList) ListPage(ctx context.Context, prefix, after string, limit int) (store.Page, error) {
+	if f.fails.Add(-1) >= 0 {
+		return store.Page{}, errors.New("store busy")
+	}
+	return f.Store.ListPage(ctx, prefix, after, limit)
 }
 
 // queue hands out one batch per Fetch.
@@ -63,12 +70,12 @@ func storedPoints(t *testing.T, st store.Store) int {
 	if err != nil || len(kvs) != 1 {
 		t.Fatalf("stored states: %d, %v", len(kvs), err)
 	}
-	var s struct{ Model []byte }
 	var m meanModel
-	if err := json.Unmarshal(kvs[0].Value, &s); err != nil {
+	_, b, err := detector.SavedModel(kvs[0].Value)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(s.Model, &m); err != nil {
+	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
 	return m.N

@@ -1,43 +1,35 @@
 package detector
 
-import "time"
-
-// historyLen is how many scored points each series keeps for charts and rule windows.
-const historyLen = 240
+import (
+	"hash/maphash"
+	"maps"
+	"time"
+)
 
 // seriesState is what a check keeps per series between ticks.
 type seriesState struct {
-	labels map[string]string
+	labels map[string]string // the series' labels with the check's; never changed once set
 	model  Model
-	hist   []Scored // ring buffer
-	next   int
-	full   bool
+	hist   ring
 	ep     Episode // the anomalous episode it is in, if any
 	lastT  time.Time
 	seenAt time.Time // when a tick last scored a point of it, or it was created or restored
-	dirty  bool      // model changed since the last save
-	warned uint8     // reasons for dropping points already logged for this series
+	// savedAt is when its state was last written (Options.Now, Unix nanoseconds): 0 for a new
+	// series, and for a restored one a time spread over the save interval before the restore
+	// (savePhase).
+	savedAt int64
+	dirty   bool  // model changed since the last save
+	urgent  bool  // the episode opened or ended since the last save: saved before the tick reports
+	warned  uint8 // reasons for dropping points already logged for this series
+	gone    bool  // forgotten: a save in flight must not write it back
+	hash    uint64
+	next    *seriesState // the next series of the same hash in its check's index
 }
 
-func (s *seriesState) push(p Scored) {
-	if len(s.hist) < historyLen {
-		s.hist = append(s.hist, p)
-		return
-	}
-	s.hist[s.next] = p
-	s.next = (s.next + 1) % historyLen
-	s.full = true
-}
+func (s *seriesState) push(p Scored, size int) { s.hist.push(p, size) }
 
 // history returns the kept points oldest first.
-func (s *seriesState) history() []Scored {
-	if !s.full {
-		return append([]Scored(nil), s.hist...)
-	}
-	out := make([]Scored, 0, historyLen)
-	out = append(out, s.hist[s.next:]...)
-	return append(out, s.hist[:s.next]...)
-}
+func (s *seriesState) history() []Scored { return s.hist.points() }
 
 // observed describes point p of the series with its episode as it stands now.
 func (s *seriesState) observed(p Scored) ObservedPoint {
@@ -47,4 +39,146 @@ func (s *seriesState) observed(p Scored) ObservedPoint {
 		o.Band = Band{s.ep.Expected, s.ep.Lower, s.ep.Upper}
 	}
 	return o
+}
+
+// seriesIndex finds a check's series by label set. It is keyed by a hash of the labels that
+// does not depend on their order, so a tick finds a known series from the labels its source
+// returned, merged with the check's, without building the merged set: no allocation for a
+// series it already has. Series whose labels share a hash are chained.
+type seriesIndex struct {
+	seed maphash.Seed
+	m    map[uint64]*seriesState
+	n    int
+}
+
+func newSeriesIndex() *seriesIndex {
+	return &seriesIndex{seed: maphash.MakeSeed(), m: map[uint64]*seriesState{}}
+}
+
+// pairHash hashes one label; label set hashes are sums of these, so the order does not count.
+func (x *seriesIndex) pairHash(k, v string) uint64 {
+	h := maphash.String(x.seed, k)*0x9e3779b97f4a7c15 ^ maphash.String(x.seed, v)
+	// splitmix64's finaliser, so that sums of pair hashes keep their bits independent.
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	return h ^ h>>31
+}
+
+// hash is the hash of a label set.
+func (x *seriesIndex) hash(labels map[string]string) uint64 {
+	var h uint64
+	for k, v := range labels {
+		h += x.pairHash(k, v)
+	}
+	return h
+}
+
+// mergedHash is the hash of own's labels with those of check that own does not set.
+func (x *seriesIndex) mergedHash(check, own map[string]string) uint64 {
+	h := x.hash(own)
+	for k, v := range check {
+		if _, ok := own[k]; !ok {
+			h += x.pairHash(k, v)
+		}
+	}
+	return h
+}
+
+// find returns the series whose labels are own's with those of check that own does not set.
+func (x *seriesIndex) find(check, own map[string]string) (*seriesState, uint64) {
+	h := x.mergedHash(check, own)
+	for st := x.m[h]; st != nil; st = st.next {
+		if isMerged(st.labels, check, own) {
+			return st, h
+		}
+	}
+	return nil, h
+}
+
+// get returns the series with exactly these labels.
+func (x *seriesIndex) get(labels map[string]string) *seriesState {
+	for st := x.m[x.hash(labels)]; st != nil; st = st.next {
+		if maps.Equal(st.labels, labels) {
+			return st
+		}
+	}
+	return nil
+}
+
+// add adds st under hash h (the hash of st.labels), replacing a series of the same labels.
+func (x *seriesIndex) add(st *seriesState, h uint64) {
+	if old := x.get(st.labels); old != nil {
+		x.remove(old)
+	}
+	st.hash, st.next = h, x.m[h]
+	x.m[h] = st
+	x.n++
+}
+
+// remove takes st out of the index.
+func (x *seriesIndex) remove(st *seriesState) {
+	if head := x.m[st.hash]; head == st {
+		if st.next == nil {
+			delete(x.m, st.hash)
+		} else {
+			x.m[st.hash] = st.next
+		}
+	} else {
+		p := head
+		for p != nil && p.next != st {
+			p = p.next
+		}
+		if p == nil {
+			return // not in the index
+		}
+		p.next = st.next
+	}
+	st.next = nil
+	x.n--
+}
+
+// each calls f for every series until it returns false. f may remove the series it is given.
+func (x *seriesIndex) each(f func(*seriesState) bool) {
+	for _, head := range x.m {
+		for st := head; st != nil; {
+			next := st.next
+			if !f(st) {
+				return
+			}
+			st = next
+		}
+	}
+}
+
+func (x *seriesIndex) len() int { return x.n }
+
+// isMerged reports whether merged is own's labels with those of check that own does not set.
+func isMerged(merged, check, own map[string]string) bool {
+	n := len(own)
+	for k, v := range own {
+		if mv, ok := merged[k]; !ok || mv != v {
+			return false
+		}
+	}
+	for k, v := range check {
+		if _, ok := own[k]; ok {
+			continue
+		}
+		n++
+		if mv, ok := merged[k]; !ok || mv != v {
+			return false
+		}
+	}
+	return n == len(merged)
+}
+
+// mergeLabels is own's labels with those of check that own does not set: a series label of the
+// same name as a check's wins, so two series never merge into one.
+func mergeLabels(check, own map[string]string) map[string]string {
+	out := make(map[string]string, len(check)+len(own))
+	maps.Copy(out, check)
+	maps.Copy(out, own)
+	return out
 }

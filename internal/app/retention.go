@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smartcloudops/smartcloudops/internal/obs"
+	"github.com/smartcloudops/smartcloudops/internal/store"
 	"github.com/smartcloudops/smartcloudops/remediation/audit"
 )
 
@@ -90,6 +92,7 @@ func (r *retention) prune(ctx context.Context) {
 		report("proposal", "ended", n, cutoff, err)
 	}
 	r.b.mendIndexes(ctx)
+	r.logSpace(ctx)
 	if len(done) == 0 {
 		return
 	}
@@ -98,6 +101,38 @@ func (r *retention) prune(ctx context.Context) {
 	if _, err := r.b.Audit.Append(ctx, audit.Record{Kind: "retention.pruned", User: "bot", Detail: detail}); err != nil {
 		r.b.log.ErrorContext(ctx, "retention: audit record not written", obs.KeyErr, err)
 	}
+}
+
+// Retention suggests compacting the bbolt file once free pages are compactShare of it and at
+// least compactFree bytes.
+const (
+	compactShare = 0.5
+	compactFree  = 16 << 20
+)
+
+// logSpace logs how much of the bbolt file is free pages, which the file keeps after deletions
+// until `smartcloudops store compact` (bot stopped) gives them back.
+func (r *retention) logSpace(ctx context.Context) {
+	st := r.b.Store
+	if u, ok := st.(interface{ Unwrap() store.Store }); ok {
+		st = u.Unwrap()
+	}
+	sp, ok := st.(interface {
+		Space() (size, free int64, err error)
+	})
+	if !ok {
+		return
+	}
+	size, free, err := sp.Space()
+	if err != nil || size == 0 {
+		return
+	}
+	share := float64(free) / float64(size)
+	msg := "retention: store file space"
+	if share >= compactShare && free >= compactFree {
+		msg += "; most of the file is free pages: stop the bot and run `smartcloudops store compact` to give them back"
+	}
+	r.b.log.InfoContext(ctx, msg, "file_bytes", size, "free_bytes", free, "free_share", math.Round(share*100)/100)
 }
 
 // removeChart deletes a pruned incident's chart, but only a file inside the bot's chart

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"github.com/smartcloudops/smartcloudops/detector"
 	"github.com/smartcloudops/smartcloudops/incident"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
+	"github.com/smartcloudops/smartcloudops/internal/store"
 	"github.com/smartcloudops/smartcloudops/remediation"
 	"github.com/smartcloudops/smartcloudops/remediation/audit"
 )
@@ -104,5 +107,39 @@ func TestRetentionDeletesWhatIsOver(t *testing.T) {
 	}
 	if _, err := b.Audit.Verify(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRetentionLogsFreePages: each retention run logs how much of the bbolt file is free pages,
+// and says to compact it once they are most of it.
+func TestRetentionLogsFreePages(t *testing.T) {
+	ctx := context.Background()
+	var logs strings.Builder
+	b, err := Build(ctx, Options{Config: testConfig(t, t.TempDir()), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.close()
+	b.retention.prune(ctx)
+	if out := logs.String(); !strings.Contains(out, "retention: store file space") || !strings.Contains(out, "free_share=") || strings.Contains(out, "store compact") {
+		t.Fatalf("first run logged:\n%s", out)
+	}
+	var ops []store.Op
+	for i := range 12000 { // 24 MB
+		ops = append(ops, store.Op{Key: fmt.Sprintf("scratch/%05d", i), Value: make([]byte, 2048)})
+	}
+	if _, err := store.WriteAll(ctx, b.Store, ops); err != nil {
+		t.Fatal(err)
+	}
+	for i := range ops {
+		ops[i] = store.Op{Key: ops[i].Key, Delete: true}
+	}
+	if _, err := store.WriteAll(ctx, b.Store, ops); err != nil {
+		t.Fatal(err)
+	}
+	logs.Reset()
+	b.retention.prune(ctx)
+	if out := logs.String(); !strings.Contains(out, "run `smartcloudops store compact`") {
+		t.Fatalf("a file mostly free logged:\n%s", out)
 	}
 }

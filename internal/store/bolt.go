@@ -337,6 +337,21 @@ func (s *Bolt) Check() error {
 	})
 }
 
+// Space reports the size of the file and how many of its bytes are free pages. bbolt reuses free
+// pages for later writes but never gives them back to the file system: a file that held much
+// more than it holds now (after retention deleted many incidents, or many series were
+// forgotten) keeps its size until CompactBolt rewrites it, with the bot stopped.
+func (s *Bolt) Space() (size, free int64, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		size = tx.Size()
+		return nil
+	})
+	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		return 0, 0, ErrClosed
+	}
+	return size, int64(s.db.Stats().FreeAlloc), err
+}
+
 // CompactBolt rewrites the bbolt file at path into a fresh file without its free pages, then
 // puts it in place of the old one; the bot must be stopped. It returns the sizes before and
 // after.

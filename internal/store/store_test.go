@@ -95,3 +95,39 @@ func TestWriteAllSplits(t *testing.T) {
 		t.Fatalf("one transaction of %d writes: %v, want store.ErrTooManyOps", len(ops), err)
 	}
 }
+
+// TestBoltSpaceCountsFreePages: what was deleted stays in the file as free pages, which Space
+// reports and CompactBolt gives back.
+func TestBoltSpaceCountsFreePages(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "space.db")
+	s, err := store.OpenBolt(path, store.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []store.Op
+	for i := range 2000 {
+		ops = append(ops, store.Op{Key: fmt.Sprintf("k/%05d", i), Value: make([]byte, 2048)})
+	}
+	if _, err := store.WriteAll(ctx, s, ops); err != nil {
+		t.Fatal(err)
+	}
+	for i := range ops {
+		ops[i] = store.Op{Key: ops[i].Key, Delete: true}
+	}
+	if _, err := store.WriteAll(ctx, s, ops); err != nil {
+		t.Fatal(err)
+	}
+	size, free, err := s.Space()
+	if err != nil || size < 4<<20 || free < size/2 || free > size {
+		t.Fatalf("after deleting 4 MB: size %d, free %d, %v; want most of the file free", size, free, err)
+	}
+	s.Close()
+	if _, _, err := s.Space(); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("Space after close: %v", err)
+	}
+	before, after, err := store.CompactBolt(path)
+	if err != nil || after >= before/2 {
+		t.Fatalf("compacted %d to %d bytes, %v", before, after, err)
+	}
+}
