@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -164,6 +165,47 @@ func TestFloodSendsEveryCopy(t *testing.T) {
 		if n != 2 {
 			t.Errorf("group %s delivered %d times, want 2", g, n)
 		}
+	}
+}
+
+func TestFloodAtARate(t *testing.T) {
+	h, url := serveWebhook(t, func(string, int, *http.Request) int { return http.StatusOK })
+	res, err := Flood(context.Background(), FloodOptions{URL: url, Run: "paced", Notifications: 5, Rate: 1000, Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Acked) != 5 || len(h.accepted) != 5 {
+		t.Errorf("acked %d, delivered %d; want all 5", len(res.Acked), len(h.accepted))
+	}
+}
+
+func TestFloodStopsWithItsContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The webhook refuses every request and ends the flood's context at the third one: the
+	// flood, which would retry for an hour, must return at once with what it has.
+	var once sync.Once
+	h, url := serveWebhook(t, func(_ string, _ int, _ *http.Request) int {
+		return http.StatusServiceUnavailable
+	})
+	h.answer = func(g string, attempt int, r *http.Request) int {
+		h.mu.Lock()
+		n := 0
+		for _, a := range h.attempts {
+			n += a
+		}
+		h.mu.Unlock()
+		if n >= 3 {
+			once.Do(cancel)
+		}
+		return http.StatusServiceUnavailable
+	}
+	res, err := Flood(ctx, FloodOptions{URL: url, Run: "stop", Notifications: 3, Concurrency: 3, RetryFor: time.Hour})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err %v, want context.Canceled", err)
+	}
+	if len(res.Acked) != 0 || len(res.Unacked) != 3 {
+		t.Errorf("acked %v, unacked %v; want the 3 alerts unacknowledged", res.Acked, res.Unacked)
 	}
 }
 

@@ -18,6 +18,7 @@ type LossOptions struct {
 	Alerts        int
 	PerGroup      int
 	Concurrency   int
+	Rate          float64       // notifications started per second; 0: as fast as Concurrency allows
 	ClientTimeout time.Duration // of the timeouts flood; the others wait 10 s
 	// Settle bounds the wait for every acknowledged alert's incident and proposal to show in the
 	// API after the last flood.
@@ -78,7 +79,7 @@ func ZeroLoss(ctx context.Context, e Env, o LossOptions) (*LossReport, error) {
 	per := max(o.PerGroup, 1)
 	notifications := max(o.Alerts/per, 1)
 	url := b.URL + "/api/v1/alertmanager"
-	base := FloodOptions{URL: url, Notifications: notifications, PerGroup: per, Concurrency: o.Concurrency,
+	base := FloodOptions{URL: url, Notifications: notifications, PerGroup: per, Concurrency: o.Concurrency, Rate: o.Rate,
 		Timeout: 10 * time.Second, RetryFor: 2 * time.Minute, Log: logf}
 	timeouts := base
 	timeouts.Run, timeouts.Timeout = "timeouts", o.ClientTimeout

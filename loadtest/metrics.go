@@ -171,6 +171,16 @@ func (h Hist) Quantile(q float64) float64 {
 	return h.Buckets[len(h.Buckets)-1].Le
 }
 
+// Top is the largest finite bucket bound and how many observations lie above it.
+func (h Hist) Top() (bound float64, above int) {
+	for i := len(h.Buckets) - 1; i >= 0; i-- {
+		if b := h.Buckets[i]; !math.IsInf(b.Le, 1) {
+			return b.Le, int(h.Count - b.Count)
+		}
+	}
+	return math.Inf(1), 0
+}
+
 // Mean is the mean observation.
 func (h Hist) Mean() float64 {
 	if h.Count <= 0 {

@@ -72,6 +72,9 @@ func TestHistQuantileInterpolatesAsPrometheusDoes(t *testing.T) {
 	if got := over.Quantile(0.99); got != 10 {
 		t.Errorf("rank in +Inf: %g, want 10", got)
 	}
+	if top, above := over.Top(); top != 10 || above != 2 {
+		t.Errorf("Top() = %g, %d; want 10 and the 2 observations above it", top, above)
+	}
 	if got := (Hist{}).Quantile(0.5); !math.IsNaN(got) {
 		t.Errorf("empty: %g, want NaN", got)
 	}
@@ -102,6 +105,13 @@ func TestWriteBurstsGroupsSavesAndLeavesCutOnesOut(t *testing.T) {
 	got := writeBursts(s, 2*time.Second)
 	if len(got) != 2 || got[0].Bytes != 300 || got[1].Bytes != 400 || got[0].Took != 3*time.Second {
 		t.Errorf("bursts %+v: want two whole ones, of 300 bytes over 3 s and of 400", got)
+	}
+}
+
+func TestSplitSavesFromSmallWrites(t *testing.T) {
+	saves, other := splitSaves([]burst{{Bytes: 600e6}, {Bytes: 81920}, {Bytes: 550e6}, {Bytes: 331776}, {Bytes: 70e6}})
+	if len(saves) != 3 || len(other) != 2 || saves[2].Bytes != 70e6 {
+		t.Errorf("saves %v, other %v: want the three bursts of at least a tenth of the largest as saves", saves, other)
 	}
 }
 

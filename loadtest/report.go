@@ -65,15 +65,18 @@ func (r *Report) Table() string {
 			"0 alerts or proposals lost under client timeouts, redelivery and kill -9")
 	}
 	if s := r.Storm; s != nil {
-		recorded := fmt.Sprintf("all %d incidents recorded %.1f s after the storm began", s.Series, s.TimeToAll)
+		recorded := fmt.Sprintf("all %d incidents recorded %.1f s after the storm began", s.Expected, s.TimeToAll)
 		if !s.AllRecorded {
-			recorded = fmt.Sprintf("only %d of %d incidents recorded in %.0f s", s.Recorded, s.Series, s.TimeToAll)
+			recorded = fmt.Sprintf("only %d of %d incidents recorded in %.0f s", s.Recorded, s.Expected, s.TimeToAll)
+		}
+		if s.OpenBefore > 0 {
+			recorded += fmt.Sprintf(" (%d series already had one open from the calm pattern)", s.OpenBefore)
 		}
 		ticks := fmt.Sprintf("every tick ran (%d of %d due, %d skipped)", s.TicksRan, s.TicksDue, s.TicksSkipped)
 		if !s.EveryTickRan {
 			ticks = fmt.Sprintf("ticks missed: %d ran of %d due, %d skipped", s.TicksRan, s.TicksDue, s.TicksSkipped)
 		}
-		live := fmt.Sprintf("%d series every %s: %s, %.0f incidents/s; %s, storm tick p99 %.2f s; %.0f card per group per channel (posts %d, edits %d over %.0f s)",
+		live := fmt.Sprintf("%d series every %s: %s, %.0f incidents/s; %s, storm tick p99 %.2f s; %.0f card per group per channel (posts %d since the start, storm edits %d over %.0f s)",
 			s.Series, s.Interval, recorded, s.PerSecond, ticks, s.TickP99, s.CardsPerGroupChan, s.CardPosts, s.CardEdits, s.StormSeconds)
 		row("anomaly storm (every series anomalous at once)", live+load(s.Conditions),
 			"10k series: every tick runs, all incidents within 30 s, ≤ 1 card per group per channel")
@@ -82,12 +85,13 @@ func (r *Report) Table() string {
 		row("memory per series", fmt.Sprintf("at %d series: RSS %s, %s a series all in (%s above the idle bot); Go heap in use %s a series",
 			s.Series, bytesText(s.RSS), bytesText(int64(s.RSSPerSeries)), bytesText(int64(s.RSSAddedPerSerie)), bytesText(int64(s.HeapPerSeries)))+load(s.Conditions),
 			"100k series: RSS < 1.2 GB, ≤ 12 KB a series all in")
-		row("state saving", fmt.Sprintf("%s written per save (%s a series; %d saves in %d ticks, %.1f s each); state file %s (%s a series); shutdown %.1f s",
+		row("state saving", fmt.Sprintf("%s written per save (%s a series; %d saves in %d ticks, %.1f s of writing each); state file %s (%s a series); shutdown %.1f s",
 			bytesText(s.SaveBytes), bytesText(s.SaveBytes/int64(max(s.Series, 1))), s.Saves, s.Ticks, s.SaveSeconds, bytesText(s.StateFile),
 			bytesText(int64(s.StatePerSeries)), s.Shutdown)+load(s.Conditions),
 			"100k series: state file < 900 MB, ≤ 8 KB of model state a series")
-		live := fmt.Sprintf("%d series every %s: p50 %s, p99 %s over %d ticks (%d skipped; the fake Prometheus answers in %.2f s of it)",
-			s.Series, s.Interval, secs(s.TickP50), secs(s.TickP99), s.Ticks, s.TicksSkipped, s.FakeServeMean)
+		live := fmt.Sprintf("%d series every %s: p50 %s, p99 %s, mean %s over %d ticks (%d skipped; the fake Prometheus answers in %.2f s of it)",
+			s.Series, s.Interval, tickQuantile(s, 0.5, s.TickP50), tickQuantile(s, 0.99, s.TickP99), secs(s.TickMean), s.Ticks,
+			s.TicksSkipped, s.FakeServeMean)
 		if s.FalseIncidents > 0 {
 			live += fmt.Sprintf("; %d incidents opened on the calm pattern", s.FalseIncidents)
 		}
@@ -136,6 +140,15 @@ func condOf(ok bool, f func() Conditions) *Conditions {
 	}
 	c := f()
 	return &c
+}
+
+// tickQuantile is a tick quantile, or "> top" when it falls among the ticks above the
+// histogram's largest bound.
+func tickQuantile(s *SteadyReport, q, v float64) string {
+	if s.Ticks > 0 && float64(s.Ticks-s.TicksAboveTop) < q*float64(s.Ticks) {
+		return fmt.Sprintf("> %g s", s.TickTop)
+	}
+	return secs(v)
 }
 
 func load(c Conditions) string { return fmt.Sprintf(" · load %.1f", c.LoadMedian) }

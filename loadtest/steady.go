@@ -26,11 +26,15 @@ type SteadyReport struct {
 	Interval string `json:"interval"`
 	// The tick, from the bot's own smartcloudops_detector_tick_duration_seconds over the
 	// measured ticks (bucket bounds .5, 1, 2.5, 5, 10 s: the quantiles are interpolated).
-	Ticks        int     `json:"ticks_measured"`
-	TickP50      float64 `json:"tick_p50_seconds"`
-	TickP99      float64 `json:"tick_p99_seconds"`
-	TickMean     float64 `json:"tick_mean_seconds"`
-	TicksSkipped int     `json:"ticks_skipped"`
+	Ticks    int     `json:"ticks_measured"`
+	TickP50  float64 `json:"tick_p50_seconds"`
+	TickP99  float64 `json:"tick_p99_seconds"`
+	TickMean float64 `json:"tick_mean_seconds"` // exact: the histogram's sum over its count
+	// TicksAboveTop ticks took longer than the histogram's largest finite bound, TickTop: a
+	// quantile that falls among them is only known to be above it.
+	TickTop       float64 `json:"tick_histogram_top_seconds"`
+	TicksAboveTop int     `json:"ticks_above_top"`
+	TicksSkipped  int     `json:"ticks_skipped"`
 	// The fake Prometheus' own time to build and send one answer: part of every tick.
 	FakeServeMean float64 `json:"fake_prometheus_answer_mean_seconds"`
 	FakeServeMax  float64 `json:"fake_prometheus_answer_max_seconds"`
@@ -50,6 +54,7 @@ type SteadyReport struct {
 	// state of every changed series is written once a minute), the bbolt file after shutdown,
 	// and how long SIGTERM took to end the process (it saves the state once more).
 	Saves            int     `json:"saves_observed"`
+	OtherWrites      int     `json:"small_write_bursts"` // incidents, logs: under a tenth of the largest burst
 	SaveBytes        int64   `json:"bytes_per_save_median"`
 	SaveSeconds      float64 `json:"save_burst_seconds_median"`
 	StateFile        int64   `json:"state_file_bytes"`
@@ -106,6 +111,7 @@ func Steady(ctx context.Context, e Env, o SteadyOptions) (*SteadyReport, error) 
 	p1 := prom.Stats()
 	h := m1.Histogram(mTick, checkLoad).Sub(m0.Histogram(mTick, checkLoad))
 	rep.Ticks, rep.TickP50, rep.TickP99, rep.TickMean = int(h.Count), h.Quantile(0.5), h.Quantile(0.99), h.Mean()
+	rep.TickTop, rep.TicksAboveTop = h.Top()
 	rep.TicksSkipped = int(m1.Sum(mSkipped, checkLoad))
 	if q := p1.Queries - p0.Queries; q > 0 {
 		rep.FakeServeMean = (p1.ServeTime - p0.ServeTime).Seconds() / float64(q)
@@ -121,17 +127,17 @@ func Steady(ctx context.Context, e Env, o SteadyOptions) (*SteadyReport, error) 
 	if err := writeSamples(filepath.Join(dir, "writes.csv"), samples); err != nil {
 		return rep, err
 	}
-	saves := writeBursts(samples, 2*time.Second)
-	rep.Saves = len(saves)
+	saves, other := splitSaves(writeBursts(samples, 2*time.Second))
+	rep.Saves, rep.OtherWrites = len(saves), len(other)
 	if len(saves) > 0 {
-		sort.Slice(saves, func(i, j int) bool { return saves[i].Bytes < saves[j].Bytes })
-		rep.SaveBytes = saves[len(saves)/2].Bytes
+		sizes := make([]float64, len(saves))
 		durs := make([]float64, len(saves))
 		for i, s := range saves {
-			durs[i] = s.Took.Seconds()
+			sizes[i], durs[i] = float64(s.Bytes), s.Took.Seconds()
 		}
+		sort.Float64s(sizes)
 		sort.Float64s(durs)
-		rep.SaveSeconds = median(durs)
+		rep.SaveBytes, rep.SaveSeconds = int64(median(sizes)), median(durs)
 	}
 	took, stopErr := b.Stop(5 * time.Minute)
 	rep.Shutdown, rep.ShutdownTimedOut = took.Seconds(), stopErr != nil
@@ -193,6 +199,23 @@ func writeSamples(path string, samples []ioSample) error {
 		fmt.Fprintf(&b, "%d,%d\n", s.At.UnixMilli(), s.Bytes)
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
+// splitSaves tells the saves of the model state, the large bursts (at least a tenth of the
+// largest), from the small writes of incidents and logs between them.
+func splitSaves(bursts []burst) (saves, other []burst) {
+	var largest int64
+	for _, b := range bursts {
+		largest = max(largest, b.Bytes)
+	}
+	for _, b := range bursts {
+		if b.Bytes*10 >= largest {
+			saves = append(saves, b)
+		} else {
+			other = append(other, b)
+		}
+	}
+	return saves, other
 }
 
 // burst is one run of writes.

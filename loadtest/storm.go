@@ -25,6 +25,9 @@ type StormReport struct {
 	Series         int    `json:"series"`
 	Interval       string `json:"interval"`
 	FalseIncidents int    `json:"incidents_before_storm"` // opened by the calm pattern
+	OpenBefore     int    `json:"open_before_storm"`
+	// Expected is the incidents the storm must open: one for every series without one open.
+	Expected int `json:"incidents_expected"`
 	// Incidents recorded (smartcloudops_incidents_opened_total, scraped every second) from the
 	// moment the storm switched on, and how long until all N were.
 	Recorded    int     `json:"incidents_recorded"`
@@ -92,33 +95,40 @@ func Storm(ctx context.Context, e Env, o StormOptions) (*StormReport, error) {
 		return rep, err
 	}
 	rep.FalseIncidents = int(m0.Sum(mOpened, nil))
+	// A series the calm pattern already has an incident open for opens none in the storm.
+	rep.OpenBefore = int(m0.Sum(mOpen, nil))
+	rep.Expected = o.Series - rep.OpenBefore
 	prom.SetStorm(true)
 	start := time.Now()
 	e.logf("storm: on")
 	last, lastAt := 0.0, start
-	m1, err := waitMetrics(ctx, b, time.Second, o.Deadline, "every incident of the storm", func(m Metrics) bool {
+	var grew time.Time // the scrape at which the count last grew
+	_, err = waitMetrics(ctx, b, time.Second, o.Deadline, "every incident of the storm", func(m Metrics) bool {
 		rep.ScrapeMax = max(rep.ScrapeMax, m.Took.Seconds())
-		n := m.Sum(mOpened, nil) - float64(rep.FalseIncidents)
+		n := m.Sum(mOpened, nil) - m0.Sum(mOpened, nil)
 		if n > 0 && rep.FirstAfter == 0 {
 			rep.FirstAfter = m.At.Sub(start).Seconds()
 		}
-		if dt := m.At.Sub(lastAt).Seconds(); dt > 0 && n > last {
-			rep.PeakPerSec = max(rep.PeakPerSec, (n-last)/dt)
+		if n > last {
+			if dt := m.At.Sub(lastAt).Seconds(); dt > 0 {
+				rep.PeakPerSec = max(rep.PeakPerSec, (n-last)/dt)
+			}
+			grew = m.At
 		}
 		last, lastAt = n, m.At
 		rep.Recorded = int(n)
-		return n >= float64(o.Series)
+		return n >= float64(rep.Expected)
 	})
 	rep.AllRecorded = err == nil
 	rep.TimeToAll = time.Since(start).Seconds()
 	if rep.AllRecorded {
-		rep.TimeToAll = m1.At.Sub(start).Seconds()
+		rep.TimeToAll = grew.Sub(start).Seconds()
 	}
 	if rep.Recorded > 0 {
 		// The counter is read once a second: a span shorter than that is not resolved.
-		rep.PerSecond = float64(rep.Recorded) / max(rep.TimeToAll-rep.FirstAfter, 1)
+		rep.PerSecond = float64(rep.Recorded) / max(grew.Sub(start).Seconds()-rep.FirstAfter, 1)
 	}
-	e.logf("storm: %d of %d incidents in %.1fs; the storm goes on for %s while the cards settle", rep.Recorded, o.Series,
+	e.logf("storm: %d of %d incidents in %.1fs; the storm goes on for %s while the cards settle", rep.Recorded, rep.Expected,
 		rep.TimeToAll, o.CardSettle)
 	// The storm goes on (every series stays anomalous, its card edited with new values) past
 	// group_wait and group_interval, then the cards and the ticks of the whole storm are counted.
@@ -139,9 +149,12 @@ func Storm(ctx context.Context, e Env, o StormOptions) (*StormReport, error) {
 	rep.EveryTickRan = rep.TicksSkipped == 0 && rep.TicksRan >= rep.TicksDue-1
 	rep.QueueWaits = int(m2.Sum(mQueue, nil) - m0.Sum(mQueue, nil))
 	cards := func(m Metrics, op string) int {
-		return int(m.Sum(mCards, map[string]string{"platform": "console", "op": op}) - m0.Sum(mCards, map[string]string{"platform": "console", "op": op}))
+		return int(m.Sum(mCards, map[string]string{"platform": "console", "op": op}))
 	}
-	rep.CardPosts, rep.CardEdits, rep.CardThreads = cards(m2, "post"), cards(m2, "edit"), cards(m2, "thread")
+	// Posts since the bot started: a card the group got for an incident before the storm is the
+	// card the storm's incidents join. Edits and thread replies are the storm's.
+	rep.CardPosts = cards(m2, "post")
+	rep.CardEdits, rep.CardThreads = cards(m2, "edit")-cards(m0, "edit"), cards(m2, "thread")-cards(m0, "thread")
 	rep.CardsPerGroupChan = float64(rep.CardPosts) / float64(rep.Groups*rep.Channels)
 	e.logf("storm: ticks %d ran of %d due, %d skipped; %d card posts, %d edits", rep.TicksRan, rep.TicksDue, rep.TicksSkipped,
 		rep.CardPosts, rep.CardEdits)

@@ -57,6 +57,7 @@ type ThroughputReport struct {
 	EndToEndRate float64 `json:"alerts_with_proposal_per_second"`
 	AllProposed  bool    `json:"every_acked_alert_proposed"`
 	RSSAfter     int64   `json:"rss_bytes_after"`
+	Shutdown     float64 `json:"shutdown_seconds"` // SIGTERM until exit, with every card still queued
 	Conditions   Conditions
 	API          *APIReport `json:"api,omitempty"`
 }
@@ -116,7 +117,8 @@ func Throughput(ctx context.Context, e Env, o ThroughputOptions) (*ThroughputRep
 			return rep, err
 		}
 	}
-	_, _ = b.Stop(5 * time.Minute)
+	took, _ := b.Stop(5 * time.Minute)
+	rep.Shutdown = took.Seconds()
 	rep.Conditions = w.stop(b.CPU(), wr.CPU)
 	return rep, nil
 }

@@ -79,6 +79,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var loss loadtest.LossOptions
 	fs.IntVar(&loss.Alerts, "alerts", envInt("ALERTS", 2000), "loss: alerts in each of the three floods (ALERTS)")
 	fs.IntVar(&loss.Concurrency, "concurrency", envInt("LOSS_CONCURRENCY", 16), "loss: requests in flight (LOSS_CONCURRENCY)")
+	fs.Float64Var(&loss.Rate, "rate", env("LOSS_RATE", 0.0, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) }),
+		"loss: notifications started a second, an open loop; 0: as fast as the concurrency allows (LOSS_RATE)")
 	fs.DurationVar(&loss.ClientTimeout, "client-timeout", envDur("CLIENT_TIMEOUT", 50*time.Millisecond), "loss: the client timeout of the first flood (CLIENT_TIMEOUT)")
 	fs.DurationVar(&loss.Settle, "settle", envDur("LOSS_SETTLE", time.Minute), "loss: how long late incidents and proposals are waited for (LOSS_SETTLE)")
 	if err := fs.Parse(args); err != nil {
@@ -157,7 +159,7 @@ func commandLine(args []string) string {
 	var envs []string
 	for _, name := range []string{"SCENARIOS", "SERIES", "INTERVAL", "TICKS", "WARM_TICKS", "STORM_SERIES", "STORM_INTERVAL",
 		"CALM_TICKS", "STORM_DEADLINE", "CARD_SETTLE", "WRK_DURATION", "WRK_CONNECTIONS", "WRK_THREADS", "PER_GROUP", "ITEMS", "TOP_UP_DEADLINE",
-		"API_REQUESTS", "ALERTS", "LOSS_CONCURRENCY", "CLIENT_TIMEOUT", "LOSS_SETTLE", "LOADTEST_TIMEOUT"} {
+		"API_REQUESTS", "ALERTS", "LOSS_CONCURRENCY", "LOSS_RATE", "CLIENT_TIMEOUT", "LOSS_SETTLE", "LOADTEST_TIMEOUT"} {
 		if v := os.Getenv(name); v != "" {
 			envs = append(envs, name+"="+v)
 		}
