@@ -62,6 +62,7 @@ func ZeroLoss(ctx context.Context, e Env, o LossOptions) (*LossReport, error) {
 		return nil, err
 	}
 	w := startWatch(ctx)
+	defer w.close()
 	b, err := NewBot(ctx, e.Bin, dir, BotSpec{Rules: alertRule})
 	if err != nil {
 		return nil, err

@@ -102,10 +102,15 @@ func (w *watch) sample() {
 	w.mu.Unlock()
 }
 
-// stop ends the sampling and returns the conditions; botCPU is the bot's CPU over the scenario.
-func (w *watch) stop(botCPU, wrkCPU float64) Conditions {
+// close ends the sampling; a scenario defers it, for the paths that do not reach stop.
+func (w *watch) close() {
 	w.stopOnce.Do(func() { close(w.done) })
 	w.wg.Wait()
+}
+
+// stop ends the sampling and returns the conditions; botCPU is the bot's CPU over the scenario.
+func (w *watch) stop(botCPU, wrkCPU float64) Conditions {
+	w.close()
 	w.sample()
 	w.mu.Lock()
 	loads := append([]float64(nil), w.loads...)

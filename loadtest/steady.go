@@ -71,6 +71,7 @@ func Steady(ctx context.Context, e Env, o SteadyOptions) (*SteadyReport, error) 
 		return nil, err
 	}
 	w := startWatch(ctx)
+	defer w.close()
 	rep := &SteadyReport{Series: o.Series, Interval: o.Interval.String()}
 	prom := NewFakeProm(o.Series, DefaultPattern())
 	if err := prom.Start(); err != nil {

@@ -69,6 +69,7 @@ func Storm(ctx context.Context, e Env, o StormOptions) (*StormReport, error) {
 		return nil, err
 	}
 	w := startWatch(ctx)
+	defer w.close()
 	rep := &StormReport{Series: o.Series, Interval: o.Interval.String(), Groups: 1, Channels: 1}
 	prom := NewFakeProm(o.Series, DefaultPattern())
 	if err := prom.Start(); err != nil {

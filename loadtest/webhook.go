@@ -69,6 +69,7 @@ func Throughput(ctx context.Context, e Env, o ThroughputOptions) (*ThroughputRep
 		return nil, err
 	}
 	w := startWatch(ctx)
+	defer w.close()
 	b, err := NewBot(ctx, e.Bin, dir, BotSpec{Rules: alertRule})
 	if err != nil {
 		return nil, err
