@@ -7,7 +7,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 NAB      ?= ../shared/data/nab
 PKGS     := ./...
 
-.PHONY: build run test test-integration scenarios lint bench eval docker ci fuzz clean
+.PHONY: build run test test-integration scenarios loadtest lint bench eval docker ci fuzz clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/smartcloudops
@@ -34,6 +34,14 @@ scenarios:
 	SCENARIOS_LATENCIES=$(CURDIR)/bin/scenarios/latencies.txt $(GO) test -tags scenarios -count=1 -timeout 20m \
 		-artifacts -outputdir $(CURDIR)/bin/scenarios ./scenarios/...; \
 		status=$$?; cat bin/scenarios/latencies.txt 2>/dev/null; exit $$status
+
+## loadtest: the load harness on the real binary (not part of test; loopback only, each scenario
+## bounded; about 12 minutes at the default sizes): a fake Prometheus with N series and a storm
+## switch, an Alertmanager webhook flood (wrk, and a Go client that logs every acknowledged alert),
+## kill -9 mid-flood. Prints the table and writes bin/loadtest/report.json. Sizes come from the
+## environment, e.g. SERIES=100000 STORM_SERIES=10000 ITEMS=100000 make loadtest (loadtest/README.md).
+loadtest: build
+	$(GO) run ./loadtest/cmd/loadtest -bin $(BIN) -out bin/loadtest
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
