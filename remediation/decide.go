@@ -293,7 +293,17 @@ func (mg *Manager) start(ctx context.Context, p Proposal) {
 	mg.exec.wg.Add(1)
 	go func() {
 		defer mg.exec.wg.Done()
-		if _, err := mg.run(ctx, p); err != nil && ctx.Err() == nil {
+		out, err := mg.run(ctx, p)
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			// This replica's term ended while it started or ran the proposal, so its writes were
+			// refused (fenced) or did not reach the store: the next leader finds the proposal
+			// approved and runs it, or running and shows it unknown. What this replica saw of the
+			// run is only here, for whoever settles it.
+			mg.log.WarnContext(context.WithoutCancel(ctx), "outcome of an approved proposal not recorded: this replica's term ended; the next leader settles it",
+				obs.KeyProposal, p.ID, "state_seen", out.State, "result", out.Result, "error", out.Error, obs.KeyErr, err)
+		default:
 			mg.log.ErrorContext(ctx, "approved proposal not run", obs.KeyProposal, p.ID, obs.KeyErr, err)
 		}
 	}()
