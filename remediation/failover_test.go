@@ -3,6 +3,7 @@ package remediation
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -71,5 +72,35 @@ func TestDeposedLeaderLogsTheOutcomeItCouldNotRecord(t *testing.T) {
 	if !strings.Contains(out, "outcome of an approved proposal not recorded") || !strings.Contains(out, p.ID) ||
 		!strings.Contains(out, `"state_seen":"succeeded"`) {
 		t.Fatalf("the deposed leader's log does not say what became of %s:\n%s", p.ID, out)
+	}
+}
+
+// unreadableStore fails every read of one key, as etcd without quorum fails them all.
+type unreadableStore struct {
+	store.Store
+	key string
+}
+
+func (u unreadableStore) Get(ctx context.Context, key string) (store.KV, error) {
+	if key == u.key {
+		return store.KV{}, fmt.Errorf("%w: get %s: etcd did not answer (no quorum, or no member reachable)", store.ErrUnavailable, key)
+	}
+	return u.Store.Get(ctx, key)
+}
+
+// TestApprovalWithTheStoreDownSaysSo: when the pause flag cannot be read the approval is refused
+// (a store fault never lets an action through a pause), and the person is told the store did
+// not answer, not that someone paused remediation.
+func TestApprovalWithTheStoreDownSaysSo(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, unreadableStore{Store: store.NewMemory(), key: pausedKey}, nil)
+	p := f.propose(t, Policy{Roles: []string{"sre"}})
+	_, err := f.mg.Approve(ctx, p.ID, alice)
+	if err == nil || !strings.Contains(err.Error(), "the store did not answer") || !strings.Contains(err.Error(), "no quorum") ||
+		strings.Contains(err.Error(), "remediation is paused") {
+		t.Fatalf("approve with the store down: %v; want a refusal saying the store did not answer", err)
+	}
+	if f.act.runs.Load() != 0 {
+		t.Fatal("an action ran while the pause flag could not be read")
 	}
 }
