@@ -29,8 +29,8 @@ func (mg *Manager) Approve(ctx context.Context, id string, who Actor) (Proposal,
 // the proposal's plan hash (an old card's button for a proposal ID that has since been reused
 // after pruning), nothing is approved.
 func (mg *Manager) ApprovePlan(ctx context.Context, id, seen string, who Actor) (Proposal, error) {
-	if paused, by := mg.Paused(ctx); paused {
-		return Proposal{}, obs.UserErrorf("remediation is paused (by %s); an admin can `resume`", by)
+	if err := mg.pauseRefusal(ctx, id); err != nil {
+		return Proposal{}, err
 	}
 	now := mg.o.Now().UTC()
 	var complete, reserved bool
@@ -70,6 +70,22 @@ func (mg *Manager) ApprovePlan(ctx context.Context, id, seen string, who Actor) 
 		return p, nil // approved here, run by the leader (RunApproved)
 	}
 	return mg.run(ctx, p)
+}
+
+// pauseRefusal says why an approval of id is refused before it is looked at: remediation is
+// paused, or the pause flag cannot be read because the store does not answer (etcd without
+// quorum), which refuses it too, so that a store fault never lets an action through a pause. The
+// person is told which.
+func (mg *Manager) pauseRefusal(ctx context.Context, id string) error {
+	_, err := mg.o.Store.Get(ctx, pausedKey)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return obs.UserErrorf("%s is not approved: the store did not answer (%v); nothing is approved or run until it does", id, err)
+	}
+	_, by := mg.Paused(ctx)
+	return obs.UserErrorf("remediation is paused (by %s); an admin can `resume`", by)
 }
 
 // admit counts an approval against the hourly limit, in the store when a Gate is set (whose
@@ -293,7 +309,17 @@ func (mg *Manager) start(ctx context.Context, p Proposal) {
 	mg.exec.wg.Add(1)
 	go func() {
 		defer mg.exec.wg.Done()
-		if _, err := mg.run(ctx, p); err != nil && ctx.Err() == nil {
+		out, err := mg.run(ctx, p)
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			// This replica's term ended while it started or ran the proposal, so its writes were
+			// refused (fenced) or did not reach the store: the next leader finds the proposal
+			// approved and runs it, or running and shows it unknown. What this replica saw of the
+			// run is only here, for whoever settles it.
+			mg.log.WarnContext(context.WithoutCancel(ctx), "outcome of an approved proposal not recorded: this replica's term ended; the next leader settles it",
+				obs.KeyProposal, p.ID, "state_seen", out.State, "result", out.Result, "error", out.Error, obs.KeyErr, err)
+		default:
 			mg.log.ErrorContext(ctx, "approved proposal not run", obs.KeyProposal, p.ID, obs.KeyErr, err)
 		}
 	}()

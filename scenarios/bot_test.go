@@ -30,8 +30,13 @@ type botSpec struct {
 	Prometheus   string         // base URL of Prometheus; empty: none
 	Alertmanager map[string]any // the alertmanager section; nil: none
 	Checks       []map[string]any
-	Rules        string // content of the one rule file; empty: no rules
-	Port         int    // HTTP port; 0 picks a free one
+	Rules        string            // content of the one rule file; empty: no rules
+	Port         int               // HTTP port; 0 picks a free one
+	Store        map[string]any    // the store section; nil: the bbolt file under data_dir
+	RanFile      string            // the file record.sh appends to; empty: ran.log in the story's dir
+	Scripts      map[string]string // more allow-listed scripts, by file name
+	Notify       map[string]any    // the notify section; nil: the defaults
+	Artifacts    string            // the subdirectory of the test's artifacts for this bot's; empty: none
 }
 
 // bot is the real smartcloudops binary serving one story: its console is a pipe the test writes
@@ -75,9 +80,15 @@ func startBot(t *testing.T, spec botSpec) *bot {
 	dir := t.TempDir()
 	b := &bot{t: t, spec: spec, dir: dir, dataDir: filepath.Join(dir, "data"), config: filepath.Join(dir, "smartcloudops.yaml"),
 		ran: filepath.Join(dir, "ran.log"), logPath: filepath.Join(dir, "bot.log"), tr: newTranscript(), port: spec.Port}
+	if spec.RanFile != "" {
+		b.ran = spec.RanFile
+	}
 	scripts := filepath.Join(dir, "scripts")
 	must(t, os.MkdirAll(scripts, 0o750))
 	must(t, os.WriteFile(filepath.Join(scripts, "record.sh"), []byte(fmt.Sprintf(recordScript, b.ran)), 0o750)) // #nosec G306 -- the action runs it
+	for name, content := range spec.Scripts {
+		must(t, os.WriteFile(filepath.Join(scripts, name), []byte(content), 0o750)) // #nosec G306 -- the action runs it
+	}
 	cfg := map[string]any{
 		"data_dir": b.dataDir,
 		"log":      map[string]any{"level": "info", "format": "json"},
@@ -93,6 +104,12 @@ func startBot(t *testing.T, spec botSpec) *bot {
 	}
 	if spec.Alertmanager != nil {
 		cfg["alertmanager"] = spec.Alertmanager
+	}
+	if spec.Store != nil {
+		cfg["store"] = spec.Store
+	}
+	if spec.Notify != nil {
+		cfg["notify"] = spec.Notify
 	}
 	if spec.Rules != "" {
 		rules := filepath.Join(dir, "rules.yaml")
@@ -148,13 +165,20 @@ func (b *bot) start() {
 // launch starts the process.
 func (b *bot) launch() {
 	b.t.Helper()
+	if err := b.launchErr(); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// launchErr starts the process, or says why it could not; it may be called from any goroutine.
+func (b *bot) launchErr() error {
 	b.mu.Lock()
 	if b.cmd != nil {
 		select {
 		case <-b.done:
 		default:
 			b.mu.Unlock()
-			b.t.Fatal("start: the bot is still running")
+			return errors.New("start: the bot is still running")
 		}
 	}
 	b.run++
@@ -162,7 +186,7 @@ func (b *bot) launch() {
 	logFile, err := os.OpenFile(b.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		b.mu.Unlock()
-		b.t.Fatal(err)
+		return err
 	}
 	fmt.Fprintf(logFile, "--- run %d at %s ---\n", run, time.Now().UTC().Format(time.RFC3339Nano))
 	cmd := exec.Command(suite.bin, "serve", "--config", b.config) // #nosec G204 -- the binary under test
@@ -183,8 +207,9 @@ func (b *bot) launch() {
 	b.mu.Unlock()
 	if err != nil {
 		logFile.Close()
-		b.t.Fatalf("start the bot: %v", err)
+		return fmt.Errorf("start the bot: %w", err)
 	}
+	return nil
 }
 
 // read copies the bot's output into the transcript until it ends, then reaps the process.
@@ -484,7 +509,8 @@ func (b *bot) auditVerify() string {
 
 // saveArtifacts keeps the transcript, log and configuration with the test's artifacts.
 func (b *bot) saveArtifacts() {
-	dir := b.t.ArtifactDir()
+	dir := filepath.Join(b.t.ArtifactDir(), b.spec.Artifacts)
+	_ = os.MkdirAll(dir, 0o750)
 	_ = os.WriteFile(filepath.Join(dir, "console.txt"), []byte(b.tr.String()), 0o600)
 	for _, f := range []string{b.logPath, b.config, b.ran, filepath.Join(b.dir, "rules.yaml")} {
 		if data, err := os.ReadFile(f); err == nil {

@@ -101,6 +101,9 @@ type env struct {
 	exp  *exporter
 	node string
 	prom string
+	// etcd is a three-member cluster that the failover stories which leave etcd itself alone
+	// share, each under its own prefix.
+	etcd *testenv.Etcd
 }
 
 // story is one user story of the suite.
@@ -119,6 +122,9 @@ var stories = []story{
 	{"prometheus_down_and_back", prometheusDownAndBack},
 	{"alertmanager_down_during_silence", alertmanagerDownDuringSilence},
 	{"restart_mid_incident", restartMidIncident},
+	{"replicas_failover", replicasFailover},
+	{"replicas_partitioned_leader", replicasPartitionedLeader},
+	{"etcd_member_loss_and_quorum", etcdMemberLossAndQuorum},
 }
 
 // TestScenarios runs every story against the real binary, in parallel. Run one with
@@ -130,6 +136,7 @@ func TestScenarios(t *testing.T) {
 		ScrapeTargets: []string{e.node},
 		ScrapeJobs:    map[string][]string{"scenarios": {e.exp.addr}},
 	})
+	e.etcd = testenv.StartEtcdCluster(t, 3, testenv.EtcdOptions{})
 	t.Cleanup(func() { t.Log(figureTable()) })
 	for _, s := range stories {
 		t.Run(s.name, func(t *testing.T) {

@@ -70,6 +70,7 @@ var servers = []struct {
 	{"prometheus", []string{"prometheus"}},
 	{"prometheus-node-exporter", []string{"prometheus-node-exporter", "node_exporter"}},
 	{"prometheus-alertmanager", []string{"prometheus-alertmanager", "alertmanager"}},
+	{"etcd-server", []string{"etcd"}},
 }
 
 // Missing names the Debian packages whose servers are not installed, so a suite that must not

@@ -3,6 +3,7 @@ package testenv
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -18,6 +19,7 @@ type Proxy struct {
 	healed chan struct{} // closed while traffic flows
 	conns  map[net.Conn]struct{}
 	wg     sync.WaitGroup
+	late   atomic.Int64 // bytes held by a partition, delivered after it heals
 }
 
 // StartProxy forwards connections to target ("host:port") until the test ends.
@@ -47,6 +49,10 @@ func (p *Proxy) Partition() {
 	default:
 	}
 }
+
+// LateBytes is how many bytes, in either direction, were sent while the proxy was partitioned:
+// held, and delivered after Heal, such as a deposed leader's late write.
+func (p *Proxy) LateBytes() int64 { return p.late.Load() }
 
 // Heal lets traffic flow again.
 func (p *Proxy) Heal() {
@@ -121,7 +127,13 @@ func (p *Proxy) pump(dst, src net.Conn) {
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			<-p.gate()
+			gate := p.gate()
+			select {
+			case <-gate:
+			default:
+				p.late.Add(int64(n)) // held now, delivered after Heal
+				<-gate
+			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}

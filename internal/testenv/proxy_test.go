@@ -48,6 +48,9 @@ func TestProxyPartitionHoldsAndHealDelivers(t *testing.T) {
 	if line, err := r.ReadString('\n'); err != nil || line != "one\n" {
 		t.Fatalf("before the partition: %q %v", line, err)
 	}
+	if n := p.LateBytes(); n != 0 {
+		t.Fatalf("LateBytes before any partition = %d, want 0", n)
+	}
 	p.Partition()
 	if _, err := c.Write([]byte("two\n")); err != nil {
 		t.Fatal(err)
@@ -61,5 +64,9 @@ func TestProxyPartitionHoldsAndHealDelivers(t *testing.T) {
 	c.SetReadDeadline(time.Time{})
 	if line, err := r.ReadString('\n'); err != nil || line != "two\n" {
 		t.Fatalf("after Heal: %q %v", line, err)
+	}
+	// "two\n" was held on its way to the server; the echo came back after the heal, unheld.
+	if n := p.LateBytes(); n != 4 {
+		t.Fatalf("LateBytes after the heal = %d, want the 4 bytes sent during the partition", n)
 	}
 }
