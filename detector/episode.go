@@ -47,8 +47,10 @@ func (m MinChange) Allows(value, expected float64) bool {
 //
 // A recurrence is a new episode whatever the model has learnt: the model learns from an episode's
 // values, so the same load again soon after may no longer score high. For RecurWithin after an
-// episode ends, a value beyond that episode's frozen band on the side it went (and past
-// MinChange) opens a new episode against the same band.
+// episode ends, a value that goes back at least halfway from that episode's frozen band to its
+// furthest value, on the side it went (and past MinChange), opens a new episode against the same
+// band. Halfway, not merely beyond the band: the same load again reaches it, while the noise
+// that ends a noisy episode seldom does.
 type Lifecycle struct {
 	Threshold    float64
 	MinChange    MinChange
@@ -72,21 +74,30 @@ type Episode struct {
 }
 
 // Ended is what is kept of an episode that ended: its frozen band, the side its furthest value
-// lay on (+1 above, -1 below, 0 inside) and until when a return there is a recurrence.
+// lay on (+1 above, -1 below, 0 inside), the level a return must reach to be a recurrence
+// (halfway from the band to that value) and until when a return there is a recurrence.
 type Ended struct {
 	Expected float64   `json:"expected"`
 	Lower    float64   `json:"lower"`
 	Upper    float64   `json:"upper"`
 	Side     int       `json:"side"`
+	Level    float64   `json:"level,omitempty"` // 0 in records written before it: the band's edge
 	Until    time.Time `json:"until"`
 }
 
-// recurs reports whether v at t goes back beyond the band on the side the episode went.
+// recurs reports whether v at t goes back beyond the band, as far as the level, on the side the
+// episode went.
 func (e *Ended) recurs(v float64, t time.Time) bool {
 	if e == nil || !t.Before(e.Until) {
 		return false
 	}
-	return e.Side > 0 && v > e.Upper || e.Side < 0 && v < e.Lower
+	switch {
+	case e.Side > 0:
+		return v > e.Upper && (e.Level == 0 || v >= e.Level)
+	case e.Side < 0:
+		return v < e.Lower && (e.Level == 0 || v <= e.Level)
+	}
+	return false
 }
 
 // Open reports whether an episode is open.
@@ -149,9 +160,9 @@ func (l Lifecycle) Step(ep *Episode, p Scored, models []string) Step {
 		ended = &Ended{Expected: ep.Expected, Lower: ep.Lower, Upper: ep.Upper, Until: p.T.Add(within)}
 		switch Direction(ep.PeakValue, ep.Lower, ep.Upper) {
 		case "above":
-			ended.Side = 1
+			ended.Side, ended.Level = 1, ep.Upper+(ep.PeakValue-ep.Upper)/2
 		case "below":
-			ended.Side = -1
+			ended.Side, ended.Level = -1, ep.Lower-(ep.Lower-ep.PeakValue)/2
 		}
 	}
 	*ep = Episode{Ended: ended}

@@ -190,3 +190,28 @@ func TestRecurrenceIsANewEpisode(t *testing.T) {
 		t.Fatalf("recurrence: %+v, want open against 10..30 and named a recurrence", e2)
 	}
 }
+
+// TestNoiseBeyondTheBandIsNoRecurrence: after an episode ends, a value just beyond its band (as
+// noise reaches now and then) is no recurrence; one halfway back to the episode's furthest value
+// is.
+func TestNoiseBeyondTheBandIsNoRecurrence(t *testing.T) {
+	l := detector.Lifecycle{Threshold: 0.5, ResolveAfter: 2}
+	got, ep := steps(l, [][5]float64{
+		{90, 0.99, 20, 10, 30}, // opens against 10..30, furthest at 90: a return must reach 60
+		{20, 0.10, 20, 10, 30},
+		{21, 0.10, 20, 10, 30}, // resolved
+		{45, 0.10, 25, 10, 60}, // beyond 30 but short of 60: noise, not the load again
+		{20, 0.10, 20, 10, 30},
+		{60, 0.10, 25, 10, 70}, // halfway: the load again
+	})
+	want := []detector.Step{detector.StepOpened, detector.StepContinue, detector.StepResolved,
+		detector.StepNone, detector.StepNone, detector.StepOpened}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("point %d: step %v, want %v (all: %v)", i, got[i], want[i], got)
+		}
+	}
+	if !slices.Contains(ep.Models, detector.PartRecurrence) || ep.Upper != 30 {
+		t.Fatalf("the second episode: %+v, want a recurrence against 10..30", ep)
+	}
+}
