@@ -76,6 +76,12 @@ type Options struct {
 	// longest unsaved); 0 means one second. A series it does not reach loses at most the
 	// learning of one SaveEvery.
 	SaveOnStop time.Duration
+	// StoredModels bounds how many series, over all checks, keep their model in the store; 0
+	// means every series. A series beyond it keeps its model in memory only: its episode is still
+	// stored when it opens or ends (so an incident it has open still ends after a restart), but
+	// after a restart or a failover its model learns again from new points. A store whose history
+	// grows with every write (etcd) sets it so the model state stays within the store's quota.
+	StoredModels int
 	// HistoryPoints is how many recent scored points each series keeps for charts and `rules
 	// test`, at 20 bytes a point (24 while its points are not evenly spaced); 0 means
 	// DefaultHistoryPoints.
@@ -97,6 +103,10 @@ type Detector struct {
 	m      *metrics
 	checks []*check
 	ready  atomic.Bool
+	// stored counts the series whose model is kept in the store (Options.StoredModels).
+	stored atomic.Int64
+	// overBudget is set once the first series is kept in memory only, for one log line.
+	overBudget atomic.Bool
 }
 
 // New returns a Detector for the checks in o.
@@ -394,6 +404,7 @@ func (ch *check) score(t *tickRun, s Series) {
 		// A new series has never been saved: it is due at once (savedAt 0), and from then on
 		// once a SaveEvery, at a tick of its own.
 		st = &seriesState{labels: mergeLabels(ch.spec.Labels, s.Labels), model: ch.spec.Factory(), seenAt: t.report.T}
+		st.local = !ch.d.admitStored()
 		ch.series.add(st, h)
 	}
 	before := st.ep.Since

@@ -12,6 +12,7 @@ type metrics struct {
 	forgotten    *prometheus.CounterVec
 	maxScore     *prometheus.GaugeVec
 	up           *prometheus.GaugeVec
+	models       *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -46,7 +47,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "smartcloudops_check_up", Help: "1 while the check's source answers, 0 while it fails.",
 		}, []string{"check"}),
+		models: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "smartcloudops_detector_models",
+			Help: "Series models by where their state is kept: store (restored after a restart or a failover) or memory (beyond the stored-models budget: learnt again).",
+		}, []string{"kept"}),
 	}
-	reg.MustRegister(m.tick, m.skipped, m.sourceErrors, m.anomalies, m.points, m.dropped, m.forgotten, m.maxScore, m.up)
+	reg.MustRegister(m.tick, m.skipped, m.sourceErrors, m.anomalies, m.points, m.dropped, m.forgotten, m.maxScore, m.up, m.models)
 	return m
 }

@@ -58,7 +58,10 @@ func (ch *check) loadStates(ctx context.Context) error {
 			}
 			// A restored series gets the whole ForgetAfter from now to send its next point.
 			st := &seriesState{labels: s.Labels, lastT: s.LastT, ep: s.episode(), seenAt: now}
-			if st.model, err = ch.d.o.LoadModel(s.Model); err != nil {
+			if len(s.Model) == 0 {
+				// Its model was kept in memory only: it learns again, and stays in memory.
+				st.model, st.local = ch.spec.Factory(), true
+			} else if st.model, err = ch.d.o.LoadModel(s.Model); err != nil {
 				ch.d.log.WarnContext(ctx, "model state not usable; the series learns afresh", "key", kv.Key, obs.KeyErr, err)
 				st.model, st.dirty = ch.spec.Factory(), true
 			}
@@ -66,6 +69,12 @@ func (ch *check) loadStates(ctx context.Context) error {
 		}
 		ch.mu.Lock()
 		for _, st := range restored {
+			if st.local {
+				ch.d.m.models.WithLabelValues("memory").Inc()
+			} else {
+				ch.d.stored.Add(1)
+				ch.d.m.models.WithLabelValues("store").Inc()
+			}
 			h := ch.series.hash(st.labels)
 			st.savedAt = ch.savePhase(now, h)
 			ch.series.add(st, h)
@@ -92,6 +101,49 @@ func (ch *check) loadStates(ctx context.Context) error {
 	return nil
 }
 
+// admitStored reports whether a new series may keep its model in the store, and counts it if
+// so (Options.StoredModels).
+func (d *Detector) admitStored() bool {
+	if d.o.Store == nil {
+		return false
+	}
+	limit := int64(d.o.StoredModels)
+	for {
+		n := d.stored.Load()
+		if limit > 0 && n >= limit {
+			if d.overBudget.CompareAndSwap(false, true) {
+				d.log.Warn("model state budget reached: further series keep their models in memory only and learn again after a restart or a failover",
+					"stored_models", limit)
+			}
+			d.m.models.WithLabelValues("memory").Inc()
+			return false
+		}
+		if d.stored.CompareAndSwap(n, n+1) {
+			d.m.models.WithLabelValues("store").Inc()
+			return true
+		}
+	}
+}
+
+// releaseStored uncounts a forgotten series.
+func (d *Detector) releaseStored(st *seriesState) {
+	if st.local {
+		d.m.models.WithLabelValues("memory").Dec()
+		return
+	}
+	d.stored.Add(-1)
+	d.m.models.WithLabelValues("store").Dec()
+}
+
+// needsSave reports whether st has state to write: its episode moved, or, when periodic saves
+// are asked for and its model is stored, it learnt since its last save.
+func (st *seriesState) needsSave(periodic bool) bool {
+	if !st.dirty {
+		return false
+	}
+	return st.urgent || (periodic && !st.local)
+}
+
 // savePhase is when a series restored at now counts as last saved: a time spread by its hash
 // over the save interval before now, so that a check's series come due for their periodic save
 // a few at each tick rather than all at once.
@@ -116,14 +168,17 @@ type savingBatch struct {
 func (ch *check) marshal(ctx context.Context, sts []*seriesState, now int64) savingBatch {
 	var b savingBatch
 	for _, st := range sts {
-		if st.gone || !st.dirty {
+		if st.gone || !st.needsSave(true) {
 			continue
 		}
 		st.savedAt = now
-		m, err := st.model.MarshalBinary()
-		if err != nil {
-			ch.d.log.WarnContext(ctx, "model state not saved", obs.KeyCheck, ch.spec.Name, obs.KeyErr, err)
-			continue
+		var m []byte
+		if !st.local {
+			var err error
+			if m, err = st.model.MarshalBinary(); err != nil {
+				ch.d.log.WarnContext(ctx, "model state not saved", obs.KeyCheck, ch.spec.Name, obs.KeyErr, err)
+				continue
+			}
 		}
 		b.sts = append(b.sts, pendingSave{st: st, urgent: st.urgent})
 		b.ops = append(b.ops, store.Op{Key: ch.stateKey(st.labels), Value: encodeSaved(st.labels, st.lastT, st.episode(), m)})
@@ -177,7 +232,7 @@ func (ch *check) saveDue(ctx context.Context) {
 	every := int64(ch.d.o.SaveEvery)
 	var due []*seriesState
 	ch.series.each(func(st *seriesState) bool {
-		if st.dirty && (st.urgent || now-st.savedAt >= every) {
+		if st.needsSave(now-st.savedAt >= every) {
 			due = append(due, st)
 		}
 		return true
@@ -206,7 +261,7 @@ func (ch *check) saveAll(ctx context.Context, urgentOnly bool) {
 	ch.mu.Lock()
 	var dirty []*seriesState
 	ch.series.each(func(st *seriesState) bool {
-		if st.dirty && (st.urgent || !urgentOnly) {
+		if st.needsSave(!urgentOnly) {
 			dirty = append(dirty, st)
 		}
 		return true
@@ -265,6 +320,7 @@ func (ch *check) forget(ctx context.Context) ([]Recovery, []store.Op) {
 		}
 		ch.series.remove(st)
 		st.gone = true
+		ch.d.releaseStored(st)
 		ops = append(ops, store.Op{Key: ch.stateKey(st.labels), Delete: true})
 		if st.ep.Open() {
 			recs = append(recs, Recovery{Check: ch.spec.Name, Labels: st.labels, T: now, Since: st.ep.Since, Stale: true})

@@ -22,8 +22,11 @@ type seriesState struct {
 	urgent  bool  // the episode opened or ended since the last save: saved before the tick reports
 	warned  uint8 // reasons for dropping points already logged for this series
 	gone    bool  // forgotten: a save in flight must not write it back
-	hash    uint64
-	next    *seriesState // the next series of the same hash in its check's index
+	// local: its model is kept in memory only (Options.StoredModels); only its episode is
+	// stored, when it opens or ends.
+	local bool
+	hash  uint64
+	next  *seriesState // the next series of the same hash in its check's index
 }
 
 func (s *seriesState) push(p Scored, size int) { s.hist.push(p, size) }

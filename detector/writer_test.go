@@ -69,6 +69,11 @@ func TestScheduledTickDoesNotWaitForItsSaves(t *testing.T) {
 	if _, err := ch.tick(ctx); err != nil { // returns with its 300 new series being written
 		t.Fatal(err)
 	}
+	// The background write begins its first transaction when it is scheduled; the tick has
+	// returned before it.
+	for deadline := time.Now().Add(10 * time.Second); gs.txns.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if !ch.writing.Load() || gs.txns.Load() != 1 {
 		t.Fatalf("after the tick: writing %v, %d transactions begun; want the first one waiting", ch.writing.Load(), gs.txns.Load())
 	}

@@ -224,12 +224,18 @@ func (b *Bot) buildDetector() error {
 		}
 		specs = append(specs, spec)
 	}
+	// etcd keeps every revision until it is compacted: bound what the models add to it.
+	var saveEvery time.Duration
+	var storedModels int
+	if b.etcd != nil {
+		saveEvery, storedModels = b.cfg.Store.Etcd.Models.SaveEvery.D(), b.cfg.Store.Etcd.Models.MaxSeries
+	}
 	var err error
 	b.Detector, err = detector.New(detector.Options{
 		Checks: specs, Store: b.Store, LoadModel: model.Load, Logger: b.log, Registerer: b.regr,
 		ForgetAfter: b.cfg.Retention.Series.D(),
-		OnTick:      b.stage.enqueue,
-		Observed:    b.Rules.Watches,
+		SaveEvery:   saveEvery, StoredModels: storedModels,
+		OnTick: b.stage.enqueue, Observed: b.Rules.Watches,
 	})
 	return err
 }

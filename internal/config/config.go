@@ -54,6 +54,16 @@ type StoreEtcd struct {
 	Password    Secret   `yaml:"password"`
 	TLS         TLS      `yaml:"tls"` // ca_file, cert_file, key_file
 	DialTimeout Duration `yaml:"dial_timeout"`
+	// Models bounds the detector's model state kept in etcd, whose history grows with every
+	// write: how many series keep their models there and how often each is written.
+	Models EtcdModels `yaml:"models"`
+}
+
+// EtcdModels bounds the detector's model state in etcd. A series beyond MaxSeries keeps its
+// model in the leader's memory only, and after a failover learns again from new points.
+type EtcdModels struct {
+	MaxSeries int      `yaml:"max_series"` // default 8000; 0 stores every series' model
+	SaveEvery Duration `yaml:"save_every"` // default 5m: how often each series' model is written
 }
 
 // Log configures logging.
@@ -262,7 +272,8 @@ func Default() Config {
 			Settle: Duration(2 * time.Minute), MaxFailures: 3},
 		Retention: Retention{Series: Duration(7 * 24 * time.Hour), Incidents: Duration(90 * 24 * time.Hour),
 			Proposals: Duration(90 * 24 * time.Hour)},
-		Store:  Store{Backend: "bbolt", Etcd: StoreEtcd{DialTimeout: Duration(5 * time.Second)}},
+		Store: Store{Backend: "bbolt", Etcd: StoreEtcd{DialTimeout: Duration(5 * time.Second),
+			Models: EtcdModels{MaxSeries: 8000, SaveEvery: Duration(5 * time.Minute)}}},
 		Notify: defaultNotify(),
 	}
 }

@@ -11,6 +11,9 @@ func TestStoreDefaultsToBbolt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if m := cfg.Store.Etcd.Models; m.MaxSeries != 8000 || m.SaveEvery.D() != 5*time.Minute {
+		t.Errorf("store.etcd.models defaults: %+v, want 8000 series written every 5m", m)
+	}
 	if cfg.Store.Backend != "bbolt" || cfg.Store.Etcd.DialTimeout.D() != 5*time.Second {
 		t.Fatalf("store defaults: %+v", cfg.Store)
 	}
@@ -50,6 +53,7 @@ func TestStoreEtcdProblems(t *testing.T) {
     password: hunter2
     tls: {cert_file: /etc/etcd/bot.pem, insecure_skip_verify: true}
     dial_timeout: 5s
+    models: {max_series: -1, save_every: 10s}
 `), nil)
 	if err == nil {
 		t.Fatal("accepted")
@@ -62,6 +66,8 @@ func TestStoreEtcdProblems(t *testing.T) {
 		"smartcloudops.yaml:8: store.etcd.password: must be a reference",
 		"store.etcd.tls.key_file: cert_file and key_file go together",
 		"store.etcd.tls.insecure_skip_verify: is not supported",
+		"smartcloudops.yaml:11: store.etcd.models.max_series: must not be negative",
+		"smartcloudops.yaml:11: store.etcd.models.save_every: is 10s; at least 1m",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("missing %q in:\n%s", want, msg)

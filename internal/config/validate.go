@@ -283,6 +283,12 @@ func (s Store) validate() []fieldError {
 	if e.DialTimeout < 0 {
 		add("store.etcd.dial_timeout", "must not be negative")
 	}
+	if e.Models.MaxSeries < 0 {
+		add("store.etcd.models.max_series", "must not be negative (default 8000)")
+	}
+	if e.Models.SaveEvery < 0 || (e.Models.SaveEvery > 0 && e.Models.SaveEvery.D() < time.Minute) {
+		add("store.etcd.models.save_every", "is %v; at least 1m (default 5m): each write adds to etcd's history", e.Models.SaveEvery.D())
+	}
 	return errs
 }
 

@@ -19,6 +19,8 @@ type EtcdOptions struct {
 	// TLS serves clients over TLS with a CA the test generates and requires a client
 	// certificate signed by it (--client-cert-auth); Etcd.TLS holds the files.
 	TLS bool
+	// Args are further flags for every member, such as --auto-compaction-retention=10m.
+	Args []string
 }
 
 // EtcdTLSFiles are the PEM files of a TLS etcd: the CA, and a client certificate and key it
@@ -107,6 +109,7 @@ func StartEtcdCluster(t testing.TB, n int, o EtcdOptions) *Etcd {
 			"--logger=zap",
 			"--log-outputs=stderr",
 		}, tlsArgs...)
+		m.args = append(m.args, o.Args...)
 		if err := os.MkdirAll(m.dir, 0o750); err != nil {
 			t.Fatalf("testenv: %v", err)
 		}
