@@ -72,7 +72,7 @@ func TestIntegrationPrometheusCheck(t *testing.T) {
 	live := startLive(t, cfg)
 
 	// The first ticks may come before Prometheus has two scrapes to take a rate from.
-	m := live.ask(t, "status", regexp.MustCompile(`check node-cpu-idle: ok; ([1-9]\d*) series, \d+ anomalous, last tick \d\d:\d\d:\d\d`), 30*time.Second)
+	m := live.ask(t, "status", regexp.MustCompile(`check node-cpu-idle: ok; ([1-9]\d*) series, \d+ anomalous, (?:[^,]+ learning, scoring in about \S+, )?last tick \d\d:\d\d:\d\d`), 30*time.Second)
 	t.Logf("node-cpu-idle scores %s series", m[1])
 	st := live.bot.Detector.Status()
 	if len(st) != 1 || !st[0].Up || st[0].LastError != "" || st[0].Series == 0 {
@@ -84,8 +84,10 @@ func TestIntegrationPrometheusCheck(t *testing.T) {
 	if up := live.metric(t, `smartcloudops_check_up{check="node-cpu-idle"}`); up != 1 {
 		t.Errorf("smartcloudops_check_up = %v, want 1", up)
 	}
-	if code, body := live.get(t, "/readyz"); code != http.StatusOK || body != "ready\n" {
-		t.Errorf("/readyz of the healthy bot = %d %q, want 200 \"ready\\n\"", code, body)
+	// Ready, and saying that its series are still learning (a new series scores after 64 points).
+	if code, body := live.get(t, "/readyz"); code != http.StatusOK || !strings.HasPrefix(body, "ready\n") ||
+		!strings.Contains(body, "learning: node-cpu-idle: ") || strings.Contains(body, "degraded") {
+		t.Errorf("/readyz of the healthy, learning bot = %d %q, want 200 \"ready\" naming node-cpu-idle as learning", code, body)
 	}
 
 	// A Prometheus that refuses connections: a loopback port nothing listens on.
