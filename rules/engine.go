@@ -261,26 +261,37 @@ func (e *Engine) load(ctx context.Context, rt *ruleRuntime) error {
 
 // collect appends the writes for the rule's changed series to ops; rt.mu must be held.
 func (e *Engine) collect(rt *ruleRuntime, t time.Time, ops []store.Op) []store.Op {
-	for fp, s := range rt.series {
-		if s.disposable(rt.rule, t) {
-			delete(rt.series, fp)
-			if s.stored {
-				ops = append(ops, store.Op{Key: stateKey(rt.rule.Name, fp), Delete: true})
-			}
-			continue
-		}
-		if !s.dirty {
-			continue
-		}
-		b, err := json.Marshal(&s.SeriesState)
-		if err != nil {
-			e.log.Error("encode rule state", "key", s.Key, "err", err)
-			continue
-		}
-		ops = append(ops, store.Op{Key: stateKey(rt.rule.Name, fp), Value: b})
-		s.dirty, s.stored = false, true
+	for fp := range rt.series {
+		ops = e.collectSeries(rt, fp, t, ops)
 	}
 	return ops
+}
+
+// collectSeries appends the write for one series of the rule, if it changed or is no longer
+// needed, to ops; rt.mu must be held. An event touches one series: collecting only it keeps an
+// event's cost independent of how many series the rule has.
+func (e *Engine) collectSeries(rt *ruleRuntime, fp uint64, t time.Time, ops []store.Op) []store.Op {
+	s, ok := rt.series[fp]
+	if !ok {
+		return ops
+	}
+	if s.disposable(rt.rule, t) {
+		delete(rt.series, fp)
+		if s.stored {
+			ops = append(ops, store.Op{Key: stateKey(rt.rule.Name, fp), Delete: true})
+		}
+		return ops
+	}
+	if !s.dirty {
+		return ops
+	}
+	b, err := json.Marshal(&s.SeriesState)
+	if err != nil {
+		e.log.Error("encode rule state", "key", s.Key, "err", err)
+		return ops
+	}
+	s.dirty, s.stored = false, true
+	return append(ops, store.Op{Key: stateKey(rt.rule.Name, fp), Value: b})
 }
 
 // commit writes a tick's state changes, in as few transactions as the store takes. A series
@@ -312,22 +323,44 @@ type ref struct {
 }
 
 func (e *Engine) fire(ctx context.Context, rt *ruleRuntime, s *seriesState, labels map[string]string, value float64, t time.Time, from ref) error {
+	f, err := e.firing(rt, s, labels, value, t, from)
+	if err == nil {
+		err = e.propose(ctx, f)
+	}
+	if err != nil {
+		return err
+	}
+	e.proposed(rt, s, t)
+	return nil
+}
+
+// firing renders the proposal series s asks for; rt.mu must be held.
+func (e *Engine) firing(rt *ruleRuntime, s *seriesState, labels map[string]string, value float64, t time.Time, from ref) (Firing, error) {
 	r := rt.rule
 	merged := mergeLabels(labels, r.Labels)
 	params, err := r.params.render(r.Name, merged, value)
 	if err != nil {
-		return fmt.Errorf("rule %q: %w", r.Name, err)
+		return Firing{}, fmt.Errorf("rule %q: %w", r.Name, err)
 	}
 	f := Firing{Rule: r, Version: r.Version, Labels: merged, Value: value, Params: params, Key: s.Key, T: t, Incident: from.incident}
 	if from.dedup != "" {
 		f.Dedup = from.dedup + "/" + s.Key
 	}
+	return f, nil
+}
+
+// propose hands a firing to OnFire.
+func (e *Engine) propose(ctx context.Context, f Firing) error {
 	if err := e.o.OnFire(ctx, f); err != nil {
-		return fmt.Errorf("rule %q: propose: %w", r.Name, err)
+		return fmt.Errorf("rule %q: propose: %w", f.Rule.Name, err)
 	}
-	s.proposed(r, t)
-	e.m.firings.WithLabelValues(r.Name).Inc()
 	return nil
+}
+
+// proposed records on s that its proposal was made; rt.mu must be held.
+func (e *Engine) proposed(rt *ruleRuntime, s *seriesState, t time.Time) {
+	s.proposed(rt.rule, t)
+	e.m.firings.WithLabelValues(rt.rule.Name).Inc()
 }
 
 // seriesFor finds or creates the state of one series; rt.mu must be held.

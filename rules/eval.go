@@ -247,10 +247,53 @@ func (e *Engine) loadOnce(ctx context.Context, rt *ruleRuntime) error {
 // resolves the series.
 func (e *Engine) OnAlert(ctx context.Context, a Alert) error { return e.OnAlerts(ctx, []Alert{a}) }
 
-// OnAlerts evaluates the alert rules on each alert in order, as OnAlert does, and writes the
-// rules' changed state once for all of them.
+// alertWorkers is how many series of a batch of alerts are evaluated at once: their proposals
+// are written concurrently, and so share store transactions.
+const alertWorkers = 32
+
+// OnAlerts evaluates the alert rules on a batch of alerts, as OnAlert does, and writes the
+// rules' changed state once for all of them. The alerts of one series (one label set) are
+// evaluated in order; different series are evaluated concurrently, alertWorkers at a time.
 func (e *Engine) OnAlerts(ctx context.Context, as []Alert) error {
+	if len(as) == 0 {
+		return nil
+	}
 	now := e.o.Now()
+	workers := min(alertWorkers, len(as))
+	shards := make([][]Alert, workers)
+	for _, a := range as {
+		k := fingerprint(a.Labels) % uint64(workers)
+		shards[k] = append(shards[k], a)
+	}
+	var (
+		mu   sync.Mutex
+		errs []error
+		ops  []store.Op
+		wg   sync.WaitGroup
+	)
+	for _, shard := range shards {
+		if len(shard) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sops, serrs := e.onAlerts(ctx, shard, now)
+			mu.Lock()
+			ops, errs = append(ops, sops...), append(errs, serrs...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if err := e.commit(ctx, ops); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// onAlerts evaluates the alert rules on alerts in order, and returns the writes of the rules'
+// changed state.
+func (e *Engine) onAlerts(ctx context.Context, as []Alert, now time.Time) ([]store.Op, []error) {
 	var errs []error
 	var ops []store.Op
 	for _, a := range as {
@@ -276,10 +319,7 @@ func (e *Engine) OnAlerts(ctx context.Context, as []Alert) error {
 			}
 		}
 	}
-	if err := e.commit(ctx, ops); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
+	return ops, errs
 }
 
 func (e *Engine) matching(pick func(*Rule) bool) []*ruleRuntime {
@@ -295,7 +335,9 @@ func (e *Engine) matching(pick func(*Rule) bool) []*ruleRuntime {
 }
 
 // evalEvent evaluates one alert rule on one event; active is false when the event
-// itself says the condition no longer holds (a resolved alert).
+// itself says the condition no longer holds (a resolved alert). The proposal of a firing is
+// made without rt.mu held, so events of other series of the rule go on meanwhile; the caller
+// keeps the events of one series in order. Only the event's series is written back.
 func (e *Engine) evalEvent(ctx context.Context, rt *ruleRuntime, labels map[string]string, value float64, t time.Time,
 	active bool, from ref, ops []store.Op, fill func(*evalEnv)) ([]store.Op, error) {
 	rt.mu.Lock()
@@ -331,7 +373,7 @@ func (e *Engine) evalEvent(ctx context.Context, rt *ruleRuntime, labels map[stri
 		var err error
 		if cond, err = ev.run(r.cond, w); err != nil {
 			e.m.failures.WithLabelValues(r.Group).Inc()
-			return e.collect(rt, t, ops), fmt.Errorf("rule %q: series %v: %w", r.Name, labels, err)
+			return e.collectSeries(rt, fp, t, ops), fmt.Errorf("rule %q: series %v: %w", r.Name, labels, err)
 		}
 	}
 	if !ok && !cond {
@@ -342,11 +384,19 @@ func (e *Engine) evalEvent(ctx context.Context, rt *ruleRuntime, labels map[stri
 	}
 	var err error
 	if s.step(r, cond, t, value) {
-		if err = e.fire(ctx, rt, s, labels, value, t, from); err != nil {
+		var f Firing
+		if f, err = e.firing(rt, s, labels, value, t, from); err == nil {
+			rt.mu.Unlock()
+			err = e.propose(ctx, f)
+			rt.mu.Lock()
+		}
+		if err == nil {
+			e.proposed(rt, s, t)
+		} else {
 			e.m.failures.WithLabelValues(r.Group).Inc()
 		}
 	}
-	return e.collect(rt, t, ops), err
+	return e.collectSeries(rt, fp, t, ops), err
 }
 
 // sweep resolves alert series that have seen no event for staleAfter and forgets series that no
