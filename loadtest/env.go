@@ -94,6 +94,8 @@ const (
 	mRSS      = "process_resident_memory_bytes"
 	mQueue    = "smartcloudops_incident_queue_full_total"
 	mNotified = "smartcloudops_alertmanager_notifications_total"
+	// mIntakeQueue is the webhook notifications accepted and not yet processed.
+	mIntakeQueue = "smartcloudops_alertmanager_intake_queue"
 )
 
 var checkLoad = map[string]string{"check": "load"}

@@ -108,6 +108,9 @@ func (r *Report) Table() string {
 		if a.TopUpCut {
 			live += " (cut at its deadline)"
 		}
+		if a.Drain > 0 {
+			live += fmt.Sprintf(", and processed them %.0f s after the last acknowledgement; the pages were read after that", a.Drain)
+		}
 		row("API list at K items", live+load(w.Conditions),
 			"100k stored items: p99 < 20 ms")
 	}

@@ -137,6 +137,9 @@ type APIReport struct {
 	ProposalsP50 float64 `json:"proposals_page_p50_ms"`
 	ProposalsP99 float64 `json:"proposals_page_p99_ms"`
 	RateLimited  int     `json:"rate_limited_waits"`
+	// Drain is how long the bot took, after the last acknowledgement, to process what its
+	// intake had accepted; the lists are read once it has, on a bot at rest.
+	Drain float64 `json:"seconds_to_drain_intake"`
 }
 
 // apiList tops the bot's incidents up to o.Items and fetches pages of 50 from both lists, the
@@ -164,10 +167,14 @@ func apiList(ctx context.Context, e Env, b *Bot, o ThroughputOptions, have int) 
 			return rep, fmt.Errorf("api: %d top-up notifications were not acknowledged", len(res.Unacked))
 		}
 	}
-	m, err := b.Scrape(ctx)
+	drained := time.Now()
+	m, err := waitMetrics(ctx, b, time.Second, 15*time.Minute, "the intake to process what it accepted", func(m Metrics) bool {
+		return m.Sum(mIntakeQueue, nil) == 0
+	})
 	if err != nil {
 		return rep, err
 	}
+	rep.Drain = time.Since(drained).Seconds()
 	rep.Incidents, rep.Proposals = int(m.Sum(mOpened, nil)), int(m.Sum(mFirings, nil))
 	e.logf("api: %d pages of 50 of each list at %d incidents and %d proposals", o.APIRequests, rep.Incidents, rep.Proposals)
 	c := b.API()
