@@ -35,6 +35,10 @@ type HandlerOptions struct {
 	// than once, which the incident stage's dedup absorbs. Deliver runs on the request's
 	// goroutine with the request's context.
 	Deliver func(ctx context.Context, m *Message) error
+	// Busy, when set, reports that Deliver would answer ErrBusy: the request is then answered
+	// 503 before its body is read, so a flood the intake cannot take costs little CPU beside
+	// the work of processing what it took (Intake.Busy).
+	Busy func() bool
 	// BearerToken, when set, must be presented as "Authorization: Bearer <token>" (Alertmanager's
 	// http_config.authorization); requests without it are answered 401.
 	BearerToken string
@@ -52,6 +56,7 @@ type HandlerOptions struct {
 // Handler is the HTTP endpoint that Alertmanager's webhook receiver posts to.
 type Handler struct {
 	deliver   func(context.Context, *Message) error
+	busy      func() bool
 	tokenHash atomic.Pointer[[sha256.Size]byte] // nil: no token required
 	maxBytes  int64
 	slots     chan struct{}
@@ -133,6 +138,7 @@ func NewHandler(o HandlerOptions) (*Handler, error) {
 	}
 	h := &Handler{
 		deliver:  o.Deliver,
+		busy:     o.Busy,
 		maxBytes: o.MaxBodyBytes,
 		slots:    make(chan struct{}, o.MaxInFlight),
 		log:      o.Logger.With("component", "alertmanager.webhook"),
@@ -140,6 +146,13 @@ func NewHandler(o HandlerOptions) (*Handler, error) {
 	}
 	h.SetBearerToken(o.BearerToken)
 	return h, nil
+}
+
+// answerBusy answers 503 with Retry-After, which Alertmanager retries.
+func (h *Handler) answerBusy(w http.ResponseWriter, err error) {
+	h.m.notifications.WithLabelValues(OutcomeBusy).Inc()
+	w.Header().Set("Retry-After", "5")
+	writeError(w, http.StatusServiceUnavailable, "busy", err.Error())
 }
 
 // SetBearerToken replaces the token requests must carry, for a token rotated while the bot
@@ -172,6 +185,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.ContentLength > h.maxBytes {
 		h.tooLarge(w, r)
+		return
+	}
+	if h.busy != nil && h.busy() {
+		h.answerBusy(w, ErrBusy)
 		return
 	}
 	select {
@@ -211,9 +228,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.m.alerts.WithLabelValues(StatusFiring).Add(float64(firing))
 	h.m.alerts.WithLabelValues(StatusResolved).Add(float64(len(msg.Alerts) - firing))
 	if err := h.deliver(r.Context(), msg); errors.Is(err, ErrBusy) {
-		h.m.notifications.WithLabelValues(OutcomeBusy).Inc()
-		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "busy", err.Error())
+		h.answerBusy(w, err)
 		return
 	} else if err != nil {
 		h.m.notifications.WithLabelValues(OutcomeDeliverError).Inc()

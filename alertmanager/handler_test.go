@@ -260,3 +260,26 @@ func TestHandlerMaxInFlight(t *testing.T) {
 		t.Errorf("third request = %d", w.Code)
 	}
 }
+
+// unreadBody fails the test if the handler reads it.
+type unreadBody struct{ t *testing.T }
+
+func (b unreadBody) Read([]byte) (int, error) {
+	b.t.Error("the body of a request answered busy was read")
+	return 0, io.EOF
+}
+
+// TestBusyIsAnsweredBeforeTheBody: while the intake is at its high-water mark, a notification is
+// answered 503 with Retry-After without reading or parsing its body, and nothing is delivered.
+func TestBusyIsAnsweredBeforeTheBody(t *testing.T) {
+	h, rec, _ := newTestHandler(t, HandlerOptions{Busy: func() bool { return true }})
+	req := httptest.NewRequest("POST", "/api/v1/alertmanager", unreadBody{t})
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || !strings.Contains(w.Body.String(), `"busy"`) {
+		t.Fatalf("busy intake answered %d %q (Retry-After %q)", w.Code, w.Body.String(), w.Header().Get("Retry-After"))
+	}
+	if rec.count() != 0 {
+		t.Fatal("a notification was delivered to a busy intake")
+	}
+}

@@ -145,10 +145,14 @@ type acceptReq struct {
 	err  error
 }
 
+// Busy reports whether Accept would answer ErrBusy now: the notifications accepted and not yet
+// processed are at the high-water mark.
+func (in *Intake) Busy() bool { return in.waiting.Load() >= int64(in.o.HighWater) }
+
 // Accept makes m durable: when it returns nil, m is in the store and will be processed even if
 // the client goes away or the bot restarts. It returns ErrBusy above the high-water mark.
 func (in *Intake) Accept(ctx context.Context, m *Message) error {
-	if in.waiting.Load() >= int64(in.o.HighWater) {
+	if in.Busy() {
 		in.m.busy.Inc()
 		return ErrBusy
 	}

@@ -453,8 +453,15 @@ func (m *Manager) Update(ctx context.Context, id string, fn func(inc *Incident))
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var inc Incident
+	err := m.modify(ctx, id, func(i *Incident) { fn(i); inc = *i })
+	return inc, err
+}
+
+// modify reads, changes and writes back one incident, retrying on conflicts; m.mu must be held.
+func (m *Manager) modify(ctx context.Context, id string, fn func(inc *Incident)) error {
+	var inc Incident
 	if err := m.flushOne(ctx, id); err != nil {
-		return inc, err
+		return err
 	}
 	_, err := store.Modify(ctx, m.o.Store, incPrefix+id, func(old []byte) ([]byte, error) {
 		if old == nil {
@@ -467,7 +474,76 @@ func (m *Manager) Update(ctx context.Context, id string, fn func(inc *Incident))
 		fn(&inc)
 		return mustJSON(inc), nil
 	})
-	return inc, err
+	return err
+}
+
+// UpdateMany applies fns, by incident ID, to stored incidents in as few transactions as
+// etcd's limits allow (a burst of proposals each recorded on its incident costs one commit, not
+// one each). An incident written by someone else meanwhile is updated again on its own. It
+// returns the IDs it could not update, with the first reason; an unknown ID is one of them.
+func (m *Manager) UpdateMany(ctx context.Context, fns map[string]func(inc *Incident)) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ids := slices.Sorted(maps.Keys(fns))
+	var failed []string
+	var first error
+	fail := func(id string, err error) {
+		failed = append(failed, id)
+		if first == nil {
+			first = err
+		}
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), maxBatchCmps)
+		batch := ids[:n]
+		ids = ids[n:]
+		var cmps []store.Cmp
+		var ops []store.Op
+		var again []string
+		for _, id := range batch {
+			if err := m.flushOne(ctx, id); err != nil {
+				fail(id, err)
+				continue
+			}
+			kv, err := m.o.Store.Get(ctx, incPrefix+id)
+			if errors.Is(err, store.ErrNotFound) {
+				fail(id, obs.UserErrorf("no incident %q (see `incidents`)", id))
+				continue
+			}
+			if err != nil {
+				fail(id, err)
+				continue
+			}
+			var inc Incident
+			if err := json.Unmarshal(kv.Value, &inc); err != nil {
+				fail(id, fmt.Errorf("incident %s is corrupt: %w", id, err))
+				continue
+			}
+			fns[id](&inc)
+			cmps = append(cmps, store.Cmp{Key: kv.Key, Rev: kv.Rev})
+			ops = append(ops, store.Op{Key: kv.Key, Value: mustJSON(inc)})
+			again = append(again, id)
+		}
+		if len(ops) == 0 {
+			continue
+		}
+		_, err := m.o.Store.Txn(ctx, cmps, ops)
+		if errors.Is(err, store.ErrConflict) {
+			// One of them changed meanwhile: each on its own, as Update does.
+			for _, id := range again {
+				if err := m.modify(ctx, id, fns[id]); err != nil {
+					fail(id, err)
+				}
+			}
+			continue
+		}
+		if err != nil {
+			for _, id := range again {
+				fail(id, err)
+			}
+		}
+	}
+	return failed, first
 }
 
 func cloneLabels(l map[string]string) map[string]string {

@@ -188,7 +188,7 @@ func (b *Bot) mountAlertmanager(handlers map[string]http.Handler) error {
 	if b.intake, err = alertmanager.NewIntake(alertmanager.IntakeOptions{Store: b.Store, Replica: b.replica(), Logger: b.log, Registerer: b.regr}); err != nil {
 		return err
 	}
-	h, err := alertmanager.NewHandler(alertmanager.HandlerOptions{Deliver: b.intake.Accept, BearerToken: token, Logger: b.log, Registerer: b.regr})
+	h, err := alertmanager.NewHandler(alertmanager.HandlerOptions{Deliver: b.intake.Accept, Busy: b.intake.Busy, BearerToken: token, Logger: b.log, Registerer: b.regr})
 	if err != nil {
 		return err
 	}
@@ -250,11 +250,13 @@ func (b *Bot) processAlerts(ctx context.Context, entries []alertmanager.Entry) e
 				StartsAt: a.StartsAt, EndsAt: a.EndsAt, Fingerprint: a.Fingerprint, Incident: incID, Dedup: e.Key})
 		}
 	}
-	if err := b.Rules.OnAlerts(ctx, alerts); err != nil {
+	links := &proposalLinks{}
+	if err := b.Rules.OnAlerts(context.WithValue(ctx, linksKey{}, links), alerts); err != nil {
 		// Failed evaluations (a refused proposal, a broken template) are the rules' to report;
 		// they are not worth evaluating the whole round again.
 		b.log.WarnContext(ctx, "alert rules failed", obs.KeyErr, err)
 	}
+	links.write(ctx, b)
 	_, err = store.WriteAll(ctx, b.Store, marks)
 	return err
 }

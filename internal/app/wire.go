@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/smartcloudops/smartcloudops/bot"
 	"github.com/smartcloudops/smartcloudops/detector"
@@ -74,17 +75,61 @@ func (b *Bot) onFire(ctx context.Context, f rules.Firing) error {
 	if err != nil {
 		return err
 	}
-	if incID != "" {
-		if _, err := b.Incidents.Update(ctx, incID, func(inc *incident.Incident) {
-			if !slices.Contains(inc.Proposals, p.ID) {
-				inc.Proposals = append(inc.Proposals, p.ID)
-			}
-			inc.Refusals = slices.DeleteFunc(inc.Refusals, func(r incident.Refusal) bool { return r.Rule == f.Rule.Name })
-		}); err != nil {
-			b.log.WarnContext(ctx, "proposal not linked to its incident", obs.KeyProposal, p.ID, obs.KeyIncident, incID, obs.KeyErr, err)
-		}
+	if incID == "" {
+		return nil
+	}
+	l := proposalLink{incident: incID, proposal: p.ID, rule: f.Rule.Name}
+	if links, ok := ctx.Value(linksKey{}).(*proposalLinks); ok {
+		links.add(l) // written with the others of the batch (processAlerts)
+		return nil
+	}
+	if _, err := b.Incidents.Update(ctx, incID, l.apply); err != nil {
+		b.log.WarnContext(ctx, "proposal not linked to its incident", obs.KeyProposal, p.ID, obs.KeyIncident, incID, obs.KeyErr, err)
 	}
 	return nil
+}
+
+// proposalLink records a proposal on its incident, and clears the rule's refusal there.
+type proposalLink struct{ incident, proposal, rule string }
+
+func (l proposalLink) apply(inc *incident.Incident) {
+	if !slices.Contains(inc.Proposals, l.proposal) {
+		inc.Proposals = append(inc.Proposals, l.proposal)
+	}
+	inc.Refusals = slices.DeleteFunc(inc.Refusals, func(r incident.Refusal) bool { return r.Rule == l.rule })
+}
+
+// proposalLinks collects the proposal links of a batch of alerts, so that they are written in
+// shared transactions once the batch is evaluated rather than one commit each.
+type proposalLinks struct {
+	mu    sync.Mutex
+	links []proposalLink
+}
+
+type linksKey struct{}
+
+func (ls *proposalLinks) add(l proposalLink) {
+	ls.mu.Lock()
+	ls.links = append(ls.links, l)
+	ls.mu.Unlock()
+}
+
+// write records the collected links on their incidents, in order per incident.
+func (ls *proposalLinks) write(ctx context.Context, b *Bot) {
+	fns := map[string]func(*incident.Incident){}
+	for _, l := range ls.links {
+		prev := fns[l.incident]
+		fns[l.incident] = func(inc *incident.Incident) {
+			if prev != nil {
+				prev(inc)
+			}
+			l.apply(inc)
+		}
+	}
+	failed, err := b.Incidents.UpdateMany(ctx, fns)
+	if len(failed) > 0 {
+		b.log.WarnContext(ctx, "proposals not linked to their incidents", "incidents", len(failed), "first", failed[0], obs.KeyErr, err)
+	}
 }
 
 // noteRefusal records on an incident why a rule made no proposal for it, and has its card
