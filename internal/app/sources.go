@@ -226,7 +226,9 @@ func (b *Bot) processAlerts(ctx context.Context, entries []alertmanager.Entry) e
 		}
 		groups[i] = g
 	}
-	results, err := b.Incidents.ApplyAlertGroups(ctx, groups)
+	audits := &auditBatch{}
+	results, err := b.Incidents.ApplyAlertGroups(context.WithValue(ctx, auditBatchKey{}, audits), groups)
+	audits.write(ctx, b)
 	if err != nil {
 		return err // the round is processed again; what was recorded is marked
 	}

@@ -23,10 +23,12 @@ import (
 func (b *Bot) processTick(ctx context.Context, t detector.Tick) {
 	// The incidents of series whose events were recorded; a series keeps its incident here even
 	// when it resolved in this tick, as its earlier points still belong to it.
-	incs, err := b.Incidents.ApplyTick(ctx, t)
+	audits := &auditBatch{}
+	incs, err := b.Incidents.ApplyTick(context.WithValue(ctx, auditBatchKey{}, audits), t)
 	if err != nil {
 		b.log.ErrorContext(ctx, "tick not fully recorded", obs.KeyCheck, t.Check, obs.KeyErr, err)
 	}
+	audits.write(ctx, b)
 	// A series may have scored several points in one tick (a replay): the rules see them in order,
 	// aligned on each series' latest point, the earlier ones as partial ticks.
 	n := 0
@@ -217,9 +219,66 @@ func (b *Bot) target(a bot.Adapter) bot.Target {
 
 // auditIncident records that an incident opened or resolved.
 func (b *Bot) auditIncident(ctx context.Context, inc incident.Incident, c incident.Change) {
-	_, err := b.Audit.Append(ctx, audit.Record{Kind: "incident." + c.String(), User: "bot", Incident: inc.ID,
-		Detail: inc.Title, Extra: map[string]string{"source": inc.Source, "severity": inc.Severity}})
-	if err != nil {
+	r := audit.Record{Kind: "incident." + c.String(), User: "bot", Incident: inc.ID,
+		Detail: inc.Title, Extra: map[string]string{"source": inc.Source, "severity": inc.Severity}}
+	if ab, ok := ctx.Value(auditBatchKey{}).(*auditBatch); ok && ab.add(r) {
+		return // appended with the others of the tick or the round, before it is done
+	}
+	if _, err := b.Audit.Append(ctx, r); err != nil {
 		b.log.ErrorContext(ctx, "audit append failed", obs.KeyIncident, inc.ID, obs.KeyErr, err)
 	}
+}
+
+// auditBatch collects the audit records of the incidents a tick or a webhook round changed, so
+// that they are appended together, sharing the audit log's commits, rather than one commit
+// after another. The records of one incident keep their order.
+type auditBatch struct {
+	mu      sync.Mutex
+	recs    []audit.Record
+	written bool
+}
+
+type auditBatchKey struct{}
+
+// add keeps r for write, and reports false once write has begun: r is then the caller's to append.
+func (ab *auditBatch) add(r audit.Record) bool {
+	ab.mu.Lock()
+	defer ab.mu.Unlock()
+	if ab.written {
+		return false
+	}
+	ab.recs = append(ab.recs, r)
+	return true
+}
+
+// auditWorkers is how many incidents' records are appended at once.
+const auditWorkers = 32
+
+// write appends the collected records and returns once they are in the log.
+func (ab *auditBatch) write(ctx context.Context, b *Bot) {
+	ab.mu.Lock()
+	ab.written = true
+	ab.mu.Unlock()
+	byInc := map[string][]audit.Record{}
+	var order []string
+	for _, r := range ab.recs {
+		if _, ok := byInc[r.Incident]; !ok {
+			order = append(order, r.Incident)
+		}
+		byInc[r.Incident] = append(byInc[r.Incident], r)
+	}
+	sem := make(chan struct{}, auditWorkers)
+	var wg sync.WaitGroup
+	for _, id := range order {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			for _, r := range byInc[id] {
+				if _, err := b.Audit.Append(ctx, r); err != nil {
+					b.log.ErrorContext(ctx, "audit append failed", obs.KeyIncident, id, obs.KeyErr, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
