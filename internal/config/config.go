@@ -62,7 +62,7 @@ type StoreEtcd struct {
 // EtcdModels bounds the detector's model state in etcd. A series beyond MaxSeries keeps its
 // model in the leader's memory only, and after a failover learns again from new points.
 type EtcdModels struct {
-	MaxSeries int      `yaml:"max_series"` // default 8000; 0 stores every series' model
+	MaxSeries int      `yaml:"max_series"` // default 5000; 0 stores every series' model
 	SaveEvery Duration `yaml:"save_every"` // default 5m: how often each series' model is written
 }
 
@@ -273,7 +273,7 @@ func Default() Config {
 		Retention: Retention{Series: Duration(7 * 24 * time.Hour), Incidents: Duration(90 * 24 * time.Hour),
 			Proposals: Duration(90 * 24 * time.Hour)},
 		Store: Store{Backend: "bbolt", Etcd: StoreEtcd{DialTimeout: Duration(5 * time.Second),
-			Models: EtcdModels{MaxSeries: 8000, SaveEvery: Duration(5 * time.Minute)}}},
+			Models: EtcdModels{MaxSeries: 5000, SaveEvery: Duration(5 * time.Minute)}}},
 		Notify: defaultNotify(),
 	}
 }

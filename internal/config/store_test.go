@@ -11,8 +11,8 @@ func TestStoreDefaultsToBbolt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := cfg.Store.Etcd.Models; m.MaxSeries != 8000 || m.SaveEvery.D() != 5*time.Minute {
-		t.Errorf("store.etcd.models defaults: %+v, want 8000 series written every 5m", m)
+	if m := cfg.Store.Etcd.Models; m.MaxSeries != 5000 || m.SaveEvery.D() != 5*time.Minute {
+		t.Errorf("store.etcd.models defaults: %+v, want 5000 series written every 5m", m)
 	}
 	if cfg.Store.Backend != "bbolt" || cfg.Store.Etcd.DialTimeout.D() != 5*time.Second {
 		t.Fatalf("store defaults: %+v", cfg.Store)
