@@ -228,18 +228,25 @@ func (n *Notifier) finalChart(ctx context.Context, c *card, msg Message) {
 	n.m.sent.WithLabelValues(c.t.Adapter.Name(), opThread).Inc()
 }
 
-// record writes the card's record, the records of members that joined since, and its place
-// among the open groups, in one transaction. A group whose members are all resolved is closed:
-// new incidents of its key start a new card, and it leaves memory.
+// record writes the records of members that joined since, then the card's record and its place
+// among the open groups in one transaction. The members of a storm's card may be thousands:
+// theirs are written first, in transactions within etcd's limits; a member record is only ever
+// written with the same content, so one left by a stop before the card's own is harmless. A
+// group whose members are all resolved is closed: new incidents of its key start a new card,
+// and it leaves memory.
 func (n *Notifier) record(ctx context.Context, c *card, over bool) error {
-	ops := make([]store.Op, 0, 2+len(c.fresh))
+	members := make([]store.Op, 0, len(c.fresh))
 	for _, m := range c.fresh {
 		if m == c.id {
 			continue // a card from before groups is its own member's record
 		}
 		b, _ := json.Marshal(cardRecord{Ref: c.rec.Ref, Group: c.id})
-		ops = append(ops, store.Op{Key: recordKey(m, c.t), Value: b})
+		members = append(members, store.Op{Key: recordKey(m, c.t), Value: b})
 	}
+	if _, err := store.WriteAll(ctx, n.o.Store, members); err != nil {
+		return fmt.Errorf("record the members of card %s: %w", c.id, err)
+	}
+	ops := make([]store.Op, 0, 2)
 	closing := over && c.grouped() && !c.rec.Closed
 	if closing {
 		c.rec.Closed = true

@@ -16,6 +16,7 @@ import (
 
 	"github.com/smartcloudops/smartcloudops/detector"
 	"github.com/smartcloudops/smartcloudops/incident"
+	"github.com/smartcloudops/smartcloudops/internal/store"
 )
 
 // TestStormIsOneCardPerGroupAndChannel: a burst of incidents becomes one card per group key and
@@ -310,5 +311,26 @@ func TestMetricsStartAtZero(t *testing.T) {
 	}
 	if got["smartcloudops_notifier_cards_total"] != 3 || got["smartcloudops_notifier_charts_total"] != 1 {
 		t.Fatalf("series at start: %v, want 3 ops for the one platform and the chart counter", got)
+	}
+}
+
+// TestStormCardOfManyMembersIsRecorded: a storm's card with more members than one etcd
+// transaction may write is posted and recorded, and a restart finds every member's card.
+func TestStormCardOfManyMembersIsRecorded(t *testing.T) {
+	st := store.NewMemory().WithEtcdLimits()
+	h := newHarnessOn(t, st, nil)
+	ctx := context.Background()
+	for i := range 300 {
+		if _, _, err := h.inc.FromAnomaly(ctx, anomaly(fmt.Sprintf("web-%03d", i), "warning", nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.n.Flush(ctx)
+	h.build(t, nil) // a new process on the same store finds the card and edits it
+	h.inc.FromAnomaly(ctx, anomaly("web-300", "warning", nil))
+	h.n.Flush(ctx)
+	want := "post C-ops cpu: 300 incidents, 300 open\nupdate 1 cpu: 301 incidents, 301 open"
+	if got := strings.Join(h.rec.take(), "\n"); got != want {
+		t.Fatalf("calls:\n%s\nwant:\n%s", got, want)
 	}
 }
