@@ -93,3 +93,35 @@ func TestAlertBatchProposesConcurrently(t *testing.T) {
 		}
 	}
 }
+
+// stateWatch records whether the rules' state was written.
+type stateWatch struct {
+	store.Store
+	wrote bool
+}
+
+func (s *stateWatch) Txn(ctx context.Context, cmps []store.Cmp, ops []store.Op) (uint64, error) {
+	s.wrote = true
+	return s.Store.Txn(ctx, cmps, ops)
+}
+
+// TestBeforeCommitRunsBeforeTheStateIsWritten: what a caller records of a batch's proposals is
+// recorded before the rules' state says they were made, so a crash in between makes them again.
+func TestBeforeCommitRunsBeforeTheStateIsWritten(t *testing.T) {
+	st := &stateWatch{Store: store.NewMemory()}
+	f := newFixture(t, st, parseRules(t, scaleOnAlertRule))
+	called := false
+	err := f.e.OnAlertsThen(context.Background(), []Alert{{Labels: map[string]string{"alertname": "HostHighCpu", "instance": "i-1"},
+		Status: "firing", StartsAt: t0}}, func(context.Context) {
+		called = true
+		if st.wrote {
+			t.Error("the rules' state was written before the caller recorded the proposals")
+		}
+		if len(f.rec.take()) != 1 {
+			t.Error("the proposal was not made before beforeCommit")
+		}
+	})
+	if err != nil || !called || !st.wrote {
+		t.Fatalf("OnAlertsThen: %v; beforeCommit called %v, state written %v", err, called, st.wrote)
+	}
+}

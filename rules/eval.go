@@ -255,6 +255,15 @@ const alertWorkers = 32
 // rules' changed state once for all of them. The alerts of one series (one label set) are
 // evaluated in order; different series are evaluated concurrently, alertWorkers at a time.
 func (e *Engine) OnAlerts(ctx context.Context, as []Alert) error {
+	return e.OnAlertsThen(ctx, as, nil)
+}
+
+// OnAlertsThen is OnAlerts, calling beforeCommit, when set, once every alert is evaluated and
+// before the rules' changed state is written. A caller that records something of the batch's
+// proposals elsewhere does it there: if the process dies before that, the rules' state is not
+// written either, so the alerts evaluated again make the same proposals (deduplicated) and the
+// caller records them then.
+func (e *Engine) OnAlertsThen(ctx context.Context, as []Alert, beforeCommit func(context.Context)) error {
 	if len(as) == 0 {
 		return nil
 	}
@@ -285,6 +294,9 @@ func (e *Engine) OnAlerts(ctx context.Context, as []Alert) error {
 		}()
 	}
 	wg.Wait()
+	if beforeCommit != nil {
+		beforeCommit(ctx)
+	}
 	if err := e.commit(ctx, ops); err != nil {
 		errs = append(errs, err)
 	}

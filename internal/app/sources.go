@@ -252,13 +252,16 @@ func (b *Bot) processAlerts(ctx context.Context, entries []alertmanager.Entry) e
 				StartsAt: a.StartsAt, EndsAt: a.EndsAt, Fingerprint: a.Fingerprint, Incident: incID, Dedup: e.Key})
 		}
 	}
+	// The proposals are recorded on their incidents before the rules' state is written: after a
+	// crash in between, the round is processed again and the rules propose (and link) again.
 	links := &proposalLinks{}
-	if err := b.Rules.OnAlerts(context.WithValue(ctx, linksKey{}, links), alerts); err != nil {
+	if err := b.Rules.OnAlertsThen(context.WithValue(ctx, linksKey{}, links), alerts, func(context.Context) {
+		links.write(ctx, b)
+	}); err != nil {
 		// Failed evaluations (a refused proposal, a broken template) are the rules' to report;
 		// they are not worth evaluating the whole round again.
 		b.log.WarnContext(ctx, "alert rules failed", obs.KeyErr, err)
 	}
-	links.write(ctx, b)
 	_, err = store.WriteAll(ctx, b.Store, marks)
 	return err
 }
