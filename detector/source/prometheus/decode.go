@@ -123,10 +123,10 @@ func (d *decoder) series(matrix bool) error {
 			field = 2
 		}
 		if field >= 0 {
-			if seen[field] {
+			if seen[field] { // #nosec G602 -- field is 0, 1 or 2, set just above; seen has three
 				return s.shapef("key %q given twice in one series", d.key)
 			}
-			seen[field] = true
+			seen[field] = true // #nosec G602 -- as above
 		}
 		switch {
 		case field == 0:
