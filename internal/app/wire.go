@@ -259,6 +259,9 @@ func (ab *auditBatch) write(ctx context.Context, b *Bot) {
 	ab.mu.Lock()
 	ab.written = true
 	ab.mu.Unlock()
+	if len(ab.recs) == 0 {
+		return // most ticks open and resolve nothing
+	}
 	byInc := map[string][]audit.Record{}
 	var order []string
 	for _, r := range ab.recs {

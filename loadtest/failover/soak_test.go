@@ -3,15 +3,13 @@
 package failover
 
 import (
-	"bufio"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -80,12 +78,12 @@ func TestEtcdSoak(t *testing.T) {
 	var samples []soakSample
 	for {
 		s := soakSample{At: time.Since(start).Round(time.Second)}
-		em := scrape(t, etcd.Endpoints()[0]+"/metrics")
-		s.DBBytes, s.DBInUse, s.Keys, s.Puts = em["etcd_mvcc_db_total_size_in_bytes"], em["etcd_mvcc_db_total_size_in_use_in_bytes"],
-			em["etcd_debugging_mvcc_keys_total"], em["etcd_mvcc_put_total"]
-		bm := scrape(t, r.URL+"/metrics")
-		s.ModelsStore = bm[`smartcloudops_detector_models{kept="store"}`]
-		s.Ticks = bm[fmt.Sprintf(`smartcloudops_detector_tick_duration_seconds_count{check=%q}`, checkName)]
+		em := scrape(t, etcd.Endpoints()[0])
+		s.DBBytes, s.DBInUse, s.Keys, s.Puts = em.Sum("etcd_mvcc_db_total_size_in_bytes", nil), em.Sum("etcd_mvcc_db_total_size_in_use_in_bytes", nil),
+			em.Sum("etcd_debugging_mvcc_keys_total", nil), em.Sum("etcd_mvcc_put_total", nil)
+		bm := scrape(t, r.URL)
+		s.ModelsStore = bm.Sum("smartcloudops_detector_models", map[string]string{"kept": "store"})
+		s.Ticks = bm.Histogram("smartcloudops_detector_tick_duration_seconds", map[string]string{"check": checkName}).Count
 		samples = append(samples, s)
 		t.Logf("%6s  db %7.1f MiB  in use %7.1f MiB  keys %6.0f  puts %8.0f  models stored %5.0f  ticks %5.0f",
 			s.At, s.DBBytes/(1<<20), s.DBInUse/(1<<20), s.Keys, s.Puts, s.ModelsStore, s.Ticks)
@@ -104,30 +102,12 @@ func TestEtcdSoak(t *testing.T) {
 	}
 }
 
-// scrape reads the samples of a Prometheus text exposition, by series as written.
-func scrape(t *testing.T, url string) map[string]float64 {
+// scrape reads base's /metrics; a failed scrape is logged and reads as no samples.
+func scrape(t *testing.T, base string) loadtest.Metrics {
 	t.Helper()
-	out := map[string]float64{}
-	resp, err := http.Get(url) // #nosec G107 -- a loopback server the test started
+	m, err := loadtest.Scrape(context.Background(), &http.Client{Timeout: 10 * time.Second}, base)
 	if err != nil {
-		t.Logf("scrape %s: %v", url, err)
-		return out
+		t.Logf("%v", err)
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
-			out[line[:i]] = v
-		}
-	}
-	return out
+	return m
 }
