@@ -71,8 +71,8 @@ func TestSyntheticGeneralisation(t *testing.T) {
 	// periodic families only) that must be detected inside their window.
 	// Detections that were chance alarms inside long windows (a flatline alarm on noise during a
 	// rampback's 1,000 rows) do not count toward these.
-	least := map[string]int{"spike": 26, "drop": 27, "shift": 25, "ramp": 21, "variance": 22, "flatline": 27, "cycle": 6,
-		"pattern": 16, "rampback": 13, "second": 18, "burst": 27}
+	least := map[string]int{"spike": 26, "drop": 27, "shift": 27, "ramp": 21, "variance": 23, "flatline": 27, "cycle": 8,
+		"pattern": 16, "rampback": 20, "second": 18, "burst": 27}
 	// The most runs of alarms after the window: mostly the clean copies' own chance records,
 	// which recur in every copy that shares their rows, and for a flatline the few returns that
 	// still alert (a step back onto a disk that kept filling).
@@ -87,7 +87,9 @@ func TestSyntheticGeneralisation(t *testing.T) {
 		}
 	}
 	// False alarms on the clean copies: 10,000 scored rows of heavy-tailed jitter draw records
-	// the model reports; the other families together stay near one false run per 10,000 rows.
+	// the model reports; the other families together stay near one false run per 10,000 rows
+	// (82,272 rows). The shape part added one here, on the wandering temperature, and two in
+	// the 411,360 rows of seeds 1 to 5 (45 to 47), while it caught 54 more injections there.
 	total, heavy := 0, 0
 	for _, f := range r.Synthetic.Families {
 		if f.Family == "heavytail" {
@@ -99,7 +101,7 @@ func TestSyntheticGeneralisation(t *testing.T) {
 			t.Errorf("%s: %d false runs on %d clean rows, want at most 3", f.Family, f.FalseRuns, f.Rows)
 		}
 	}
-	if total > 8 || heavy > 9 {
-		t.Errorf("%d false runs on clean series of the ordinary families (want at most 8), %d on heavy-tailed jitter (want at most 9)", total, heavy)
+	if total > 9 || heavy > 9 {
+		t.Errorf("%d false runs on clean series of the ordinary families (want at most 9), %d on heavy-tailed jitter (want at most 9)", total, heavy)
 	}
 }

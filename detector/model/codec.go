@@ -14,11 +14,14 @@ import (
 // number is little-endian; floats of the profiles, histograms and recent values are float32.
 const (
 	magic = "SCOM"
-	// formatVersion is the layout written and the only one read. Version 7 dropped the quiet
-	// period after an alarm, the state that depended on it and the slow mean, and added the
-	// clean ranges; version 8 added the series' quantum. State of an earlier version is refused
+	// formatVersion is the layout written. Version 7 dropped the quiet period after an alarm,
+	// the state that depended on it and the slow mean, and added the clean ranges; version 8
+	// added the series' quantum; version 9 added the shape part's state after the quantum.
+	formatVersion = 9
+	// oldestVersion is the oldest layout read: state of version 8 loads with an empty shape part,
+	// which fills its history again as the series goes on. State of an earlier version is refused
 	// with ErrVersion, and the caller starts a fresh model.
-	formatVersion = 8
+	oldestVersion = 8
 )
 
 // Errors returned when restoring state.
@@ -113,26 +116,26 @@ func (r *reader) f32() float32 {
 	return v
 }
 
-// header reads and checks the magic and version and returns the model name.
-func header(data []byte) (string, *reader, error) {
+// header reads and checks the magic and version and returns the model name and the version.
+func header(data []byte) (string, uint16, *reader, error) {
 	r := &reader{b: data}
 	if m := r.take(len(magic)); r.err != nil || string(m) != magic {
-		return "", nil, ErrNotModel
+		return "", 0, nil, ErrNotModel
 	}
 	v := r.u16()
-	if r.err == nil && v != formatVersion {
-		return "", nil, fmt.Errorf("%w %d (this build reads %d)", ErrVersion, v, formatVersion)
+	if r.err == nil && (v < oldestVersion || v > formatVersion) {
+		return "", 0, nil, fmt.Errorf("%w %d (this build reads %d to %d)", ErrVersion, v, oldestVersion, formatVersion)
 	}
 	name := string(r.take(int(r.u8())))
 	if r.err != nil {
-		return "", nil, r.err
+		return "", 0, nil, r.err
 	}
 	switch name {
 	case NameRobust, NameForest, NameEnsemble:
 	default:
-		return "", nil, fmt.Errorf("%w: unknown model %q", ErrCorrupt, name)
+		return "", 0, nil, fmt.Errorf("%w: unknown model %q", ErrCorrupt, name)
 	}
-	return name, r, nil
+	return name, v, r, nil
 }
 
 // floatParams lists the float parameters in their saved order.
@@ -176,6 +179,22 @@ func (e *engine) MarshalBinary() ([]byte, error) {
 	}
 	w.f64(e.held)
 	w.f64(e.quantum)
+	if e.useStats {
+		sh := &e.shape
+		w.f64(sh.sum)
+		w.u8(sh.k)
+		w.f64(sh.score)
+		w.u16(sh.n)
+		w.u16(sh.at)
+		w.u32(sh.seen)
+		w.u8(sh.inside)
+		w.f64(sh.sm)
+		w.f64(sh.mu)
+		w.f64(sh.m2)
+		for _, v := range sh.ring[:sh.n] {
+			w.f32(v)
+		}
+	}
 	for _, v := range b.dayProf[:b.dayBins] {
 		w.f32(v)
 	}
@@ -220,7 +239,7 @@ func (e *engine) MarshalBinary() ([]byte, error) {
 // UnmarshalBinary implements encoding.BinaryUnmarshaler. It accepts only state written by a model
 // of the same kind, and leaves the model unchanged when it returns an error.
 func (e *engine) UnmarshalBinary(data []byte) error {
-	name, r, err := header(data)
+	name, version, r, err := header(data)
 	if err != nil {
 		return err
 	}
@@ -273,6 +292,9 @@ func (e *engine) UnmarshalBinary(data []byte) error {
 	if !(n.quantum >= 0 && n.quantum <= 2*maxValue) && r.err == nil {
 		r.err = fmt.Errorf("%w: quantum %v", ErrCorrupt, n.quantum)
 	}
+	if n.useStats && version >= 9 {
+		readShape(r, &n.shape)
+	}
 	for i := range b.dayProf[:b.dayBins] {
 		b.dayProf[i] = r.f32()
 	}
@@ -322,6 +344,38 @@ func (e *engine) UnmarshalBinary(data []byte) error {
 	return nil
 }
 
+// readShape reads the shape part's state into sh, setting r.err when it is impossible.
+func readShape(r *reader, sh *shape) {
+	sh.sum = r.f64()
+	sh.k = r.u8()
+	sh.score = r.f64()
+	sh.n = r.u16()
+	sh.at = r.u16()
+	sh.seen = r.u32()
+	sh.inside = r.u8()
+	sh.sm = r.f64()
+	sh.mu = r.f64()
+	sh.m2 = r.f64()
+	if r.err != nil {
+		return
+	}
+	switch {
+	case sh.k >= shapeSeg || math.Abs(sh.sum) > shapeSeg*maxValue || sh.inside > shapeSeg*shapeWin:
+		r.err = fmt.Errorf("%w: shape segment of %d points summing to %v, %d inside", ErrCorrupt, sh.k, sh.sum, sh.inside)
+	case !(sh.score >= 0 && sh.score <= 1):
+		r.err = fmt.Errorf("%w: shape score %v", ErrCorrupt, sh.score)
+	case sh.n > shapeRing || sh.at >= shapeRing || (sh.n < shapeRing && sh.at != sh.n):
+		r.err = fmt.Errorf("%w: shape history %d/%d", ErrCorrupt, sh.at, sh.n)
+	case sh.seen > 0 && sh.n < shapeRing:
+		r.err = fmt.Errorf("%w: shape calibration before its history is full", ErrCorrupt)
+	case !(sh.m2 >= 0):
+		r.err = fmt.Errorf("%w: shape calibration %v", ErrCorrupt, sh.m2)
+	}
+	for i := range sh.ring[:sh.n] {
+		sh.ring[i] = r.f32()
+	}
+}
+
 // checkTree verifies that every path from the root ends in a leaf within the depth limit and
 // that splits name real features, so scoring a restored tree cannot run off the array.
 func checkTree(tr *[treeNodes]node) error {
@@ -347,7 +401,7 @@ func checkTree(tr *[treeNodes]node) error {
 
 // Load restores a model of any kind from the output of its MarshalBinary.
 func Load(data []byte) (detector.Model, error) {
-	name, _, err := header(data)
+	name, _, _, err := header(data)
 	if err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
 	}

@@ -11,7 +11,9 @@
 //     the local variability, which counts only when it falls below its range ("flat": a
 //     flatline or stuck value), the step from the previous value ("jump"), and the residual from
 //     a seasonal baseline ("robust"; level, damped trend, time-of-day and hour-of-week profiles
-//     learnt online with Huber-clipped updates).
+//     learnt online with Huber-clipped updates); and a shape part ("shape"): the distance from
+//     the latest 32 points to the nearest stretch like them in the series' last 2,048, compressed
+//     to means of 8 points, calibrated on the series' own history of such distances.
 //   - "forest": an isolation forest over window features of the baseline's residuals, refitted
 //     every few dozen points on a decimated sample of recent history ("forest"), its raw score
 //     turned into a tail probability on this series by an exponentially forgetting histogram.
@@ -57,7 +59,17 @@
 // alarm the residuals and the band use the scale from before it, let go slowly once the
 // variability is back.
 //
-// State per series is a few kilobytes and round-trips through MarshalBinary; Load restores any
-// model from those bytes, which start with a versioned header naming the model. State written by
-// an earlier format is refused with ErrVersion, and the caller starts a fresh model.
+// The shape part finds what moves no range: a pattern that breaks inside values the series has
+// already taken, such as a day without the usual cycle or a ramp back into a range an earlier
+// incident reached. Its nearest-neighbour distance is turned into a score by comparing the
+// distance's recent logarithm with the long-run mean and standard deviation of its own past
+// values on this series (a Gaussian tail probability, as HTM's anomaly likelihood does), so the
+// same threshold means the same on every series. It sees values clipped to the band and judges
+// no window that holds a point beyond it, which the other parts report.
+//
+// State per series is about three kilobytes and round-trips through MarshalBinary; Load restores
+// any model from those bytes, which start with a versioned header naming the model. State of the
+// previous format (8, before the shape part) loads with an empty shape part, which fills its
+// history again; state of an earlier format is refused with ErrVersion, and the caller starts a
+// fresh model.
 package model

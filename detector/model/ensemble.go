@@ -15,6 +15,7 @@ const (
 	PartFlat   = "flat"   // a local variability below its range: a flatline or stuck value
 	PartJump   = "jump"   // a step from the previous value beyond the steps the series has made
 	PartForest = "forest" // a window of features the isolation forest isolates quickly
+	PartShape  = "shape"  // a recent stretch unlike any stretch of the series' recent history
 )
 
 // Model names, saved in the state header.
@@ -35,7 +36,14 @@ const (
 	stats             // number of statistics
 )
 
-var partNames = [stats + 1]string{PartLevel, PartShift, PartRobust, PartRatio, PartFlat, PartJump, PartForest}
+// Indexes of the parts that are not range statistics, after them in partNames.
+const (
+	partForest = stats     // the isolation forest
+	partShape  = stats + 1 // the nearest-neighbour distance of the latest window (see shape)
+	parts      = stats + 2 // number of parts
+)
+
+var partNames = [parts]string{PartLevel, PartShift, PartRobust, PartRatio, PartFlat, PartJump, PartForest, PartShape}
 
 // statInfo says how each statistic is judged. A smoothed statistic creeps toward a new level over
 // several points and would renew its own range at every step, so it is judged against a snapshot
@@ -129,6 +137,8 @@ type engine struct {
 	trees      forest
 	sinceFit   uint32
 	strideAt   uint32
+	// shape is the shape part's state, which the statistics carry.
+	shape shape
 }
 
 func newEngine(name string, p Params) *engine {
@@ -294,12 +304,20 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 
 	n := int(e.base.n)
 	noise := e.noise(f, calm)
+	shapeScore := 0.0
+	if e.useStats {
+		// The distance floor is a share of the residual scale, as for the variability's
+		// logarithm; the calibration forgets at the slow scale's rate and learns a warm-up's
+		// worth of distances before the part scores.
+		sc := max(f.scale, scaleFloor*e.ext[statLevel].width())
+		shapeScore = e.shape.observe(x, s.Lower, s.Upper, flatOffset*sc, e.p.SlowScaleRate, e.p.Warmup)
+	}
 	// alarm marks the statistics at or above the shipped threshold on their main range, whose
 	// clean range then leaves the excursion out; admit marks those that alarm on their clean
 	// range alone, which then takes the excursion in.
 	var alarm, admit [stats]bool
 	if n >= e.p.Warmup {
-		var part [stats + 1]float64
+		var part [parts]float64
 		for i, v := range cur {
 			if !e.useStats || n < e.ready(i) {
 				continue
@@ -323,8 +341,9 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 			}
 		}
 		if e.useForest && e.trees.fitted {
-			part[stats] = scoreOf(e.forestTail.prob(forestStat))
+			part[partForest] = scoreOf(e.forestTail.prob(forestStat))
 		}
+		part[partShape] = shapeScore
 		for _, v := range part {
 			s.Score = max(s.Score, v)
 		}

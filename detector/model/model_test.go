@@ -44,18 +44,20 @@ func kinds(t testing.TB) map[string]detector.Model {
 	return out
 }
 
+// TestCausal checks that each point is scored from it and earlier points only, past the point
+// where every part scores (the shape part's history fills in 2,048 points).
 func TestCausal(t *testing.T) {
-	pts := synth(3000, 2500, 1)
+	pts := synth(5000, 4500, 1)
 	for name := range kinds(t) {
 		t.Run(name, func(t *testing.T) {
 			short, long := kinds(t)[name], kinds(t)[name]
 			var a []detector.Score
-			for _, p := range pts[:2000] {
+			for _, p := range pts[:4000] {
 				a = append(a, short.Observe(p))
 			}
 			for i, p := range pts {
 				s := long.Observe(p)
-				if i < 2000 && (s.Score != a[i].Score || s.Expected != a[i].Expected) {
+				if i < 4000 && (s.Score != a[i].Score || s.Expected != a[i].Expected) {
 					t.Fatalf("point %d: score with future points %v, without %v", i, s, a[i])
 				}
 			}
@@ -121,7 +123,12 @@ func TestLoadErrors(t *testing.T) {
 	forest, _ := NewForest(DefaultParams())
 	forestState, _ := forest.MarshalBinary()
 	badVersion := append([]byte{}, good...)
-	badVersion[4] = 9
+	badVersion[4] = formatVersion + 1
+	oldVersion := append([]byte{}, good...)
+	oldVersion[4] = oldestVersion - 1
+	bad := *m.(*engine)
+	bad.shape.n, bad.shape.at = shapeRing-1, 0
+	badShape, _ := bad.MarshalBinary()
 	neg := *m.(*engine)
 	neg.quantum = -1
 	negQuantum, _ := neg.MarshalBinary()
@@ -133,6 +140,8 @@ func TestLoadErrors(t *testing.T) {
 		{"empty", nil, ErrNotModel},
 		{"bad magic", []byte("JUNKJUNKJUNK"), ErrNotModel},
 		{"version", badVersion, ErrVersion},
+		{"old version", oldVersion, ErrVersion},
+		{"shape history", badShape, ErrCorrupt},
 		{"truncated", good[:len(good)-7], ErrCorrupt},
 		{"trailing", append(append([]byte{}, good...), 1, 2), ErrCorrupt},
 		{"negative quantum", negQuantum, ErrCorrupt},
