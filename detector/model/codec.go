@@ -280,7 +280,7 @@ func (e *engine) UnmarshalBinary(data []byte) error {
 	}
 	for i := range n.excursion {
 		n.excursion[i] = r.u16()
-		if n.excursion[i] > excursionPoints && r.err == nil {
+		if n.excursion[i] > n.excursionPoints() && r.err == nil {
 			r.err = fmt.Errorf("%w: excursion of %d points", ErrCorrupt, n.excursion[i])
 		}
 	}

@@ -51,13 +51,14 @@
 //
 // An incident widens the ranges to its own values, which would hide a second, smaller but still
 // abnormal one. So each statistic also keeps a clean range, which learns like its main range but,
-// for 100 points after the statistic alarms on its main range, takes in no new extreme; a point is
-// also judged against the clean range, with three times the margin. An excursion that outlasts
-// those 100 points (a new level) is then taken in, and so is one that alarms on the clean range
+// for as long as the short-term mean needs before it is judged (106 points) after the
+// statistic alarms on its main range, takes in no new extreme; a point is also judged against the
+// clean range, with three times the margin. An excursion that outlasts those points (a new level)
+// is then taken in, and so is one that alarms on the clean range
 // alone (the second incident has been reported), so a recurring excursion costs at most one
 // extra alarm. A flatline shrinks the baseline's residual scale toward nothing, so after a flat
 // alarm the residuals and the band use the scale from before it, let go slowly once the
-// variability is back.
+// variability is back out of the flatline's band.
 //
 // The shape part finds what moves no range: a pattern that breaks inside values the series has
 // already taken, such as a day without the usual cycle or a ramp back into a range an earlier

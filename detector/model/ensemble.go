@@ -96,12 +96,6 @@ const (
 	// cleanMargin multiplies the margin of a statistic's clean range (see engine.clean): a
 	// second incident must lie clearly beyond it.
 	cleanMargin = 3
-	// backShare is the short-term mean absolute step, as a share of the slow one, at which the
-	// variability counts as back after a flatline (see engine.held).
-	backShare = 0.5
-	// excursionPoints is how long, in points after its latest alarm, a statistic's clean range
-	// leaves out new extremes.
-	excursionPoints = 100
 	// maxValue bounds the magnitude of values the models learn from, so sums of squares and
 	// differences stay finite.
 	maxValue = 1e150
@@ -407,6 +401,14 @@ func (e *engine) Observe(pt detector.Point) detector.Score {
 	return s
 }
 
+// excursionPoints is how long, in points after its latest alarm, a statistic's clean range leaves
+// out new extremes: the time the short-term mean takes to see matureSamples independent values
+// (106 points), after which it is judged as a level. An excursion that lasts that long is a
+// new level rather than an incident. It fits the state's 16 bits however slow the mean.
+func (e *engine) excursionPoints() uint16 {
+	return uint16(min(matureSamples/e.p.ShiftRate, math.MaxUint16))
+}
+
 // learnClean updates statistic i's clean range with v once n points have been learnt. Until the
 // statistic is judged, and after an alarm on the clean range alone (the second incident has been
 // reported, so its excursion is ordinary from now on), the clean range is the main one. For
@@ -420,7 +422,7 @@ func (e *engine) learnClean(i, n int, v, centre float64, alarm, admit bool) {
 		e.excursion[i] = 0
 	case alarm || e.excursion[i] > 0:
 		if alarm {
-			e.excursion[i] = excursionPoints
+			e.excursion[i] = e.excursionPoints()
 		}
 		c.learn(max(c.lo, min(c.hi, v)), centre, e.p.RangeRate)
 		e.excursion[i]--
@@ -502,9 +504,9 @@ func (e *engine) meanScale(sc, step float64) float64 {
 }
 
 // flatlineHeld reports whether a flatline holds the residual scale: the flat part has alarmed and
-// the short-term mean step is still below backShare of the slow one.
+// the short-term mean step is still within the flatline's band, below flatShare of the slow one.
 func (e *engine) flatlineHeld() bool {
-	return e.held > 0 && e.vol < backShare*e.calm
+	return e.held > 0 && e.vol < flatShare*e.calm
 }
 
 // calmNow is the slow mean absolute step, corrected for its start from zero.
