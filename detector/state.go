@@ -178,10 +178,25 @@ func isMerged(merged, check, own map[string]string) bool {
 }
 
 // mergeLabels is own's labels with those of check that own does not set: a series label of the
-// same name as a check's wins, so two series never merge into one.
+// same name as a check's wins, so two series never merge into one. When own already sets every
+// label of check, it is own itself, not a copy: a Source does not modify a map it returned
+// (Series.Labels), so the series keeps the one label set its source holds for it.
 func mergeLabels(check, own map[string]string) map[string]string {
+	if own != nil && hasAll(own, check) {
+		return own
+	}
 	out := make(map[string]string, len(check)+len(own))
 	maps.Copy(out, check)
 	maps.Copy(out, own)
 	return out
+}
+
+// hasAll reports whether m sets every label name of check.
+func hasAll(m, check map[string]string) bool {
+	for k := range check {
+		if _, ok := m[k]; !ok {
+			return false
+		}
+	}
+	return true
 }
