@@ -129,6 +129,9 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	// The garbage collector's headroom is the process' to set, not a built bot's: tests that
+	// build several bots in one process leave it alone.
+	memoryFor(b.cfg.Memory, os.Environ(), os.DirFS("/")).apply(b.log)
 	return b.Run(ctx)
 }
 
