@@ -403,14 +403,14 @@ func (ch *check) score(t *tickRun, s Series) {
 	if st == nil {
 		// A new series has never been saved: it is due at once (savedAt 0), and from then on
 		// once a SaveEvery, at a tick of its own.
-		st = &seriesState{labels: mergeLabels(ch.spec.Labels, s.Labels), model: ch.spec.Factory(), seenAt: t.report.T}
+		st = &seriesState{labels: mergeLabels(ch.spec.Labels, s.Labels), model: ch.spec.Factory(), seenAt: t.report.T.UnixNano()}
 		st.local = !ch.d.admitStored()
 		ch.series.add(st, h)
 	}
 	before := st.ep.Since
 	r := ch.observe(st, s.Points, t.observed)
 	if r.scored > 0 {
-		st.seenAt = t.report.T
+		st.seenAt = t.report.T.UnixNano()
 	}
 	// An episode that opened or closed is saved before the tick reports it, not at the series'
 	// next periodic save: after a crash the series must still know it has an incident open, or

@@ -13,7 +13,9 @@ type seriesState struct {
 	hist   ring
 	ep     Episode // the anomalous episode it is in, if any
 	lastT  time.Time
-	seenAt time.Time // when a tick last scored a point of it, or it was created or restored
+	// seenAt is when a tick last scored a point of it, or it was created or restored (Options.Now,
+	// Unix nanoseconds).
+	seenAt int64
 	// savedAt is when its state was last written (Options.Now, Unix nanoseconds): 0 for a new
 	// series, and for a restored one a time spread over the save interval before the restore
 	// (savePhase).
