@@ -131,7 +131,13 @@ func Run(ctx context.Context, o Options) error {
 	}
 	// The garbage collector's headroom is the process' to set, not a built bot's: tests that
 	// build several bots in one process leave it alone.
-	memoryFor(b.cfg.Memory, os.Environ(), os.DirFS("/")).apply(b.log)
+	mem := memoryFor(b.cfg.Memory, os.Environ(), os.DirFS("/"))
+	mem.apply(b.log)
+	tctx, stopTuning := context.WithCancel(ctx)
+	var tuner sync.WaitGroup
+	tuner.Go(func() { mem.tune(tctx) })
+	defer tuner.Wait()
+	defer stopTuning()
 	return b.Run(ctx)
 }
 

@@ -3,21 +3,24 @@ package app
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io/fs"
 	"log/slog"
 	"math"
 	"path"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/smartcloudops/smartcloudops/internal/config"
 )
 
 // memorySettings is what the process' garbage collector runs with, and where each came from.
 type memorySettings struct {
-	gcPercent   int    // -1: off
-	gcFrom      string // "GOGC" or "memory.gc_percent"
+	gcPercent   int    // -1: off; 0: adapted to the live heap (gcTuner)
+	gcFrom      string // "GOGC", "memory.gc_percent" or "live heap"
 	limit       int64  // bytes; 0: none
 	limitFrom   string // "GOMEMLIMIT", "memory.limit", "cgroup" or ""
 	cgroupLimit int64  // the container's memory limit, 0 when there is none
@@ -39,8 +42,11 @@ func memoryFor(m config.Memory, environ []string, root fs.FS) memorySettings {
 		}
 	}
 	s := memorySettings{gcPercent: m.GCPercent, gcFrom: "memory.gc_percent", cgroupLimit: cgroupMemoryLimit(root)}
-	if v, ok := env["GOGC"]; ok && v != "" {
+	switch {
+	case env["GOGC"] != "":
 		s.gcFrom = "GOGC"
+	case m.GCPercent == 0:
+		s.gcFrom = "live heap"
 	}
 	switch {
 	case env["GOMEMLIMIT"] != "":
@@ -53,10 +59,14 @@ func memoryFor(m config.Memory, environ []string, root fs.FS) memorySettings {
 	return s
 }
 
-// apply sets what the environment did not, and logs the result.
+// apply sets what the environment did not, and logs the result; tune then adapts the percentage
+// when it is the live heap's to set.
 func (s memorySettings) apply(log *slog.Logger) {
-	if s.gcFrom != "GOGC" {
+	switch s.gcFrom {
+	case "memory.gc_percent":
 		debug.SetGCPercent(s.gcPercent)
+	case "live heap":
+		debug.SetGCPercent(autoGCPercent(liveHeap()))
 	}
 	if s.limitFrom != "GOMEMLIMIT" && s.limit > 0 {
 		debug.SetMemoryLimit(s.limit)
@@ -72,6 +82,53 @@ func (s memorySettings) apply(log *slog.Logger) {
 		attrs = append(attrs, "cgroup_limit_bytes", s.cgroupLimit)
 	}
 	log.Info("memory: garbage collector settings", attrs...)
+}
+
+// The adaptive headroom: the whole live heap up to autoHeadroom, then autoHeadroom or
+// autoMinPercent of the live heap, whichever is more.
+const (
+	autoHeadroom   = 128 << 20
+	autoMinPercent = 25
+	// tuneEvery is how often the tuner reads the live heap; the heap of a bot grows with its
+	// series over minutes, not seconds.
+	tuneEvery = 5 * time.Second
+)
+
+// autoGCPercent is the GOGC percentage that leaves the adaptive headroom above live bytes.
+func autoGCPercent(live uint64) int {
+	if live == 0 {
+		return 100
+	}
+	headroom := min(live, max(autoHeadroom, live/100*autoMinPercent))
+	return int(max(autoMinPercent, min(100, headroom*100/live)))
+}
+
+// liveHeap is the heap marked live by the last collection.
+func liveHeap() uint64 {
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return sample[0].Value.Uint64()
+}
+
+// tune adapts the GOGC percentage to the live heap every tuneEvery until ctx ends, when the
+// percentage is the live heap's to set.
+func (s memorySettings) tune(ctx context.Context) {
+	if s.gcFrom != "live heap" {
+		return
+	}
+	t := time.NewTicker(tuneEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			debug.SetGCPercent(autoGCPercent(liveHeap()))
+		}
+	}
 }
 
 // cgroupMemoryLimit is the memory limit of the process' cgroup (v2 memory.max, or v1

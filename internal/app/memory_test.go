@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"math"
 	"runtime/debug"
 	"testing"
@@ -38,13 +39,14 @@ func TestMemoryFor(t *testing.T) {
 		limit     int64
 		limitFrom string
 	}{
-		{"defaults, no container limit", def, nil, unlimited, config.DefaultGCPercent, "memory.gc_percent", 0, ""},
-		{"no cgroup files", def, nil, fstest.MapFS{}, config.DefaultGCPercent, "memory.gc_percent", 0, ""},
-		{"cgroup v2", def, nil, v2, config.DefaultGCPercent, "memory.gc_percent", 1_800_000_000, "cgroup"},
-		{"cgroup v1", def, nil, v1, config.DefaultGCPercent, "memory.gc_percent", 900_000_000, "cgroup"},
+		{"defaults, no container limit", def, nil, unlimited, 0, "live heap", 0, ""},
+		{"no cgroup files", def, nil, fstest.MapFS{}, 0, "live heap", 0, ""},
+		{"cgroup v2", def, nil, v2, 0, "live heap", 1_800_000_000, "cgroup"},
+		{"cgroup v1", def, nil, v1, 0, "live heap", 900_000_000, "cgroup"},
+		{"gc off", config.Memory{GCPercent: -1}, nil, unlimited, -1, "memory.gc_percent", 0, ""},
 		{"configured limit", config.Memory{GCPercent: 80, Limit: 1 << 30}, nil, v2, 80, "memory.gc_percent", 1 << 30, "memory.limit"},
 		{"environment wins", config.Memory{GCPercent: 80, Limit: 1 << 30}, []string{"GOGC=200", "GOMEMLIMIT=3GiB"}, v2, 80, "GOGC", 0, "GOMEMLIMIT"},
-		{"empty GOGC is unset", def, []string{"GOGC="}, unlimited, config.DefaultGCPercent, "memory.gc_percent", 0, ""},
+		{"empty GOGC is unset", def, []string{"GOGC="}, unlimited, 0, "live heap", 0, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -68,4 +70,31 @@ func TestMemoryApply(t *testing.T) {
 	if gc, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64); gc != 100 || limit != math.MaxInt64 {
 		t.Fatalf("runtime gc %d limit %d after settings from the environment: want them left alone", gc, limit)
 	}
+}
+
+// TestAutoGCPercent: the adaptive headroom is the live heap (Go's 100 %) up to 128 MiB, then
+// 128 MiB, then a quarter of the live heap from 512 MiB on.
+func TestAutoGCPercent(t *testing.T) {
+	for live, want := range map[uint64]int{
+		0:         100,
+		1 << 20:   100,
+		128 << 20: 100,
+		256 << 20: 50,
+		512 << 20: 25,
+		600e6:     25,
+		4 << 30:   25,
+	} {
+		if got := autoGCPercent(live); got != want {
+			t.Errorf("autoGCPercent(%d MiB) = %d, want %d", live>>20, got, want)
+		}
+	}
+}
+
+// TestTuneEndsWithContext: the tuner returns once its context ends, so Run can wait for it.
+func TestTuneEndsWithContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	old := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(old) })
+	memorySettings{gcFrom: "live heap"}.tune(ctx)
 }

@@ -35,10 +35,11 @@ type Config struct {
 // when set, take precedence over these fields, as they do for any Go program. Applied at start.
 type Memory struct {
 	// GCPercent is how far, in percent of the heap live after a collection, the heap grows before
-	// the next one (Go's GOGC): the headroom. Default 50, where Go's own is 100: the detector's
-	// per-series state is long-lived and a tick's garbage short-lived, so a smaller headroom costs
-	// a few more collections per tick and saves a third of the heap. -1 turns it off, leaving
-	// only Limit.
+	// the next one (Go's GOGC): the headroom. Empty (0) adapts it to the live heap: the whole live
+	// heap, as Go's default of 100 leaves, up to 128 MiB of headroom, and beyond that 128 MiB or a
+	// quarter of the live heap, whichever is more. A small bot thus collects as often as any Go
+	// program, and one holding the state of 100,000 series (half a GB and more, long-lived) leaves a
+	// quarter of it instead of all of it. -1 turns the percentage off, leaving only Limit.
 	GCPercent int `yaml:"gc_percent"`
 	// Limit is a soft limit on the process' memory (Go's GOMEMLIMIT), such as 1.5GiB or 900MB:
 	// the collector runs as often as needed to stay under it, whatever GCPercent allows. Empty:
@@ -295,9 +296,5 @@ func Default() Config {
 		Store: Store{Backend: "bbolt", Etcd: StoreEtcd{DialTimeout: Duration(5 * time.Second),
 			Models: EtcdModels{MaxSeries: 5000, SaveEvery: Duration(5 * time.Minute)}}},
 		Notify: defaultNotify(),
-		Memory: Memory{GCPercent: DefaultGCPercent},
 	}
 }
-
-// DefaultGCPercent is Memory.GCPercent when the configuration sets none.
-const DefaultGCPercent = 50

@@ -319,7 +319,7 @@ func FuzzParse(f *testing.F) {
 }
 
 // TestMemory: memory.limit reads sizes with decimal and binary units, from the file and the
-// environment; gc_percent defaults to DefaultGCPercent.
+// environment; gc_percent is empty (adaptive) by default.
 func TestMemory(t *testing.T) {
 	for in, want := range map[string]ByteSize{"1048576": 1 << 20, "900MB": 900e6, "1.5GiB": 3 << 29, "2 GB": 2e9, "512KiB": 512 << 10, "0": 0} {
 		got, err := ParseByteSize(in)
@@ -327,8 +327,8 @@ func TestMemory(t *testing.T) {
 			t.Errorf("ParseByteSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	if d := Default(); d.Memory.GCPercent != DefaultGCPercent || d.Memory.Limit != 0 {
-		t.Errorf("default memory %+v, want gc_percent %d and no limit", d.Memory, DefaultGCPercent)
+	if d := Default(); d.Memory.GCPercent != 0 || d.Memory.Limit != 0 {
+		t.Errorf("default memory %+v, want neither gc_percent nor limit", d.Memory)
 	}
 	path := filepath.Join(t.TempDir(), "smartcloudops.yaml")
 	if err := os.WriteFile(path, []byte("memory:\n  limit: 1.5GiB\n  gc_percent: 80\n"), 0o600); err != nil {
