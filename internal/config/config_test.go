@@ -321,7 +321,7 @@ func FuzzParse(f *testing.F) {
 // TestMemory: memory.limit reads sizes with decimal and binary units, from the file and the
 // environment; gc_percent is empty (adaptive) by default.
 func TestMemory(t *testing.T) {
-	for in, want := range map[string]ByteSize{"1048576": 1 << 20, "900MB": 900e6, "1.5GiB": 3 << 29, "2 GB": 2e9, "512KiB": 512 << 10, "0": 0} {
+	for in, want := range map[string]ByteSize{"1048576": 1 << 20, "900MB": 900e6, "1.5GiB": 3 << 29, "2 GB": 2e9, "512KiB": 512 << 10, "0": 0, "": 0} {
 		got, err := ParseByteSize(in)
 		if err != nil || got != want {
 			t.Errorf("ParseByteSize(%q) = %d, %v; want %d", in, got, err, want)

@@ -390,9 +390,12 @@ var byteUnits = []struct {
 }
 
 // ParseByteSize reads a non-negative byte size: a number of bytes, or one with a unit such as
-// 1.5GiB or 900MB.
+// 1.5GiB or 900MB; empty is 0, unset.
 func ParseByteSize(s string) (ByteSize, error) {
 	num, mult := strings.TrimSpace(s), 1.0
+	if num == "" {
+		return 0, nil // unset
+	}
 	for _, u := range byteUnits {
 		if rest, ok := strings.CutSuffix(num, u.suffix); ok {
 			num, mult = strings.TrimSpace(rest), u.mult
