@@ -406,6 +406,13 @@ func (ch *check) score(t *tickRun, s Series) {
 		st = &seriesState{labels: mergeLabels(ch.spec.Labels, s.Labels), model: ch.spec.Factory(), seenAt: t.report.T.UnixNano()}
 		st.local = !ch.d.admitStored()
 		ch.series.add(st, h)
+	} else if st.restored {
+		// find checked that the source's labels, with the check's, are the series' own: when
+		// they need no merging, the series keeps the source's map and the decoded one goes.
+		st.restored = false
+		if s.Labels != nil && hasAll(s.Labels, ch.spec.Labels) {
+			st.labels = s.Labels
+		}
 	}
 	before := st.ep.Since
 	r := ch.observe(st, s.Points, t.observed)

@@ -57,7 +57,7 @@ func (ch *check) loadStates(ctx context.Context) error {
 				continue
 			}
 			// A restored series gets the whole ForgetAfter from now to send its next point.
-			st := &seriesState{labels: s.Labels, lastT: s.LastT, ep: s.episode(), seenAt: now.UnixNano()}
+			st := &seriesState{labels: s.Labels, lastT: s.LastT, ep: s.episode(), seenAt: now.UnixNano(), restored: true}
 			if len(s.Model) == 0 {
 				// Its model was kept in memory only: it learns again, and stays in memory.
 				st.model, st.local = ch.spec.Factory(), true

@@ -27,8 +27,11 @@ type seriesState struct {
 	// local: its model is kept in memory only (Options.StoredModels); only its episode is
 	// stored, when it opens or ends.
 	local bool
-	hash  uint64
-	next  *seriesState // the next series of the same hash in its check's index
+	// restored: its labels were decoded from the store, a map of its own; the first tick that
+	// scores it takes its source's map instead, so a restart does not keep two of each.
+	restored bool
+	hash     uint64
+	next     *seriesState // the next series of the same hash in its check's index
 }
 
 func (s *seriesState) push(p Scored, size int) { s.hist.push(p, size) }
