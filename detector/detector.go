@@ -403,14 +403,21 @@ func (ch *check) score(t *tickRun, s Series) {
 	if st == nil {
 		// A new series has never been saved: it is due at once (savedAt 0), and from then on
 		// once a SaveEvery, at a tick of its own.
-		st = &seriesState{labels: mergeLabels(ch.spec.Labels, s.Labels), model: ch.spec.Factory(), seenAt: t.report.T}
+		st = &seriesState{labels: mergeLabels(ch.spec.Labels, s.Labels), model: ch.spec.Factory(), seenAt: t.report.T.UnixNano()}
 		st.local = !ch.d.admitStored()
 		ch.series.add(st, h)
+	} else if st.restored {
+		// find checked that the source's labels, with the check's, are the series' own: when
+		// they need no merging, the series keeps the source's map and the decoded one goes.
+		st.restored = false
+		if s.Labels != nil && hasAll(s.Labels, ch.spec.Labels) {
+			st.labels = s.Labels
+		}
 	}
 	before := st.ep.Since
 	r := ch.observe(st, s.Points, t.observed)
 	if r.scored > 0 {
-		st.seenAt = t.report.T
+		st.seenAt = t.report.T.UnixNano()
 	}
 	// An episode that opened or closed is saved before the tick reports it, not at the series'
 	// next periodic save: after a crash the series must still know it has an incident open, or

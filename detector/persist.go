@@ -57,7 +57,7 @@ func (ch *check) loadStates(ctx context.Context) error {
 				continue
 			}
 			// A restored series gets the whole ForgetAfter from now to send its next point.
-			st := &seriesState{labels: s.Labels, lastT: s.LastT, ep: s.episode(), seenAt: now}
+			st := &seriesState{labels: s.Labels, lastT: s.LastT, ep: s.episode(), seenAt: now.UnixNano(), restored: true}
 			if len(s.Model) == 0 {
 				// Its model was kept in memory only: it learns again, and stays in memory.
 				st.model, st.local = ch.spec.Factory(), true
@@ -312,10 +312,11 @@ func (ch *check) forget(ctx context.Context) ([]Recovery, []store.Op) {
 		return nil, nil
 	}
 	now := ch.d.o.Now()
+	nowNs := now.UnixNano()
 	var ops []store.Op
 	var recs []Recovery
 	ch.series.each(func(st *seriesState) bool {
-		if now.Sub(st.seenAt) < after {
+		if nowNs-st.seenAt < int64(after) {
 			return true
 		}
 		ch.series.remove(st)

@@ -251,3 +251,56 @@ func TestRemovedCheckIsForgotten(t *testing.T) {
 		t.Fatalf("after the rename: %d states stored (%v), recoveries %+v; want none stored and one stale recovery of cpu", len(kvs), err, recs)
 	}
 }
+
+// TestRestoredSeriesTakesSourceLabels: a series restored from the store holds the labels
+// decoded from its record only until its source next returns it; from then on it keeps the
+// source's map (which carries the check's labels), so a restart does not keep two maps a series.
+func TestRestoredSeriesTakesSourceLabels(t *testing.T) {
+	ctx := context.Background()
+	mem := store.NewMemory()
+	check := map[string]string{"env": "prod"}
+	newDet := func(src detector.Source, onTick func(context.Context, detector.Tick)) *detector.Detector {
+		sched, _ := config.ParseSchedule("@every 1s")
+		d, err := detector.New(detector.Options{
+			Checks: []detector.CheckSpec{{Name: "cpu", Source: src, Schedule: sched, Threshold: threshold, Labels: check,
+				Factory: func() detector.Model { return &meanModel{} }}},
+			OnTick: onTick, Observed: func(string) bool { return true }, Store: mem, LoadModel: loadMean,
+			Logger: obs.Discard(), Registerer: prometheus.NewRegistry(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	labels := func() map[string]string { return map[string]string{"host": "a", "env": "prod"} }
+	d1 := newDet(&queue{batches: [][]detector.Series{{{Labels: labels(), Points: flat(0, 30, 40)}}}}, nil)
+	if _, err := d1.Tick(ctx, "cpu"); err != nil {
+		t.Fatal(err)
+	}
+	d1.SaveState(ctx)
+
+	src := labels()
+	var seen []detector.Observation
+	d2 := newDet(&queue{batches: [][]detector.Series{{{Labels: src, Points: flat(30, 1, 40)}}, {{Labels: labels(), Points: flat(31, 1, 40)}}}},
+		func(_ context.Context, tk detector.Tick) { seen = append(seen, tk.Series...) })
+	for range 2 {
+		if _, err := d2.Tick(ctx, "cpu"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(seen) != 2 {
+		t.Fatalf("observations %+v, want one a tick", seen)
+	}
+	for i, o := range seen {
+		if !sameMapOf(o.Labels, src) {
+			t.Errorf("tick %d: the restored series' labels %v are not its source's first map", i+1, o.Labels)
+		}
+	}
+}
+
+// sameMapOf reports whether a and b are the same map, not merely equal ones.
+func sameMapOf(a, b map[string]string) bool {
+	a["\x00probe"] = "x"
+	defer delete(a, "\x00probe")
+	return b["\x00probe"] == "x"
+}

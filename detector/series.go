@@ -8,7 +8,9 @@ import (
 	"time"
 )
 
-// Series is a batch of new points of one labelled series, as a Source returns them.
+// Series is a batch of new points of one labelled series, as a Source returns them. A check keeps
+// the Labels map of a series it has not seen before as that series' label set, without copying it
+// when it already carries the check's labels: a Source must not modify a map once it returned it.
 type Series struct {
 	Labels map[string]string
 	Points []Point

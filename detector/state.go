@@ -13,7 +13,9 @@ type seriesState struct {
 	hist   ring
 	ep     Episode // the anomalous episode it is in, if any
 	lastT  time.Time
-	seenAt time.Time // when a tick last scored a point of it, or it was created or restored
+	// seenAt is when a tick last scored a point of it, or it was created or restored (Options.Now,
+	// Unix nanoseconds).
+	seenAt int64
 	// savedAt is when its state was last written (Options.Now, Unix nanoseconds): 0 for a new
 	// series, and for a restored one a time spread over the save interval before the restore
 	// (savePhase).
@@ -25,8 +27,11 @@ type seriesState struct {
 	// local: its model is kept in memory only (Options.StoredModels); only its episode is
 	// stored, when it opens or ends.
 	local bool
-	hash  uint64
-	next  *seriesState // the next series of the same hash in its check's index
+	// restored: its labels were decoded from the store, a map of its own; the first tick that
+	// scores it takes its source's map instead, so a restart does not keep two of each.
+	restored bool
+	hash     uint64
+	next     *seriesState // the next series of the same hash in its check's index
 }
 
 func (s *seriesState) push(p Scored, size int) { s.hist.push(p, size) }
@@ -178,10 +183,25 @@ func isMerged(merged, check, own map[string]string) bool {
 }
 
 // mergeLabels is own's labels with those of check that own does not set: a series label of the
-// same name as a check's wins, so two series never merge into one.
+// same name as a check's wins, so two series never merge into one. When own already sets every
+// label of check, it is own itself, not a copy: a Source does not modify a map it returned
+// (Series.Labels), so the series keeps the one label set its source holds for it.
 func mergeLabels(check, own map[string]string) map[string]string {
+	if own != nil && hasAll(own, check) {
+		return own
+	}
 	out := make(map[string]string, len(check)+len(own))
 	maps.Copy(out, check)
 	maps.Copy(out, own)
 	return out
+}
+
+// hasAll reports whether m sets every label name of check.
+func hasAll(m, check map[string]string) bool {
+	for k := range check {
+		if _, ok := m[k]; !ok {
+			return false
+		}
+	}
+	return true
 }

@@ -86,3 +86,32 @@ func TestSeriesIndexChainsEqualHashes(t *testing.T) {
 		t.Fatalf("each removed %d, left len %d, %d hashes", n, x.len(), len(x.m))
 	}
 }
+
+// TestMergeLabelsKeepsOwn: when a series' own labels already set every label of the check, the
+// series keeps its source's map itself rather than a copy (one label map per series); otherwise
+// it gets a merged copy and own is left as it was.
+func TestMergeLabelsKeepsOwn(t *testing.T) {
+	check := map[string]string{"env": "prod"}
+	own := map[string]string{"instance": "a", "env": "dev"}
+	if got := mergeLabels(check, own); !sameMap(got, own) {
+		t.Fatalf("merged %v is a copy of %v, want the map itself", got, own)
+	}
+	if got := mergeLabels(nil, own); !sameMap(got, own) {
+		t.Fatal("with no check labels the merged map is a copy")
+	}
+	bare := map[string]string{"instance": "a"}
+	got := mergeLabels(check, bare)
+	if sameMap(got, bare) || len(bare) != 1 || !maps.Equal(got, map[string]string{"instance": "a", "env": "prod"}) {
+		t.Fatalf("merged %v from %v: want a new map with the check's env", got, bare)
+	}
+	if got := mergeLabels(nil, nil); got == nil {
+		t.Fatal("a series without labels got a nil map")
+	}
+}
+
+// sameMap reports whether a and b are the same map, not merely equal ones.
+func sameMap(a, b map[string]string) bool {
+	a["\x00probe"] = "x"
+	defer delete(a, "\x00probe")
+	return b["\x00probe"] == "x"
+}

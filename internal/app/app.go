@@ -129,6 +129,15 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	// The garbage collector's headroom is the process' to set, not a built bot's: tests that
+	// build several bots in one process leave it alone.
+	mem := memoryFor(b.cfg.Memory, os.Environ(), os.DirFS("/"))
+	mem.apply(b.log)
+	tctx, stopTuning := context.WithCancel(ctx)
+	var tuner sync.WaitGroup
+	tuner.Go(func() { mem.tune(tctx) })
+	defer tuner.Wait()
+	defer stopTuning()
 	return b.Run(ctx)
 }
 

@@ -167,7 +167,8 @@ func (b *Bot) checkSpec(c config.Check) (detector.CheckSpec, error) {
 		if pc, err = b.prometheusClient(b.runCtx); err == nil {
 			// After a gap the source reads the missed points at the check's interval.
 			next := sched.Next(time.Now())
-			spec.Source, err = pc.Source(prometheus.SourceOptions{Query: c.Query, Interval: sched.Next(next).Sub(next)})
+			// The check's labels go into the source's one label map of each series.
+			spec.Source, err = pc.Source(prometheus.SourceOptions{Query: c.Query, Interval: sched.Next(next).Sub(next), Labels: c.Labels})
 		}
 	default:
 		err = fmt.Errorf("unknown source %q", c.Source)

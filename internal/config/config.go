@@ -27,6 +27,24 @@ type Config struct {
 	Store        Store           `yaml:"store"`
 	Notify       Notify          `yaml:"notify"`
 	Debug        Debug           `yaml:"debug"`
+	Memory       Memory          `yaml:"memory"`
+}
+
+// Memory sets how much room the Go garbage collector leaves above the live heap, the largest
+// share of the process' memory beyond the per-series state. The environment's GOGC and GOMEMLIMIT,
+// when set, take precedence over these fields, as they do for any Go program. Applied at start.
+type Memory struct {
+	// GCPercent is how far, in percent of the heap live after a collection, the heap grows before
+	// the next one (Go's GOGC): the headroom. Empty (0) adapts it to the live heap: the whole live
+	// heap, as Go's default of 100 leaves, up to 128 MiB of headroom, and beyond that 128 MiB or a
+	// quarter of the live heap, whichever is more. A small bot thus collects as often as any Go
+	// program, and one holding the state of 100,000 series (half a GB and more, long-lived) leaves a
+	// quarter of it instead of all of it. -1 turns the percentage off, leaving only Limit.
+	GCPercent int `yaml:"gc_percent"`
+	// Limit is a soft limit on the process' memory (Go's GOMEMLIMIT), such as 1.5GiB or 900MB:
+	// the collector runs as often as needed to stay under it, whatever GCPercent allows. Empty:
+	// 90 % of the container's memory limit (cgroup memory.max) when there is one, else none.
+	Limit ByteSize `yaml:"limit"`
 }
 
 // Debug configures what helps diagnose the bot itself.
@@ -247,6 +265,9 @@ type Retention struct {
 	// expired, void, unknown) is kept after its last change.
 	Proposals Duration `yaml:"proposals"`
 }
+
+// ByteSize is a number of bytes written as 900MB, 1.5GiB or 1048576 in YAML.
+type ByteSize int64
 
 // Duration is a time.Duration written as "30s", "5m" or "90d" in YAML.
 type Duration time.Duration

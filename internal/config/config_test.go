@@ -57,6 +57,9 @@ func TestLoadErrors(t *testing.T) {
 			[]string{`:6: checks[0].speed: "fast" is not a number`}},
 		{"duplicate key", "listen: 127.0.0.1:1\nlisten: 127.0.0.1:2\n", []string{":2: listen: already set on line 1"}},
 		{"pprof without listen", "listen: \"\"\ndebug:\n  pprof: true\n", []string{":3: debug.pprof: needs listen"}},
+		{"not a size", "memory:\n  limit: lots\n", []string{`:2: memory.limit: "lots" is not a size like 900MB or 1.5GiB`}},
+		{"negative size", "memory:\n  limit: -1GB\n", []string{`:2: memory.limit: size "-1GB" is negative`}},
+		{"gc percent below -1", "memory:\n  gc_percent: -5\n", []string{":2: memory.gc_percent: -5: want a percentage"}},
 		{"type errors do not hide other problems", `
 executor:
   max_per_hour: lots
@@ -313,4 +316,30 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestMemory: memory.limit reads sizes with decimal and binary units, from the file and the
+// environment; gc_percent is empty (adaptive) by default.
+func TestMemory(t *testing.T) {
+	for in, want := range map[string]ByteSize{"1048576": 1 << 20, "900MB": 900e6, "1.5GiB": 3 << 29, "2 GB": 2e9, "512KiB": 512 << 10, "0": 0, "": 0} {
+		got, err := ParseByteSize(in)
+		if err != nil || got != want {
+			t.Errorf("ParseByteSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	if d := Default(); d.Memory.GCPercent != 0 || d.Memory.Limit != 0 {
+		t.Errorf("default memory %+v, want neither gc_percent nor limit", d.Memory)
+	}
+	path := filepath.Join(t.TempDir(), "smartcloudops.yaml")
+	if err := os.WriteFile(path, []byte("memory:\n  limit: 1.5GiB\n  gc_percent: 80\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path, nil)
+	if err != nil || cfg.Memory.Limit != 3<<29 || cfg.Memory.GCPercent != 80 {
+		t.Fatalf("loaded memory %+v, %v; want limit 1.5GiB and gc_percent 80", cfg.Memory, err)
+	}
+	cfg, err = Load(path, []string{"SMARTCLOUDOPS_MEMORY_LIMIT=900MB"})
+	if err != nil || cfg.Memory.Limit != 900e6 {
+		t.Fatalf("memory.limit from the environment: %+v, %v; want 900MB", cfg.Memory, err)
+	}
 }

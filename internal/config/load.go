@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -287,8 +288,11 @@ func describeDecodeError(msg string, nodes map[int][]placed) (int, string, strin
 	if u := duplicateRE.FindStringSubmatch(text); u != nil {
 		return line, find(func(pn placed) bool { return pn.key && pn.n.Value == u[1] }), "already set on line " + u[2]
 	}
-	// A message of UnmarshalYAML, which only Duration has: it quotes the value when it is one.
-	isDuration := func(pn placed) bool { return !pn.key && pn.t == reflect.TypeFor[Duration]() }
+	// A message of UnmarshalYAML, which only Duration and ByteSize have: it quotes the value
+	// when it is one.
+	isDuration := func(pn placed) bool {
+		return !pn.key && (pn.t == reflect.TypeFor[Duration]() || pn.t == reflect.TypeFor[ByteSize]())
+	}
 	path := find(func(pn placed) bool {
 		return isDuration(pn) && pn.n.Kind == yaml.ScalarNode && strings.Contains(text, strconv.Quote(pn.n.Value))
 	})
@@ -359,6 +363,56 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*d = v
 	return nil
+}
+
+// UnmarshalYAML reads a byte size: a number of bytes, or one with a unit (B, KB, MB, GB, TB
+// decimal; KiB, MiB, GiB, TiB binary), such as 1.5GiB or 900MB. A bad value is a
+// *yaml.TypeError, so decoding goes on and every bad value of the file is reported.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want a size like 900MB or 1.5GiB", n.Line)}}
+	}
+	v, err := ParseByteSize(n.Value)
+	if err != nil {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
+	}
+	*b = v
+	return nil
+}
+
+// byteUnits are the units ParseByteSize reads, longest first so KiB is not read as B.
+var byteUnits = []struct {
+	suffix string
+	mult   float64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
+}
+
+// ParseByteSize reads a non-negative byte size: a number of bytes, or one with a unit such as
+// 1.5GiB or 900MB; empty is 0, unset.
+func ParseByteSize(s string) (ByteSize, error) {
+	num, mult := strings.TrimSpace(s), 1.0
+	if num == "" {
+		return 0, nil // unset
+	}
+	for _, u := range byteUnits {
+		if rest, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, mult = strings.TrimSpace(rest), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("%q is not a size like 900MB or 1.5GiB", clip(s))
+	}
+	if v < 0 {
+		return 0, fmt.Errorf("size %q is negative", clip(s))
+	}
+	if v*mult >= math.MaxInt64 {
+		return 0, fmt.Errorf("size %q is too large", clip(s))
+	}
+	return ByteSize(v * mult), nil
 }
 
 // ParseDuration reads a non-negative duration as the configuration writes it: in Go's notation
@@ -477,6 +531,13 @@ func setScalar(fv reflect.Value, raw string) error {
 			return err
 		}
 		fv.Set(reflect.ValueOf(d))
+		return nil
+	case ByteSize:
+		b, err := ParseByteSize(raw)
+		if err != nil {
+			return err
+		}
+		fv.Set(reflect.ValueOf(b))
 		return nil
 	}
 	switch fv.Kind() {

@@ -60,6 +60,9 @@ func (c *Config) validate() []fieldError {
 			add("listen", "%q is not host:port (%v)", c.Listen, err)
 		}
 	}
+	if c.Memory.GCPercent < -1 {
+		add("memory.gc_percent", "%d: want a percentage of the live heap, or -1 for none", c.Memory.GCPercent)
+	}
 	if c.Debug.Pprof && c.Listen == "" {
 		add("debug.pprof", "needs listen: the profiling endpoints are served by the HTTP server, behind its API keys")
 	}

@@ -11,6 +11,13 @@ import (
 // the past; older starts get ErrCompacted, as on a compacted etcd.
 const historyRevs = 1024
 
+// historyBytes bounds the keys and values that history holds, past the latest revision. A watch
+// starts from a revision its caller has just listed, so a short history serves it; without this
+// bound, a stream of large writes (the detector writes every series' model state once a minute,
+// 128 records of a few KB a transaction) would keep the last 1024 transactions' values in memory:
+// at 100,000 series, all the model state a second time.
+const historyBytes = 16 << 20
+
 // watcherQueue is how many undelivered events one watcher may hold before it is ended with
 // ErrCompacted, so a stuck reader never makes writers wait or memory grow without bound.
 const watcherQueue = 10000
@@ -23,6 +30,7 @@ type hub struct {
 	rev     uint64 // revision of the last write
 	first   uint64 // oldest revision the history still covers
 	history []revEvents
+	bytes   int // the keys and values in history
 	subs    map[*watcher]struct{}
 	closed  bool
 }
@@ -30,6 +38,16 @@ type hub struct {
 type revEvents struct {
 	rev    uint64
 	events []Event
+	bytes  int
+}
+
+// eventBytes is what events hold of keys and values.
+func eventBytes(events []Event) int {
+	n := 0
+	for _, ev := range events {
+		n += len(ev.KV.Key) + len(ev.KV.Value)
+	}
+	return n
 }
 
 type watcher struct {
@@ -59,9 +77,13 @@ func (h *hub) publish(rev uint64, events []Event) {
 	if len(events) == 0 {
 		return
 	}
-	h.history = append(h.history, revEvents{rev, events})
-	if len(h.history) > historyRevs {
+	re := revEvents{rev: rev, events: events, bytes: eventBytes(events)}
+	h.history = append(h.history, re)
+	h.bytes += re.bytes
+	// The latest revision is always kept, however large, so a watch from it still replays it.
+	for len(h.history) > 1 && (len(h.history) > historyRevs || h.bytes > historyBytes) {
 		h.first = h.history[0].rev + 1
+		h.bytes -= h.history[0].bytes
 		h.history[0] = revEvents{}
 		h.history = h.history[1:]
 	}

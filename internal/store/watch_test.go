@@ -76,3 +76,40 @@ func TestWatchEndsOnClose(t *testing.T) {
 		t.Fatal("channel still open after the error")
 	}
 }
+
+// TestWatchHistoryByteBound: the history keeps at most historyBytes of keys and values (and the
+// latest revision whatever its size), so a stream of large writes is not kept in memory for
+// watches that would start in the past; a watch from before what it keeps ends with ErrCompacted.
+func TestWatchHistoryByteBound(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m := NewMemory()
+	defer m.Close()
+	value := make([]byte, 64<<10)
+	revs := make([]uint64, 0, 2*historyBytes/len(value))
+	for i := range cap(revs) {
+		rev, err := m.Put(ctx, fmt.Sprintf("big/%d", i), value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		revs = append(revs, rev)
+	}
+	if m.hub.bytes > historyBytes {
+		t.Fatalf("history holds %d bytes, more than %d", m.hub.bytes, historyBytes)
+	}
+	if r := <-m.Watch(ctx, "big/", revs[0]); !errors.Is(r.Err, ErrCompacted) {
+		t.Fatalf("watch from an evicted revision: %+v", r.Err)
+	}
+	last := revs[len(revs)-1]
+	if r := <-m.Watch(ctx, "big/", last); r.Err != nil || len(r.Events) != 1 || r.Events[0].KV.Rev != last {
+		t.Fatalf("watch from the latest revision: %d events, err %v", len(r.Events), r.Err)
+	}
+	huge := make([]byte, historyBytes+1)
+	rev, err := m.Put(ctx, "huge", huge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := <-m.Watch(ctx, "huge", rev); r.Err != nil || len(r.Events) != 1 || len(r.Events[0].KV.Value) != len(huge) {
+		t.Fatalf("watch from a revision larger than the bound: %d events, err %v", len(r.Events), r.Err)
+	}
+}

@@ -359,6 +359,8 @@ func (d *decoder) metric(matrix bool) (map[string]string, error) {
 	}
 	if len(m) == 0 {
 		m = d.cache.empty()
+	} else {
+		d.cache.addExtra(m)
 	}
 	d.cache.put(raw, m)
 	return m, nil

@@ -1,5 +1,7 @@
 package prometheus
 
+import "maps"
+
 // interner shares the strings of label names and values that repeat across series ("__name__",
 // "job", "mode", "idle"), so each is allocated once rather than once per series. It keeps at
 // most maxInterned strings: the first ones seen, which in a query answer are the ones every
@@ -34,9 +36,11 @@ func (in *interner) get(b []byte) string {
 // A series the last decoded answer did not contain is forgotten after that answer, so the cache
 // holds the series of one answer (plus, after an answer that failed half way, those it got to).
 type labelCache struct {
-	m    map[string]*cachedLabels
-	strs interner
-	none map[string]string // the labels of a series without any
+	// extra are labels added to every series' map, where the series does not set them.
+	extra map[string]string
+	m     map[string]*cachedLabels
+	strs  interner
+	none  map[string]string // the labels of a series without any
 	// prev and cur list the series of the last answer and of this one in the order they came;
 	// a series usually comes where it came last time, and is then found without a map lookup.
 	prev, cur []*cachedLabels
@@ -106,7 +110,19 @@ func (c *labelCache) sweep() {
 
 func (c *labelCache) empty() map[string]string {
 	if c.none == nil {
-		c.none = map[string]string{}
+		c.none = maps.Clone(c.extra)
+		if c.none == nil {
+			c.none = map[string]string{}
+		}
 	}
 	return c.none
+}
+
+// addExtra adds to m, a newly decoded label map, the extra labels it does not set.
+func (c *labelCache) addExtra(m map[string]string) {
+	for k, v := range c.extra {
+		if _, ok := m[k]; !ok {
+			m[k] = v
+		}
+	}
 }

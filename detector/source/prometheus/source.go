@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"sync"
 	"time"
@@ -27,6 +28,10 @@ type SourceOptions struct {
 	// many points, the most recent ones. Zero means DefaultMaxPoints; 1 reads only the tick's
 	// own point.
 	MaxPoints int
+	// Labels are added to every series' labels, a series label of the same name winning, as a
+	// check adds its own labels (detector.CheckSpec.Labels): the series' one label map then
+	// carries them, and the check keeps that map rather than a merged copy of it.
+	Labels map[string]string
 }
 
 // Source is a check's detector.Source over one PromQL query. Each tick reads only what is new
@@ -67,7 +72,9 @@ func (c *Client) Source(o SourceOptions) (*Source, error) {
 	if o.MaxPoints == 0 {
 		o.MaxPoints = DefaultMaxPoints
 	}
-	return &Source{c: c, o: o}, nil
+	s := &Source{c: c, o: o}
+	s.labels.extra = maps.Clone(o.Labels)
+	return s, nil
 }
 
 // Fetch implements detector.Source: it evaluates the query at now (to the millisecond) and, when

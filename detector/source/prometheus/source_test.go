@@ -178,3 +178,31 @@ func TestSourceOptions(t *testing.T) {
 		t.Errorf("Fetch from a closed port = %v, want a transport QueryError", err)
 	}
 }
+
+// TestSourceAddsLabels: SourceOptions.Labels are in every series' one label map, a series label
+// of the same name winning, and the map is still shared from tick to tick.
+func TestSourceAddsLabels(t *testing.T) {
+	srv := httptest.NewServer(&rangeProm{})
+	t.Cleanup(srv.Close)
+	extra := map[string]string{"job": "check's", "env": "prod"}
+	src, err := newClient(t, Options{URL: srv.URL}).Source(SourceOptions{Query: "up", Interval: time.Second, MaxPoints: 1, Labels: extra})
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra["env"] = "changed after" // the source keeps its own copy
+	now := time.Unix(1700000000, 0)
+	first, err := src.Fetch(context.Background(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 1 || len(first[0].Labels) != 2 || first[0].Labels["job"] != "node" || first[0].Labels["env"] != "prod" {
+		t.Fatalf("labels %v, want job=node (the series') and env=prod (the source's)", first)
+	}
+	second, err := src.Fetch(context.Background(), now.Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(second) != 1 || !sameMap(first[0].Labels, second[0].Labels) {
+		t.Fatalf("second tick = %v, want the first tick's label map", second)
+	}
+}
