@@ -158,3 +158,24 @@ func TestCountSkew(t *testing.T) {
 		}
 	}
 }
+
+// TestRepeatedStartKeepsScale checks that a series whose first values repeat (a count of 1, 1, 1)
+// still learns its scale: 100 points later the band around the forecast is as wide as the counts'
+// noise, not a sliver around the first value.
+func TestRepeatedStartKeepsScale(t *testing.T) {
+	for _, start := range [][]float64{{1, 1, 1}, {1, 2, 1}, {0, 0, 0, 0, 0, 3}} {
+		r := rand.New(rand.NewPCG(5, 0))
+		m := Default()().(*engine)
+		i := 0
+		for ; i < len(start); i++ {
+			m.Observe(detector.Point{T: at(i), V: start[i]})
+		}
+		var s detector.Score
+		for ; i < 100; i++ {
+			s = m.Observe(detector.Point{T: at(i), V: poissonDraw(r, 2)})
+		}
+		if w := s.Upper - s.Lower; w < 4 {
+			t.Errorf("start %v: the band is %.4f wide after 100 counts with a mean of 2 (%.4f to %.4f), want at least 4", start, w, s.Lower, s.Upper)
+		}
+	}
+}
