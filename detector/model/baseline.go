@@ -130,8 +130,14 @@ func (b *baseline) learn(t time.Time, x float64, f forecast, p *Params) {
 	b.flat += p.LevelRate * ef
 	e := x - f.expected
 	ae := min(math.Abs(e), 4*f.scale)
-	if b.n < 3 {
-		b.scale, b.slowScale = math.Abs(e), math.Abs(e)
+	if b.n < 3 || b.scale == 0 {
+		// The scale starts as the mean absolute error of the points so far, and stays so while
+		// that is zero: started from the latest error alone, a series whose first values repeat
+		// (a count of 1, 1, 1) starts at a scale of next to nothing, and since errors are capped
+		// at a few scales it takes hundreds of points to grow out of it, while the band drawn
+		// around the forecast is a sliver and the level barely moves.
+		b.scale += (math.Abs(e) - b.scale) / float64(b.n)
+		b.slowScale = b.scale
 	} else {
 		b.scale += p.ScaleRate * (ae - b.scale)
 		b.slowScale += p.SlowScaleRate * (ae - b.slowScale)

@@ -38,9 +38,10 @@
 // range; the variability counts only below a quarter of the slow mean absolute step. A
 // quantised series' value stands for anything within half a quantum, so the value, the step and
 // the residual are judged against their range widened by the series' quantum (the smallest step
-// it has made; 1 for counts). The short-term mean and the variability are judged against a
-// snapshot of their ranges taken every 16 points, since a mean creeping upward would otherwise
-// renew its own range at every step. WarmupLeft says how many points a model still learns before
+// it has made; 1 for counts), and on a series that looks like counts the band of the residual,
+// the value and its logarithm reaches further up by the skew of counts. The short-term mean and
+// the variability are judged against a snapshot of their ranges taken every 16 points, since a
+// mean creeping upward would otherwise renew its own range at every step. WarmupLeft says how many points a model still learns before
 // it scores.
 //
 // The score is honest: it is the same whatever threshold a check uses, nothing holds it down

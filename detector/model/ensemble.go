@@ -473,19 +473,35 @@ func (e *engine) noise(f forecast, calm float64) [stats]noiseBand {
 	inf := math.Inf(1)
 	d := noiseZ * sc
 	q := e.quantum
+	sk := e.skew(f, sc, noiseZ)
 	var nb [stats]noiseBand
-	nb[statLevel] = noiseBand{f.expected - d, f.expected + d, q}
-	nb[statRatio] = noiseBand{inf, e.logOf(f.expected + d), 0}
+	nb[statLevel] = noiseBand{f.expected - d, f.expected + d + sk, q}
+	nb[statRatio] = noiseBand{inf, e.logOf(f.expected + d + sk), 0}
 	if f.expected-d > 0 {
 		nb[statRatio].lo = e.logOf(f.expected - d)
 	}
-	nb[statRobust] = noiseBand{-noiseZ, noiseZ, q / sc}
+	nb[statRobust] = noiseBand{-noiseZ, noiseZ + sk/sc, q / sc}
 	step := e.calmNow()
 	nb[statJump] = noiseBand{-jumpZ * step, jumpZ * step, q}
 	m := noiseZ * e.meanScale(sc, step)
 	nb[statShift] = noiseBand{-m, m, 0}
 	nb[statFlat] = noiseBand{math.Log(flatShare*step + flatOffset*calm + 1e-300), inf, 0}
 	return nb
+}
+
+// skew is how far the upper tail of a series of counts reaches beyond z standard deviations of a
+// symmetric one: counts are skewed, a Poisson count with mean λ by 1/√λ, and the Cornish-Fisher
+// expansion moves its quantile z by (z²−1)/6 standard deviations times the skewness, which for
+// counts of one quantum q is (z²−1)/6·q whatever λ (a count of 9 is ordinary noise at a mean of
+// 2, two quanta beyond a symmetric 3.5 standard deviations). A series counts when it is not
+// negative and its variance sc² is about its mean in quanta; a continuous series (a tiny
+// quantum) and a series whose variance is small against its level (sc²/mean below q) get
+// next to nothing.
+func (e *engine) skew(f forecast, sc, z float64) float64 {
+	if !(f.expected > 0) || e.ext[statLevel].lo < 0 {
+		return 0
+	}
+	return (z*z - 1) / 6 * min(e.quantum, sc*sc/f.expected)
 }
 
 // meanScale is the standard deviation of the short-term mean that the series' noise makes, given

@@ -125,3 +125,57 @@ func TestQuieterNoiseIsNoFlatline(t *testing.T) {
 		t.Error("a stuck value not reported as a flatline")
 	}
 }
+
+// TestCountSkew checks the noise band's skew correction: on small counts the value's band reaches
+// about (noiseZ²−1)/6 of a unit further up than a symmetric one, on a continuous series and on
+// counts whose variance is small against their level next to nothing. On counts with a mean of 2,
+// a 9 is ordinary noise (about one point in 4,000) and lies inside the band. (The Gaussian series'
+// quantum, its smallest step so far, is a few thousandths.)
+func TestCountSkew(t *testing.T) {
+	series := map[string]struct {
+		gen      func(r *rand.Rand) float64
+		min, max float64
+	}{
+		"counts, mean 2":      {func(r *rand.Rand) float64 { return poissonDraw(r, 2) }, 1.5, (noiseZ*noiseZ - 1) / 6},
+		"Gaussian":            {func(r *rand.Rand) float64 { return 50 + 2*r.NormFloat64() }, 0, 0.01},
+		"counts near a level": {func(r *rand.Rand) float64 { return 1000 + math.Round(r.NormFloat64()) }, 0, 0.01},
+	}
+	for name, c := range series {
+		r := rand.New(rand.NewPCG(4, 0))
+		m := Default()().(*engine)
+		for i := range 3000 {
+			m.Observe(detector.Point{T: at(i), V: c.gen(r)})
+		}
+		f := m.base.predict(at(3000), &m.p)
+		sc := max(f.scale, scaleFloor*m.ext[statLevel].width())
+		nb := m.noise(f, m.calm)
+		sk := nb[statLevel].hi - (f.expected + noiseZ*sc)
+		if sk < c.min || sk > c.max {
+			t.Errorf("%s: the band reaches %.4f beyond a symmetric one, want %g to %g", name, sk, c.min, c.max)
+		}
+		if name == "counts, mean 2" && nb[statLevel].hi < 9 {
+			t.Errorf("%s: the value's noise band ends at %.2f, below a count of 9", name, nb[statLevel].hi)
+		}
+	}
+}
+
+// TestRepeatedStartKeepsScale checks that a series whose first values repeat (a count of 1, 1, 1)
+// still learns its scale: 100 points later the band around the forecast is as wide as the counts'
+// noise, not a sliver around the first value.
+func TestRepeatedStartKeepsScale(t *testing.T) {
+	for _, start := range [][]float64{{1, 1, 1}, {1, 2, 1}, {0, 0, 0, 0, 0, 3}} {
+		r := rand.New(rand.NewPCG(5, 0))
+		m := Default()().(*engine)
+		i := 0
+		for ; i < len(start); i++ {
+			m.Observe(detector.Point{T: at(i), V: start[i]})
+		}
+		var s detector.Score
+		for ; i < 100; i++ {
+			s = m.Observe(detector.Point{T: at(i), V: poissonDraw(r, 2)})
+		}
+		if w := s.Upper - s.Lower; w < 4 {
+			t.Errorf("start %v: the band is %.4f wide after 100 counts with a mean of 2 (%.4f to %.4f), want at least 4", start, w, s.Lower, s.Upper)
+		}
+	}
+}
