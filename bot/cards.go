@@ -192,25 +192,35 @@ func (n *Notifier) apply(ctx context.Context, q queued, now time.Time) error {
 	return nil
 }
 
-// reload reads the incident of j with its proposals; those held in memory stand when j is not
-// about them and the incident names the same ones (a new value on the detector's tick).
+// reload reads the incident of j with its proposals. Those held in memory stand, updated with
+// the copies j's changes carried; only proposals the incident names and memory lacks are read
+// (so a storm's proposals are not each read back as they are made, linked and decided). An
+// incident not in memory is read with all its proposals.
 func (n *Notifier) reload(ctx context.Context, j job) (CardItem, error) {
 	old, ok := n.cards.items[j.incident]
-	if !ok || j.props {
+	if !ok || (j.props && len(j.changed) == 0) {
 		return n.load(ctx, j.incident)
 	}
 	inc, err := n.o.Incidents.Get(ctx, j.incident)
 	if err != nil {
 		return CardItem{}, err
 	}
-	same := len(inc.Proposals) == len(old.Proposals)
-	for i := 0; same && i < len(inc.Proposals); i++ {
-		same = inc.Proposals[i] == old.Proposals[i].ID
+	props := slices.Clone(old.Proposals)
+	for _, p := range j.changed {
+		props = withLatest(props, p)
 	}
-	if !same {
-		return n.load(ctx, j.incident)
+	for _, id := range inc.Proposals {
+		if slices.ContainsFunc(props, func(p remediation.Proposal) bool { return p.ID == id }) {
+			continue
+		}
+		p, err := n.o.Proposals.Get(ctx, id)
+		if err != nil {
+			return CardItem{}, err
+		}
+		props = append(props, p)
 	}
-	return CardItem{Incident: inc, Proposals: old.Proposals}, nil
+	slices.SortStableFunc(props, func(a, b remediation.Proposal) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return CardItem{Incident: inc, Proposals: props}, nil
 }
 
 // load reads an incident and its proposals.

@@ -106,6 +106,22 @@ type job struct {
 	incident string // card of an incident
 	proposal string // card of a proposal without incident
 	props    bool   // the incident's proposals changed
+	// changed holds the incident's proposals as their changes reported them, the latest copy of
+	// each, so a card in memory takes them without reading every proposal of its incident back.
+	changed []remediation.Proposal
+}
+
+// withLatest returns ps with p in place of its older copy, or added.
+func withLatest(ps []remediation.Proposal, p remediation.Proposal) []remediation.Proposal {
+	for i, q := range ps {
+		if q.ID == p.ID {
+			if p.Rev() >= q.Rev() || p.Rev() == 0 {
+				ps[i] = p
+			}
+			return ps
+		}
+	}
+	return append(ps, p)
 }
 
 // NewNotifier returns a Notifier.
@@ -139,7 +155,7 @@ func (n *Notifier) IncidentChanged(_ context.Context, inc incident.Incident, _ i
 // ProposalChanged queues the card that shows the proposal.
 func (n *Notifier) ProposalChanged(_ context.Context, p remediation.Proposal) {
 	if p.Incident != "" {
-		n.enqueue(p.Incident, job{incident: p.Incident, props: true})
+		n.enqueue(p.Incident, job{incident: p.Incident, props: true, changed: []remediation.Proposal{p}})
 		return
 	}
 	n.enqueue(p.ID, job{proposal: p.ID})
@@ -152,6 +168,10 @@ func (n *Notifier) enqueue(key string, j job) {
 		n.order = append(n.order, key)
 	}
 	j.props = j.props || old.props
+	for _, p := range j.changed {
+		old.changed = withLatest(old.changed, p)
+	}
+	j.changed = old.changed
 	n.pending[key] = j
 	n.mu.Unlock()
 	select {
