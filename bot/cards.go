@@ -195,10 +195,11 @@ func (n *Notifier) apply(ctx context.Context, q queued, now time.Time) error {
 // reload reads the incident of j with its proposals. Those held in memory stand, updated with
 // the copies j's changes carried; only proposals the incident names and memory lacks are read
 // (so a storm's proposals are not each read back as they are made, linked and decided). An
-// incident not in memory is read with all its proposals.
+// incident not in memory is read with all its proposals, unless it has just opened: its
+// proposals are then all reported after the opening, in j or in a later change.
 func (n *Notifier) reload(ctx context.Context, j job) (CardItem, error) {
 	old, ok := n.cards.items[j.incident]
-	if !ok || (j.props && len(j.changed) == 0) {
+	if (!ok && !j.opened) || (j.props && len(j.changed) == 0) {
 		return n.load(ctx, j.incident)
 	}
 	inc, err := n.o.Incidents.Get(ctx, j.incident)

@@ -106,6 +106,7 @@ type job struct {
 	incident string // card of an incident
 	proposal string // card of a proposal without incident
 	props    bool   // the incident's proposals changed
+	opened   bool   // the incident opened: every proposal of it is reported after that
 	// changed holds the incident's proposals as their changes reported them, the latest copy of
 	// each, so a card in memory takes them without reading every proposal of its incident back.
 	changed []remediation.Proposal
@@ -148,8 +149,8 @@ func NewNotifier(o NotifierOptions) (*Notifier, error) {
 }
 
 // IncidentChanged queues the incident's card for posting or editing. It never blocks on chat.
-func (n *Notifier) IncidentChanged(_ context.Context, inc incident.Incident, _ incident.Change) {
-	n.enqueue(inc.ID, job{incident: inc.ID})
+func (n *Notifier) IncidentChanged(_ context.Context, inc incident.Incident, c incident.Change) {
+	n.enqueue(inc.ID, job{incident: inc.ID, opened: c == incident.Opened})
 }
 
 // ProposalChanged queues the card that shows the proposal.
@@ -167,7 +168,7 @@ func (n *Notifier) enqueue(key string, j job) {
 	if !ok {
 		n.order = append(n.order, key)
 	}
-	j.props = j.props || old.props
+	j.props, j.opened = j.props || old.props, j.opened || old.opened
 	for _, p := range j.changed {
 		old.changed = withLatest(old.changed, p)
 	}

@@ -31,15 +31,14 @@ func (s *countingStore) List(ctx context.Context, prefix string) ([]store.KV, er
 	return s.Store.List(ctx, prefix)
 }
 
-// A card in memory takes a proposal's changes from the change itself: a proposal made for its
-// incident, and its approval, reach the card without the incident's proposals being read back.
+// A card takes a proposal's changes from the change itself: a proposal made for an incident that
+// just opened, and its approval, reach the card without the incident's proposals being read
+// back.
 func TestCardTakesProposalsFromTheirChanges(t *testing.T) {
 	st := &countingStore{Store: store.NewMemory()}
 	h := newHarnessOn(t, st, nil)
 	ctx := context.Background()
 	h.inc.FromAnomaly(ctx, anomaly("web-1", "warning", nil))
-	h.n.Flush(ctx)
-
 	p := h.propose(t, incidentOf(t, h), "web")
 	flush := func() {
 		t.Helper()
