@@ -196,15 +196,24 @@ func (n *Notifier) apply(ctx context.Context, q queued, now time.Time) error {
 // the copies j's changes carried; only proposals the incident names and memory lacks are read
 // (so a storm's proposals are not each read back as they are made, linked and decided). An
 // incident not in memory is read with all its proposals, unless it has just opened: its
-// proposals are then all reported after the opening, in j or in a later change.
+// proposals are then all reported after the opening, in j or in a later change. The incident
+// itself is read only when j's copy of it, or the one in memory, may be out of date.
 func (n *Notifier) reload(ctx context.Context, j job) (CardItem, error) {
 	old, ok := n.cards.items[j.incident]
 	if (!ok && !j.opened) || (j.props && len(j.changed) == 0) {
 		return n.load(ctx, j.incident)
 	}
-	inc, err := n.o.Incidents.Get(ctx, j.incident)
-	if err != nil {
-		return CardItem{}, err
+	var inc incident.Incident
+	switch {
+	case !ok && j.inc != nil:
+		inc = *j.inc
+	case ok && j.proposalsOnly && current(old.Incident):
+		inc = old.Incident
+	default:
+		var err error
+		if inc, err = n.o.Incidents.Get(ctx, j.incident); err != nil {
+			return CardItem{}, err
+		}
 	}
 	props := slices.Clone(old.Proposals)
 	for _, p := range j.changed {
@@ -222,6 +231,14 @@ func (n *Notifier) reload(ctx context.Context, j job) (CardItem, error) {
 	}
 	slices.SortStableFunc(props, func(a, b remediation.Proposal) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	return CardItem{Incident: inc, Proposals: props}, nil
+}
+
+// current reports whether an incident held for a card is as stored, but for its proposal links
+// and chart path, while no change of it is queued: every change of an incident that is not
+// silenced is reported. A refusal is cleared without a report when its rule makes a proposal, so
+// an incident that shows one is read again.
+func current(inc incident.Incident) bool {
+	return inc.Silenced == "" && len(inc.Refusals) == 0
 }
 
 // load reads an incident and its proposals.

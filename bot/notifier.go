@@ -110,6 +110,11 @@ type job struct {
 	// changed holds the incident's proposals as their changes reported them, the latest copy of
 	// each, so a card in memory takes them without reading every proposal of its incident back.
 	changed []remediation.Proposal
+	// inc is the incident as its opening reported it, while no other change of it is queued: a
+	// card that is new takes it rather than reading the incident back.
+	inc *incident.Incident
+	// proposalsOnly says that only the incident's proposals changed, not the incident itself.
+	proposalsOnly bool
 }
 
 // withLatest returns ps with p in place of its older copy, or added.
@@ -150,13 +155,17 @@ func NewNotifier(o NotifierOptions) (*Notifier, error) {
 
 // IncidentChanged queues the incident's card for posting or editing. It never blocks on chat.
 func (n *Notifier) IncidentChanged(_ context.Context, inc incident.Incident, c incident.Change) {
-	n.enqueue(inc.ID, job{incident: inc.ID, opened: c == incident.Opened})
+	j := job{incident: inc.ID, opened: c == incident.Opened}
+	if c == incident.Opened {
+		j.inc = &inc
+	}
+	n.enqueue(inc.ID, j)
 }
 
 // ProposalChanged queues the card that shows the proposal.
 func (n *Notifier) ProposalChanged(_ context.Context, p remediation.Proposal) {
 	if p.Incident != "" {
-		n.enqueue(p.Incident, job{incident: p.Incident, props: true, changed: []remediation.Proposal{p}})
+		n.enqueue(p.Incident, job{incident: p.Incident, props: true, proposalsOnly: true, changed: []remediation.Proposal{p}})
 		return
 	}
 	n.enqueue(p.ID, job{proposal: p.ID})
@@ -169,6 +178,13 @@ func (n *Notifier) enqueue(key string, j job) {
 		n.order = append(n.order, key)
 	}
 	j.props, j.opened = j.props || old.props, j.opened || old.opened
+	switch {
+	case !ok:
+	case j.proposalsOnly:
+		j.inc, j.proposalsOnly = old.inc, old.proposalsOnly
+	case !old.proposalsOnly:
+		j.inc = nil // two changes of the incident queued, maybe reported out of order: read it
+	}
 	for _, p := range j.changed {
 		old.changed = withLatest(old.changed, p)
 	}
