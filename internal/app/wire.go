@@ -227,7 +227,7 @@ func (b *Bot) auditIncident(ctx context.Context, inc incident.Incident, c incide
 
 // auditBatch collects the audit records of the incidents a tick or a webhook round changed, so
 // that they are appended together, sharing the audit log's commits, rather than one commit
-// after another. The records of one incident keep their order.
+// after another. The records keep their order.
 type auditBatch struct {
 	mu      sync.Mutex
 	recs    []audit.Record
@@ -247,9 +247,6 @@ func (ab *auditBatch) add(r audit.Record) bool {
 	return true
 }
 
-// auditWorkers is how many incidents' records are appended at once.
-const auditWorkers = 32
-
 // write appends the collected records and returns once they are in the log.
 func (ab *auditBatch) write(ctx context.Context, b *Bot) {
 	ab.mu.Lock()
@@ -258,26 +255,7 @@ func (ab *auditBatch) write(ctx context.Context, b *Bot) {
 	if len(ab.recs) == 0 {
 		return // most ticks open and resolve nothing
 	}
-	byInc := map[string][]audit.Record{}
-	var order []string
-	for _, r := range ab.recs {
-		if _, ok := byInc[r.Incident]; !ok {
-			order = append(order, r.Incident)
-		}
-		byInc[r.Incident] = append(byInc[r.Incident], r)
+	if err := b.Audit.AppendAll(ctx, ab.recs); err != nil {
+		b.log.ErrorContext(ctx, "audit append failed", "records", len(ab.recs), obs.KeyErr, err)
 	}
-	sem := make(chan struct{}, auditWorkers)
-	var wg sync.WaitGroup
-	for _, id := range order {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			for _, r := range byInc[id] {
-				if _, err := b.Audit.Append(ctx, r); err != nil {
-					b.log.ErrorContext(ctx, "audit append failed", obs.KeyIncident, id, obs.KeyErr, err)
-				}
-			}
-		})
-	}
-	wg.Wait()
 }
