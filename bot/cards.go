@@ -353,6 +353,15 @@ func (n *Notifier) placeOne(ctx context.Context, id string, now time.Time, onlyU
 	var spots []spot
 	shown := false
 	for _, t := range n.o.Targets {
+		if onlyUnposted && !muteNewCard(it) {
+			// Every pass asks this of every incident still waiting: look for a group card not
+			// posted yet, in memory as a rule, before the store for a card of its own. Without one
+			// it waits on, as it would below.
+			key, _ := groupKey(n.o.Group.By, it)
+			if c, err := n.activeCard(ctx, t, activeKey(t.Adapter.Name(), t.channel(it.Incident.Severity, it.Incident.Labels), key)); err == nil && (c == nil || c.posted()) {
+				return false
+			}
+		}
 		if c, err := n.cardAt(ctx, t, id, false); err != nil || c != nil {
 			if err != nil {
 				n.log.ErrorContext(ctx, "card not found", obs.KeyIncident, id, obs.KeyErr, err)

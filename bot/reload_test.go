@@ -17,9 +17,11 @@ type countingStore struct {
 	store.Store
 	gets, lists atomic.Int64
 	incGets     atomic.Int64 // reads of incidents by ID
+	all         atomic.Int64 // reads of any key
 }
 
 func (s *countingStore) Get(ctx context.Context, key string) (store.KV, error) {
+	s.all.Add(1)
 	if strings.HasPrefix(key, remediation.StorePrefix) {
 		s.gets.Add(1)
 	}
