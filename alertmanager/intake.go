@@ -85,6 +85,13 @@ type Intake struct {
 	qmu   sync.Mutex // guards queue
 	queue []*acceptReq
 
+	// held keeps the messages this process accepted while it processes them too (Run), until
+	// they are processed, by entry key: a round decodes from the store only what another
+	// replica, or the process before a restart, accepted.
+	hmu     sync.Mutex
+	held    map[string]*Message
+	running atomic.Bool
+
 	m *intakeMetrics
 }
 
@@ -114,7 +121,7 @@ func NewIntake(o IntakeOptions) (*Intake, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	in := &Intake{o: o, log: o.Logger.With(obs.KeyComponent, "alertmanager.intake")}
+	in := &Intake{o: o, log: o.Logger.With(obs.KeyComponent, "alertmanager.intake"), held: map[string]*Message{}}
 	in.m = &intakeMetrics{
 		depth: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "smartcloudops_alertmanager_intake_queue",
 			Help: "Alertmanager notifications accepted and not yet processed."}, func() float64 { return float64(in.waiting.Load()) }),
@@ -141,6 +148,7 @@ func NewIntake(o IntakeOptions) (*Intake, error) {
 type acceptReq struct {
 	ctx  context.Context
 	ops  []store.Op
+	m    *Message // the message of ops, when it is one entry
 	done bool
 	err  error
 }
@@ -161,6 +169,9 @@ func (in *Intake) Accept(ctx context.Context, m *Message) error {
 		return err
 	}
 	req := &acceptReq{ctx: ctx, ops: ops}
+	if len(ops) == 1 {
+		req.m = m
+	}
 	in.qmu.Lock()
 	in.queue = append(in.queue, req)
 	in.qmu.Unlock()
@@ -240,9 +251,48 @@ func (in *Intake) commit(batch []*acceptReq) {
 			r.done, r.err = true, err
 			if err == nil {
 				in.waiting.Add(int64(len(r.ops)))
+				in.hold(r)
 			}
 		}
 	}
+}
+
+// hold keeps the message of an accepted request for its round. Up to HighWater are kept (the
+// rest are read back from the store), so memory stays bounded whatever the rounds do.
+func (in *Intake) hold(r *acceptReq) {
+	if r.m == nil || !in.running.Load() {
+		return
+	}
+	in.hmu.Lock()
+	if len(in.held) < in.o.HighWater {
+		in.held[r.ops[0].Key] = r.m
+	}
+	in.hmu.Unlock()
+}
+
+// message returns the message of a waiting entry: the one this process accepted, or the stored
+// one decoded.
+func (in *Intake) message(kv store.KV) (*Message, error) {
+	in.hmu.Lock()
+	m, ok := in.held[kv.Key]
+	in.hmu.Unlock()
+	if ok {
+		return m, nil
+	}
+	m = &Message{}
+	if err := json.Unmarshal(kv.Value, m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// forget drops the held messages of entries deleted from the store.
+func (in *Intake) forget(dels []store.Op) {
+	in.hmu.Lock()
+	for _, op := range dels {
+		delete(in.held, op.Key)
+	}
+	in.hmu.Unlock()
 }
 
 // Process handles one round of entries, oldest first within each group. It must be idempotent
@@ -254,6 +304,13 @@ type Process func(ctx context.Context, entries []Entry) error
 // by group key; processed entries are deleted. When none wait it watches the store for new
 // ones (accepted by this process or another replica).
 func (in *Intake) Run(ctx context.Context, process Process) error {
+	in.running.Store(true)
+	defer func() {
+		in.running.Store(false)
+		in.hmu.Lock()
+		clear(in.held)
+		in.hmu.Unlock()
+	}()
 	if err := in.countWaiting(ctx); err != nil && ctx.Err() == nil {
 		in.log.WarnContext(ctx, "waiting notifications not counted", obs.KeyErr, err)
 	}
@@ -291,8 +348,8 @@ func (in *Intake) round(ctx context.Context, kvs []store.KV, process Process) er
 	parts := make([][]Entry, in.o.Workers)
 	var bad []store.Op
 	for _, kv := range kvs {
-		var m Message
-		if err := json.Unmarshal(kv.Value, &m); err != nil {
+		m, err := in.message(kv)
+		if err != nil {
 			// Nothing can be done with it; keeping it would stop the intake for good.
 			in.log.ErrorContext(ctx, "unreadable notification dropped", "key", kv.Key, obs.KeyErr, err)
 			bad = append(bad, store.Op{Key: kv.Key, Delete: true})
@@ -301,7 +358,7 @@ func (in *Intake) round(ctx context.Context, kvs []store.KV, process Process) er
 		h := fnv.New32a()
 		h.Write([]byte(m.GroupKey))
 		w := int(h.Sum32() % uint32(in.o.Workers))
-		parts[w] = append(parts[w], Entry{Key: kv.Key, Message: &m})
+		parts[w] = append(parts[w], Entry{Key: kv.Key, Message: m})
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	done := make([]bool, len(parts))
@@ -328,6 +385,7 @@ func (in *Intake) round(ctx context.Context, kvs []store.KV, process Process) er
 		}
 	}
 	n, derr := store.WriteAll(context.WithoutCancel(ctx), in.o.Store, dels)
+	in.forget(dels[:n])
 	in.waiting.Add(-int64(n))
 	in.m.processed.Add(float64(n - len(bad)))
 	return errors.Join(err, derr)

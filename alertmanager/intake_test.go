@@ -218,3 +218,56 @@ func TestLargeNotificationIsSplit(t *testing.T) {
 		t.Fatalf("%d alerts stored, want 3000", total)
 	}
 }
+
+// TestRoundTakesAcceptedMessagesFromMemory: a round takes the notifications this process
+// accepted while processing as they were parsed, rather than decoding what it reads back; those
+// another process accepted are decoded from the store; processed ones are not kept.
+func TestRoundTakesAcceptedMessagesFromMemory(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory().WithEtcdLimits()
+	before := newTestIntake(t, st, IntakeOptions{}) // a replica, or the process before a restart
+	in := newTestIntake(t, st, IntakeOptions{Workers: 2})
+	in.running.Store(true) // as Run does
+	for i := range 6 {
+		accept := before.Accept
+		if i >= 3 {
+			accept = in.Accept
+		}
+		if err := accept(ctx, msg(fmt.Sprintf("g%d", i), fmt.Sprintf("a%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kvs, err := st.List(ctx, inboxPrefix)
+	if err != nil || len(kvs) != 6 {
+		t.Fatalf("stored entries: %d %v", len(kvs), err)
+	}
+	for i := 3; i < 6; i++ {
+		kvs[i].Value = []byte("{}") // not decoded when the message is at hand
+	}
+	var mu sync.Mutex
+	var got []string
+	err = in.round(ctx, kvs, func(_ context.Context, es []Entry) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range es {
+			got = append(got, e.Message.GroupKey)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	if want := []string{"g0", "g1", "g2", "g3", "g4", "g5"}; !slices.Equal(got, want) {
+		t.Fatalf("the round saw groups %v, want %v", got, want)
+	}
+	if left, _ := st.List(ctx, inboxPrefix); len(left) != 0 {
+		t.Fatalf("%d processed entries left in the store", len(left))
+	}
+	in.hmu.Lock()
+	held := len(in.held)
+	in.hmu.Unlock()
+	if held != 0 {
+		t.Fatalf("%d processed messages still held", held)
+	}
+}

@@ -192,25 +192,53 @@ func (n *Notifier) apply(ctx context.Context, q queued, now time.Time) error {
 	return nil
 }
 
-// reload reads the incident of j with its proposals; those held in memory stand when j is not
-// about them and the incident names the same ones (a new value on the detector's tick).
+// reload reads the incident of j with its proposals. Those held in memory stand, updated with
+// the copies j's changes carried; only proposals the incident names and memory lacks are read
+// (so a storm's proposals are not each read back as they are made, linked and decided). An
+// incident not in memory is read with all its proposals, unless it has just opened: its
+// proposals are then all reported after the opening, in j or in a later change. The incident
+// itself is read only when j's copy of it, or the one in memory, may be out of date.
 func (n *Notifier) reload(ctx context.Context, j job) (CardItem, error) {
 	old, ok := n.cards.items[j.incident]
-	if !ok || j.props {
+	if (!ok && !j.opened) || (j.props && len(j.changed) == 0) {
 		return n.load(ctx, j.incident)
 	}
-	inc, err := n.o.Incidents.Get(ctx, j.incident)
-	if err != nil {
-		return CardItem{}, err
+	var inc incident.Incident
+	switch {
+	case !ok && j.inc != nil:
+		inc = *j.inc
+	case ok && j.proposalsOnly && current(old.Incident):
+		inc = old.Incident
+	default:
+		var err error
+		if inc, err = n.o.Incidents.Get(ctx, j.incident); err != nil {
+			return CardItem{}, err
+		}
 	}
-	same := len(inc.Proposals) == len(old.Proposals)
-	for i := 0; same && i < len(inc.Proposals); i++ {
-		same = inc.Proposals[i] == old.Proposals[i].ID
+	props := slices.Clone(old.Proposals)
+	for _, p := range j.changed {
+		props = withLatest(props, p)
 	}
-	if !same {
-		return n.load(ctx, j.incident)
+	for _, id := range inc.Proposals {
+		if slices.ContainsFunc(props, func(p remediation.Proposal) bool { return p.ID == id }) {
+			continue
+		}
+		p, err := n.o.Proposals.Get(ctx, id)
+		if err != nil {
+			return CardItem{}, err
+		}
+		props = append(props, p)
 	}
-	return CardItem{Incident: inc, Proposals: old.Proposals}, nil
+	slices.SortStableFunc(props, func(a, b remediation.Proposal) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return CardItem{Incident: inc, Proposals: props}, nil
+}
+
+// current reports whether an incident held for a card is as stored, but for its proposal links
+// and chart path, while no change of it is queued: every change of an incident that is not
+// silenced is reported. A refusal is cleared without a report when its rule makes a proposal, so
+// an incident that shows one is read again.
+func current(inc incident.Incident) bool {
+	return inc.Silenced == "" && len(inc.Refusals) == 0
 }
 
 // load reads an incident and its proposals.
@@ -325,6 +353,15 @@ func (n *Notifier) placeOne(ctx context.Context, id string, now time.Time, onlyU
 	var spots []spot
 	shown := false
 	for _, t := range n.o.Targets {
+		if onlyUnposted && !muteNewCard(it) {
+			// Every pass asks this of every incident still waiting: look for a group card not
+			// posted yet, in memory as a rule, before the store for a card of its own. Without one
+			// it waits on, as it would below.
+			key, _ := groupKey(n.o.Group.By, it)
+			if c, err := n.activeCard(ctx, t, activeKey(t.Adapter.Name(), t.channel(it.Incident.Severity, it.Incident.Labels), key)); err == nil && (c == nil || c.posted()) {
+				return false
+			}
+		}
 		if c, err := n.cardAt(ctx, t, id, false); err != nil || c != nil {
 			if err != nil {
 				n.log.ErrorContext(ctx, "card not found", obs.KeyIncident, id, obs.KeyErr, err)

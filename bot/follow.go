@@ -2,7 +2,6 @@ package bot
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"time"
 
@@ -62,8 +61,8 @@ func (n *Notifier) follow(ctx context.Context, incs, props <-chan store.WatchRes
 				if e.Type != store.EventPut {
 					continue
 				}
-				var p remediation.Proposal
-				if err := json.Unmarshal(e.KV.Value, &p); err != nil {
+				p, err := remediation.DecodeProposal(e.KV)
+				if err != nil {
 					n.log.WarnContext(ctx, "unreadable proposal in a store watch", "key", e.KV.Key, obs.KeyErr, err)
 					continue
 				}

@@ -334,3 +334,45 @@ func TestStormCardOfManyMembersIsRecorded(t *testing.T) {
 		t.Fatalf("calls:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestWaitingIncidentsCostNoReadsPerPass: while a storm's incidents wait for their group wait,
+// each pass that places one looks at the others only in memory when their group's card is
+// already posted, rather than reading the store for each of them again and again.
+func TestWaitingIncidentsCostNoReadsPerPass(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := &countingStore{Store: store.NewMemory()}
+		h := newHarnessOn(t, st, func(o *NotifierOptions) {
+			o.EditEvery, o.Group = 30*time.Second, GroupOptions{Wait: 5 * time.Second, Interval: 20 * time.Second}
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- h.n.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		h.inc.FromAnomaly(ctx, anomaly("web-0", "warning", nil))
+		time.Sleep(6 * time.Second)
+		synctest.Wait()
+		if got := h.rec.take(); len(got) != 1 {
+			t.Fatalf("the group's card: %q, want one post", got)
+		}
+		// One incident, then a storm a second later: the first one's pass finds the rest waiting.
+		h.inc.FromAnomaly(ctx, anomaly("web-1", "warning", nil))
+		time.Sleep(time.Second)
+		const storm = 50
+		for i := range storm {
+			h.inc.FromAnomaly(ctx, anomaly(fmt.Sprintf("web-%d", i+2), "warning", nil))
+		}
+		synctest.Wait()
+		st.all.Store(0)
+		time.Sleep(4500 * time.Millisecond) // web-1's group wait ends; the storm's does not
+		synctest.Wait()
+		if got := st.all.Load(); got >= storm {
+			t.Fatalf("%d store reads in the pass that placed one incident while %d wait", got, storm)
+		}
+		time.Sleep(20 * time.Second)
+		synctest.Wait()
+		got := h.rec.take()
+		if len(got) == 0 || !strings.Contains(got[len(got)-1], fmt.Sprintf("%d incidents", storm+2)) {
+			t.Fatalf("after the storm's group wait and interval: %q, want the card to show all %d", got, storm+2)
+		}
+	})
+}

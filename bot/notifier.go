@@ -106,6 +106,28 @@ type job struct {
 	incident string // card of an incident
 	proposal string // card of a proposal without incident
 	props    bool   // the incident's proposals changed
+	opened   bool   // the incident opened: every proposal of it is reported after that
+	// changed holds the incident's proposals as their changes reported them, the latest copy of
+	// each, so a card in memory takes them without reading every proposal of its incident back.
+	changed []remediation.Proposal
+	// inc is the incident as its opening reported it, while no other change of it is queued: a
+	// card that is new takes it rather than reading the incident back.
+	inc *incident.Incident
+	// proposalsOnly says that only the incident's proposals changed, not the incident itself.
+	proposalsOnly bool
+}
+
+// withLatest returns ps with p in place of its older copy, or added.
+func withLatest(ps []remediation.Proposal, p remediation.Proposal) []remediation.Proposal {
+	for i, q := range ps {
+		if q.ID == p.ID {
+			if p.Rev() >= q.Rev() || p.Rev() == 0 {
+				ps[i] = p
+			}
+			return ps
+		}
+	}
+	return append(ps, p)
 }
 
 // NewNotifier returns a Notifier.
@@ -132,14 +154,18 @@ func NewNotifier(o NotifierOptions) (*Notifier, error) {
 }
 
 // IncidentChanged queues the incident's card for posting or editing. It never blocks on chat.
-func (n *Notifier) IncidentChanged(_ context.Context, inc incident.Incident, _ incident.Change) {
-	n.enqueue(inc.ID, job{incident: inc.ID})
+func (n *Notifier) IncidentChanged(_ context.Context, inc incident.Incident, c incident.Change) {
+	j := job{incident: inc.ID, opened: c == incident.Opened}
+	if c == incident.Opened {
+		j.inc = &inc
+	}
+	n.enqueue(inc.ID, j)
 }
 
 // ProposalChanged queues the card that shows the proposal.
 func (n *Notifier) ProposalChanged(_ context.Context, p remediation.Proposal) {
 	if p.Incident != "" {
-		n.enqueue(p.Incident, job{incident: p.Incident, props: true})
+		n.enqueue(p.Incident, job{incident: p.Incident, props: true, proposalsOnly: true, changed: []remediation.Proposal{p}})
 		return
 	}
 	n.enqueue(p.ID, job{proposal: p.ID})
@@ -151,7 +177,18 @@ func (n *Notifier) enqueue(key string, j job) {
 	if !ok {
 		n.order = append(n.order, key)
 	}
-	j.props = j.props || old.props
+	j.props, j.opened = j.props || old.props, j.opened || old.opened
+	switch {
+	case !ok:
+	case j.proposalsOnly:
+		j.inc, j.proposalsOnly = old.inc, old.proposalsOnly
+	case !old.proposalsOnly:
+		j.inc = nil // two changes of the incident queued, maybe reported out of order: read it
+	}
+	for _, p := range j.changed {
+		old.changed = withLatest(old.changed, p)
+	}
+	j.changed = old.changed
 	n.pending[key] = j
 	n.mu.Unlock()
 	select {

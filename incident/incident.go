@@ -128,6 +128,11 @@ type Options struct {
 	// matter — opening, resolving, severity, silence, the parts that fired, proposals — are
 	// written at once. Default 15s; a crash loses at most this much of the routine updates.
 	WriteEvery time.Duration
+	// ProposalsOf names the proposals made for an incident, from the proposals' own index
+	// (remediation writes it with each proposal), so that making a proposal does not rewrite its
+	// incident. An incident read through the Manager lists them in Proposals after those it
+	// records itself (stores written before the index was the source). Nil lists only those.
+	ProposalsOf func(ctx context.Context, id string) ([]string, error)
 }
 
 // Manager keeps incidents in the store.
@@ -401,7 +406,8 @@ func (m *Manager) Get(ctx context.Context, id string) (Incident, error) {
 	p, ok := m.pending[id]
 	m.mu.Unlock()
 	if ok {
-		return clone(p), nil
+		inc := clone(p)
+		return inc, m.withProposals(ctx, &inc)
 	}
 	kv, err := m.o.Store.Get(ctx, incPrefix+id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -414,7 +420,7 @@ func (m *Manager) Get(ctx context.Context, id string) (Incident, error) {
 	if err := json.Unmarshal(kv.Value, &inc); err != nil {
 		return Incident{}, fmt.Errorf("incident %s is corrupt: %w", id, err)
 	}
-	return inc, nil
+	return inc, m.withProposals(ctx, &inc)
 }
 
 // List returns incidents, newest first; only open ones unless all is set. Every stored incident
@@ -441,6 +447,9 @@ func (m *Manager) List(ctx context.Context, all bool) ([]Incident, error) {
 		} else if err := json.Unmarshal(kv.Value, &inc); err != nil {
 			m.log.ErrorContext(ctx, "corrupt incident skipped", "key", kv.Key, obs.KeyErr, err)
 			continue
+		}
+		if err := m.withProposals(ctx, &inc); err != nil {
+			return nil, err
 		}
 		out = append(out, inc)
 	}

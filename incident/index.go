@@ -127,7 +127,8 @@ func (m *Manager) load(ctx context.Context, id string) (Incident, bool, error) {
 	p, ok := m.pending[id]
 	m.mu.Unlock()
 	if ok {
-		return clone(p), true, nil
+		inc := clone(p)
+		return inc, true, m.withProposals(ctx, &inc)
 	}
 	kv, err := m.o.Store.Get(ctx, incPrefix+id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -141,7 +142,7 @@ func (m *Manager) load(ctx context.Context, id string) (Incident, bool, error) {
 		m.log.ErrorContext(ctx, "corrupt incident skipped", "key", kv.Key, obs.KeyErr, err)
 		return Incident{}, false, nil
 	}
-	return inc, true, nil
+	return inc, true, m.withProposals(ctx, &inc)
 }
 
 // listOpen returns the open incidents, newest first, from the fingerprints of the open ones,

@@ -1,6 +1,7 @@
 package remediation
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -267,6 +268,9 @@ func (mg *Manager) RunApproved(ctx context.Context) error {
 				if e.Type != store.EventPut {
 					continue
 				}
+				if !mayBeApproved(e.KV.Value) {
+					continue // most writes are proposals made or decided otherwise
+				}
 				var p Proposal
 				if json.Unmarshal(e.KV.Value, &p) == nil && p.State == StateApproved {
 					p.rev = e.KV.Rev
@@ -277,6 +281,14 @@ func (mg *Manager) RunApproved(ctx context.Context) error {
 	}
 	return nil
 }
+
+// approvedState is how a stored approved proposal spells its state: proposals are stored as
+// compact JSON, so every approved one holds these bytes.
+var approvedState = []byte(`"state":"` + string(StateApproved) + `"`)
+
+// mayBeApproved reports whether a stored proposal can be approved, without decoding it: false
+// is certain, true is to be checked by decoding (a parameter may be spelled the same way).
+func mayBeApproved(b []byte) bool { return bytes.Contains(b, approvedState) }
 
 // startApproved starts the approved proposals stored now and returns the store's revision.
 func (mg *Manager) startApproved(ctx context.Context) (uint64, error) {

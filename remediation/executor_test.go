@@ -2,6 +2,7 @@ package remediation
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -291,5 +292,28 @@ func TestRunTimeLimitedByExecutor(t *testing.T) {
 	}
 	if _, err := act.Schema().Normalize(map[string]any{"group": "g", "wait": "2h"}); err != nil {
 		t.Fatalf("the unlimited schema refused: %v", err)
+	}
+}
+
+// TestMayBeApprovedNeverMissesAnApproval: the executor's watch skips stored proposals without
+// decoding them only when they cannot be approved; whatever the parameters hold, an approved
+// proposal is never skipped, and one that merely names the state in a parameter is decoded.
+func TestMayBeApprovedNeverMissesAnApproval(t *testing.T) {
+	params := []Params{nil, {"state": "approved"}, {"note": `"state":"approved"`}, {"x": map[string]any{"state": "pending"}}}
+	for _, st := range States {
+		for _, ps := range params {
+			p := Proposal{ID: "p-1", State: st, Plan: Plan{Action: "script", Params: ps, Description: `say "state":"x"`}}
+			b, err := json.Marshal(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := mayBeApproved(b)
+			if st == StateApproved && !got {
+				t.Errorf("approved proposal with params %v skipped: %s", ps, b)
+			}
+			if st != StateApproved && got && ps["state"] == nil {
+				t.Errorf("%s proposal with params %v not skipped: %s", st, ps, b)
+			}
+		}
 	}
 }

@@ -96,7 +96,11 @@ func (mg *Manager) load(ctx context.Context, id string) (Proposal, bool, error) 
 }
 
 // decodeProposal reads a stored proposal, remembering the revision and state it was stored with.
-func decodeProposal(kv store.KV) (Proposal, error) {
+func decodeProposal(kv store.KV) (Proposal, error) { return DecodeProposal(kv) }
+
+// DecodeProposal reads a proposal as stored under StorePrefix, with its revision (Rev), as a
+// store watch reports it.
+func DecodeProposal(kv store.KV) (Proposal, error) {
 	var p Proposal
 	if err := json.Unmarshal(kv.Value, &p); err != nil {
 		return Proposal{}, err

@@ -327,6 +327,20 @@ func (mg *Manager) ForIncident(ctx context.Context, incident string) ([]Proposal
 	return out, nil
 }
 
+// IDsForIncident names the proposals made for an incident from its index alone, without reading
+// them, in the index's order (by proposal ID).
+func (mg *Manager) IDsForIncident(ctx context.Context, incident string) ([]string, error) {
+	kvs, err := mg.o.Store.List(ctx, byIncidentPrefix+incident+"/")
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(kvs))
+	for i, kv := range kvs {
+		ids[i] = string(kv.Value)
+	}
+	return ids, nil
+}
+
 // List returns proposals in any of states (all when none), newest first, reading every stored
 // proposal; ListPage reads one page.
 func (mg *Manager) List(ctx context.Context, states ...State) ([]Proposal, error) {

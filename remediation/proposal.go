@@ -153,6 +153,10 @@ type Proposal struct {
 	stored State  // its state at that revision, which its index entries show
 }
 
+// Rev is the store revision this copy of the proposal was read or written at: of two copies of
+// one proposal, the one with the higher Rev is the later. 0 when unknown.
+func (p Proposal) Rev() uint64 { return p.rev }
+
 // jsonValue is how a parameter value is stored: durations as text ("5m0s"), so that they read
 // back as durations and not as a count of nanoseconds.
 func jsonValue(v any) any {

@@ -74,7 +74,7 @@ func Build(ctx context.Context, o Options) (*Bot, error) {
 	notify := &lateNotifier{}
 	chartDir := filepath.Join(cfg.DataDir, "charts")
 	if b.Incidents, err = incident.New(incident.Options{Store: b.Store, Logger: b.log, Registerer: b.regr,
-		OnChange: notify.incident}); err != nil {
+		OnChange: notify.incident, ProposalsOf: b.proposalsOf}); err != nil {
 		return nil, err
 	}
 	if err := b.buildRules(ctx); err != nil {

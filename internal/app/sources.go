@@ -253,8 +253,8 @@ func (b *Bot) processAlerts(ctx context.Context, entries []alertmanager.Entry) e
 				StartsAt: a.StartsAt, EndsAt: a.EndsAt, Fingerprint: a.Fingerprint, Incident: incID, Dedup: e.Key})
 		}
 	}
-	// The proposals are recorded on their incidents before the rules' state is written: after a
-	// crash in between, the round is processed again and the rules propose (and link) again.
+	// The refusals the proposals answer are cleared before the rules' state is written: after a
+	// crash in between, the round is processed again and the rules propose (and clear) again.
 	links := &proposalLinks{}
 	if err := b.Rules.OnAlertsThen(context.WithValue(ctx, linksKey{}, links), alerts, func(context.Context) {
 		links.write(ctx, b)

@@ -80,58 +80,54 @@ func (b *Bot) onFire(ctx context.Context, f rules.Firing) error {
 	if incID == "" {
 		return nil
 	}
-	l := proposalLink{incident: incID, proposal: p.ID, rule: f.Rule.Name}
+	// The proposal's index names it for its incident (incident.Options.ProposalsOf); the incident
+	// is written only when it shows why this rule made no proposal before.
 	if links, ok := ctx.Value(linksKey{}).(*proposalLinks); ok {
-		links.add(l) // written with the others of the batch (processAlerts)
+		links.add(incID, f.Rule.Name) // cleared with the others of the batch (processAlerts)
 		return nil
 	}
-	if _, err := b.Incidents.Update(ctx, incID, l.apply); err != nil {
-		b.log.WarnContext(ctx, "proposal not linked to its incident", obs.KeyProposal, p.ID, obs.KeyIncident, incID, obs.KeyErr, err)
+	if failed, err := b.Incidents.ClearRefusals(ctx, map[string][]string{incID: {f.Rule.Name}}); len(failed) > 0 {
+		b.log.WarnContext(ctx, "refusal not cleared on its incident", obs.KeyProposal, p.ID, obs.KeyIncident, incID, obs.KeyErr, err)
 	}
 	return nil
 }
 
-// proposalLink records a proposal on its incident, and clears the rule's refusal there.
-type proposalLink struct{ incident, proposal, rule string }
-
-func (l proposalLink) apply(inc *incident.Incident) {
-	if !slices.Contains(inc.Proposals, l.proposal) {
-		inc.Proposals = append(inc.Proposals, l.proposal)
-	}
-	inc.Refusals = slices.DeleteFunc(inc.Refusals, func(r incident.Refusal) bool { return r.Rule == l.rule })
-}
-
-// proposalLinks collects the proposal links of a batch of alerts, so that they are written in
-// shared transactions once the batch is evaluated rather than one commit each.
+// proposalLinks collects, by incident, the rules that made proposals in a batch of alerts, so
+// that the refusals they leave behind are cleared together once the batch is evaluated.
 type proposalLinks struct {
 	mu    sync.Mutex
-	links []proposalLink
+	rules map[string][]string
 }
 
 type linksKey struct{}
 
-func (ls *proposalLinks) add(l proposalLink) {
+func (ls *proposalLinks) add(incident, rule string) {
 	ls.mu.Lock()
-	ls.links = append(ls.links, l)
+	if ls.rules == nil {
+		ls.rules = map[string][]string{}
+	}
+	if !slices.Contains(ls.rules[incident], rule) {
+		ls.rules[incident] = append(ls.rules[incident], rule)
+	}
 	ls.mu.Unlock()
 }
 
-// write records the collected links on their incidents, in order per incident.
+// write clears the refusals of the rules that made proposals on their incidents.
 func (ls *proposalLinks) write(ctx context.Context, b *Bot) {
-	fns := map[string]func(*incident.Incident){}
-	for _, l := range ls.links {
-		prev := fns[l.incident]
-		fns[l.incident] = func(inc *incident.Incident) {
-			if prev != nil {
-				prev(inc)
-			}
-			l.apply(inc)
-		}
+	ls.mu.Lock()
+	rules := ls.rules
+	ls.mu.Unlock()
+	if failed, err := b.Incidents.ClearRefusals(ctx, rules); len(failed) > 0 {
+		b.log.WarnContext(ctx, "refusals not cleared on their incidents", "incidents", len(failed), "first", failed[0], obs.KeyErr, err)
 	}
-	failed, err := b.Incidents.UpdateMany(ctx, fns)
-	if len(failed) > 0 {
-		b.log.WarnContext(ctx, "proposals not linked to their incidents", "incidents", len(failed), "first", failed[0], obs.KeyErr, err)
+}
+
+// proposalsOf names the proposals made for an incident, for incident.Options.ProposalsOf.
+func (b *Bot) proposalsOf(ctx context.Context, id string) ([]string, error) {
+	if b.Proposals == nil {
+		return nil, nil // still being built: nothing has been proposed yet
 	}
+	return b.Proposals.IDsForIncident(ctx, id)
 }
 
 // noteRefusal records on an incident why a rule made no proposal for it, and has its card
@@ -231,7 +227,7 @@ func (b *Bot) auditIncident(ctx context.Context, inc incident.Incident, c incide
 
 // auditBatch collects the audit records of the incidents a tick or a webhook round changed, so
 // that they are appended together, sharing the audit log's commits, rather than one commit
-// after another. The records of one incident keep their order.
+// after another. The records keep their order.
 type auditBatch struct {
 	mu      sync.Mutex
 	recs    []audit.Record
@@ -251,9 +247,6 @@ func (ab *auditBatch) add(r audit.Record) bool {
 	return true
 }
 
-// auditWorkers is how many incidents' records are appended at once.
-const auditWorkers = 32
-
 // write appends the collected records and returns once they are in the log.
 func (ab *auditBatch) write(ctx context.Context, b *Bot) {
 	ab.mu.Lock()
@@ -262,26 +255,7 @@ func (ab *auditBatch) write(ctx context.Context, b *Bot) {
 	if len(ab.recs) == 0 {
 		return // most ticks open and resolve nothing
 	}
-	byInc := map[string][]audit.Record{}
-	var order []string
-	for _, r := range ab.recs {
-		if _, ok := byInc[r.Incident]; !ok {
-			order = append(order, r.Incident)
-		}
-		byInc[r.Incident] = append(byInc[r.Incident], r)
+	if err := b.Audit.AppendAll(ctx, ab.recs); err != nil {
+		b.log.ErrorContext(ctx, "audit append failed", "records", len(ab.recs), obs.KeyErr, err)
 	}
-	sem := make(chan struct{}, auditWorkers)
-	var wg sync.WaitGroup
-	for _, id := range order {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			for _, r := range byInc[id] {
-				if _, err := b.Audit.Append(ctx, r); err != nil {
-					b.log.ErrorContext(ctx, "audit append failed", obs.KeyIncident, id, obs.KeyErr, err)
-				}
-			}
-		})
-	}
-	wg.Wait()
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -38,11 +39,32 @@ type BoltOptions struct {
 
 // Bolt is the embedded Store on a single bbolt file. One process owns the file, so watches are
 // served from the writes this process makes.
+//
+// Transactions that arrive while another commit is being written are committed together, in
+// one bbolt transaction with one sync to disk (group commit), each with its own comparisons and
+// revision, in arrival order: concurrent writers (the webhook intake, the audit log, incidents)
+// share the cost of the sync without waiting for a timer, and a transaction whose comparisons
+// fail leaves the others of its group unaffected.
 type Bolt struct {
 	limits bool
 	db     *bolt.DB
-	wmu    sync.Mutex // orders commits with their notification to watchers
+	wmu    sync.Mutex // the turn to commit; orders commits with their notification to watchers
+	qmu    sync.Mutex // guards queue
+	queue  []*boltTxn
 	hub    *hub
+	syncs  atomic.Uint64 // bbolt transactions committed, each one sync to disk
+}
+
+// boltTxn is one transaction waiting for its turn to be committed.
+type boltTxn struct {
+	fence *Fence
+	cmps  []Cmp
+	ops   []Op
+	// set by the commit
+	done   bool
+	rev    uint64
+	err    error
+	events []Event
 }
 
 // OpenBolt opens (creating if needed) the bbolt file at path and checks its schema version.
@@ -255,64 +277,150 @@ func (s *Bolt) txn(ctx context.Context, fence *Fence, cmps []Cmp, ops []Op) (uin
 	if err := checkTxn(cmps, ops, extra, s.limits); err != nil {
 		return 0, err
 	}
+	t := &boltTxn{fence: fence, cmps: cmps, ops: ops}
+	s.qmu.Lock()
+	s.queue = append(s.queue, t)
+	s.qmu.Unlock()
+	// Whoever holds the turn commits every transaction queued by then, its own among them.
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	var rev uint64
-	var events []Event
+	if !t.done {
+		s.qmu.Lock()
+		group := s.queue
+		s.queue = nil
+		s.qmu.Unlock()
+		s.commit(group)
+	}
+	return t.rev, t.err
+}
+
+// maxGroupOps bounds the writes of one group commit, so that one bbolt transaction's dirty
+// pages stay a few megabytes; the rest of the queue goes in the next.
+const maxGroupOps = 4096
+
+// commit writes the queued transactions, as many per bbolt transaction as maxGroupOps allows.
+// When a group cannot be written (bbolt refuses a key or value), its transactions are written
+// one at a time, so only the faulty one fails. s.wmu must be held.
+func (s *Bolt) commit(queue []*boltTxn) {
+	for len(queue) > 0 {
+		n, nops := 1, len(queue[0].ops)
+		for n < len(queue) && nops+len(queue[n].ops) <= maxGroupOps {
+			nops += len(queue[n].ops)
+			n++
+		}
+		group := queue[:n]
+		queue = queue[n:]
+		err := s.write(group)
+		if err != nil && len(group) > 1 {
+			for _, t := range group {
+				if err := s.write([]*boltTxn{t}); err != nil {
+					t.err = err
+				}
+			}
+		} else if err != nil {
+			group[0].err = err
+		}
+		for _, t := range group {
+			t.done = true
+			if t.err == nil && t.rev != 0 {
+				s.hub.publish(t.rev, t.events)
+			}
+			t.events = nil
+		}
+	}
+}
+
+// write commits group in one bbolt transaction: each of its transactions whose fence and
+// comparisons hold gets the next revision and its writes; the others get ErrFenced or
+// ErrConflict. An error returned means nothing of the group was written.
+func (s *Bolt) write(group []*boltTxn) error {
+	for _, t := range group {
+		t.rev, t.err, t.events = 0, nil, nil
+	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b, meta := tx.Bucket(bucketKV), tx.Bucket(bucketMeta)
-		if fence != nil {
-			cur, err := revAt(b, fence.Key)
-			if err != nil {
-				return err
-			}
-			if cur != fence.Rev {
-				return ErrFenced
-			}
-		}
-		for _, c := range cmps {
-			cur, err := revAt(b, c.Key)
-			if err != nil {
-				return err
-			}
-			if cur != c.Rev {
-				return ErrConflict
-			}
-		}
+		var rev uint64
 		if v := meta.Get(metaRev); len(v) == 8 {
 			rev = binary.BigEndian.Uint64(v)
 		}
-		rev++
-		events = make([]Event, 0, len(ops))
-		for _, op := range ops {
-			if op.Delete {
-				if b.Get([]byte(op.Key)) == nil {
-					continue
-				}
-				if err := b.Delete([]byte(op.Key)); err != nil {
-					return err
-				}
-				events = append(events, Event{Type: EventDelete, KV: KV{Key: op.Key, Rev: rev}})
-				continue
-			}
-			val := make([]byte, 8+len(op.Value))
-			binary.BigEndian.PutUint64(val, rev)
-			copy(val[8:], op.Value)
-			if err := b.Put([]byte(op.Key), val); err != nil {
+		for _, t := range group {
+			ok, err := holds(b, t)
+			if err != nil {
 				return err
 			}
-			events = append(events, Event{Type: EventPut, KV: KV{Key: op.Key, Value: val[8:], Rev: rev}})
+			if !ok {
+				continue
+			}
+			rev++
+			if err := apply(b, t, rev); err != nil {
+				return err
+			}
 		}
 		return meta.Put(metaRev, u64(rev))
 	})
 	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
-		return 0, ErrClosed
+		err = ErrClosed
+	}
+	if err == nil {
+		s.syncs.Add(1)
 	}
 	if err != nil {
-		return 0, err
+		for _, t := range group {
+			t.rev, t.err, t.events = 0, nil, nil
+		}
 	}
-	s.hub.publish(rev, events)
-	return rev, nil
+	return err
+}
+
+// holds reports whether t's fence and comparisons hold in b, setting t.err when they do not.
+func holds(b *bolt.Bucket, t *boltTxn) (bool, error) {
+	if t.fence != nil {
+		cur, err := revAt(b, t.fence.Key)
+		if err != nil {
+			return false, err
+		}
+		if cur != t.fence.Rev {
+			t.err = ErrFenced
+			return false, nil
+		}
+	}
+	for _, c := range t.cmps {
+		cur, err := revAt(b, c.Key)
+		if err != nil {
+			return false, err
+		}
+		if cur != c.Rev {
+			t.err = ErrConflict
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// apply writes t's ops at rev and keeps their events for the watchers.
+func apply(b *bolt.Bucket, t *boltTxn, rev uint64) error {
+	t.rev = rev
+	t.events = make([]Event, 0, len(t.ops))
+	for _, op := range t.ops {
+		if op.Delete {
+			if b.Get([]byte(op.Key)) == nil {
+				continue
+			}
+			if err := b.Delete([]byte(op.Key)); err != nil {
+				return err
+			}
+			t.events = append(t.events, Event{Type: EventDelete, KV: KV{Key: op.Key, Rev: rev}})
+			continue
+		}
+		val := make([]byte, 8+len(op.Value))
+		binary.BigEndian.PutUint64(val, rev)
+		copy(val[8:], op.Value)
+		if err := b.Put([]byte(op.Key), val); err != nil {
+			return fmt.Errorf("store: write %q: %w", op.Key, err)
+		}
+		t.events = append(t.events, Event{Type: EventPut, KV: KV{Key: op.Key, Value: val[8:], Rev: rev}})
+	}
+	return nil
 }
 
 // Watch implements Store.

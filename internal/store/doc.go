@@ -13,6 +13,10 @@
 // watches from the writes of their one process). No bbolt or etcd type appears in the interface;
 // the storetest package is the conformance suite every implementation passes.
 //
+// Bolt commits the transactions that queue while a commit is being written together, in one
+// bbolt transaction and one sync to disk (group commit), each still with its own comparisons,
+// revision and outcome; etcd batches concurrent requests itself.
+//
 // etcd limits a transaction to 128 operations and 1.5 MiB: the etcd store always refuses more
 // (ErrTooManyOps, ErrTooLarge) before sending; Bolt and Memory do when opened with the limits,
 // as the conformance suite does. Remove and Copy batch within them.

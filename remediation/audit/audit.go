@@ -119,6 +119,35 @@ func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
 // one store commit per batch rather than one each. A batch whose comparisons fail is written
 // again one append at a time, so one caller's stale condition never fails another's append.
 func (l *Log) AppendWith(ctx context.Context, r Record, cmps []store.Cmp, ops []store.Op) (Record, uint64, error) {
+	req := &appendReq{ctx: ctx, r: l.fill(ctx, r), cmps: cmps, ops: ops}
+	l.enqueue(req)
+	return req.r, req.rev, req.err
+}
+
+// AppendAll adds rs to the chain in their order, as Append does each, and returns once all are
+// in the log: a batch of records (the incidents a tick or a webhook round opened) shares as few
+// transactions as etcd's limits allow, without a caller waiting for each. It returns the errors
+// of the records that were not appended.
+func (l *Log) AppendAll(ctx context.Context, rs []Record) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	reqs := make([]*appendReq, len(rs))
+	for i, r := range rs {
+		reqs[i] = &appendReq{ctx: ctx, r: l.fill(ctx, r)}
+	}
+	l.enqueue(reqs...)
+	var errs []error
+	for _, req := range reqs {
+		if req.err != nil {
+			errs = append(errs, req.err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// fill sets what Append fills in before a record is queued.
+func (l *Log) fill(ctx context.Context, r Record) Record {
 	if r.Correlation == "" {
 		r.Correlation = obs.Correlation(ctx)
 	}
@@ -126,23 +155,26 @@ func (l *Log) AppendWith(ctx context.Context, r Record, cmps []store.Cmp, ops []
 		r.Time = l.now()
 	}
 	r.Time = r.Time.UTC().Round(0)
-	req := &appendReq{ctx: ctx, r: r, cmps: cmps, ops: ops}
+	return r
+}
+
+// enqueue queues reqs together and returns once they are committed.
+func (l *Log) enqueue(reqs ...*appendReq) {
 	l.qmu.Lock()
-	l.queue = append(l.queue, req)
+	l.queue = append(l.queue, reqs...)
 	l.qmu.Unlock()
 	// Appends from this process take turns for the head; whoever holds the turn writes every
-	// append queued by then, its own among them. The compare-and-set still guards against other
-	// processes sharing the store.
+	// append queued by then, reqs among them (all of them: they were queued at once). The
+	// compare-and-set still guards against other processes sharing the store.
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !req.done {
+	if !reqs[0].done {
 		l.qmu.Lock()
 		batch := l.queue
 		l.queue = nil
 		l.qmu.Unlock()
 		l.commit(batch)
 	}
-	return req.r, req.rev, req.err
 }
 
 // groupTimeout bounds the transaction of a batch of appends.

@@ -163,3 +163,38 @@ func TestConcurrentAppendsShareCommits(t *testing.T) {
 		t.Fatalf("a stale condition: %v, want ErrConflict", err)
 	}
 }
+
+// TestAppendAllSharesCommitsInOrder: a batch of records is appended in its order, in as few
+// transactions as etcd's limits allow, and the chain stays whole.
+func TestAppendAllSharesCommitsInOrder(t *testing.T) {
+	ctx := context.Background()
+	st := &countingStore{Store: store.NewMemory().WithEtcdLimits()}
+	l, err := New(Options{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	rs := make([]Record, n)
+	for i := range rs {
+		rs[i] = Record{Kind: "incident.opened", Incident: fmt.Sprintf("inc-%03d", i)}
+	}
+	if err := l.AppendAll(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	if txns, most := st.txns.Load(), int64((n+store.MaxTxnOps-3)/(store.MaxTxnOps-2)); txns > most {
+		t.Errorf("%d transactions for a batch of %d records, want at most %d", txns, n, most)
+	}
+	got, err := l.Verify(ctx)
+	if err != nil || got != n {
+		t.Fatalf("Verify: %d records, %v; want %d", got, err, n)
+	}
+	recs, err := l.List(ctx, Filter{})
+	if err != nil || len(recs) != n {
+		t.Fatalf("List: %d records, %v", len(recs), err)
+	}
+	for i, r := range recs {
+		if want := fmt.Sprintf("inc-%03d", i); r.Incident != want || r.Seq != uint64(i+1) {
+			t.Fatalf("record %d is %s (seq %d), want %s", i, r.Incident, r.Seq, want)
+		}
+	}
+}

@@ -111,7 +111,10 @@ func (a *allowList) resolve(name string) (string, error) {
 	if _, ok := within(a.realDir, real); !ok {
 		return "", refuse("script %s is not allowed: it links outside the scripts directory", name)
 	}
-	return checkExecutable(name, real)
+	if err := checkRunnable(name, real); err != nil {
+		return "", err
+	}
+	return real, nil
 }
 
 // within reports whether path lies strictly inside dir, and its path relative to dir.
@@ -133,15 +136,24 @@ func checkExecutable(name, p string) (string, error) {
 		}
 		return "", refuse("script %s cannot be read: %v", name, errors.Unwrap(err))
 	}
-	fi, err := os.Stat(real)
-	if err != nil {
-		return "", refuse("script %s cannot be read: %v", name, errors.Unwrap(err))
-	}
-	if !fi.Mode().IsRegular() {
-		return "", refuse("script %s is not a regular file", name)
-	}
-	if fi.Mode().Perm()&0o111 == 0 {
-		return "", refuse("script %s is not executable (chmod +x)", name)
+	if err := checkRunnable(name, real); err != nil {
+		return "", err
 	}
 	return real, nil
+}
+
+// checkRunnable checks that real, a path without symbolic links, is an executable regular file.
+// Each proposal of a script describes it, so its links are resolved once, not once more here.
+func checkRunnable(name, real string) error {
+	fi, err := os.Stat(real)
+	if err != nil {
+		return refuse("script %s cannot be read: %v", name, errors.Unwrap(err))
+	}
+	if !fi.Mode().IsRegular() {
+		return refuse("script %s is not a regular file", name)
+	}
+	if fi.Mode().Perm()&0o111 == 0 {
+		return refuse("script %s is not executable (chmod +x)", name)
+	}
+	return nil
 }
