@@ -48,7 +48,8 @@ type AuditLog interface {
 // Detector is what the API reads of the detector; *detector.Detector implements it.
 type Detector interface {
 	Status() []detector.CheckStatus
-	History(check string) []detector.SeriesHistory
+	// Latest is the latest scored point of one series of a check, and whether there is one.
+	Latest(check string, labels map[string]string) (detector.Scored, bool)
 }
 
 // Options configures an API. Store, Incidents, Proposals, Audit, Logger and Registerer are

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -75,8 +76,15 @@ type fakeDetector struct {
 	history map[string][]detector.SeriesHistory
 }
 
-func (d fakeDetector) Status() []detector.CheckStatus                { return d.checks }
-func (d fakeDetector) History(check string) []detector.SeriesHistory { return d.history[check] }
+func (d fakeDetector) Status() []detector.CheckStatus { return d.checks }
+func (d fakeDetector) Latest(check string, labels map[string]string) (detector.Scored, bool) {
+	for _, sh := range d.history[check] {
+		if maps.Equal(sh.Labels, labels) && len(sh.Points) > 0 {
+			return sh.Points[len(sh.Points)-1], true
+		}
+	}
+	return detector.Scored{}, false
+}
 
 // clock is a settable time source shared by every component of a fixture.
 type clock struct {

@@ -241,7 +241,6 @@ func (a *API) listAnomalies(w http.ResponseWriter, r *http.Request, _ Key) error
 	if err != nil {
 		return fmt.Errorf("list incidents: %w", err)
 	}
-	latest := map[string]map[string]detector.Scored{} // check → fingerprint → last point
 	var out []anomalyView
 	for _, inc := range incs {
 		if inc.Source != incident.SourceDetector || (check != "" && inc.Check != check) {
@@ -251,17 +250,7 @@ func (a *API) listAnomalies(w http.ResponseWriter, r *http.Request, _ Key) error
 			Value: inc.Value, Expected: inc.Expected, Band: band{inc.Lower, inc.Upper}, Score: inc.Score, Since: inc.Since,
 			At: inc.LastSeen, Models: inc.Models, Silenced: inc.Silenced}
 		if a.o.Detector != nil {
-			byFP, ok := latest[inc.Check]
-			if !ok {
-				byFP = map[string]detector.Scored{}
-				for _, sh := range a.o.Detector.History(inc.Check) {
-					if n := len(sh.Points); n > 0 {
-						byFP[incident.AnomalyFingerprint(inc.Check, sh.Labels)] = sh.Points[n-1]
-					}
-				}
-				latest[inc.Check] = byFP
-			}
-			if pt, ok := byFP[inc.Fingerprint]; ok && !pt.T.Before(inc.LastSeen) {
+			if pt, ok := a.o.Detector.Latest(inc.Check, inc.Labels); ok && !pt.T.Before(inc.LastSeen) {
 				v.Value, v.Expected, v.Band, v.Score, v.At = pt.V, pt.Expected, band{pt.Lower, pt.Upper}, pt.Score, pt.T
 			}
 		}

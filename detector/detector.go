@@ -249,8 +249,9 @@ type check struct {
 	// series was forgotten is written before the series' delete, never after it. Taken before mu.
 	saveMu sync.Mutex
 	// writer is the background write of a tick's periodic saves, while writing is set.
-	writer  sync.WaitGroup
-	writing atomic.Bool
+	writer        sync.WaitGroup
+	writing       atomic.Bool
+	releaseWarned atomic.Bool // a failure to release the store's mapped pages was logged
 	// toldLearning is set once the check has logged how long its series learn before scoring.
 	toldLearning bool
 }

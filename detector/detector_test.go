@@ -361,3 +361,40 @@ func TestHistoryKeepsHistoryPoints(t *testing.T) {
 		}
 	}
 }
+
+// TestLatest: Latest gives a series' latest point exactly as SeriesPoints ends with it, and
+// nothing for a series or a check the detector does not have or a series with no point yet.
+func TestLatest(t *testing.T) {
+	sched, _ := config.ParseSchedule("@every 1m")
+	d, err := detector.New(detector.Options{
+		Checks: []detector.CheckSpec{{Name: "cpu", Source: &queue{batches: [][]detector.Series{hostA(flat(0, 10, 40)), hostA(flat(10, 3, 41.123456789))}},
+			Schedule: sched, Threshold: threshold, Factory: func() detector.Model { return &meanModel{} }}},
+		HistoryPoints: 5, Logger: obs.Discard(), Registerer: prometheus.NewRegistry(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := map[string]string{"host": "a"}
+	if _, ok := d.Latest("cpu", a); ok {
+		t.Fatal("a latest point before any tick")
+	}
+	for range 2 {
+		if _, err := d.Tick(context.Background(), "cpu"); err != nil {
+			t.Fatal(err)
+		}
+		pts, _ := d.SeriesPoints("cpu", a)
+		got, ok := d.Latest("cpu", a)
+		if !ok || got != pts[len(pts)-1] {
+			t.Fatalf("latest %+v (%v), want %+v", got, ok, pts[len(pts)-1])
+		}
+	}
+	if got, _ := d.Latest("cpu", a); got.V != 41.123456789 || !got.T.Equal(flat(12, 1, 0)[0].T) {
+		t.Fatalf("latest %+v is not the last point as scored", got)
+	}
+	if _, ok := d.Latest("cpu", map[string]string{"host": "b"}); ok {
+		t.Fatal("a latest point for a series the check does not have")
+	}
+	if _, ok := d.Latest("mem", a); ok {
+		t.Fatal("a latest point for a check the detector does not have")
+	}
+}

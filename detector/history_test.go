@@ -64,7 +64,7 @@ func TestRingKeepsTheLatestPoints(t *testing.T) {
 	for i := range 1000 {
 		v := 1e6 + float64(i)/3
 		r.push(Scored{Point: Point{T: t0.Add(time.Duration(i) * 15 * time.Second), V: v}, Score: float64(i%100) / 100,
-			Expected: v - 1, Lower: v - 10, Upper: v + 10}, size)
+			Expected: v - 1, Lower: v - 10, Upper: v + 10}, size, 0.5)
 		if i == 9 && cap(r.pts) > 16 {
 			t.Fatalf("after 10 points the ring holds room for %d", cap(r.pts))
 		}
@@ -89,8 +89,11 @@ func TestRingKeepsTheLatestPoints(t *testing.T) {
 		if !p.T.Equal(want.Truncate(time.Millisecond)) || p.T.Location() != time.UTC {
 			t.Fatalf("point %d at %v, want %v to the millisecond, in UTC", k, p.T, want)
 		}
-		for _, c := range [][2]float64{{p.V, v}, {p.Expected, v - 1}, {p.Lower, v - 10}, {p.Upper, v + 10}, {p.Score, float64(i%100) / 100}} {
-			if math.Abs(c[0]-c[1]) > 1e-7*math.Abs(c[1]) {
+		// The value and expected value to float32's precision; the band to 0.2 % of its
+		// distance from the expected value, on top of that; the score to 1/65,535.
+		for _, c := range [][3]float64{{p.V, v, 1e-7 * v}, {p.Expected, v - 1, 1e-7 * v}, {p.Lower, v - 10, 1e-7*v + 9.0/512},
+			{p.Upper, v + 10, 1e-7*v + 11.0/512}, {p.Score, float64(i%100) / 100, 0.5 / 65535}} {
+			if math.Abs(c[0]-c[1]) > c[2] {
 				t.Fatalf("point %d: %v kept as %v", k, c[1], c[0])
 			}
 		}
@@ -122,7 +125,7 @@ func TestRingTimes(t *testing.T) {
 					at = at.Add(tc.gap(i))
 				}
 				want = append(want, at)
-				r.push(Scored{Point: Point{T: at, V: float64(i)}}, 20)
+				r.push(Scored{Point: Point{T: at, V: float64(i)}}, 20, 0.5)
 			}
 			if r.coarse != tc.coarse || (r.offs == nil) != (tc.unit == time.Nanosecond) {
 				t.Fatalf("coarse %v, times kept per point %v", r.coarse, r.offs != nil)
@@ -138,14 +141,14 @@ func TestRingTimes(t *testing.T) {
 	// A gap, then evenly spaced points: a step again once the gap has left the ring.
 	var r ring
 	for i := range 10 {
-		r.push(Scored{Point: Point{T: t0.Add(time.Duration(i) * time.Minute)}}, 5)
+		r.push(Scored{Point: Point{T: t0.Add(time.Duration(i) * time.Minute)}}, 5, 0.5)
 	}
-	r.push(Scored{Point: Point{T: t0.Add(20 * time.Minute)}}, 5)
+	r.push(Scored{Point: Point{T: t0.Add(20 * time.Minute)}}, 5, 0.5)
 	if r.offs == nil {
 		t.Fatal("a gap left the ring with a step")
 	}
 	for i := 21; i < 25; i++ {
-		r.push(Scored{Point: Point{T: t0.Add(time.Duration(i) * time.Minute)}}, 5)
+		r.push(Scored{Point: Point{T: t0.Add(time.Duration(i) * time.Minute)}}, 5, 0.5)
 	}
 	if r.offs != nil {
 		t.Fatal("five evenly spaced points still keep a time each")
@@ -181,7 +184,7 @@ func TestRingAgainstAList(t *testing.T) {
 				at = at.Add(step)
 			}
 			p := Scored{Point: Point{T: at, V: rnd.NormFloat64() * 1e3}, Score: rnd.Float64(), Expected: rnd.Float64()}
-			r.push(p, size)
+			r.push(p, size, 0.5)
 			list = append(list, p)
 			if len(list) > size {
 				list = list[1:]
@@ -204,15 +207,16 @@ func TestRingAgainstAList(t *testing.T) {
 	}
 }
 
-// TestRingKeepsValuesFinite: a value beyond float32's range is kept as its largest value, not as
-// an infinity a chart cannot draw; infinities stay what they are.
+// TestRingKeepsValuesFinite: a value beyond float32's range is kept as its largest value, and a
+// band bound beyond it near it, not as an infinity a chart cannot draw; infinities stay what
+// they are.
 func TestRingKeepsValuesFinite(t *testing.T) {
 	var r ring
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	r.push(Scored{Point: Point{T: t0, V: 1e300}, Lower: -1e300, Upper: math.Inf(1)}, 4)
-	r.push(Scored{Point: Point{T: t0.Add(time.Second), V: 1}}, 4)
+	r.push(Scored{Point: Point{T: t0, V: 1e300}, Lower: -1e300, Upper: math.Inf(1)}, 4, 0.5)
+	r.push(Scored{Point: Point{T: t0.Add(time.Second), V: 1}}, 4, 0.5)
 	p := r.points()[0]
-	if p.V != math.MaxFloat32 || p.Lower != -math.MaxFloat32 || !math.IsInf(p.Upper, 1) {
+	if p.V != math.MaxFloat32 || p.Lower > -3.38e38 || math.IsInf(p.Lower, 0) || !math.IsInf(p.Upper, 1) {
 		t.Fatalf("kept as %+v", p)
 	}
 }

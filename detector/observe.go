@@ -42,7 +42,7 @@ func (ch *check) observe(st *seriesState, pts []Point, observed bool) observedBa
 			r.anomalous++
 		}
 		pt := Scored{Point: p, Score: sc.Score, Expected: sc.Expected, Lower: sc.Lower, Upper: sc.Upper}
-		st.push(pt, ch.d.o.HistoryPoints)
+		st.push(pt, ch.d.o.HistoryPoints, ch.spec.Threshold)
 		r.scored++
 		switch life.Step(&st.ep, pt, sc.Models) {
 		case StepOpened:

@@ -248,6 +248,7 @@ func (ch *check) saveDue(ctx context.Context) {
 		defer ch.writer.Done()
 		defer ch.writing.Store(false)
 		ch.saveEach(ctx, due)
+		ch.release()
 	}()
 }
 
@@ -269,6 +270,15 @@ func (ch *check) saveAll(ctx context.Context, urgentOnly bool) {
 	ch.mu.Unlock()
 	slices.SortFunc(dirty, saveOrder)
 	ch.saveEach(ctx, dirty)
+	ch.release()
+}
+
+// release drops the pages a save read of a mapped store file from the process's RSS
+// (store.ReleaseMapped); a failure costs only memory, so it is logged, once, and the save stands.
+func (ch *check) release() {
+	if err := store.ReleaseMapped(ch.d.o.Store); err != nil && ch.releaseWarned.CompareAndSwap(false, true) {
+		ch.d.log.Warn("the store's mapped pages stay resident after saves", obs.KeyCheck, ch.spec.Name, obs.KeyErr, err)
+	}
 }
 
 // saveEach writes the state of sts a transaction at a time, each marshalled under ch.mu and

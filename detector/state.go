@@ -34,7 +34,8 @@ type seriesState struct {
 	next     *seriesState // the next series of the same hash in its check's index
 }
 
-func (s *seriesState) push(p Scored, size int) { s.hist.push(p, size) }
+// push keeps p in the series' history; threshold is its check's.
+func (s *seriesState) push(p Scored, size int, threshold float64) { s.hist.push(p, size, threshold) }
 
 // history returns the kept points oldest first.
 func (s *seriesState) history() []Scored { return s.hist.points() }

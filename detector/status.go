@@ -88,6 +88,24 @@ func (d *Detector) SeriesPoints(check string, labels map[string]string) ([]Score
 	return nil, false
 }
 
+// Latest returns the latest scored point of one series of a check, exactly as scored, and
+// whether the check has that series and it has scored a point; it copies nothing else of the
+// series' history.
+func (d *Detector) Latest(check string, labels map[string]string) (Scored, bool) {
+	for _, ch := range d.checks {
+		if ch.spec.Name != check {
+			continue
+		}
+		ch.mu.Lock()
+		defer ch.mu.Unlock()
+		if st := ch.series.get(labels); st != nil {
+			return st.hist.latest()
+		}
+		return Scored{}, false
+	}
+	return Scored{}, false
+}
+
 // SeriesHistory is the recent scored points of one series.
 type SeriesHistory struct {
 	Labels map[string]string

@@ -302,13 +302,25 @@ func (b *Bot) StoreSize() int64 {
 
 // ProcStatus reads VmRSS and VmHWM (bytes) of the running bot from /proc.
 func (b *Bot) ProcStatus() (rss, hwm int64) {
+	m := b.ProcMemory()
+	return m.RSS, m.HWM
+}
+
+// ProcMemory is the bot's resident memory from /proc/PID/status, in bytes: VmRSS, VmHWM (its
+// peak), and of the RSS the anonymous pages (RssAnon: the Go heap and stacks) and the file pages
+// (RssFile: the binary and the mapped bbolt file, which the kernel can reclaim).
+type ProcMemory struct{ RSS, HWM, Anon, File int64 }
+
+// ProcMemory reads the running bot's ProcMemory; zeros when it is not running.
+func (b *Bot) ProcMemory() ProcMemory {
+	var m ProcMemory
 	pid := b.PID()
 	if pid == 0 {
-		return 0, 0
+		return m
 	}
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0
+		return m
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -320,12 +332,16 @@ func (b *Bot) ProcStatus() (rss, hwm int64) {
 		kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 		switch k {
 		case "VmRSS":
-			rss = kb << 10
+			m.RSS = kb << 10
 		case "VmHWM":
-			hwm = kb << 10
+			m.HWM = kb << 10
+		case "RssAnon":
+			m.Anon = kb << 10
+		case "RssFile":
+			m.File = kb << 10
 		}
 	}
-	return rss, hwm
+	return m
 }
 
 // WriteBytes is what the bot has written so far: write_bytes (to storage) and wchar (every

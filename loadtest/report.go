@@ -82,8 +82,9 @@ func (r *Report) Table() string {
 			"10k series: every tick runs, all incidents within 30 s, ≤ 1 card per group per channel")
 	}
 	if s := r.Steady; s != nil {
-		row("memory per series", fmt.Sprintf("at %d series: RSS %s, %s a series all in (%s above the idle bot); Go heap in use %s a series",
-			s.Series, bytesText(s.RSS), bytesText(int64(s.RSSPerSeries)), bytesText(int64(s.RSSAddedPerSerie)), bytesText(int64(s.HeapPerSeries)))+load(s.Conditions),
+		row("memory per series", fmt.Sprintf("at %d series, %s: RSS %s, %s a series all in (%s above the idle bot; %s anonymous, %s mapped files); Go heap in use %s a series",
+			s.Series, historyText(s), bytesText(s.RSS), bytesText(int64(s.RSSPerSeries)), bytesText(int64(s.RSSAddedPerSerie)),
+			bytesText(s.RSSAnon/int64(max(s.Series, 1))), bytesText(s.RSSFile/int64(max(s.Series, 1))), bytesText(int64(s.HeapPerSeries)))+load(s.Conditions),
 			"100k series: RSS < 1.2 GB, ≤ 12 KB a series all in")
 		row("state saving", fmt.Sprintf("%s written per save (%s a series; %d saves in %d ticks, %.1f s of writing each); state file %s (%s a series); shutdown %.1f s",
 			bytesText(s.SaveBytes), bytesText(s.SaveBytes/int64(max(s.Series, 1))), s.Saves, s.Ticks, s.SaveSeconds, bytesText(s.StateFile),
@@ -184,4 +185,12 @@ func lossText(p PhaseReport) string {
 		s += fmt.Sprintf(" (back %.1f s after the kill)", p.RestartSeconds)
 	}
 	return s
+}
+
+// historyText says how full each series' history was when the memory was read.
+func historyText(s *SteadyReport) string {
+	if s.HistoryFull {
+		return fmt.Sprintf("history full (%d points a series)", s.HistoryPoints)
+	}
+	return fmt.Sprintf("history %d of %d points a series (not full: FULL_HISTORY=1)", s.HistoryPoints, HistoryTicks)
 }

@@ -32,7 +32,7 @@ func sampleReport() *Report {
 			TicksDue: 10, TicksRan: 10, EveryTickRan: true, TickP99: 0.49, CardPosts: 1, CardEdits: 1, Groups: 1, Channels: 1,
 			CardsPerGroupChan: 1, StormSeconds: 51, Conditions: cond},
 		Steady: &SteadyReport{Series: 10000, Interval: "15s", Ticks: 10, TickP50: 0.3, TickP99: 0.9, TickMean: 0.4, TickTop: 10, RSS: 300 << 20,
-			RSSPerSeries: 31457.28, RSSAddedPerSerie: 26000, HeapPerSeries: 12000, Saves: 2, SaveBytes: 120 << 20, SaveSeconds: 1.2,
+			RSSPerSeries: 31457.28, RSSAddedPerSerie: 26000, HeapPerSeries: 12000, RSSAnon: 250 << 20, RSSFile: 50 << 20, HistoryPoints: 12, Saves: 2, SaveBytes: 120 << 20, SaveSeconds: 1.2,
 			StateFile: 80 << 20, StatePerSeries: 8388.6, Shutdown: 0.8, FakeServeMean: 0.01, Conditions: cond},
 		Errors: map[string]string{"other": "waiting for the measured ticks: not within 2m0s"},
 	}
@@ -61,9 +61,11 @@ func TestTableSaysWhatDidNotHappen(t *testing.T) {
 	r.Storm.EveryTickRan, r.Storm.TicksRan, r.Storm.TicksSkipped = false, 7, 3
 	r.Webhook.AllProposed, r.Webhook.Proposals = false, 900
 	r.Steady.TickTop, r.Steady.TicksAboveTop, r.Steady.TickMean = 10, 10, 29.4
+	r.Steady.HistoryPoints, r.Steady.HistoryFull = 240, true
 	got := r.Table()
 	for _, want := range []string{"only 1234 of 1999 incidents recorded in 120 s (1 series already had one open from the calm pattern)", "ticks missed: 7 ran of 10 due, 3 skipped",
-		"only 900 proposals for them within 2 min", "p50 > 10 s, p99 > 10 s, mean 29.40 s", "703 without proposal, 226 not linked to their incident", "none lost"} {
+		"only 900 proposals for them within 2 min", "p50 > 10 s, p99 > 10 s, mean 29.40 s", "703 without proposal, 226 not linked to their incident", "none lost",
+		"at 10000 series, history full (240 points a series)"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("table lacks %q:\n%s", want, got)
 		}
@@ -78,5 +80,22 @@ func TestReportJSONRoundTrips(t *testing.T) {
 	data, err := os.ReadFile(path)
 	if err != nil || len(data) == 0 || data[len(data)-1] != '\n' {
 		t.Fatalf("report.json: %v, %d bytes", err, len(data))
+	}
+}
+
+// TestFullHistoryTicks: FULL_HISTORY raises the ticks so that the warm and measured ticks fill
+// every series' history, and never lowers them.
+func TestFullHistoryTicks(t *testing.T) {
+	for _, c := range []struct {
+		o    SteadyOptions
+		want int
+	}{
+		{SteadyOptions{WarmTicks: 2, Ticks: 10}, 10},
+		{SteadyOptions{WarmTicks: 2, Ticks: 10, FullHistory: true}, HistoryTicks - 2},
+		{SteadyOptions{WarmTicks: 2, Ticks: 500, FullHistory: true}, 500},
+	} {
+		if got := c.o.ticks(); got != c.want {
+			t.Errorf("%+v: %d ticks, want %d", c.o, got, c.want)
+		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/smartcloudops/smartcloudops/detector"
 )
 
 // SteadyOptions configures the steady scenario: one check over Series series of a calm daily
@@ -18,6 +20,20 @@ type SteadyOptions struct {
 	Interval  time.Duration
 	WarmTicks int
 	Ticks     int
+	// FullHistory measures once every series' history is full: Ticks is raised so that the warm
+	// and measured ticks are at least detector.DefaultHistoryPoints (each tick adds a point).
+	FullHistory bool
+}
+
+// HistoryTicks is how many ticks fill a series' history: each tick adds at least one point.
+const HistoryTicks = detector.DefaultHistoryPoints
+
+// ticks is Ticks, raised to fill every series' history when FullHistory is set.
+func (o SteadyOptions) ticks() int {
+	if o.FullHistory {
+		return max(o.Ticks, HistoryTicks-o.WarmTicks)
+	}
+	return o.Ticks
 }
 
 // SteadyReport is the steady tick, the memory per series and the state saving at N series.
@@ -47,9 +63,15 @@ type SteadyReport struct {
 	RSS              int64   `json:"rss_bytes"`
 	RSSPeak          int64   `json:"rss_peak_bytes"`
 	HeapInuse        int64   `json:"heap_inuse_bytes"`
+	RSSAnon          int64   `json:"rss_anon_bytes"` // of RSS: the Go heap, stacks and runtime
+	RSSFile          int64   `json:"rss_file_bytes"` // of RSS: the binary and the mapped bbolt file
 	RSSPerSeries     float64 `json:"rss_per_series_bytes"`
 	RSSAddedPerSerie float64 `json:"rss_added_per_series_bytes"` // (RSS − idle RSS) / N
 	HeapPerSeries    float64 `json:"heap_per_series_bytes"`
+	// HistoryPoints is how many points each series' history held at least when memory was read
+	// (one a tick, up to detector.DefaultHistoryPoints); HistoryFull when that is all of them.
+	HistoryPoints int  `json:"history_points"`
+	HistoryFull   bool `json:"history_full"`
 	// State saving: bursts of write_bytes in /proc/PID/io during the measured ticks (the model
 	// state of every changed series is written once a minute), the bbolt file after shutdown,
 	// and how long SIGTERM took to end the process (it saves the state once more).
@@ -66,6 +88,7 @@ type SteadyReport struct {
 
 // Steady runs the steady scenario.
 func Steady(ctx context.Context, e Env, o SteadyOptions) (*SteadyReport, error) {
+	o.Ticks = o.ticks()
 	dir, err := e.dir("steady")
 	if err != nil {
 		return nil, err
@@ -120,7 +143,10 @@ func Steady(ctx context.Context, e Env, o SteadyOptions) (*SteadyReport, error) 
 	}
 	rep.FakeServeMax = p1.MaxServe.Seconds()
 	rep.FalseIncidents = int(m1.Sum(mOpened, nil))
-	rep.RSS, rep.RSSPeak = b.ProcStatus()
+	pm := b.ProcMemory()
+	rep.RSS, rep.RSSPeak, rep.RSSAnon, rep.RSSFile = pm.RSS, pm.HWM, pm.Anon, pm.File
+	rep.HistoryPoints = min(o.WarmTicks+o.Ticks, detector.DefaultHistoryPoints)
+	rep.HistoryFull = rep.HistoryPoints == detector.DefaultHistoryPoints
 	rep.HeapInuse = int64(m1.Sum(mHeap, nil))
 	n := float64(o.Series)
 	rep.RSSPerSeries, rep.HeapPerSeries = float64(rep.RSS)/n, float64(rep.HeapInuse)/n

@@ -62,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&steady.Interval, "interval", envDur("INTERVAL", 15*time.Second), "steady: the check's schedule, @every (INTERVAL)")
 	fs.IntVar(&steady.Ticks, "ticks", envInt("TICKS", 10), "steady: ticks measured (TICKS)")
 	fs.IntVar(&steady.WarmTicks, "warm-ticks", envInt("WARM_TICKS", 2), "steady: ticks before measuring (WARM_TICKS)")
+	fs.BoolVar(&steady.FullHistory, "full-history", envInt("FULL_HISTORY", 0) != 0,
+		"steady: measure once every series' history is full, raising the ticks to fill it; with a short -interval (FULL_HISTORY=1)")
 	var storm loadtest.StormOptions
 	fs.IntVar(&storm.Series, "storm-series", envInt("STORM_SERIES", 2000), "storm: series, all anomalous at once (STORM_SERIES)")
 	fs.DurationVar(&storm.Interval, "storm-interval", envDur("STORM_INTERVAL", 5*time.Second), "storm: the check's schedule (STORM_INTERVAL)")
@@ -157,7 +159,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // commandLine is how this run can be repeated: the sizes from the environment and the flags.
 func commandLine(args []string) string {
 	var envs []string
-	for _, name := range []string{"SCENARIOS", "SERIES", "INTERVAL", "TICKS", "WARM_TICKS", "STORM_SERIES", "STORM_INTERVAL",
+	for _, name := range []string{"SCENARIOS", "SERIES", "INTERVAL", "TICKS", "WARM_TICKS", "FULL_HISTORY", "STORM_SERIES", "STORM_INTERVAL",
 		"CALM_TICKS", "STORM_DEADLINE", "CARD_SETTLE", "WRK_DURATION", "WRK_CONNECTIONS", "WRK_THREADS", "PER_GROUP", "ITEMS", "TOP_UP_DEADLINE",
 		"API_REQUESTS", "ALERTS", "LOSS_CONCURRENCY", "LOSS_RATE", "CLIENT_TIMEOUT", "LOSS_SETTLE", "LOADTEST_TIMEOUT"} {
 		if v := os.Getenv(name); v != "" {
