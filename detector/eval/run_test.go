@@ -105,7 +105,9 @@ func TestRunNAB(t *testing.T) {
 }
 
 // TestNoPileBelowThresholds checks that the scores of the development set do not crowd just below
-// any threshold a check might use: the score means the same whatever the threshold.
+// any threshold a check might use: the score means the same whatever the threshold. A score held
+// over several points (the shape part judges a window once per segment and holds its score until
+// the next) is one judgement, so a run of equal scores counts once.
 func TestNoPileBelowThresholds(t *testing.T) {
 	c, err := LoadCorpus(needNAB(t), LoadOptions{})
 	if err != nil {
@@ -118,7 +120,10 @@ func TestNoPileBelowThresholds(t *testing.T) {
 	for _, thr := range []float64{0.3, 0.4, 0.5, 0.6, 0.7} {
 		below, above := 0, 0
 		for _, s := range r.Series {
-			for _, v := range s.Scores {
+			for i, v := range s.Scores {
+				if i > 0 && v == s.Scores[i-1] {
+					continue
+				}
 				switch {
 				case v >= thr-0.01 && v < thr:
 					below++

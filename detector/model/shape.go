@@ -74,7 +74,11 @@ func (s *shape) observe(x, lower, upper, floor, rate float64, ready int) float64
 	// The history is kept in float32, which holds values up to about 3.4e38, not maxValue.
 	seg := clip(s.sum/shapeSeg, math.MaxFloat32)
 	s.sum, s.k, s.score = 0, 0, 0
-	if s.n == shapeRing {
+	// Only a window the part judges, one with no point beyond the band, feeds the short-term
+	// mean and the calibration: the distances of an excursion's windows, clipped to a band
+	// edge, would otherwise linger in the short-term mean and score the first normal windows
+	// after it as unusual.
+	if s.n == shapeRing && s.inside >= shapeSeg*shapeWin {
 		ld := math.Log(s.nearest(seg) + floor + 1e-300)
 		if s.seen == 0 {
 			s.sm = ld
@@ -87,7 +91,7 @@ func (s *shape) observe(x, lower, upper, floor, rate float64, ready int) float64
 			w := -math.Expm1(float64(s.seen) * math.Log1p(-rate))
 			mu := s.mu / w
 			sd := max(math.Sqrt(max(s.m2/w-mu*mu, 0)), shapeMinSD)
-			if z := (s.sm - mu) / sd; z > 0 && s.inside >= shapeSeg*shapeWin {
+			if z := (s.sm - mu) / sd; z > 0 {
 				s.score = scoreOf(0.5 * math.Erfc(z/math.Sqrt2))
 			}
 		}

@@ -159,3 +159,30 @@ func TestLoadsVersion8(t *testing.T) {
 		t.Error("state did not change while the model learnt")
 	}
 }
+
+// TestShapeQuietAfterExcursion checks that a load far beyond the band, which the ranges report,
+// is not followed by a shape alarm once the series is back to its usual values: the windows of
+// the excursion are not judged, and their distances must not linger in the short-term mean that
+// judges the first windows after it.
+func TestShapeQuietAfterExcursion(t *testing.T) {
+	for seed := range uint64(5) {
+		r := rand.New(rand.NewPCG(seed, 11))
+		const loadAt, loadLen = 3600, 45
+		pts := make([]detector.Point, 4000)
+		for i := range pts {
+			v := 20 + r.NormFloat64()
+			if i >= loadAt && i < loadAt+loadLen {
+				v = 96 + r.NormFloat64()
+			}
+			pts[i] = detector.Point{T: t0.Add(time.Duration(i) * time.Second), V: v}
+		}
+		m := Default()()
+		for i, p := range pts {
+			s := m.Observe(p)
+			if i >= loadAt+loadLen && s.Score >= DefaultThreshold && slices.Contains(s.Models, PartShape) {
+				t.Errorf("seed %d: point %d, %d after the load ended, flagged by the shape part (%.2f)", seed, i, i-loadAt-loadLen, s.Score)
+				break
+			}
+		}
+	}
+}
