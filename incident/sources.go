@@ -130,7 +130,9 @@ type AlertGroup struct {
 	Alerts       []Alert
 	// Mark, when set, is a store key written in the same transaction as the change the
 	// notification makes, and only when it makes one: a caller that processes notifications
-	// from a queue can tell after a crash whether this one was recorded.
+	// from a queue can tell after a crash whether this one was recorded. It holds the
+	// incident's ID, and when the change is one that is audited (AlertGroupResult.Audited) the
+	// change too, until the caller writes the ID alone with the audit record (see ParseMark).
 	Mark string
 }
 
@@ -152,6 +154,26 @@ func (m *Manager) FromAlertGroup(ctx context.Context, g AlertGroup) (Incident, C
 type AlertGroupResult struct {
 	Incident Incident
 	Changed  bool
+	// Audited is the change when it is one that is reported and audited (an opening or a
+	// resolution), or 0.
+	Audited Change
+}
+
+// ParseMark reads what an AlertGroup's Mark holds: the incident's ID, and the change whose audit
+// record was not yet written with it (0 when there is none, or when an earlier release wrote
+// the mark).
+func ParseMark(v []byte) (id string, pending Change) {
+	id, c, ok := strings.Cut(string(v), "\n")
+	if !ok {
+		return id, 0
+	}
+	switch c {
+	case Opened.String():
+		return id, Opened
+	case Resolved.String():
+		return id, Resolved
+	}
+	return id, 0
 }
 
 // ApplyAlertGroups records Alertmanager notifications in order, in as few store transactions of
@@ -165,8 +187,8 @@ func (m *Manager) ApplyAlertGroups(ctx context.Context, gs []AlertGroup) ([]Aler
 	out, lost, err := m.apply(ctx, changes)
 	res := make([]AlertGroupResult, len(gs))
 	for i := range gs {
-		inc, ok := out[strconv.Itoa(i)]
-		res[i] = AlertGroupResult{Incident: inc, Changed: ok}
+		a, ok := out[strconv.Itoa(i)]
+		res[i] = AlertGroupResult{Incident: a.inc, Changed: ok, Audited: a.audited}
 	}
 	if lost > 0 {
 		return res, fmt.Errorf("%d of %d alert notifications not recorded: %w", lost, len(gs), err)

@@ -48,7 +48,11 @@ func (m *Manager) ApplyTick(ctx context.Context, t detector.Tick) (map[string]In
 			changes = append(changes, change{fp: AnomalyFingerprint(r.Check, r.Labels), key: detector.Key(r.Labels), fn: resolveChange(r.T, how)})
 		}
 	}
-	out, lost, err := m.apply(ctx, changes)
+	applied, lost, err := m.apply(ctx, changes)
+	out := make(map[string]Incident, len(applied))
+	for k, a := range applied {
+		out[k] = a.inc
+	}
 	if lost > 0 {
 		m.log.ErrorContext(ctx, "incident changes not recorded", obs.KeyCheck, t.Check, "changes", lost, obs.KeyErr, err)
 		return out, fmt.Errorf("%d incident changes of check %s not recorded: %w", lost, t.Check, err)
@@ -64,16 +68,41 @@ type change struct {
 	mark    string // written with the change, when it changes something
 }
 
+// applied is what one change did: the incident as written, and the change when it is one that is
+// reported and audited (an opening or a resolution), or 0.
+type applied struct {
+	inc     Incident
+	audited Change
+}
+
+// appliedOf is what the written plan pl did.
+func appliedOf(pl plan) applied {
+	a := applied{inc: pl.inc}
+	if pl.report && pl.change != Updated {
+		a.audited = pl.change
+	}
+	return a
+}
+
+// markValue is what a change's mark holds: the incident's ID and, when the change is audited
+// (see AlertGroup.Mark), the change after a newline.
+func markValue(pl plan) []byte {
+	if a := appliedOf(pl); a.audited != 0 {
+		return []byte(pl.inc.ID + "\n" + a.audited.String())
+	}
+	return []byte(pl.inc.ID)
+}
+
 // apply applies changes in order, in as few transactions of at most store.MaxTxnOps writes and
-// comparisons as it can, and reports each once written. It returns the incidents by key, how many
+// comparisons as it can, and reports each once written. It returns what each did by key, how many
 // changes could not be recorded and the first reason.
-func (m *Manager) apply(ctx context.Context, changes []change) (map[string]Incident, int, error) {
+func (m *Manager) apply(ctx context.Context, changes []change) (map[string]applied, int, error) {
 	type step struct {
 		pl plan
 		c  change
 	}
 	var (
-		out     = make(map[string]Incident, len(changes))
+		out     = make(map[string]applied, len(changes))
 		batch   []step
 		inBatch = map[string]bool{}
 		ncmps   int
@@ -106,7 +135,7 @@ func (m *Manager) apply(ctx context.Context, changes []change) (map[string]Incid
 		case err == nil:
 			for _, s := range batch {
 				m.committed(ctx, s.pl)
-				out[s.c.key] = s.pl.inc
+				out[s.c.key] = appliedOf(s.pl)
 				done = append(done, s.pl)
 			}
 		case errors.Is(err, store.ErrConflict):
@@ -116,7 +145,7 @@ func (m *Manager) apply(ctx context.Context, changes []change) (map[string]Incid
 					fail(err)
 					continue
 				}
-				out[s.c.key] = pl.inc
+				out[s.c.key] = appliedOf(pl)
 				done = append(done, pl)
 			}
 		default:
@@ -140,11 +169,11 @@ func (m *Manager) apply(ctx context.Context, changes []change) (map[string]Incid
 			continue
 		}
 		if c.mark != "" && !pl.routine {
-			pl.ops = append(pl.ops, store.Op{Key: c.mark, Value: []byte(pl.inc.ID)})
+			pl.ops = append(pl.ops, store.Op{Key: c.mark, Value: markValue(pl)})
 		}
 		if pl.routine {
 			m.pending[pl.inc.ID] = clone(pl.inc)
-			out[c.key] = pl.inc
+			out[c.key] = appliedOf(pl)
 			done = append(done, pl)
 			continue
 		}
@@ -176,7 +205,7 @@ func (m *Manager) writeOne(ctx context.Context, fp string, fn func(*Incident, bo
 			return pl, nil
 		}
 		if mark != "" {
-			pl.ops = append(pl.ops, store.Op{Key: mark, Value: []byte(pl.inc.ID)})
+			pl.ops = append(pl.ops, store.Op{Key: mark, Value: markValue(pl)})
 		}
 		_, err = m.o.Store.Txn(ctx, pl.cmps, pl.ops)
 		if errors.Is(err, store.ErrConflict) && attempt < 20 {

@@ -27,7 +27,7 @@ func TestAuditBatchKeepsEachIncidentsOrder(t *testing.T) {
 			}
 		}
 	}
-	ab.write(ctx, b)
+	ab.write(ctx, b, nil)
 	if ab.add(audit.Record{Kind: "incident.opened", Incident: "late"}) {
 		t.Fatal("add after write kept a record that would never be written")
 	}

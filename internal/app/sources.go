@@ -22,6 +22,7 @@ import (
 	"github.com/smartcloudops/smartcloudops/internal/config"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
 	"github.com/smartcloudops/smartcloudops/internal/store"
+	"github.com/smartcloudops/smartcloudops/remediation/audit"
 	"github.com/smartcloudops/smartcloudops/rules"
 )
 
@@ -216,20 +217,7 @@ const markPrefix = "alertmanager/applied/"
 // round recorded its change and stopped before the rules ran; a proposal a notification's alert
 // makes carries the notification's key, so evaluating it twice proposes once.
 func (b *Bot) processAlerts(ctx context.Context, entries []alertmanager.Entry) error {
-	groups := make([]incident.AlertGroup, len(entries))
-	for i, e := range entries {
-		m := e.Message
-		g := incident.AlertGroup{GroupKey: m.GroupKey, Status: m.Status, Receiver: m.Receiver, GroupLabels: m.GroupLabels,
-			CommonLabels: m.CommonLabels, CommonAnnots: m.CommonAnnotations, Mark: markPrefix + e.Key}
-		for _, a := range m.Alerts {
-			g.Alerts = append(g.Alerts, incident.Alert{Fingerprint: a.Fingerprint, Status: a.Status, Labels: a.Labels,
-				Annotations: a.Annotations, StartsAt: a.StartsAt, EndsAt: a.EndsAt})
-		}
-		groups[i] = g
-	}
-	audits := &auditBatch{}
-	results, err := b.Incidents.ApplyAlertGroups(context.WithValue(ctx, auditBatchKey{}, audits), groups)
-	audits.write(ctx, b)
+	results, err := b.recordAlertGroups(ctx, entries)
 	if err != nil {
 		return err // the round is processed again; what was recorded is marked
 	}
@@ -245,7 +233,13 @@ func (b *Bot) processAlerts(ctx context.Context, entries []alertmanager.Entry) e
 			if err != nil {
 				return err
 			}
-			incID = string(kv.Value)
+			var audited incident.Change
+			incID, audited = incident.ParseMark(kv.Value)
+			if audited != 0 {
+				if err := b.auditMarked(ctx, kv, incID, audited); err != nil {
+					return err
+				}
+			}
 		}
 		marks = append(marks, store.Op{Key: markPrefix + e.Key, Delete: true})
 		for _, a := range e.Message.Alerts {
@@ -264,6 +258,59 @@ func (b *Bot) processAlerts(ctx context.Context, entries []alertmanager.Entry) e
 		b.log.WarnContext(ctx, "alert rules failed", obs.KeyErr, err)
 	}
 	_, err = store.WriteAll(ctx, b.Store, marks)
+	return err
+}
+
+// recordAlertGroups records the incident changes of a round's notifications, each with its mark,
+// and their audit records.
+func (b *Bot) recordAlertGroups(ctx context.Context, entries []alertmanager.Entry) ([]incident.AlertGroupResult, error) {
+	groups := make([]incident.AlertGroup, len(entries))
+	for i, e := range entries {
+		m := e.Message
+		g := incident.AlertGroup{GroupKey: m.GroupKey, Status: m.Status, Receiver: m.Receiver, GroupLabels: m.GroupLabels,
+			CommonLabels: m.CommonLabels, CommonAnnots: m.CommonAnnotations, Mark: markPrefix + e.Key}
+		for _, a := range m.Alerts {
+			g.Alerts = append(g.Alerts, incident.Alert{Fingerprint: a.Fingerprint, Status: a.Status, Labels: a.Labels,
+				Annotations: a.Annotations, StartsAt: a.StartsAt, EndsAt: a.EndsAt})
+		}
+		groups[i] = g
+	}
+	audits := &auditBatch{}
+	results, err := b.Incidents.ApplyAlertGroups(context.WithValue(ctx, auditBatchKey{}, audits), groups)
+	// The mark of an audited change says so until its record is in: each record clears its
+	// mark in the record's own transaction, so that a crash in between leaves the record to
+	// write when the round is processed again, and never writes it twice.
+	pending := map[string][]string{}
+	for i, r := range results {
+		if r.Changed && r.Audited != 0 {
+			k := r.Incident.ID + "\n" + r.Audited.String()
+			pending[k] = append(pending[k], markPrefix+entries[i].Key)
+		}
+	}
+	audits.write(ctx, b, func(r audit.Record) []store.Op {
+		k := r.Incident + "\n" + strings.TrimPrefix(r.Kind, "incident.")
+		q := pending[k]
+		if len(q) == 0 {
+			return nil
+		}
+		pending[k] = q[1:]
+		return []store.Op{{Key: q[0], Value: []byte(r.Incident)}}
+	})
+	return results, err
+}
+
+// auditMarked writes the audit record of a change that an earlier round recorded (its mark kv
+// says so) but stopped before the record was in, and clears the mark's note with it.
+func (b *Bot) auditMarked(ctx context.Context, kv store.KV, id string, c incident.Change) error {
+	inc, err := b.Incidents.Get(ctx, id)
+	if err != nil {
+		return fmt.Errorf("audit the %s incident %s: %w", c, id, err)
+	}
+	_, _, err = b.Audit.AppendWith(ctx, incidentRecord(inc, c), []store.Cmp{{Key: kv.Key, Rev: kv.Rev}},
+		[]store.Op{{Key: kv.Key, Value: []byte(id)}})
+	if errors.Is(err, store.ErrConflict) {
+		return nil // written meanwhile
+	}
 	return err
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/smartcloudops/smartcloudops/incident"
 	"github.com/smartcloudops/smartcloudops/internal/config"
 	"github.com/smartcloudops/smartcloudops/internal/obs"
+	"github.com/smartcloudops/smartcloudops/internal/store"
 	"github.com/smartcloudops/smartcloudops/remediation"
 	"github.com/smartcloudops/smartcloudops/remediation/audit"
 	"github.com/smartcloudops/smartcloudops/rules"
@@ -28,7 +29,7 @@ func (b *Bot) processTick(ctx context.Context, t detector.Tick) {
 	if err != nil {
 		b.log.ErrorContext(ctx, "tick not fully recorded", obs.KeyCheck, t.Check, obs.KeyErr, err)
 	}
-	audits.write(ctx, b)
+	audits.write(ctx, b, nil)
 	// A series may have scored several points in one tick (a replay): the rules see them in order,
 	// aligned on each series' latest point, the earlier ones as partial ticks.
 	n := 0
@@ -215,14 +216,19 @@ func (b *Bot) target(a bot.Adapter) bot.Target {
 
 // auditIncident records that an incident opened or resolved.
 func (b *Bot) auditIncident(ctx context.Context, inc incident.Incident, c incident.Change) {
-	r := audit.Record{Kind: "incident." + c.String(), User: "bot", Incident: inc.ID,
-		Detail: inc.Title, Extra: map[string]string{"source": inc.Source, "severity": inc.Severity}}
+	r := incidentRecord(inc, c)
 	if ab, ok := ctx.Value(auditBatchKey{}).(*auditBatch); ok && ab.add(r) {
 		return // appended with the others of the tick or the round, before it is done
 	}
 	if _, err := b.Audit.Append(ctx, r); err != nil {
 		b.log.ErrorContext(ctx, "audit append failed", obs.KeyIncident, inc.ID, obs.KeyErr, err)
 	}
+}
+
+// incidentRecord is the audit record of change c of inc.
+func incidentRecord(inc incident.Incident, c incident.Change) audit.Record {
+	return audit.Record{Kind: "incident." + c.String(), User: "bot", Incident: inc.ID,
+		Detail: inc.Title, Extra: map[string]string{"source": inc.Source, "severity": inc.Severity}}
 }
 
 // auditBatch collects the audit records of the incidents a tick or a webhook round changed, so
@@ -247,15 +253,20 @@ func (ab *auditBatch) add(r audit.Record) bool {
 	return true
 }
 
-// write appends the collected records and returns once they are in the log.
-func (ab *auditBatch) write(ctx context.Context, b *Bot) {
+// write appends the collected records and returns once they are in the log; when ops is not nil,
+// each record is written in the same transaction as what ops returns for it.
+func (ab *auditBatch) write(ctx context.Context, b *Bot, ops func(audit.Record) []store.Op) {
 	ab.mu.Lock()
 	ab.written = true
 	ab.mu.Unlock()
 	if len(ab.recs) == 0 {
 		return // most ticks open and resolve nothing
 	}
-	if err := b.Audit.AppendAll(ctx, ab.recs); err != nil {
+	var with func(int) []store.Op
+	if ops != nil {
+		with = func(i int) []store.Op { return ops(ab.recs[i]) }
+	}
+	if err := b.Audit.AppendAllWith(ctx, ab.recs, with); err != nil {
 		b.log.ErrorContext(ctx, "audit append failed", "records", len(ab.recs), obs.KeyErr, err)
 	}
 }

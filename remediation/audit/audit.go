@@ -129,12 +129,22 @@ func (l *Log) AppendWith(ctx context.Context, r Record, cmps []store.Cmp, ops []
 // transactions as etcd's limits allow, without a caller waiting for each. It returns the errors
 // of the records that were not appended.
 func (l *Log) AppendAll(ctx context.Context, rs []Record) error {
+	return l.AppendAllWith(ctx, rs, nil)
+}
+
+// AppendAllWith is AppendAll where record i is written in the same transaction as ops(i) (when
+// ops is not nil): a change the caller makes because the record is in, such as clearing a
+// marker that says it is not, happens with it or not at all.
+func (l *Log) AppendAllWith(ctx context.Context, rs []Record, ops func(i int) []store.Op) error {
 	if len(rs) == 0 {
 		return nil
 	}
 	reqs := make([]*appendReq, len(rs))
 	for i, r := range rs {
 		reqs[i] = &appendReq{ctx: ctx, r: l.fill(ctx, r)}
+		if ops != nil {
+			reqs[i].ops = ops(i)
+		}
 	}
 	l.enqueue(reqs...)
 	var errs []error
