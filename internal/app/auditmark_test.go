@@ -7,8 +7,6 @@ import (
 
 	"github.com/smartcloudops/smartcloudops/alertmanager"
 	"github.com/smartcloudops/smartcloudops/incident"
-	"github.com/smartcloudops/smartcloudops/internal/obs"
-	"github.com/smartcloudops/smartcloudops/internal/store"
 	"github.com/smartcloudops/smartcloudops/remediation/audit"
 )
 
@@ -18,13 +16,7 @@ import (
 // does not write it again.
 func TestAlertRoundCutBeforeItsAuditRecord(t *testing.T) {
 	ctx := context.Background()
-	cfg := testConfig(t, t.TempDir())
-	cfg.Checks = nil
-	st := store.NewMemory().WithEtcdLimits()
-	b, err := Build(ctx, Options{Config: cfg, Logger: obs.Discard(), Environ: []string{}, Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, st := alertRuleBot(t)
 	message := func(group, status string) *alertmanager.Message {
 		return &alertmanager.Message{Version: "4", GroupKey: group, Status: status,
 			CommonLabels: map[string]string{"alertname": "DiskFull"},
@@ -45,18 +37,9 @@ func TestAlertRoundCutBeforeItsAuditRecord(t *testing.T) {
 		}
 		return n
 	}
-	group := func(e alertmanager.Entry) incident.AlertGroup {
-		m := e.Message
-		g := incident.AlertGroup{GroupKey: m.GroupKey, Status: m.Status, CommonLabels: m.CommonLabels, Mark: markPrefix + e.Key}
-		for _, a := range m.Alerts {
-			g.Alerts = append(g.Alerts, incident.Alert{Fingerprint: a.Fingerprint, Status: a.Status, Labels: a.Labels, StartsAt: a.StartsAt})
-		}
-		return g
-	}
-
 	// Cut before the record: the incident change and its mark are written, the record is not.
 	cut := alertmanager.Entry{Key: "alertmanager/inbox/00000000000000000001-test-0000000001", Message: message("g1", "firing")}
-	res, err := b.Incidents.ApplyAlertGroups(context.WithValue(ctx, auditBatchKey{}, &auditBatch{}), []incident.AlertGroup{group(cut)})
+	res, err := b.Incidents.ApplyAlertGroups(context.WithValue(ctx, auditBatchKey{}, &auditBatch{}), []incident.AlertGroup{alertGroupOf(cut)})
 	if err != nil || !res[0].Changed || res[0].Audited != incident.Opened {
 		t.Fatalf("ApplyAlertGroups: %+v, %v", res, err)
 	}

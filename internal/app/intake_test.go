@@ -2,15 +2,11 @@ package app
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/smartcloudops/smartcloudops/alertmanager"
 	"github.com/smartcloudops/smartcloudops/incident"
-	"github.com/smartcloudops/smartcloudops/internal/obs"
-	"github.com/smartcloudops/smartcloudops/internal/store"
 )
 
 // TestNotificationEvaluatedOnceAcrossACrash: a notification whose incident was recorded before
@@ -18,28 +14,7 @@ import (
 // processed again, and proposes once however often it is processed.
 func TestNotificationEvaluatedOnceAcrossACrash(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
-	cfg.Checks = nil
-	rulesDir := filepath.Join(dir, "alert-rules")
-	if err := os.MkdirAll(rulesDir, 0o750); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(rulesDir, "alerts.yaml"), []byte(`groups:
-  - name: alerts
-    rules:
-      - name: scale-on-alert
-        alert: {alertname: HostHighCpu}
-        action: {name: script, params: {script: scale_up.sh, args: ['{{ .labels.instance }}', '2', '3']}}
-`), 0o640); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Rules.Paths = []string{rulesDir}
-	st := store.NewMemory().WithEtcdLimits()
-	b, err := Build(ctx, Options{Config: cfg, Logger: obs.Discard(), Environ: []string{}, Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, st := alertRuleBot(t)
 	at := time.Now().Add(-time.Minute)
 	m := &alertmanager.Message{Version: "4", GroupKey: "{}:{alertname=\"HostHighCpu\"}", Status: "firing",
 		CommonLabels: map[string]string{"alertname": "HostHighCpu"},
@@ -47,9 +22,7 @@ func TestNotificationEvaluatedOnceAcrossACrash(t *testing.T) {
 			StartsAt: at, Fingerprint: "f1"}}}
 	entry := alertmanager.Entry{Key: "alertmanager/inbox/00000000000000000001-test-0000000001", Message: m}
 	// The first round recorded the incident and its mark, and the process stopped there.
-	if _, err := b.Incidents.ApplyAlertGroups(ctx, []incident.AlertGroup{{GroupKey: m.GroupKey, Status: m.Status,
-		CommonLabels: m.CommonLabels, Mark: markPrefix + entry.Key,
-		Alerts: []incident.Alert{{Fingerprint: "f1", Status: "firing", Labels: m.Alerts[0].Labels, StartsAt: at}}}}); err != nil {
+	if _, err := b.Incidents.ApplyAlertGroups(ctx, []incident.AlertGroup{alertGroupOf(entry)}); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {

@@ -3,16 +3,12 @@ package app
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/smartcloudops/smartcloudops/alertmanager"
 	"github.com/smartcloudops/smartcloudops/incident"
-	"github.com/smartcloudops/smartcloudops/internal/obs"
-	"github.com/smartcloudops/smartcloudops/internal/store"
 )
 
 // TestAlertProposalListedWithoutRewritingItsIncident: the proposal an alert makes is listed on
@@ -20,28 +16,7 @@ import (
 // opens it; a refusal the rule left on the incident earlier is cleared when it proposes.
 func TestAlertProposalListedWithoutRewritingItsIncident(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	cfg := testConfig(t, dir)
-	cfg.Checks = nil
-	rulesDir := filepath.Join(dir, "alert-rules")
-	if err := os.MkdirAll(rulesDir, 0o750); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(rulesDir, "alerts.yaml"), []byte(`groups:
-  - name: alerts
-    rules:
-      - name: scale-on-alert
-        alert: {alertname: HostHighCpu}
-        action: {name: script, params: {script: scale_up.sh, args: ['{{ .labels.instance }}', '2', '3']}}
-`), 0o640); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Rules.Paths = []string{rulesDir}
-	st := store.NewMemory().WithEtcdLimits()
-	b, err := Build(ctx, Options{Config: cfg, Logger: obs.Discard(), Environ: []string{}, Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, st := alertRuleBot(t)
 	at := time.Now().Add(-time.Minute)
 	alert := func(instance string) alertmanager.Alert {
 		return alertmanager.Alert{Status: "firing", Labels: map[string]string{"alertname": "HostHighCpu", "instance": instance},

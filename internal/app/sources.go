@@ -261,19 +261,24 @@ func (b *Bot) processAlerts(ctx context.Context, entries []alertmanager.Entry) e
 	return err
 }
 
+// alertGroupOf is the incident change a waiting notification asks for, with its mark.
+func alertGroupOf(e alertmanager.Entry) incident.AlertGroup {
+	m := e.Message
+	g := incident.AlertGroup{GroupKey: m.GroupKey, Status: m.Status, Receiver: m.Receiver, GroupLabels: m.GroupLabels,
+		CommonLabels: m.CommonLabels, CommonAnnots: m.CommonAnnotations, Mark: markPrefix + e.Key}
+	for _, a := range m.Alerts {
+		g.Alerts = append(g.Alerts, incident.Alert{Fingerprint: a.Fingerprint, Status: a.Status, Labels: a.Labels,
+			Annotations: a.Annotations, StartsAt: a.StartsAt, EndsAt: a.EndsAt})
+	}
+	return g
+}
+
 // recordAlertGroups records the incident changes of a round's notifications, each with its mark,
 // and their audit records.
 func (b *Bot) recordAlertGroups(ctx context.Context, entries []alertmanager.Entry) ([]incident.AlertGroupResult, error) {
 	groups := make([]incident.AlertGroup, len(entries))
 	for i, e := range entries {
-		m := e.Message
-		g := incident.AlertGroup{GroupKey: m.GroupKey, Status: m.Status, Receiver: m.Receiver, GroupLabels: m.GroupLabels,
-			CommonLabels: m.CommonLabels, CommonAnnots: m.CommonAnnotations, Mark: markPrefix + e.Key}
-		for _, a := range m.Alerts {
-			g.Alerts = append(g.Alerts, incident.Alert{Fingerprint: a.Fingerprint, Status: a.Status, Labels: a.Labels,
-				Annotations: a.Annotations, StartsAt: a.StartsAt, EndsAt: a.EndsAt})
-		}
-		groups[i] = g
+		groups[i] = alertGroupOf(e)
 	}
 	audits := &auditBatch{}
 	results, err := b.Incidents.ApplyAlertGroups(context.WithValue(ctx, auditBatchKey{}, audits), groups)
