@@ -126,16 +126,17 @@ func header(data []byte) (string, uint16, *reader, error) {
 	if r.err == nil && (v < oldestVersion || v > formatVersion) {
 		return "", 0, nil, fmt.Errorf("%w %d (this build reads %d to %d)", ErrVersion, v, oldestVersion, formatVersion)
 	}
-	name := string(r.take(int(r.u8())))
+	b := r.take(int(r.u8()))
 	if r.err != nil {
 		return "", 0, nil, r.err
 	}
-	switch name {
-	case NameRobust, NameForest, NameEnsemble:
-	default:
-		return "", 0, nil, fmt.Errorf("%w: unknown model %q", ErrCorrupt, name)
+	// The name returned is the package's own constant, not a copy per loaded model.
+	for _, name := range [...]string{NameRobust, NameForest, NameEnsemble} {
+		if string(b) == name {
+			return name, v, r, nil
+		}
 	}
-	return name, v, r, nil
+	return "", 0, nil, fmt.Errorf("%w: unknown model %q", ErrCorrupt, b)
 }
 
 // floatParams lists the float parameters in their saved order.
@@ -204,14 +205,14 @@ func (e *engine) MarshalBinary() ([]byte, error) {
 		}
 	}
 	if e.useForest {
-		w.u32(e.sinceFit)
-		w.u32(e.strideAt)
-		t := &e.forestTail
+		w.u32(e.forest.sinceFit)
+		w.u32(e.forest.strideAt)
+		t := &e.forest.tail
 		w.f32(t.weight)
 		for _, c := range t.count {
 			w.f32(c)
 		}
-		f := &e.trees
+		f := &e.forest.trees
 		fitted := uint8(0)
 		if f.fitted {
 			fitted = 1
@@ -304,14 +305,14 @@ func (e *engine) UnmarshalBinary(data []byte) error {
 		}
 	}
 	if n.useForest {
-		n.sinceFit = r.u32()
-		n.strideAt = r.u32()
-		t := &n.forestTail
+		n.forest.sinceFit = r.u32()
+		n.forest.strideAt = r.u32()
+		t := &n.forest.tail
 		t.weight = r.f32()
 		for i := range t.count {
 			t.count[i] = r.f32()
 		}
-		f := &n.trees
+		f := &n.forest.trees
 		f.fitted = r.u8() == 1
 		f.ringN = r.u16()
 		f.ringAt = r.u16()

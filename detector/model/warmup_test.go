@@ -38,7 +38,7 @@ func TestWarmupLeft(t *testing.T) {
 					t.Fatalf("a NaN point changed the warm-up left from %d to %d", left-i, w.WarmupLeft())
 				}
 				// A point far outside anything seen scores 0 while the model still learns.
-				probe := *m.(*engine)
+				probe := cloneEngine(m.(*engine))
 				if s := probe.Observe(detector.Point{T: pts[i].T, V: 1e6}); s.Score != 0 {
 					t.Fatalf("%d points left: a far outlier scored %v", left-i, s.Score)
 				}
@@ -47,7 +47,7 @@ func TestWarmupLeft(t *testing.T) {
 					t.Fatalf("after %d points, %d left, want %d", i+1, got, left-i-1)
 				}
 			}
-			if e := m.(*engine); e.useForest && !e.useStats && !e.trees.fitted {
+			if e := m.(*engine); e.useForest && !e.useStats && !e.forest.trees.fitted {
 				t.Fatal("no points left, but the forest is not fitted")
 			}
 			if e := m.(*engine); e.useStats {
@@ -62,4 +62,14 @@ func TestWarmupLeft(t *testing.T) {
 	if got := trained.(detector.WarmingUp).WarmupLeft(); got != 0 {
 		t.Errorf("a model trained on 200 points has %d left", got)
 	}
+}
+
+// cloneEngine is a copy of e that learns apart from it.
+func cloneEngine(e *engine) *engine {
+	c := *e
+	if e.forest != nil {
+		f := *e.forest
+		c.forest = &f
+	}
+	return &c
 }
