@@ -104,9 +104,13 @@ const stateEditGap = 2 * time.Second
 
 // cardSet is every card the notifier holds in memory, with the incidents waiting to join one.
 type cardSet struct {
-	byRecord  map[string]*card     // by record key
-	byMember  map[string]*card     // by the record key of a member (or of a lone proposal)
-	active    map[string]*card     // open groups, by activeKey
+	byRecord map[string]*card // by record key
+	byMember map[string]*card // by the record key of a member (or of a lone proposal)
+	active   map[string]*card // open groups, by activeKey
+	// unposted holds the open groups' cards not posted yet, by activeKey: only these can take
+	// incidents that have not waited out the group's wait. It may keep cards that were posted
+	// since, or replaced; place prunes them.
+	unposted  map[string]*card
 	waiting   map[string]time.Time // new incidents, by ID, with when they were first seen
 	waitOrder []string
 	items     map[string]CardItem // the latest incident and proposals of incidents on cards or waiting
@@ -115,7 +119,7 @@ type cardSet struct {
 
 func newCardSet() *cardSet {
 	return &cardSet{byRecord: map[string]*card{}, byMember: map[string]*card{}, active: map[string]*card{},
-		waiting: map[string]time.Time{}, items: map[string]CardItem{}}
+		unposted: map[string]*card{}, waiting: map[string]time.Time{}, items: map[string]CardItem{}}
 }
 
 // process applies a batch of queued changes, gives waiting incidents their cards and makes the
@@ -320,9 +324,19 @@ func (n *Notifier) place(ctx context.Context, now time.Time, force bool) bool {
 		n.placeOne(ctx, id, now, false)
 		placed[id] = true
 	}
-	for _, id := range cs.waitOrder[ready:] {
-		if n.placeOne(ctx, id, now, true) {
-			placed[id] = true
+	// The others join a card only if it is still to be posted: a pass with none such (most
+	// passes of a flood, whose group card went out long ago) leaves them waiting without
+	// looking at each, which would make every pass cost as much as all that wait.
+	for ak, c := range cs.unposted {
+		if c.posted() || cs.active[ak] != c {
+			delete(cs.unposted, ak)
+		}
+	}
+	if len(cs.unposted) > 0 {
+		for _, id := range cs.waitOrder[ready:] {
+			if n.placeOne(ctx, id, now, true) {
+				placed[id] = true
+			}
 		}
 	}
 	rest := cs.waitOrder[:0]
@@ -385,7 +399,7 @@ func (n *Notifier) placeOne(ctx context.Context, id string, now time.Time, onlyU
 		if c == nil {
 			gid := newGroupID()
 			c = n.newCard(t, gid, recordKey(gid, t), cardRecord{Key: key, KeyFields: fields, Channel: ch})
-			cs.active[ak] = c
+			cs.active[ak], cs.unposted[ak] = c, c
 		}
 		spots = append(spots, spot{t, ak, c})
 	}
@@ -480,7 +494,11 @@ func (n *Notifier) readBack(ctx context.Context, t Target, id, rkey string, rec 
 		}
 	}
 	if rec.Key != "" && !rec.Closed {
-		n.cards.active[activeKey(t.Adapter.Name(), rec.Channel, rec.Key)] = c
+		ak := activeKey(t.Adapter.Name(), rec.Channel, rec.Key)
+		n.cards.active[ak] = c
+		if !c.posted() {
+			n.cards.unposted[ak] = c
+		}
 	}
 	return c, nil
 }
