@@ -199,35 +199,6 @@ func (mg *Manager) Recover(ctx context.Context) ([]Proposal, error) {
 	return out, nil
 }
 
-// ExpireDue marks pending proposals past their expiry as expired.
-func (mg *Manager) ExpireDue(ctx context.Context) error {
-	pending, err := mg.List(ctx, StatePending)
-	if err != nil {
-		return err
-	}
-	now := mg.o.Now().UTC()
-	for _, s := range pending {
-		if now.Before(s.ExpiresAt) {
-			continue
-		}
-		p, err := mg.update(ctx, s.ID, func(p *Proposal) (*audit.Record, error) {
-			if p.State != StatePending {
-				return nil, errNoChange
-			}
-			p.State, p.Reason = StateExpired, "no decision before "+p.ExpiresAt.Format(time.RFC3339)
-			return rec("proposal.expired", botActor, "expired", p.Reason), nil
-		})
-		if errors.Is(err, errNoChange) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		mg.o.OnChange(ctx, p)
-	}
-	return nil
-}
-
 // Run expires due proposals every interval until ctx ends.
 func (mg *Manager) Run(ctx context.Context, interval time.Duration) error {
 	t := time.NewTicker(interval)

@@ -72,10 +72,11 @@ type Gate interface {
 // Manager owns proposals: it stores them before they are shown, applies approval policies, and
 // runs approved plans exactly once through the executor.
 type Manager struct {
-	o    Options
-	log  *slog.Logger
-	exec *executor
-	m    *metrics
+	o     Options
+	log   *slog.Logger
+	exec  *executor
+	m     *metrics
+	sweep sweeper
 }
 
 // New returns a Manager.
@@ -245,6 +246,7 @@ func (mg *Manager) write(ctx context.Context, p *Proposal, rev uint64, rec *audi
 	}
 	// The time-ordered index (index.go) follows the proposal's state, in the same transaction.
 	ops = append(ops, indexOps(*p, rev)...)
+	ops = append(ops, expiryOps(*p, rev)...)
 	cmps := []store.Cmp{{Key: proposalPrefix + p.ID, Rev: rev}}
 	if rev == 0 && p.Dedup != "" {
 		cmps = append(cmps, store.Cmp{Key: dedupKey(p.Dedup), Rev: 0})

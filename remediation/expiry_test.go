@@ -1,0 +1,150 @@
+package remediation
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/smartcloudops/smartcloudops/internal/store"
+)
+
+// countingStore counts the proposals read one by one and the full listings of proposals.
+type countingStore struct {
+	store.Store
+	gets, lists atomic.Int64
+}
+
+func (c *countingStore) Get(ctx context.Context, key string) (store.KV, error) {
+	if strings.HasPrefix(key, proposalPrefix) {
+		c.gets.Add(1)
+	}
+	return c.Store.Get(ctx, key)
+}
+
+func (c *countingStore) List(ctx context.Context, prefix string) ([]store.KV, error) {
+	if prefix == proposalPrefix {
+		c.lists.Add(1)
+	}
+	return c.Store.List(ctx, prefix)
+}
+
+func expiryEntries(t *testing.T, st store.Store) []string {
+	t.Helper()
+	kvs, err := st.List(context.Background(), expiryPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, kv := range kvs {
+		_, id, ok := parseExpiryKey(kv.Key)
+		if !ok {
+			t.Fatalf("%q is not an expiry entry", kv.Key)
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// TestExpireDueReadsOnlyDue: once the first sweep is made, expiring reads the proposals that are
+// due and no other; the entries follow the proposals out of pending, whatever took them out.
+func TestExpireDueReadsOnlyDue(t *testing.T) {
+	ctx := context.Background()
+	st := &countingStore{Store: store.NewMemory()}
+	f := newFixture(t, st, nil)
+	soon := f.propose(t, Policy{Roles: []string{"sre"}, Expires: time.Minute})
+	later := f.propose(t, Policy{Roles: []string{"sre"}, Expires: 2 * time.Minute})
+	decided := f.propose(t, Policy{Roles: []string{"sre"}, Expires: time.Minute})
+	var rest []Proposal
+	for range 50 {
+		rest = append(rest, f.propose(t, Policy{Roles: []string{"sre"}, Expires: time.Hour}))
+	}
+	if _, err := f.mg.Approve(ctx, decided.ID, alice); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(expiryEntries(t, st)); got != 52 {
+		t.Fatalf("%d expiry entries for 52 pending proposals", got)
+	}
+	if err := f.mg.ExpireDue(ctx); err != nil { // the first: a sweep, nothing due
+		t.Fatal(err)
+	}
+	if st.lists.Load() != 1 {
+		t.Fatalf("the first expiry listed the proposals %d times, want once", st.lists.Load())
+	}
+
+	f.now = f.now.Add(90 * time.Second)
+	st.gets.Store(0)
+	if err := f.mg.ExpireDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.mg.Get(ctx, soon.ID); got.State != StateExpired {
+		t.Fatalf("due proposal is %s", got.State)
+	}
+	if got, _ := f.mg.Get(ctx, later.ID); got.State != StatePending {
+		t.Fatalf("proposal not yet due is %s", got.State)
+	}
+	if st.lists.Load() != 1 {
+		t.Fatal("expiring listed every proposal again before the hour")
+	}
+	// A few reads of the due one (the update and its checks); not the 51 others.
+	if n := st.gets.Load(); n > 5 {
+		t.Fatalf("expiring one due proposal read %d proposals", n)
+	}
+	if got := len(expiryEntries(t, st)); got != 51 {
+		t.Fatalf("%d expiry entries left, want 51", got)
+	}
+
+	f.now = f.now.Add(time.Hour)
+	if err := f.mg.ExpireDue(ctx); err != nil { // an hour on: a sweep again
+		t.Fatal(err)
+	}
+	for _, p := range append(rest, later) {
+		if got, _ := f.mg.Get(ctx, p.ID); got.State != StateExpired {
+			t.Fatalf("%s is %s an hour after its expiry", p.ID, got.State)
+		}
+	}
+	if ids := expiryEntries(t, st); len(ids) != 0 {
+		t.Fatalf("entries left with nothing pending: %v", ids)
+	}
+}
+
+// TestExpiryEntriesForOlderStores: pending proposals stored without entries (by a version before
+// the index) get them from the first sweep and expire on time after it; an entry left behind by
+// a proposal decided without it is dropped when it comes due.
+func TestExpiryEntriesForOlderStores(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory()
+	f := newFixture(t, st, nil)
+	old := f.propose(t, Policy{Roles: []string{"sre"}, Expires: 10 * time.Minute})
+	done := f.propose(t, Policy{Roles: []string{"sre"}, Expires: 5 * time.Minute})
+	if err := st.Delete(ctx, expiryKey(old)); err != nil { // as the earlier version stored it
+		t.Fatal(err)
+	}
+	// decided by an earlier version: its entry stays behind
+	if _, err := f.mg.Approve(ctx, done.ID, alice); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Put(ctx, expiryKey(done), []byte(done.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.mg.ExpireDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ids := expiryEntries(t, st); len(ids) != 2 {
+		t.Fatalf("entries after the first sweep: %v, want the old proposal's and the stale one", ids)
+	}
+	f.now = f.now.Add(11 * time.Minute)
+	if err := f.mg.ExpireDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.mg.Get(ctx, old.ID); got.State != StateExpired {
+		t.Fatalf("the older store's proposal is %s", got.State)
+	}
+	if got, _ := f.mg.Get(ctx, done.ID); got.State != StateSucceeded {
+		t.Fatalf("the decided proposal is %s", got.State)
+	}
+	if ids := expiryEntries(t, st); len(ids) != 0 {
+		t.Fatalf("entries left: %v", ids)
+	}
+}
