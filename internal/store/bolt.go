@@ -60,6 +60,9 @@ type boltTxn struct {
 	fence *Fence
 	cmps  []Cmp
 	ops   []Op
+	// after is the transaction before it in a sequence (TxnSeq): it is written only if after
+	// was, and PrevRev in its comparisons is after's revision.
+	after *boltTxn
 	// set by the commit
 	done   bool
 	rev    uint64
@@ -374,6 +377,14 @@ func (s *Bolt) write(group []*boltTxn) error {
 
 // holds reports whether t's fence and comparisons hold in b, setting t.err when they do not.
 func holds(b *bolt.Bucket, t *boltTxn) (bool, error) {
+	cmps := t.cmps
+	if t.after != nil {
+		if t.after.rev == 0 {
+			t.err = errBrokenSeq
+			return false, nil
+		}
+		cmps = withPrev(cmps, t.after.rev)
+	}
 	if t.fence != nil {
 		cur, err := revAt(b, t.fence.Key)
 		if err != nil {
@@ -384,7 +395,7 @@ func holds(b *bolt.Bucket, t *boltTxn) (bool, error) {
 			return false, nil
 		}
 	}
-	for _, c := range t.cmps {
+	for _, c := range cmps {
 		cur, err := revAt(b, c.Key)
 		if err != nil {
 			return false, err

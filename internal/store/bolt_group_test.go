@@ -145,3 +145,30 @@ func TestBoltGroupCommitFailsAlone(t *testing.T) {
 		t.Fatalf("%d of two creates of one key succeeded", ok)
 	}
 }
+
+// A sequence of transactions, each within etcd's limits, is written with one sync, where one at
+// a time would take one each.
+func TestBoltSequenceSharesOneSync(t *testing.T) {
+	ctx := context.Background()
+	s := openGroupBolt(t, true)
+	var txns []SeqTxn
+	for i := range 10 {
+		rev := uint64(PrevRev)
+		if i == 0 {
+			rev = 0
+		}
+		ops := []Op{{Key: "head", Value: []byte{byte(i)}}}
+		for j := range MaxTxnOps - 1 {
+			ops = append(ops, Op{Key: fmt.Sprintf("k/%02d/%03d", i, j), Value: []byte("v")})
+		}
+		txns = append(txns, SeqTxn{Cmps: []Cmp{{Key: "head", Rev: rev}}, Ops: ops})
+	}
+	before := s.syncs.Load()
+	revs, err := TxnSeq(ctx, s, txns)
+	if err != nil || len(revs) != len(txns) {
+		t.Fatalf("revisions %v, %v", revs, err)
+	}
+	if got := s.syncs.Load() - before; got != 1 {
+		t.Fatalf("a sequence of %d transactions took %d syncs, want 1", len(txns), got)
+	}
+}

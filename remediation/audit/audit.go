@@ -202,91 +202,134 @@ type appendReq struct {
 	err  error
 }
 
+// maxSeq is the most transactions one sequence of appends takes (store.TxnSeq): on the embedded
+// store they are written with one sync, up to its group commit's 4,096 writes.
+const maxSeq = 32
+
 // commit writes the batch: as many appends per transaction as etcd's limits allow (each record
-// writes 2 keys and compares 2), one at a time when a transaction's comparisons fail. l.mu must
-// be held.
+// writes 2 keys and compares 2), and as many transactions at once as one sequence takes, each
+// moving the head on from where the one before it left it; one at a time when a transaction's
+// comparisons fail. l.mu must be held.
 func (l *Log) commit(batch []*appendReq) {
 	for len(batch) > 0 {
-		n, nops, ncmps := 0, 1, 1 // the head key is written and compared once per transaction
-		keys := map[string]bool{}
-	grouping:
-		for n < len(batch) {
-			o, c := 1+len(batch[n].ops), 1+len(batch[n].cmps)
-			if n > 0 && (nops+o > store.MaxTxnOps || ncmps+c > store.MaxTxnOps-1) {
+		var groups [][]*appendReq
+		rest := batch
+		for len(rest) > 0 && len(groups) < maxSeq {
+			g := nextGroup(rest)
+			if len(groups) > 0 && !sameFence(groups[0][0].ctx, g[0].ctx) {
 				break
 			}
-			for _, op := range batch[n].ops {
-				if n > 0 && keys[op.Key] {
-					break grouping // a key is written once per transaction; the next one takes it
+			groups = append(groups, g)
+			rest = rest[len(g):]
+		}
+		if len(groups) == 1 && len(groups[0]) == 1 {
+			l.commitOne(groups[0][0])
+			batch = rest
+			continue
+		}
+		written, err := l.trySeq(groups)
+		if written == len(groups) {
+			batch = rest
+			continue
+		}
+		failed := groups[written]
+		if !errors.Is(err, store.ErrConflict) {
+			// The store failed the sequence there: what it did not write fails with it.
+			for _, g := range groups[written:] {
+				for _, req := range g {
+					req.done = true
+					req.err = fmt.Errorf("audit: append %s: %w", req.r.Kind, err)
 				}
 			}
-			if n > 0 && !sameFence(batch[0].ctx, batch[n].ctx) {
-				break // a leader's fenced appends never share a transaction with unfenced ones
-			}
-			for _, op := range batch[n].ops {
-				keys[op.Key] = true
-			}
-			nops, ncmps = nops+o, ncmps+c
-			n++
-		}
-		group := batch[:n]
-		batch = batch[n:]
-		if len(group) == 1 {
-			l.commitOne(group[0])
+			batch = rest
 			continue
 		}
-		err := l.tryGroup(group)
-		if errors.Is(err, store.ErrConflict) {
-			for _, req := range group {
-				l.commitOne(req)
-			}
-			continue
+		for _, req := range failed {
+			l.commitOne(req)
 		}
-		for _, req := range group {
-			req.done = true
-			if err != nil {
-				req.err = fmt.Errorf("audit: append %s: %w", req.r.Kind, err)
-			}
+		// The transactions after the one that failed were not tried: they go again, on the
+		// head as it is now.
+		var retry []*appendReq
+		for _, g := range groups[written+1:] {
+			retry = append(retry, g...)
 		}
+		batch = append(retry, rest...)
 	}
 }
 
-// tryGroup writes several appends in one transaction; it fails with store.ErrConflict when any
-// comparison (the head's or a caller's) no longer holds.
-func (l *Log) tryGroup(group []*appendReq) error {
+// nextGroup is the appends at the start of batch that one transaction takes: within etcd's
+// limits, each key written once, and one fence.
+func nextGroup(batch []*appendReq) []*appendReq {
+	n, nops, ncmps := 0, 1, 1 // the head key is written and compared once per transaction
+	keys := map[string]bool{}
+grouping:
+	for n < len(batch) {
+		o, c := 1+len(batch[n].ops), 1+len(batch[n].cmps)
+		if n > 0 && (nops+o > store.MaxTxnOps || ncmps+c > store.MaxTxnOps-1) {
+			break
+		}
+		for _, op := range batch[n].ops {
+			if n > 0 && keys[op.Key] {
+				break grouping // a key is written once per transaction; the next one takes it
+			}
+		}
+		if n > 0 && !sameFence(batch[0].ctx, batch[n].ctx) {
+			break // a leader's fenced appends never share a transaction with unfenced ones
+		}
+		for _, op := range batch[n].ops {
+			keys[op.Key] = true
+		}
+		nops, ncmps = nops+o, ncmps+c
+		n++
+	}
+	return batch[:n]
+}
+
+// trySeq writes groups of appends, a transaction each, as one sequence (store.TxnSeq) and
+// returns how many of them were written; the error is that of the first that was not
+// (store.ErrConflict when a comparison, the head's or a caller's, no longer held).
+func (l *Log) trySeq(groups [][]*appendReq) (int, error) {
 	// The batch is everyone's: one caller giving up must not fail the others' appends.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(group[0].ctx), groupTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(groups[0][0].ctx), groupTimeout)
 	defer cancel()
 	h, hrev, err := l.readHead(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	cmps := []store.Cmp{{Key: headKey, Rev: hrev}}
-	var ops []store.Op
-	records := make([]Record, len(group))
-	for i, req := range group {
-		r := req.r
-		r.Seq, r.PrevHash = h.Seq+1, h.Hash
-		r.Hash = hashOf(r)
-		h = head{Seq: r.Seq, Hash: r.Hash}
-		rb, _ := json.Marshal(r)
-		cmps = append(cmps, store.Cmp{Key: recordKey(r.Seq), Rev: 0})
-		cmps = append(cmps, req.cmps...)
-		ops = append(ops, store.Op{Key: recordKey(r.Seq), Value: rb})
-		ops = append(ops, req.ops...)
-		records[i] = r
+	txns := make([]store.SeqTxn, len(groups))
+	records := make([][]Record, len(groups))
+	for gi, group := range groups {
+		rev := hrev
+		if gi > 0 {
+			rev = store.PrevRev // the head as the transaction before left it
+		}
+		cmps := []store.Cmp{{Key: headKey, Rev: rev}}
+		var ops []store.Op
+		records[gi] = make([]Record, len(group))
+		for i, req := range group {
+			r := req.r
+			r.Seq, r.PrevHash = h.Seq+1, h.Hash
+			r.Hash = hashOf(r)
+			h = head{Seq: r.Seq, Hash: r.Hash}
+			rb, _ := json.Marshal(r)
+			cmps = append(cmps, store.Cmp{Key: recordKey(r.Seq), Rev: 0})
+			cmps = append(cmps, req.cmps...)
+			ops = append(ops, store.Op{Key: recordKey(r.Seq), Value: rb})
+			ops = append(ops, req.ops...)
+			records[gi][i] = r
+		}
+		hb, _ := json.Marshal(h)
+		ops = append(ops, store.Op{Key: headKey, Value: hb})
+		txns[gi] = store.SeqTxn{Cmps: cmps, Ops: ops}
 	}
-	hb, _ := json.Marshal(h)
-	ops = append(ops, store.Op{Key: headKey, Value: hb})
-	rev, err := l.st.Txn(ctx, cmps, ops)
-	if err != nil {
-		return err
+	revs, err := store.TxnSeq(ctx, l.st, txns)
+	for gi, rev := range revs {
+		for i, req := range groups[gi] {
+			req.r, req.rev, req.done = records[gi][i], rev, true
+		}
+		l.records.Add(float64(len(groups[gi])))
 	}
-	for i, req := range group {
-		req.r, req.rev, req.done = records[i], rev, true
-	}
-	l.records.Add(float64(len(group)))
-	return nil
+	return len(revs), err
 }
 
 // commitOne writes one append on its own, retrying while the chain moves on under it.

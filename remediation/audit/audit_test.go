@@ -198,3 +198,65 @@ func TestAppendAllSharesCommitsInOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestSequenceConflictMidway: when one append's own condition fails in a transaction in the
+// middle of a sequence, that append fails alone; the transactions before it stay written and
+// those after it are written on the head it left, so the chain stays whole, in order.
+func TestSequenceConflictMidway(t *testing.T) {
+	ctx := context.Background()
+	bolt, err := store.OpenBolt(t.TempDir()+"/a.db", store.BoltOptions{EtcdLimits: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bolt.Close()
+	for name, st := range map[string]store.Store{"memory": store.NewMemory().WithEtcdLimits(), "bolt": bolt} {
+		t.Run(name, func(t *testing.T) {
+			l, err := New(Options{Store: st})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.Put(ctx, "items/taken", []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			const n, stale = 300, 170 // about 40 appends a transaction: the fifth of eight
+			reqs := make([]*appendReq, n)
+			for i := range reqs {
+				key := fmt.Sprintf("items/%03d", i)
+				if i == stale {
+					key = "items/taken"
+				}
+				reqs[i] = &appendReq{ctx: ctx, r: l.fill(ctx, Record{Kind: "item.created", Proposal: fmt.Sprint(i)}),
+					cmps: []store.Cmp{{Key: key, Rev: 0}}, ops: []store.Op{{Key: key, Value: []byte("y")}}}
+			}
+			l.enqueue(reqs...)
+			for i, req := range reqs {
+				if i == stale {
+					if !errors.Is(req.err, store.ErrConflict) {
+						t.Fatalf("the stale append: %v, want ErrConflict", req.err)
+					}
+					continue
+				}
+				if req.err != nil || !req.done {
+					t.Fatalf("append %d: done %v, %v", i, req.done, req.err)
+				}
+			}
+			got, err := l.Verify(ctx)
+			if err != nil || got != n-1 {
+				t.Fatalf("Verify: %d records, %v; want %d", got, err, n-1)
+			}
+			recs, err := l.List(ctx, Filter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			prev := -1
+			for _, r := range recs {
+				var i int
+				fmt.Sscan(r.Proposal, &i)
+				if i <= prev {
+					t.Fatalf("record of append %d after that of %d", i, prev)
+				}
+				prev = i
+			}
+		})
+	}
+}

@@ -40,6 +40,7 @@ func Run(t *testing.T, open Open) {
 		{"Fence", testFence},
 		{"FencedView", testFencedView},
 		{"ListPage", testListPage},
+		{"Sequence", testSeq},
 		{"Watch", testWatch},
 		{"WatchFromRevision", testWatchFrom},
 	} {
@@ -339,6 +340,68 @@ func testFencedView(t *testing.T, s store.Store) {
 	fence.Store(nil)
 	if _, err := v.Put(ctx, "w/3", nil); !errors.Is(err, notLeader) {
 		t.Fatalf("Put while not leading: %v", err)
+	}
+}
+
+// testSeq: a sequence's transactions are written in order, each compared against what the one
+// before it left (PrevRev); one whose comparisons fail stops the sequence there, and a fenced
+// view fences every one of them.
+func testSeq(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	link := func(i int) store.SeqTxn {
+		rev := uint64(store.PrevRev)
+		if i == 0 {
+			rev = 0
+		}
+		return store.SeqTxn{Cmps: []store.Cmp{{Key: "seq/head", Rev: rev}},
+			Ops: []store.Op{{Key: "seq/head", Value: []byte{byte('0' + i)}}, {Key: fmt.Sprintf("seq/%d", i), Value: nil}}}
+	}
+	revs, err := store.TxnSeq(ctx, s, []store.SeqTxn{link(0), link(1), link(2)})
+	if err != nil || len(revs) != 3 || !(revs[0] < revs[1] && revs[1] < revs[2]) {
+		t.Fatalf("chained sequence: revisions %v, %v", revs, err)
+	}
+	if kv, err := s.Get(ctx, "seq/head"); err != nil || kv.Rev != revs[2] || string(kv.Value) != "2" {
+		t.Fatalf("head after the sequence: %+v %v, want the third's revision %d", kv, err, revs[2])
+	}
+	// The second's comparison fails: the first is written, the rest not.
+	bad := link(4)
+	bad.Cmps = append(bad.Cmps, store.Cmp{Key: "seq/absent", Rev: 12345})
+	first := link(3)
+	first.Cmps[0].Rev = revs[2]
+	revs, err = store.TxnSeq(ctx, s, []store.SeqTxn{first, bad, link(5)})
+	if !errors.Is(err, store.ErrConflict) || len(revs) != 1 {
+		t.Fatalf("broken sequence: revisions %v, %v; want the first alone and a conflict", revs, err)
+	}
+	for key, want := range map[string]bool{"seq/3": true, "seq/4": false, "seq/5": false} {
+		if _, err := s.Get(ctx, key); (err == nil) != want {
+			t.Fatalf("%s written: %v, want %v", key, err == nil, want)
+		}
+	}
+	// A stale first comparison writes nothing.
+	if revs, err := store.TxnSeq(ctx, s, []store.SeqTxn{link(0), link(1)}); !errors.Is(err, store.ErrConflict) || len(revs) != 0 {
+		t.Fatalf("stale sequence: %v %v", revs, err)
+	}
+	// Through a fenced view, after the term, nothing is written.
+	rev, err := s.Put(ctx, "seq/leader", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := store.ContextFenced(s)
+	fctx := store.WithFence(ctx, store.Fence{Key: "seq/leader", Rev: rev})
+	kv, _ := s.Get(ctx, "seq/head")
+	first = link(6)
+	first.Cmps[0].Rev = kv.Rev
+	if revs, err := store.TxnSeq(fctx, v, []store.SeqTxn{first, link(7)}); err != nil || len(revs) != 2 {
+		t.Fatalf("fenced sequence in its term: %v %v", revs, err)
+	}
+	if err := s.Delete(ctx, "seq/leader"); err != nil {
+		t.Fatal(err)
+	}
+	kv, _ = s.Get(ctx, "seq/head")
+	first = link(8)
+	first.Cmps[0].Rev = kv.Rev
+	if revs, err := store.TxnSeq(fctx, v, []store.SeqTxn{first, link(9)}); !errors.Is(err, store.ErrFenced) || len(revs) != 0 {
+		t.Fatalf("fenced sequence after its term: %v %v", revs, err)
 	}
 }
 
