@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/smartcloudops/smartcloudops/internal/obs"
@@ -19,12 +18,6 @@ import (
 // it is made, and deleted in the transaction that takes it out of pending, so ExpireDue reads
 // only the proposals that are due rather than every proposal stored.
 const expiryPrefix = "proposal-index/expiry/"
-
-// sweepEvery is how often ExpireDue also reads every stored proposal, as it did before the
-// index: the first time on each process that expires proposals, which gives the pending
-// proposals of a store written before the index their entries, and then hourly, for those a
-// replica of an earlier version made during a rolling upgrade.
-const sweepEvery = time.Hour
 
 // expiryPage is how many entries ExpireDue reads at a time.
 const expiryPage = 128
@@ -61,31 +54,12 @@ func expiryOps(p Proposal, rev uint64) []store.Op {
 	return nil
 }
 
-// sweeper remembers when ExpireDue last read every proposal.
-type sweeper struct {
-	mu   sync.Mutex
-	last time.Time
-}
-
-// due reports whether a sweep is due at now, and if so counts it as made.
-func (s *sweeper) due(now time.Time) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.last.IsZero() && now.Sub(s.last) < sweepEvery && !now.Before(s.last) {
-		return false
-	}
-	s.last = now
-	return true
-}
-
-// ExpireDue marks pending proposals past their expiry as expired. It reads the entries of the
-// expiry index that are due; now and then (sweepEvery) it reads every proposal instead and gives
-// pending ones without an entry theirs.
+// ExpireDue marks pending proposals past their expiry as expired. It reads only the entries of
+// the expiry index that are due, and the proposals they name. Pending proposals stored without
+// an entry (by a version before the index, or by one during a rolling upgrade) are given theirs
+// by RebuildIndex, which retention runs at start and hourly.
 func (mg *Manager) ExpireDue(ctx context.Context) error {
 	now := mg.o.Now().UTC()
-	if mg.sweep.due(now) {
-		return mg.expireAll(ctx, now)
-	}
 	after := ""
 	for {
 		page, err := mg.o.Store.ListPage(ctx, expiryPrefix, after, expiryPage)
@@ -144,36 +118,18 @@ func (mg *Manager) expire(ctx context.Context, id string, now time.Time) (bool, 
 	return false, nil // its entry went with the change
 }
 
-// expireAll expires the due proposals among every stored one, and writes the missing entries of
-// those still pending.
-func (mg *Manager) expireAll(ctx context.Context, now time.Time) error {
-	all, err := mg.List(ctx, StatePending)
-	if err != nil {
-		return err
-	}
-	entries, err := mg.o.Store.List(ctx, expiryPrefix)
-	if err != nil {
-		return err
-	}
+// expiryMends are the writes that give the pending proposals among ps the expiry entries they
+// lack, of those entries stored now.
+func expiryMends(ps []Proposal, entries []store.KV) []store.Op {
 	have := make(map[string]bool, len(entries))
 	for _, kv := range entries {
 		have[kv.Key] = true
 	}
-	var missing []store.Op
-	for _, p := range all {
-		if now.Before(p.ExpiresAt) {
-			if k := expiryKey(p); !have[k] {
-				missing = append(missing, store.Op{Key: k, Value: []byte(p.ID)})
-			}
-			continue
-		}
-		if _, err := mg.expire(ctx, p.ID, now); err != nil {
-			return err
+	var ops []store.Op
+	for _, p := range ps {
+		if k := expiryKey(p); p.State == StatePending && !have[k] {
+			ops = append(ops, store.Op{Key: k, Value: []byte(p.ID)})
 		}
 	}
-	if len(missing) > 0 {
-		mg.log.InfoContext(ctx, "pending proposals given their expiry entries", "count", len(missing))
-	}
-	_, err = store.WriteAll(ctx, mg.o.Store, missing)
-	return err
+	return ops
 }

@@ -116,21 +116,41 @@ func (mg *Manager) EnsureIndex(ctx context.Context) (bool, index.Stats, error) {
 }
 
 // RebuildIndex makes the time-ordered index match the stored proposals, whatever wrote them (a
-// replica of an earlier version, a hand edit): see index.Index.Rebuild. It reads every proposal.
+// replica of an earlier version, a hand edit): see index.Index.Rebuild. It also gives pending
+// proposals the expiry entries they lack (counted as written). It reads every proposal.
 func (mg *Manager) RebuildIndex(ctx context.Context) (index.Stats, error) {
-	items, err := mg.indexItems(ctx)
+	// The entries first: a proposal made between the two reads then has its entry written
+	// again, the same; one decided meanwhile gets an entry that ExpireDue drops when it is due.
+	entries, err := mg.o.Store.List(ctx, expiryPrefix)
 	if err != nil {
 		return index.Stats{}, err
 	}
-	return propIndex.Rebuild(ctx, mg.o.Store, items)
+	items, pending, err := mg.readItems(ctx)
+	if err != nil {
+		return index.Stats{}, err
+	}
+	stats, err := propIndex.Rebuild(ctx, mg.o.Store, items)
+	if err != nil {
+		return stats, err
+	}
+	n, err := store.WriteAll(ctx, mg.o.Store, expiryMends(pending, entries))
+	stats.Written += n
+	return stats, err
 }
 
 // indexItems reads every stored proposal as the index sees it.
 func (mg *Manager) indexItems(ctx context.Context) ([]index.Item, error) {
+	items, _, err := mg.readItems(ctx)
+	return items, err
+}
+
+// readItems reads every stored proposal as the index sees it, and returns the pending ones too.
+func (mg *Manager) readItems(ctx context.Context) ([]index.Item, []Proposal, error) {
 	kvs, err := mg.o.Store.List(ctx, proposalPrefix)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var pending []Proposal
 	items := make([]index.Item, 0, len(kvs))
 	for _, kv := range kvs {
 		id := strings.TrimPrefix(kv.Key, proposalPrefix)
@@ -141,6 +161,9 @@ func (mg *Manager) indexItems(ctx context.Context) ([]index.Item, error) {
 			continue
 		}
 		items = append(items, index.Item{Entry: index.Entry{ID: id, At: p.CreatedAt, State: string(p.State)}, Rev: kv.Rev})
+		if p.State == StatePending {
+			pending = append(pending, p)
+		}
 	}
-	return items, nil
+	return items, pending, nil
 }

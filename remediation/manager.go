@@ -72,11 +72,10 @@ type Gate interface {
 // Manager owns proposals: it stores them before they are shown, applies approval policies, and
 // runs approved plans exactly once through the executor.
 type Manager struct {
-	o     Options
-	log   *slog.Logger
-	exec  *executor
-	m     *metrics
-	sweep sweeper
+	o    Options
+	log  *slog.Logger
+	exec *executor
+	m    *metrics
 }
 
 // New returns a Manager.
