@@ -110,7 +110,11 @@ func (r *Report) Table() string {
 			live += " (cut at its deadline)"
 		}
 		if a.Drain > 0 {
-			live += fmt.Sprintf(", and processed them %.0f s after the last acknowledgement; the pages were read after that", a.Drain)
+			live += fmt.Sprintf(", and processed them %.0f s after the last acknowledgement", a.Drain)
+		}
+		if a.BusyIncidents[1] > 0 {
+			live += fmt.Sprintf("; these pages were read at rest, %.0f s after that. Read while the bot still worked on what followed (cards, index): incidents p50 %.1f ms, p99 %.1f ms; proposals p50 %.1f ms, p99 %.1f ms",
+				a.Settle, a.BusyIncidents[0], a.BusyIncidents[1], a.BusyProposals[0], a.BusyProposals[1])
 		}
 		row("API list at K items", live+load(w.Conditions),
 			"100k stored items: p99 < 20 ms")

@@ -138,8 +138,57 @@ type APIReport struct {
 	ProposalsP99 float64 `json:"proposals_page_p99_ms"`
 	RateLimited  int     `json:"rate_limited_waits"`
 	// Drain is how long the bot took, after the last acknowledgement, to process what its
-	// intake had accepted; the lists are read once it has, on a bot at rest.
-	Drain float64 `json:"seconds_to_drain_intake"`
+	// intake had accepted. The lists are read once it has, while the bot still works on what
+	// followed (the Busy* figures: its cards, charts and index), and again once it is at rest
+	// (its CPU under restCPU for a second), Settle seconds after the drain.
+	Drain         float64    `json:"seconds_to_drain_intake"`
+	Settle        float64    `json:"seconds_to_rest_after_drain"`
+	BusyIncidents [2]float64 `json:"incidents_page_p50_p99_ms_busy"`
+	BusyProposals [2]float64 `json:"proposals_page_p50_p99_ms_busy"`
+}
+
+// restCPU is the bot's CPU use, in cores, under which it is at rest for the API's second reading.
+const restCPU = 0.1
+
+// settle waits, up to limit, until the bot uses less than restCPU of a core over a second, and
+// returns how long that took.
+func settle(ctx context.Context, b *Bot, limit time.Duration) time.Duration {
+	start := time.Now()
+	prev := b.CPU()
+	for time.Since(start) < limit && ctx.Err() == nil {
+		time.Sleep(time.Second)
+		cur := b.CPU()
+		if cur-prev < restCPU {
+			break
+		}
+		prev = cur
+	}
+	return time.Since(start)
+}
+
+// pages reads o.APIRequests pages of 50 from path, one at a time from the first, and returns
+// the p50 and p99 of their latencies in milliseconds.
+func pages(ctx context.Context, c *APIClient, path string, n int) (float64, float64, error) {
+	var lat []time.Duration
+	cursor := ""
+	for range n {
+		q := "?state=all&limit=50"
+		if cursor != "" {
+			q += "&cursor=" + cursor
+		}
+		var p page[struct {
+			ID string `json:"id"`
+		}]
+		took, err := c.Get(ctx, path+q, &p)
+		if err != nil {
+			return 0, 0, err
+		}
+		lat = append(lat, took)
+		cursor = p.NextCursor
+		// Stay under the key's rate limit (50 a second) rather than measure its 429s.
+		time.Sleep(max(25*time.Millisecond-took, 0))
+	}
+	return quantileMS(lat, 0.5), quantileMS(lat, 0.99), nil
 }
 
 // apiList tops the bot's incidents up to o.Items and fetches pages of 50 from both lists, the
@@ -178,33 +227,24 @@ func apiList(ctx context.Context, e Env, b *Bot, o ThroughputOptions, have int) 
 	rep.Incidents, rep.Proposals = int(m.Sum(mOpened, nil)), int(m.Sum(mFirings, nil))
 	e.logf("api: %d pages of 50 of each list at %d incidents and %d proposals", o.APIRequests, rep.Incidents, rep.Proposals)
 	c := b.API()
-	for _, l := range []struct {
-		path     string
-		p50, p99 *float64
-	}{{"/api/v1/incidents", &rep.IncidentsP50, &rep.IncidentsP99}, {"/api/v1/proposals", &rep.ProposalsP50, &rep.ProposalsP99}} {
-		var lat []time.Duration
-		cursor := ""
-		for range o.APIRequests {
-			q := "?state=all&limit=50"
-			if cursor != "" {
-				q += "&cursor=" + cursor
-			}
-			var p page[struct {
-				ID string `json:"id"`
-			}]
-			took, err := c.Get(ctx, l.path+q, &p)
-			if err != nil {
-				return rep, err
-			}
-			lat = append(lat, took)
-			cursor = p.NextCursor
-			// Stay under the key's rate limit (50 a second) rather than measure its 429s.
-			time.Sleep(max(25*time.Millisecond-took, 0))
-		}
-		*l.p50, *l.p99 = quantileMS(lat, 0.5), quantileMS(lat, 0.99)
+	if rep.BusyIncidents[0], rep.BusyIncidents[1], err = pages(ctx, c, "/api/v1/incidents", o.APIRequests); err != nil {
+		return rep, err
+	}
+	if rep.BusyProposals[0], rep.BusyProposals[1], err = pages(ctx, c, "/api/v1/proposals", o.APIRequests); err != nil {
+		return rep, err
+	}
+	e.logf("api: while the bot is busy after the drain: incidents page p50 %.1fms p99 %.1fms; proposals page p50 %.1fms p99 %.1fms",
+		rep.BusyIncidents[0], rep.BusyIncidents[1], rep.BusyProposals[0], rep.BusyProposals[1])
+	settle(ctx, b, 3*time.Minute)
+	rep.Settle = time.Since(drained).Seconds() - rep.Drain
+	if rep.IncidentsP50, rep.IncidentsP99, err = pages(ctx, c, "/api/v1/incidents", o.APIRequests); err != nil {
+		return rep, err
+	}
+	if rep.ProposalsP50, rep.ProposalsP99, err = pages(ctx, c, "/api/v1/proposals", o.APIRequests); err != nil {
+		return rep, err
 	}
 	rep.RateLimited = c.Limited
-	e.logf("api: incidents page p50 %.1fms p99 %.1fms; proposals page p50 %.1fms p99 %.1fms", rep.IncidentsP50, rep.IncidentsP99,
-		rep.ProposalsP50, rep.ProposalsP99)
+	e.logf("api: at rest, %.0fs after the drain: incidents page p50 %.1fms p99 %.1fms; proposals page p50 %.1fms p99 %.1fms",
+		rep.Settle, rep.IncidentsP50, rep.IncidentsP99, rep.ProposalsP50, rep.ProposalsP99)
 	return rep, nil
 }

@@ -15,7 +15,12 @@
 //
 // Bolt commits the transactions that queue while a commit is being written together, in one
 // bbolt transaction and one sync to disk (group commit), each still with its own comparisons,
-// revision and outcome; etcd batches concurrent requests itself.
+// revision and outcome; etcd batches concurrent requests itself. TxnSeq writes a sequence of
+// transactions, each within etcd's limits, in order and each only if the one before it was: a
+// comparison with PrevRev is against the revision the one before was written at. Bolt writes a
+// sequence in one commit, so a writer that chains its transactions (the audit log, whose every
+// transaction moves its head on) need not wait for each commit before it makes the next; on
+// etcd and in memory they are written one after another.
 //
 // etcd limits a transaction to 128 operations and 1.5 MiB: the etcd store always refuses more
 // (ErrTooManyOps, ErrTooLarge) before sending; Bolt and Memory do when opened with the limits,
