@@ -21,17 +21,47 @@ import (
 // member incident's record names the card it is shown on (Group) and repeats its Ref, so notes
 // reach the card by the incident's ID.
 type cardRecord struct {
-	Ref       Ref             `json:"ref"`
-	Group     string          `json:"group,omitempty"`   // member record: the card showing this incident
-	Members   []string        `json:"members,omitempty"` // card record: its incidents, in the order they joined
-	Posted    map[string]bool `json:"posted,omitempty"`  // proposals whose output went to the thread
-	Key       string          `json:"key,omitempty"`     // the group key, for a grouped card
+	Ref     Ref      `json:"ref"`
+	Group   string   `json:"group,omitempty"`   // member record: the card showing this incident
+	Members []string `json:"members,omitempty"` // card record: its incidents, in the order they joined
+	// Chunks is how many chunks of memberChunk members follow Members under chunkKey, for a
+	// card with more members than one value holds within etcd's limits (a storm's).
+	Chunks    int             `json:"member_chunks,omitempty"`
+	Posted    map[string]bool `json:"posted,omitempty"` // proposals whose output went to the thread
+	Key       string          `json:"key,omitempty"`    // the group key, for a grouped card
 	KeyFields []Field         `json:"key_fields,omitempty"`
 	Channel   string          `json:"channel,omitempty"`
 	Closed    bool            `json:"closed,omitempty"` // every member resolved: no one joins any more
 }
 
 func recordKey(key string, t Target) string { return "cards/" + key + "/" + t.Adapter.Name() }
+
+// memberChunk is how many members a card's record holds, and each of its chunks after that: at
+// most about 80 KB of IDs a value, so that a storm card of 100,000 members is kept in values and
+// transactions within etcd's limits (1.5 MiB), where one list would not fit.
+const memberChunk = 5000
+
+// chunkKey is where chunk i (from 1) of the members of the card recorded under rkey is kept.
+func chunkKey(rkey string, i int) string { return fmt.Sprintf("%s/members/%06d", rkey, i) }
+
+// recordOps are the writes that store rec under rkey: the record with its first memberChunk
+// members, and the chunks of the rest from the one that holds member from on (those before it
+// are as stored already); the chunks come first, the record last.
+func recordOps(rkey string, rec cardRecord, from int) []store.Op {
+	all := rec.Members
+	rec.Members, rec.Chunks = all[:min(len(all), memberChunk)], 0
+	var ops []store.Op
+	for i := 1; i*memberChunk < len(all); i++ {
+		rec.Chunks = i
+		if (i+1)*memberChunk <= from {
+			continue
+		}
+		b, _ := json.Marshal(all[i*memberChunk : min(len(all), (i+1)*memberChunk)])
+		ops = append(ops, store.Op{Key: chunkKey(rkey, i), Value: b})
+	}
+	b, _ := json.Marshal(rec)
+	return append(ops, store.Op{Key: rkey, Value: b})
+}
 
 // card is a card on one platform as the notifier works on it. Its record is the truth in the
 // store; the rest (what it showed, when it was edited, when it is due) lives in memory and
@@ -579,6 +609,18 @@ func (n *Notifier) getRecord(ctx context.Context, key string) (cardRecord, bool,
 	if err := json.Unmarshal(kv.Value, &rec); err != nil {
 		return rec, false, fmt.Errorf("card record %s: %w", key, err)
 	}
+	for i := 1; i <= rec.Chunks; i++ {
+		kv, err := n.o.Store.Get(ctx, chunkKey(key, i))
+		if err != nil {
+			return rec, false, fmt.Errorf("card record %s, members chunk %d of %d: %w", key, i, rec.Chunks, err)
+		}
+		var more []string
+		if err := json.Unmarshal(kv.Value, &more); err != nil {
+			return rec, false, fmt.Errorf("card record %s, members chunk %d of %d: %w", key, i, rec.Chunks, err)
+		}
+		rec.Members = append(rec.Members, more...)
+	}
+	rec.Chunks = 0
 	return rec, true, nil
 }
 

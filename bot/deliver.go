@@ -261,8 +261,13 @@ func (n *Notifier) record(ctx context.Context, c *card, over bool) error {
 	case ak != "" && !c.rec.Closed && !c.indexed:
 		ops = append(ops, store.Op{Key: ak, Value: []byte(c.id)})
 	}
-	b, _ := json.Marshal(c.rec)
-	ops = append(ops, store.Op{Key: c.rkey, Value: b})
+	// A storm card's members beyond the record's own go in chunks before it; only the chunks
+	// that members joined since the last record changed are written again.
+	rops := recordOps(c.rkey, c.rec, len(c.rec.Members)-len(c.fresh))
+	if _, err := store.WriteAll(ctx, n.o.Store, rops[:len(rops)-1]); err != nil {
+		return fmt.Errorf("record the members of card %s: %w", c.id, err)
+	}
+	ops = append(ops, rops[len(rops)-1])
 	if _, err := n.o.Store.Txn(ctx, nil, ops); err != nil {
 		return fmt.Errorf("record card %s: %w", c.id, err)
 	}
