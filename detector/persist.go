@@ -283,9 +283,14 @@ func (ch *check) release() {
 
 // saveEach writes the state of sts a transaction at a time, each marshalled under ch.mu and
 // written without it, until ctx ends or a write fails: the rest stay due. Each transaction
-// holds ch.saveMu, so other writes (a tick's episodes) go between two of them.
+// holds ch.saveMu, so other writes (a tick's episodes) go between two of them. Every
+// releaseEvery transactions, the pages of the store file they read are released (release), so
+// a long save does not hold its whole span of the file resident until it ends.
 func (ch *check) saveEach(ctx context.Context, sts []*seriesState) {
-	for len(sts) > 0 && ctx.Err() == nil {
+	for i := 1; len(sts) > 0 && ctx.Err() == nil; i++ {
+		if i%releaseEvery == 0 {
+			ch.release()
+		}
 		n := min(len(sts), store.MaxTxnOps)
 		ch.saveMu.Lock()
 		ch.mu.Lock()
@@ -299,6 +304,10 @@ func (ch *check) saveEach(ctx context.Context, sts []*seriesState) {
 		sts = sts[n:]
 	}
 }
+
+// releaseEvery is how many transactions of a save go between two releases of the store file's
+// mapped pages: about a thousand series' worth of pages stay resident at most.
+const releaseEvery = 8
 
 // saveOrder orders series for saving: those whose episode moved first, then the longest
 // unsaved.
