@@ -74,7 +74,7 @@ func (mg *Manager) ExpireDue(ctx context.Context) error {
 				return err
 			}
 			if ok {
-				gone, err := mg.expire(ctx, id, now)
+				gone, err := mg.expire(ctx, id, kv.Key, now)
 				if err != nil {
 					return err
 				}
@@ -82,8 +82,8 @@ func (mg *Manager) ExpireDue(ctx context.Context) error {
 					continue
 				}
 			}
-			// Not an entry, or that of a proposal no longer pending (or gone): an earlier
-			// version changed it without its entry.
+			// Not an entry, or not the entry of a pending proposal (it is gone, decided, or
+			// expires at another time): what wrote it changed the proposal without it.
 			stale = append(stale, store.Op{Key: kv.Key, Delete: true})
 		}
 		if _, err := store.WriteAll(ctx, mg.o.Store, stale); err != nil {
@@ -96,9 +96,10 @@ func (mg *Manager) ExpireDue(ctx context.Context) error {
 	}
 }
 
-// expire marks proposal id expired if it is pending and due at now. It reports whether the
-// proposal is gone or no longer pending, so that its entry has nothing left to do.
-func (mg *Manager) expire(ctx context.Context, id string, now time.Time) (bool, error) {
+// expire marks proposal id expired if it is pending and due at now. It reports whether its
+// entry, key, has nothing left to do: the proposal is gone, no longer pending, or pending with
+// another entry.
+func (mg *Manager) expire(ctx context.Context, id, key string, now time.Time) (bool, error) {
 	p, err := mg.update(ctx, id, func(p *Proposal) (*audit.Record, error) {
 		if p.State != StatePending || now.Before(p.ExpiresAt) {
 			return nil, errNoChange
@@ -108,7 +109,7 @@ func (mg *Manager) expire(ctx context.Context, id string, now time.Time) (bool, 
 	})
 	switch {
 	case errors.Is(err, errNoChange):
-		return p.State != StatePending, nil
+		return p.State != StatePending || expiryKey(p) != key, nil
 	case obs.IsUser(err):
 		return true, nil // no such proposal
 	case err != nil:
