@@ -42,11 +42,7 @@ func parseExpiryKey(key string) (time.Time, string, bool) {
 func expiryOps(p Proposal, rev uint64) []store.Op {
 	pending, was := p.State == StatePending, p.stored == StatePending
 	switch {
-	case rev == 0 || p.stored == "":
-		if pending {
-			return []store.Op{{Key: expiryKey(p), Value: []byte(p.ID)}}
-		}
-	case pending && !was:
+	case pending && (rev == 0 || !was):
 		return []store.Op{{Key: expiryKey(p), Value: []byte(p.ID)}}
 	case was && !pending:
 		return []store.Op{{Key: expiryKey(p), Delete: true}}

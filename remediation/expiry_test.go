@@ -75,12 +75,8 @@ func TestExpireDueReadsOnlyDue(t *testing.T) {
 	if err := f.mg.ExpireDue(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := f.mg.Get(ctx, soon.ID); got.State != StateExpired {
-		t.Fatalf("due proposal is %s", got.State)
-	}
-	if got, _ := f.mg.Get(ctx, later.ID); got.State != StatePending {
-		t.Fatalf("proposal not yet due is %s", got.State)
-	}
+	wantState(t, f, soon.ID, StateExpired)  // due proposal
+	wantState(t, f, later.ID, StatePending) // proposal not yet due
 	if st.lists.Load() != 0 {
 		t.Fatal("expiring listed every proposal")
 	}
@@ -97,9 +93,7 @@ func TestExpireDueReadsOnlyDue(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range append(rest, later) {
-		if got, _ := f.mg.Get(ctx, p.ID); got.State != StateExpired {
-			t.Fatalf("%s is %s an hour after its expiry", p.ID, got.State)
-		}
+		wantState(t, f, p.ID, StateExpired) // an hour after its expiry
 	}
 	if ids := expiryEntries(t, st); len(ids) != 0 {
 		t.Fatalf("entries left with nothing pending: %v", ids)
@@ -145,13 +139,18 @@ func TestExpiryEntriesForOlderStores(t *testing.T) {
 	if err := f.mg.ExpireDue(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := f.mg.Get(ctx, old.ID); got.State != StateExpired {
-		t.Fatalf("the older store's proposal is %s", got.State)
-	}
-	if got, _ := f.mg.Get(ctx, done.ID); got.State != StateSucceeded {
-		t.Fatalf("the decided proposal is %s", got.State)
-	}
+	wantState(t, f, old.ID, StateExpired)    // the older store's proposal
+	wantState(t, f, done.ID, StateSucceeded) // the decided proposal
 	if ids := expiryEntries(t, st); len(ids) != 0 {
 		t.Fatalf("entries left: %v", ids)
+	}
+}
+
+// wantState fails the test unless proposal id is stored in state want.
+func wantState(t *testing.T, f *fixture, id string, want State) {
+	t.Helper()
+	got, err := f.mg.Get(context.Background(), id)
+	if err != nil || got.State != want {
+		t.Fatalf("proposal %s is %s (%v), want %s", id, got.State, err, want)
 	}
 }

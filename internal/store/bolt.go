@@ -281,20 +281,25 @@ func (s *Bolt) txn(ctx context.Context, fence *Fence, cmps []Cmp, ops []Op) (uin
 		return 0, err
 	}
 	t := &boltTxn{fence: fence, cmps: cmps, ops: ops}
+	s.submit(t)
+	return t.rev, t.err
+}
+
+// submit queues ts together and returns once they are committed: whoever holds the turn commits
+// every transaction queued by then, ts among them (all of them: they were queued at once).
+func (s *Bolt) submit(ts ...*boltTxn) {
 	s.qmu.Lock()
-	s.queue = append(s.queue, t)
+	s.queue = append(s.queue, ts...)
 	s.qmu.Unlock()
-	// Whoever holds the turn commits every transaction queued by then, its own among them.
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if !t.done {
+	if !ts[len(ts)-1].done {
 		s.qmu.Lock()
 		group := s.queue
 		s.queue = nil
 		s.qmu.Unlock()
 		s.commit(group)
 	}
-	return t.rev, t.err
 }
 
 // maxGroupOps bounds the writes of one group commit, so that one bbolt transaction's dirty

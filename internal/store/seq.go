@@ -121,18 +121,7 @@ func (s *Bolt) txnSeq(ctx context.Context, fence *Fence, txns []SeqTxn) ([]uint6
 	if len(ts) == 0 {
 		return nil, nil
 	}
-	s.qmu.Lock()
-	s.queue = append(s.queue, ts...)
-	s.qmu.Unlock()
-	s.wmu.Lock()
-	if !ts[len(ts)-1].done {
-		s.qmu.Lock()
-		group := s.queue
-		s.queue = nil
-		s.qmu.Unlock()
-		s.commit(group)
-	}
-	s.wmu.Unlock()
+	s.submit(ts...)
 	revs := make([]uint64, 0, len(ts))
 	for _, t := range ts {
 		if t.err != nil {
