@@ -203,22 +203,38 @@ func Remove(ctx context.Context, s Store, rs []Removal) ([]int, error) {
 // MaxTxnOps writes and MaxTxnBytes each, so one call may write many thousands of keys (saved
 // model state, routine updates). Unlike one Txn it is not atomic as a whole: each transaction
 // is, and a failure leaves the earlier ones applied. It returns how many ops were applied.
+//
+// The transactions go to the store as sequences (TxnSeq) of up to writeAllSeq, so the embedded
+// store writes each sequence in one commit, with one sync, where one at a time would wait for a
+// sync each.
 func WriteAll(ctx context.Context, s Store, ops []Op) (int, error) {
 	done := 0
 	for done < len(ops) {
-		end, size := done, 0
-		for end < len(ops) && end-done < MaxTxnOps {
-			n := len(ops[end].Key) + len(ops[end].Value) + opOverhead
-			if end > done && size+n > MaxTxnBytes {
-				break
+		var txns []SeqTxn
+		end := done
+		for end < len(ops) && len(txns) < writeAllSeq {
+			start, size := end, 0
+			for end < len(ops) && end-start < MaxTxnOps {
+				n := len(ops[end].Key) + len(ops[end].Value) + opOverhead
+				if end > start && size+n > MaxTxnBytes {
+					break
+				}
+				size += n
+				end++
 			}
-			size += n
-			end++
+			txns = append(txns, SeqTxn{Ops: ops[start:end]})
 		}
-		if _, err := s.Txn(ctx, nil, ops[done:end]); err != nil {
+		revs, err := TxnSeq(ctx, s, txns)
+		for _, t := range txns[:len(revs)] {
+			done += len(t.Ops)
+		}
+		if err != nil {
 			return done, err
 		}
-		done = end
 	}
 	return done, nil
 }
+
+// writeAllSeq is how many transactions of a WriteAll go to the store as one sequence: on the
+// embedded store, up to its group commit's 4,096 writes.
+const writeAllSeq = 32
