@@ -94,8 +94,10 @@ func markValue(pl plan) []byte {
 }
 
 // apply applies changes in order, in as few transactions of at most store.MaxTxnOps writes and
-// comparisons as it can, and reports each once written. It returns what each did by key, how many
-// changes could not be recorded and the first reason.
+// comparisons as it can, and reports each once written. The transactions go to the store as
+// sequences (store.TxnSeq) of up to maxSeqBatches, which the embedded store commits with one
+// sync each: a round of hundreds of changes waits for one or two commits, not one per batch. It
+// returns what each did by key, how many changes could not be recorded and the first reason.
 func (m *Manager) apply(ctx context.Context, changes []change) (map[string]applied, int, error) {
 	type step struct {
 		pl plan
@@ -104,6 +106,7 @@ func (m *Manager) apply(ctx context.Context, changes []change) (map[string]appli
 	var (
 		out     = make(map[string]applied, len(changes))
 		batch   []step
+		sealed  [][]step // batches ready to be written, in order
 		inBatch = map[string]bool{}
 		ncmps   int
 		nops    int
@@ -117,48 +120,67 @@ func (m *Manager) apply(ctx context.Context, changes []change) (map[string]appli
 			first = err
 		}
 	}
+	// seal closes the batch being filled: it is written with the next flush.
+	seal := func() {
+		if len(batch) > 0 {
+			sealed = append(sealed, batch)
+			batch = nil
+		}
+		ncmps, nops = 0, 0
+	}
+	// again writes the steps of a batch that was not written each on its own, read afresh.
+	again := func(steps []step) {
+		for _, s := range steps {
+			pl, err := m.writeOne(ctx, s.c.fp, s.c.fn, s.c.mark)
+			if err != nil {
+				fail(err)
+				continue
+			}
+			out[s.c.key] = appliedOf(pl)
+			done = append(done, pl)
+		}
+	}
 	m.mu.Lock()
-	// flush writes the batch in one transaction; if someone wrote one of its incidents
-	// meanwhile, each is written again on its own.
+	// flush writes the sealed batches, a transaction each, as one sequence. If someone wrote one
+	// of a batch's incidents meanwhile, the batch is written again one change at a time, as are
+	// those after it, which the sequence did not try.
 	flush := func() {
-		if len(batch) == 0 {
+		seal()
+		if len(sealed) == 0 {
 			return
 		}
-		cmps := make([]store.Cmp, 0, ncmps)
-		ops := make([]store.Op, 0, nops)
-		for _, s := range batch {
-			cmps = append(cmps, s.pl.cmps...)
-			ops = append(ops, s.pl.ops...)
+		txns := make([]store.SeqTxn, len(sealed))
+		for i, b := range sealed {
+			var t store.SeqTxn
+			for _, s := range b {
+				t.Cmps = append(t.Cmps, s.pl.cmps...)
+				t.Ops = append(t.Ops, s.pl.ops...)
+			}
+			txns[i] = t
 		}
-		_, err := m.o.Store.Txn(ctx, cmps, ops)
-		switch {
-		case err == nil:
-			for _, s := range batch {
+		revs, err := store.TxnSeq(ctx, m.o.Store, txns)
+		for _, b := range sealed[:len(revs)] {
+			for _, s := range b {
 				m.committed(ctx, s.pl)
 				out[s.c.key] = appliedOf(s.pl)
 				done = append(done, s.pl)
 			}
-		case errors.Is(err, store.ErrConflict):
-			for _, s := range batch {
-				pl, err := m.writeOne(ctx, s.c.fp, s.c.fn, s.c.mark)
-				if err != nil {
-					fail(err)
-					continue
-				}
-				out[s.c.key] = appliedOf(pl)
-				done = append(done, pl)
+		}
+		for _, b := range sealed[len(revs):] {
+			if errors.Is(err, store.ErrConflict) {
+				again(b)
+				continue
 			}
-		default:
-			for range batch {
+			for range b {
 				fail(err)
 			}
 		}
-		batch, ncmps, nops = batch[:0], 0, 0
+		sealed = sealed[:0]
 		clear(inBatch)
 	}
 	for _, c := range changes {
 		if inBatch[c.fp] {
-			flush() // the incident must be read back as this batch leaves it
+			flush() // the incident must be read back as the writes before leave it
 		}
 		pl, ok, err := m.prepare(ctx, c.fp, c.fn)
 		if err != nil {
@@ -178,7 +200,10 @@ func (m *Manager) apply(ctx context.Context, changes []change) (map[string]appli
 			continue
 		}
 		if ncmps+len(pl.cmps) > maxBatchCmps || nops+len(pl.ops) > maxBatchOps {
-			flush()
+			seal()
+			if len(sealed) == maxSeqBatches {
+				flush()
+			}
 		}
 		batch = append(batch, step{pl: pl, c: c})
 		inBatch[c.fp] = true
@@ -192,6 +217,10 @@ func (m *Manager) apply(ctx context.Context, changes []change) (map[string]appli
 	}
 	return out, lost, first
 }
+
+// maxSeqBatches is how many batches' transactions apply writes as one sequence: on the embedded
+// store, up to its group commit's 4,096 writes.
+const maxSeqBatches = 32
 
 // writeOne prepares and writes one change on its own, retrying on conflicts. m.mu must be held.
 func (m *Manager) writeOne(ctx context.Context, fp string, fn func(*Incident, bool) bool, mark string) (plan, error) {
