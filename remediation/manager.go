@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -126,11 +127,31 @@ type Request struct {
 	Dedup string
 }
 
-// dedupKey is where the proposal made for a Dedup key is recorded.
+// dedupKey is where the proposal made for a Dedup key is recorded: under the key itself, so
+// that keys named in the order their work arrives (an intake entry's key leads the Dedup of the
+// proposals its alerts make) are written next to each other, in the store's last pages, instead
+// of each in a page of its own. A key too long for that, or one with control characters, is
+// recorded under its hash, as every key was before (hashedDedupKey).
 func dedupKey(k string) string {
+	if len(k) > maxPlainDedup || strings.ContainsFunc(k, unicode.IsControl) {
+		return hashedDedupKey(k)
+	}
+	return dedupPrefix + plainDedup + k
+}
+
+// hashedDedupKey is where a proposal made for k was recorded by earlier versions, which hashed
+// every key: proposedFor still finds such a proposal there, and Prune deletes both.
+func hashedDedupKey(k string) string {
 	sum := sha256.Sum256([]byte(k))
 	return dedupPrefix + hex.EncodeToString(sum[:16])
 }
+
+// maxPlainDedup is the longest Dedup key recorded under itself; plainDedup starts those keys,
+// apart from the hashes (hex, which never holds the letter k).
+const (
+	maxPlainDedup = 256
+	plainDedup    = "k/"
+)
 
 // newID is a random proposal ID, short enough to type.
 func newID() string {
@@ -273,6 +294,9 @@ func (mg *Manager) proposedFor(ctx context.Context, dedup string) (Proposal, boo
 		return Proposal{}, false, nil
 	}
 	kv, err := mg.o.Store.Get(ctx, dedupKey(dedup))
+	if errors.Is(err, store.ErrNotFound) && dedupKey(dedup) != hashedDedupKey(dedup) {
+		kv, err = mg.o.Store.Get(ctx, hashedDedupKey(dedup)) // proposed by an earlier version
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return Proposal{}, false, nil

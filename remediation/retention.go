@@ -49,6 +49,9 @@ func (mg *Manager) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 		}
 		if p.Dedup != "" {
 			ops = append(ops, store.Op{Key: dedupKey(p.Dedup), Delete: true})
+			if h := hashedDedupKey(p.Dedup); h != dedupKey(p.Dedup) {
+				ops = append(ops, store.Op{Key: h, Delete: true}) // written by an earlier version
+			}
 		}
 		ops = append(ops, propIndex.Ops(entryOf(p), nil)...)
 		rs = append(rs, store.Removal{Cmp: store.Cmp{Key: kv.Key, Rev: kv.Rev}, Ops: ops})
