@@ -72,16 +72,19 @@ func TestMemoryApply(t *testing.T) {
 	}
 }
 
-// TestAutoGCPercent: the adaptive headroom is the live heap (Go's 100 %) up to 128 MiB, then
-// 128 MiB, then a quarter of the live heap from 512 MiB on.
+// TestAutoGCPercent: the heap may grow to 512 MiB, at least 256 MiB above the live heap while
+// that fits, at most 5 times the live heap, and a quarter above it from 410 MiB on.
 func TestAutoGCPercent(t *testing.T) {
 	for live, want := range map[uint64]int{
 		0:         100,
-		1 << 20:   100,
-		128 << 20: 100,
-		256 << 20: 50,
-		512 << 20: 25,
-		600e6:     25,
+		1 << 20:   400,
+		64 << 20:  400,
+		128 << 20: 200, // a webhook flood
+		192 << 20: 133,
+		256 << 20: 100,
+		384 << 20: 33,
+		410 << 20: 25,
+		600e6:     25, // 100,000 series
 		4 << 30:   25,
 	} {
 		if got := autoGCPercent(live); got != want {
