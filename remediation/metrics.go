@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smartcloudops/smartcloudops/internal/index"
 )
 
 type metrics struct {
@@ -12,8 +14,10 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 }
 
-// proposalsCollector reports the number of proposals in each state, read from the store at scrape
-// time so that it is right across restarts.
+// proposalsCollector reports the number of proposals in each state, counted at scrape time in
+// the store's index of proposals by state, so that it is right across restarts and on every
+// replica, and a scrape costs a scan of small index keys rather than reading and decoding every
+// proposal (seconds of CPU at 100,000 proposals).
 type proposalsCollector struct {
 	mg   *Manager
 	desc *prometheus.Desc
@@ -24,17 +28,17 @@ func (c proposalsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc 
 func (c proposalsCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ps, err := c.mg.List(ctx)
-	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.desc, err)
-		return
+	counts := make([]int, len(States))
+	for i, s := range States {
+		n, err := index.Count(ctx, c.mg.o.Store, propIndex, string(s))
+		if err != nil {
+			ch <- prometheus.NewInvalidMetric(c.desc, err)
+			return
+		}
+		counts[i] = n
 	}
-	counts := map[State]int{}
-	for _, p := range ps {
-		counts[p.State]++
-	}
-	for _, s := range States {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[s]), string(s))
+	for i, s := range States {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[i]), string(s))
 	}
 }
 

@@ -135,6 +135,28 @@ func (x Index) Ops(old, cur *Entry) []store.Op {
 	return ops
 }
 
+// Count returns how many items the index records in state, reading its state entries a page
+// at a time (keys and their short values, no item), so that a gauge of items by state costs a
+// scan of small keys, not a read and decoding of every item.
+func Count(ctx context.Context, st store.Store, x Index, state string) (int, error) {
+	prefix := x.State + state + "/"
+	n, after := 0, ""
+	for {
+		page, err := st.ListPage(ctx, prefix, after, countPage)
+		if err != nil {
+			return n, err
+		}
+		n += len(page.KVs)
+		if page.Next == "" {
+			return n, nil
+		}
+		after = page.Next
+	}
+}
+
+// countPage is how many entries Count reads at once.
+const countPage = 1000
+
 // Query asks for one page of an index, newest first.
 type Query struct {
 	// States keeps the items in any of these states, read from their state indexes; none reads
