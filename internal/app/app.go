@@ -249,7 +249,6 @@ func (b *Bot) Run(ctx context.Context) error {
 	b.serveAdmin(gctx, g)
 	// The parts that act run on the leader only, for the length of its term (runLeader).
 	g.Go(func() error { return b.elector.Run(gctx) })
-	g.Go(func() error { return b.releaseMapped(gctx) })
 	if b.opts.Reload != nil {
 		g.Go(func() error { return b.reloadLoop(gctx) })
 	}
