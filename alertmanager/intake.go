@@ -415,17 +415,9 @@ func (in *Intake) waitForEntries(ctx context.Context, rev uint64) {
 
 // countWaiting sets the waiting count from the store, for the high-water mark after a restart.
 func (in *Intake) countWaiting(ctx context.Context) error {
-	n, after := 0, ""
-	for {
-		page, err := in.o.Store.ListPage(ctx, inboxPrefix, after, 1000)
-		if err != nil {
-			return err
-		}
-		n += len(page.KVs)
-		if page.Next == "" {
-			break
-		}
-		after = page.Next
+	n, err := store.Count(ctx, in.o.Store, inboxPrefix)
+	if err != nil {
+		return err
 	}
 	in.waiting.Store(int64(n))
 	if n > 0 {

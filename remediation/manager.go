@@ -139,8 +139,19 @@ func dedupKey(k string) string {
 	return dedupPrefix + plainDedup + k
 }
 
+// dedupKeys are the keys a proposal made for k may be recorded under: dedupKey, and the hash an
+// earlier version recorded it under when that differs. proposedFor looks in each; Prune deletes
+// each.
+func dedupKeys(k string) []string {
+	key, h := dedupKey(k), hashedDedupKey(k)
+	if key == h {
+		return []string{key}
+	}
+	return []string{key, h}
+}
+
 // hashedDedupKey is where a proposal made for k was recorded by earlier versions, which hashed
-// every key: proposedFor still finds such a proposal there, and Prune deletes both.
+// every key.
 func hashedDedupKey(k string) string {
 	sum := sha256.Sum256([]byte(k))
 	return dedupPrefix + hex.EncodeToString(sum[:16])
@@ -293,9 +304,12 @@ func (mg *Manager) proposedFor(ctx context.Context, dedup string) (Proposal, boo
 	if dedup == "" {
 		return Proposal{}, false, nil
 	}
-	kv, err := mg.o.Store.Get(ctx, dedupKey(dedup))
-	if errors.Is(err, store.ErrNotFound) && dedupKey(dedup) != hashedDedupKey(dedup) {
-		kv, err = mg.o.Store.Get(ctx, hashedDedupKey(dedup)) // proposed by an earlier version
+	var kv store.KV
+	err := store.ErrNotFound
+	for _, key := range dedupKeys(dedup) {
+		if kv, err = mg.o.Store.Get(ctx, key); !errors.Is(err, store.ErrNotFound) {
+			break
+		}
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):

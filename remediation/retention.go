@@ -48,9 +48,8 @@ func (mg *Manager) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 			ops = append(ops, store.Op{Key: byIncidentPrefix + p.Incident + "/" + p.ID, Delete: true})
 		}
 		if p.Dedup != "" {
-			ops = append(ops, store.Op{Key: dedupKey(p.Dedup), Delete: true})
-			if h := hashedDedupKey(p.Dedup); h != dedupKey(p.Dedup) {
-				ops = append(ops, store.Op{Key: h, Delete: true}) // written by an earlier version
+			for _, key := range dedupKeys(p.Dedup) {
+				ops = append(ops, store.Op{Key: key, Delete: true})
 			}
 		}
 		ops = append(ops, propIndex.Ops(entryOf(p), nil)...)

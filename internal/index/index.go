@@ -135,27 +135,12 @@ func (x Index) Ops(old, cur *Entry) []store.Op {
 	return ops
 }
 
-// Count returns how many items the index records in state, reading its state entries a page
-// at a time (keys and their short values, no item), so that a gauge of items by state costs a
-// scan of small keys, not a read and decoding of every item.
+// Count returns how many items the index records in state, from its state entries alone (short
+// keys and values, no item), so that a gauge of items by state costs a scan of small keys, not
+// a read and decoding of every item.
 func Count(ctx context.Context, st store.Store, x Index, state string) (int, error) {
-	prefix := x.State + state + "/"
-	n, after := 0, ""
-	for {
-		page, err := st.ListPage(ctx, prefix, after, countPage)
-		if err != nil {
-			return n, err
-		}
-		n += len(page.KVs)
-		if page.Next == "" {
-			return n, nil
-		}
-		after = page.Next
-	}
+	return store.Count(ctx, st, x.State+state+"/")
 }
-
-// countPage is how many entries Count reads at once.
-const countPage = 1000
 
 // Query asks for one page of an index, newest first.
 type Query struct {

@@ -235,6 +235,26 @@ func WriteAll(ctx context.Context, s Store, ops []Op) (int, error) {
 	return done, nil
 }
 
+// Count returns how many keys start with prefix, reading them a page of countPage at a time, so
+// that counting a large prefix never holds all of it in memory at once.
+func Count(ctx context.Context, s Store, prefix string) (int, error) {
+	n, after := 0, ""
+	for {
+		page, err := s.ListPage(ctx, prefix, after, countPage)
+		if err != nil {
+			return n, err
+		}
+		n += len(page.KVs)
+		if page.Next == "" {
+			return n, nil
+		}
+		after = page.Next
+	}
+}
+
+// countPage is how many keys Count reads at once.
+const countPage = 1000
+
 // writeAllSeq is how many transactions of a WriteAll go to the store as one sequence: on the
 // embedded store, up to its group commit's 4,096 writes.
 const writeAllSeq = 32
