@@ -2,11 +2,13 @@ package bot
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -101,30 +103,55 @@ func (c *card) schedule(now time.Time, d time.Duration) {
 	}
 }
 
-// memberSig is what a card shows of one member, split by how soon a change of it is shown.
+// memberSig is what a card shows of one member, split by how soon a change of it is shown; each
+// part is hashed, as a storm card keeps one for each of its thousands of members.
 type memberSig struct {
-	state     string // open or resolved, severity, title, chart
-	proposals string // each proposal with its state and approvals
-	silenced  string
-	routine   string // the latest value, score and alerts
+	state     uint64 // open or resolved, severity, title, chart
+	proposals uint64 // each proposal with its state and approvals
+	silenced  uint64
+	routine   uint64 // the latest value, score and alerts
 }
 
 func sigOf(it CardItem) memberSig {
-	inc := it.Incident
-	s := memberSig{
-		state:    fmt.Sprintf("%s|%s|%s|%s", inc.State, inc.Severity, inc.Title, inc.ChartPath),
-		silenced: inc.Silenced,
-		routine:  fmt.Sprintf("%g|%g|%g|%g|%d", inc.Value, inc.Score, inc.Peak, inc.PeakValue, len(inc.Alerts)),
-	}
-	ps := make([]string, len(it.Proposals))
-	for i, p := range it.Proposals {
-		ps[i] = p.ID + ":" + string(p.State) + ":" + strconv.Itoa(len(p.Approvals))
+	inc := &it.Incident
+	var h sigHasher
+	h.SetSeed(sigSeed)
+	var s memberSig
+	h.str(inc.State).str(inc.Severity).str(inc.Title).str(inc.ChartPath)
+	s.state = h.sum()
+	s.silenced = h.str(inc.Silenced).sum()
+	s.routine = h.num(inc.Value).num(inc.Score).num(inc.Peak).num(inc.PeakValue).num(float64(it.alertCount())).sum()
+	for _, p := range it.Proposals {
+		h.str(p.ID).str(string(p.State)).num(float64(len(p.Approvals)))
 	}
 	for _, r := range inc.Refusals {
-		ps = append(ps, "refused:"+r.Rule+":"+r.Reason)
+		h.str("refused").str(r.Rule).str(r.Reason)
 	}
-	s.proposals = strings.Join(ps, ",")
+	s.proposals = h.sum()
 	return s
+}
+
+// sigHasher hashes the parts of a memberSig without building their text.
+type sigHasher struct{ maphash.Hash }
+
+func (h *sigHasher) str(s string) *sigHasher {
+	h.WriteString(s)
+	h.WriteByte(0)
+	return h
+}
+
+func (h *sigHasher) num(f float64) *sigHasher {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], math.Float64bits(f))
+	h.Write(b[:])
+	return h
+}
+
+// sum returns the hash of what was written since the last sum.
+func (h *sigHasher) sum() uint64 {
+	v := h.Sum64()
+	h.Reset()
+	return v
 }
 
 // stateEditGap is the least time between two edits of one card for changes of state, so that a
@@ -201,7 +228,7 @@ func (n *Notifier) apply(ctx context.Context, q queued, now time.Time) error {
 		return err
 	}
 	id := it.Incident.ID
-	cs.items[id] = it
+	it = n.hold(id, it)
 	needs, shown := false, false
 	for _, t := range n.o.Targets {
 		c, err := n.cardAt(ctx, t, id, false)
@@ -237,18 +264,19 @@ func (n *Notifier) reload(ctx context.Context, j job) (CardItem, error) {
 	if (!ok && !j.opened) || (j.props && len(j.changed) == 0) {
 		return n.load(ctx, j.incident)
 	}
-	var inc incident.Incident
+	var it CardItem
 	switch {
 	case !ok && j.inc != nil:
-		inc = *j.inc
+		it.Incident = *j.inc
 	case ok && j.proposalsOnly && current(old.Incident):
-		inc = old.Incident
+		it = old // trimmed as it is kept
 	default:
 		var err error
-		if inc, err = n.o.Incidents.Get(ctx, j.incident); err != nil {
+		if it.Incident, err = n.o.Incidents.Get(ctx, j.incident); err != nil {
 			return CardItem{}, err
 		}
 	}
+	inc := it.Incident
 	props := slices.Clone(old.Proposals)
 	for _, p := range j.changed {
 		props = withLatest(props, p)
@@ -264,7 +292,8 @@ func (n *Notifier) reload(ctx context.Context, j job) (CardItem, error) {
 		props = append(props, p)
 	}
 	slices.SortStableFunc(props, func(a, b remediation.Proposal) int { return a.CreatedAt.Compare(b.CreatedAt) })
-	return CardItem{Incident: inc, Proposals: props}, nil
+	it.Proposals = props
+	return it, nil
 }
 
 // current reports whether an incident held for a card is as stored, but for its proposal links
@@ -442,6 +471,9 @@ func (n *Notifier) placeOne(ctx context.Context, id string, now time.Time, onlyU
 		cs.byMember[recordKey(id, s.t)] = s.c
 		n.touch(s.c, it, now)
 	}
+	if len(spots) > 0 {
+		n.hold(id, it) // compact, if the card it joined is a storm's
+	}
 	return true
 }
 
@@ -542,8 +574,7 @@ func (n *Notifier) item(ctx context.Context, id string) (CardItem, error) {
 	if err != nil {
 		return it, err
 	}
-	n.cards.items[id] = it
-	return it, nil
+	return n.hold(id, it), nil
 }
 
 // nextDue is when the next incident has waited long enough or the next card is due; zero when
@@ -642,5 +673,11 @@ func worst(items []CardItem) (CardItem, bool) {
 	if len(items) == 0 {
 		return CardItem{}, false
 	}
-	return slices.MaxFunc(items, func(a, b CardItem) int { return worse(a.Incident, b.Incident) }), true
+	w := 0
+	for i := 1; i < len(items); i++ {
+		if worse(&items[i].Incident, &items[w].Incident) > 0 {
+			w = i
+		}
+	}
+	return items[w], true
 }

@@ -97,6 +97,11 @@ func (n *Notifier) drawCharts(ctx context.Context, ds []*delivery, now time.Time
 		if !ok || w.Incident.Source != incident.SourceDetector {
 			continue
 		}
+		w, err := n.fill(ctx, w, keptTrimmed)
+		if err != nil {
+			n.log.WarnContext(ctx, "chart not drawn", "card", d.c.id, obs.KeyIncident, w.Incident.ID, obs.KeyErr, err)
+			continue
+		}
 		inc, st := w.Incident, d.c.chart
 		over := inc.State == incident.StateResolved
 		if !d.c.posted() || st.of != inc.ID || (over && !st.final) ||
@@ -159,14 +164,48 @@ func (n *Notifier) message(ctx context.Context, d *delivery) (Message, []remedia
 		}
 		return ProposalCard(*c.lone), []remediation.Proposal{*c.lone}, nil
 	}
-	var props []remediation.Proposal
+	var finished []remediation.Proposal // for the thread
 	for _, it := range d.items {
-		props = append(props, it.Proposals...)
+		for _, p := range it.Proposals {
+			if p.State.Final() {
+				finished = append(finished, p)
+			}
+		}
 	}
 	if len(d.items) == 1 {
-		return IncidentCard(d.items[0].Incident, d.items[0].Proposals), props, nil
+		it, err := n.fill(ctx, d.items[0], keptWhole)
+		if err != nil {
+			return Message{}, nil, err
+		}
+		return IncidentCard(it.Incident, it.Proposals), finished, nil
 	}
-	return GroupCard(Group{ID: c.id, Key: c.rec.KeyFields, Items: d.items}), props, nil
+	// d.items is this delivery's own list: its members are filled in place.
+	order := worstFirst(d.items)
+	n.fillShown(ctx, c, d.items, order)
+	return groupCard(Group{ID: c.id, Key: c.rec.KeyFields, Items: d.items}, order), finished, nil
+}
+
+// fillShown fills (see fill), in place, what grouped card c shows in full of its members items,
+// listed in order (see worstFirst): its worst groupShown members, and the first proposal of each
+// plan it offers to approve all at once. A member that cannot be filled is shown as kept, and the
+// failure logged.
+func (n *Notifier) fillShown(ctx context.Context, c *card, items []CardItem, order []int) {
+	for _, i := range order[:min(len(order), groupShown)] {
+		it, err := n.fill(ctx, items[i], keptTrimmed)
+		if err != nil {
+			n.log.WarnContext(ctx, "card member shown as kept in memory", "card", c.id, obs.KeyIncident, items[i].Incident.ID, obs.KeyErr, err)
+			continue
+		}
+		items[i] = it
+	}
+	for _, o := range planOffers(items, order) {
+		props := slices.Clone(items[o.item].Proposals)
+		if err := n.fillProposal(ctx, &props[o.proposal]); err != nil {
+			n.log.WarnContext(ctx, "plan of an offer to approve all shown as kept in memory", "card", c.id, obs.KeyProposal, props[o.proposal].ID, obs.KeyErr, err)
+			continue
+		}
+		items[o.item].Proposals = props
+	}
 }
 
 // deliver posts or edits one card, posts what belongs in its thread and records it.
@@ -314,6 +353,11 @@ func (n *Notifier) threadOutputs(ctx context.Context, c *card, props []remediati
 	}
 	if len(done) == 0 {
 		return nil
+	}
+	for i := range done {
+		if err := n.fillProposal(ctx, &done[i]); err != nil {
+			return err
+		}
 	}
 	var msgs []Message
 	if len(c.rec.Members) <= 1 || len(done) == 1 {

@@ -29,6 +29,11 @@
 // is over and the next incident of its key starts a new card. Open groups are kept in the store,
 // so after a restart new members still join the card that is up.
 //
+// The notifier holds every member of the cards in memory, so that a change of one is an edit
+// without reading the others back. A storm's card may have 100,000 members; each is held in the
+// least form its card needs (see keep.go), and what a card shows in full of a member held compact
+// is read back for the few members it shows.
+//
 // # Edits
 //
 // Incidents change on every tick of the detector; IncidentChanged only queues the change, so the

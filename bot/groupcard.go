@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/smartcloudops/smartcloudops/detector"
 	"github.com/smartcloudops/smartcloudops/incident"
@@ -16,6 +17,11 @@ import (
 type CardItem struct {
 	Incident  incident.Incident
 	Proposals []remediation.Proposal
+
+	// kept says how much of the item the notifier keeps in memory (see keep.go); alerts is how
+	// many alerts the incident has when its alerts are not kept.
+	kept   keptAs
+	alerts int
 }
 
 // Group is what a grouped card shows: the group's ID, the values of its grouping key (such as
@@ -36,9 +42,21 @@ const groupPlans = 3
 // open, a summary of where their values lie, an "Approve all N" button for each plan that several
 // members propose identically, and the worst members in full with their own proposals and
 // buttons (a click acts on one proposal), worst first. Its image is the chart of the worst member.
-func GroupCard(g Group) Message {
-	items := slices.Clone(g.Items)
-	slices.SortStableFunc(items, func(a, b CardItem) int { return worse(b.Incident, a.Incident) })
+func GroupCard(g Group) Message { return groupCard(g, worstFirst(g.Items)) }
+
+// worstFirst is the order in which a grouped card lists items: the indices of items, worst first.
+func worstFirst(items []CardItem) []int {
+	order := make([]int, len(items))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return worse(&items[b].Incident, &items[a].Incident) })
+	return order
+}
+
+// groupCard is GroupCard with g's items in order (see worstFirst).
+func groupCard(g Group, order []int) Message {
+	items := g.Items
 	open := 0
 	m := Message{Severity: SeverityInfo}
 	for _, it := range items {
@@ -73,9 +91,10 @@ func GroupCard(g Group) Message {
 		}
 		m.Fields = append(m.Fields, Field{"since", since.UTC().Format("2006-01-02 15:04:05 UTC")})
 	}
-	m.Sections = append(m.Sections, approveAll(g.ID, items)...)
+	m.Sections = append(m.Sections, approveAll(g.ID, items, order)...)
 	var shown []remediation.Proposal
-	for _, it := range items[:min(len(items), groupShown)] {
+	for _, i := range order[:min(len(order), groupShown)] {
+		it := items[i]
 		m.Sections = append(m.Sections, memberSection(it.Incident))
 		for _, p := range it.Proposals {
 			m.Sections = append(m.Sections, ProposalSection(p))
@@ -86,9 +105,9 @@ func GroupCard(g Group) Message {
 	if rest := len(items) - groupShown; rest > 0 {
 		m.Sections = append(m.Sections, Section{Text: fmt.Sprintf("… and %d more; type `incidents` to list them all", rest)})
 	}
-	for _, it := range items {
-		if it.Incident.ChartPath != "" {
-			m.Image = &Image{Name: it.Incident.ID + ".png", Path: it.Incident.ChartPath, Alt: "chart of " + it.Incident.Title}
+	for _, i := range order {
+		if inc := &items[i].Incident; inc.ChartPath != "" {
+			m.Image = &Image{Name: inc.ID + ".png", Path: inc.ChartPath, Alt: "chart of " + inc.Title}
 			break
 		}
 	}
@@ -101,7 +120,7 @@ var severityRank = map[Severity]int{SeverityInfo: 0, SeverityWarning: 1, Severit
 // worse orders incidents by how much they need a person: open before resolved, then by
 // severity, then by the episode's highest score, then by how far the value went past its band;
 // ties by ID, so the order is stable.
-func worse(a, b incident.Incident) int {
+func worse(a, b *incident.Incident) int {
 	if c := cmp.Compare(btoi(a.State == incident.StateOpen), btoi(b.State == incident.StateOpen)); c != 0 {
 		return c
 	}
@@ -118,7 +137,7 @@ func worse(a, b incident.Incident) int {
 }
 
 // excess is how far an incident's furthest value went past its band, in band widths.
-func excess(inc incident.Incident) float64 {
+func excess(inc *incident.Incident) float64 {
 	w := inc.Upper - inc.Lower
 	if w <= 0 {
 		w = 1
@@ -224,56 +243,65 @@ func proposalSummary(items []CardItem) string {
 // largest first. The button's value carries the count, the plan hash and the group, so a click
 // approves exactly that many proposals of that plan on this card, one by one, or nothing when
 // the count has changed.
-func approveAll(group string, items []CardItem) []Section {
-	type plan struct {
-		hash string
-		p    remediation.Proposal
-		n    int
-	}
-	byHash := map[string]*plan{}
-	var plans []*plan
-	for _, it := range items {
-		for _, p := range it.Proposals {
-			if p.State != remediation.StatePending || p.PlanHash == "" {
-				continue
-			}
-			pl, ok := byHash[p.PlanHash]
-			if !ok {
-				pl = &plan{hash: p.PlanHash, p: p}
-				byHash[p.PlanHash] = pl
-				plans = append(plans, pl)
-			}
-			if p.ExpiresAt.Before(pl.p.ExpiresAt) { // the earliest expiry is what the button can promise
-				pl.p.ExpiresAt = p.ExpiresAt
-			}
-			pl.n++
-		}
-	}
-	slices.SortStableFunc(plans, func(a, b *plan) int { return cmp.Compare(b.n, a.n) })
+func approveAll(group string, items []CardItem, order []int) []Section {
 	var out []Section
-	for _, pl := range plans {
-		if pl.n < 2 || len(out) == groupPlans {
-			continue
-		}
-		what := pl.p.Plan.Summary()
-		if pl.p.Plan.DryRun {
+	for _, o := range planOffers(items, order) {
+		p := items[o.item].Proposals[o.proposal]
+		what := p.Plan.Summary()
+		if p.Plan.DryRun {
 			what += " (dry run)"
 		}
-		s := Section{Text: fmt.Sprintf("%d identical plans: %s", pl.n, what)}
-		if pl.p.Plan.Rule != "" {
-			s.Fields = append(s.Fields, Field{"rule", pl.p.Plan.Rule + " " + pl.p.Plan.RuleVersion})
+		s := Section{Text: fmt.Sprintf("%d identical plans: %s", o.n, what)}
+		if p.Plan.Rule != "" {
+			s.Fields = append(s.Fields, Field{"rule", p.Plan.Rule + " " + p.Plan.RuleVersion})
 		}
 		approvals := "approval"
-		if pl.p.Policy.MinApprovers != 1 {
+		if p.Policy.MinApprovers != 1 {
 			approvals += "s"
 		}
 		s.Fields = append(s.Fields, Field{"needs", fmt.Sprintf("%d %s each from %s, before %s; each is approved and audited on its own",
-			pl.p.Policy.MinApprovers, approvals, strings.Join(pl.p.Policy.Roles, " or "), pl.p.ExpiresAt.UTC().Format("15:04 UTC"))})
-		s.Buttons = []Button{{Action: ActionApproveAll, Value: ApproveAllValue(pl.n, pl.hash, group),
-			Label: fmt.Sprintf("Approve all %d", pl.n), Style: StylePrimary}}
+			p.Policy.MinApprovers, approvals, strings.Join(p.Policy.Roles, " or "), o.expires.UTC().Format("15:04 UTC"))})
+		s.Buttons = []Button{{Action: ActionApproveAll, Value: ApproveAllValue(o.n, o.hash, group),
+			Label: fmt.Sprintf("Approve all %d", o.n), Style: StylePrimary}}
 		out = append(out, s)
 	}
 	return out
+}
+
+// planOffer is a plan that several members' pending proposals share: how many, the earliest
+// expiry among them (what the button can promise), and where the first of them is in the items.
+type planOffer struct {
+	hash           string
+	n              int
+	expires        time.Time
+	item, proposal int
+}
+
+// planOffers are the plans a grouped card of items (in order) offers to approve all at once:
+// those that at least two pending proposals share, at most groupPlans of them, largest first.
+func planOffers(items []CardItem, order []int) []planOffer {
+	byHash := map[string]int{}
+	var plans []planOffer
+	for _, i := range order {
+		for j, p := range items[i].Proposals {
+			if p.State != remediation.StatePending || p.PlanHash == "" {
+				continue
+			}
+			k, ok := byHash[p.PlanHash]
+			if !ok {
+				k = len(plans)
+				byHash[p.PlanHash] = k
+				plans = append(plans, planOffer{hash: p.PlanHash, expires: p.ExpiresAt, item: i, proposal: j})
+			}
+			if p.ExpiresAt.Before(plans[k].expires) {
+				plans[k].expires = p.ExpiresAt
+			}
+			plans[k].n++
+		}
+	}
+	plans = slices.DeleteFunc(plans, func(o planOffer) bool { return o.n < 2 })
+	slices.SortStableFunc(plans, func(a, b planOffer) int { return cmp.Compare(b.n, a.n) })
+	return plans[:min(len(plans), groupPlans)]
 }
 
 // memberSection is one member of a grouped card: its title, series and evidence, and a Silence
