@@ -269,7 +269,7 @@ func (n *Notifier) reload(ctx context.Context, j job) (CardItem, error) {
 	case !ok && j.inc != nil:
 		it.Incident = *j.inc
 	case ok && j.proposalsOnly && current(old.Incident):
-		it = old // trimmed as it is kept
+		it = old // as it is held: trimmed, or compact
 	default:
 		var err error
 		if it.Incident, err = n.o.Incidents.Get(ctx, j.incident); err != nil {
