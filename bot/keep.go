@@ -14,7 +14,7 @@ import (
 // A storm's or a webhook flood's grouped card may have 100,000 members, all held in memory
 // between passes so that a change of one is an edit without reading the others back. Kept whole,
 // each costs a few kilobytes in dozens of heap objects, and the garbage collector's work grows
-// with them until it takes most of the CPU. So members are kept in one of three forms:
+// with them until it takes nearly half the CPU. So members are kept in one of three forms:
 //
 //   - whole: as the change reported it;
 //   - trimmed (every incident): without what no card shows or what only a card of one incident
