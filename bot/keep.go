@@ -65,7 +65,7 @@ func trim(it CardItem) CardItem {
 		it.kept = keptTrimmed
 		if it.Incident.Source == incident.SourceAlertmanager {
 			it.alerts = len(it.Incident.Alerts)
-			it.Incident.Alerts, it.Incident.Annotations, it.Incident.GroupLabels = nil, nil, nil
+			trimmedFields(&it.Incident, &incident.Incident{})
 		}
 	}
 	if !slices.ContainsFunc(it.Proposals, func(p remediation.Proposal) bool { return p.Plan.Params != nil || p.Dedup != "" }) {
@@ -91,11 +91,10 @@ func compact(it CardItem) CardItem {
 		}
 	}
 	it.kept = keptCompact
-	inc := &it.Incident
-	inc.Fingerprint, inc.Labels, inc.Check, inc.Models, inc.Resolution, inc.GroupKey = "", nil, "", nil, "", ""
+	compactFields(&it.Incident, &incident.Incident{})
 	props := make([]remediation.Proposal, len(it.Proposals))
 	for i, p := range it.Proposals {
-		p.Plan, p.Policy, p.Requester, p.DecidedBy, p.Correlation = remediation.Plan{}, remediation.Policy{}, remediation.Actor{}, nil, ""
+		compactProposalFields(&p, &remediation.Proposal{})
 		props[i] = p
 	}
 	it.Proposals = props
@@ -118,11 +117,9 @@ func (n *Notifier) fill(ctx context.Context, it CardItem, enough keptAs) (CardIt
 	if err != nil {
 		return it, err
 	}
-	inc := &it.Incident
-	inc.Alerts, inc.Annotations, inc.GroupLabels = whole.Alerts, whole.Annotations, whole.GroupLabels
+	trimmedFields(&it.Incident, &whole)
 	if it.kept == keptCompact {
-		inc.Fingerprint, inc.Labels, inc.Check, inc.Models, inc.Resolution, inc.GroupKey =
-			whole.Fingerprint, whole.Labels, whole.Check, whole.Models, whole.Resolution, whole.GroupKey
+		compactFields(&it.Incident, &whole)
 		props := slices.Clone(it.Proposals)
 		for i := range props {
 			if err := n.fillProposal(ctx, &props[i]); err != nil {
@@ -145,8 +142,27 @@ func (n *Notifier) fillProposal(ctx context.Context, p *remediation.Proposal) er
 	if err != nil {
 		return err
 	}
-	p.Plan, p.Policy, p.Requester, p.DecidedBy, p.Correlation = whole.Plan, whole.Policy, whole.Requester, whole.DecidedBy, whole.Correlation
+	compactProposalFields(p, &whole)
 	return nil
+}
+
+// The fields each form leaves out, named once: holding copies them from a zero value, filling
+// from the whole.
+
+// trimmedFields copies what trim leaves out of an Alertmanager incident.
+func trimmedFields(dst, src *incident.Incident) {
+	dst.Alerts, dst.Annotations, dst.GroupLabels = src.Alerts, src.Annotations, src.GroupLabels
+}
+
+// compactFields copies what compact leaves out of a trimmed incident.
+func compactFields(dst, src *incident.Incident) {
+	dst.Fingerprint, dst.Labels, dst.Check, dst.Models, dst.Resolution, dst.GroupKey =
+		src.Fingerprint, src.Labels, src.Check, src.Models, src.Resolution, src.GroupKey
+}
+
+// compactProposalFields copies what compact leaves out of a proposal.
+func compactProposalFields(dst, src *remediation.Proposal) {
+	dst.Plan, dst.Policy, dst.Requester, dst.DecidedBy, dst.Correlation = src.Plan, src.Policy, src.Requester, src.DecidedBy, src.Correlation
 }
 
 // alertCount is how many alerts the item's incident has, kept or not.
